@@ -1,0 +1,72 @@
+//! `bootshelf`: the command-line front end. Parses arguments, runs one command, and maps
+//! errors to exit codes in one place.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Multi-ISO boot USB manager.
+#[derive(Parser, Debug)]
+#[command(name = "bootshelf", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show an ISO's label, boot entries, hybrid layout and what it looks like.
+    Inspect(cmd::inspect::Args),
+    /// Make TARGET (an image file or a USB disk) a bootshelf stick. Destroys its contents.
+    Install(cmd::install::Args),
+    /// Rewrite the boot code and the boot partition; the ISOs are not touched.
+    Update(cmd::update::Args),
+    /// Copy ISOs onto the stick contiguously, hash and index them.
+    Add(cmd::add::Args),
+    /// Remove ISOs from the stick.
+    Remove(cmd::remove::Args),
+    /// List the ISOs on the stick.
+    List(cmd::list::Args),
+    /// Index ISOs copied by other tools, drop entries whose files are gone.
+    Sync(cmd::sync::Args),
+    /// Check the index against the file system against the partition table.
+    Check(cmd::check::Args),
+    /// List disks that could become a stick.
+    Devices(cmd::devices::Args),
+    /// Boot NAME once at the next boot, then return to the usual default.
+    BootNext(cmd::boot_next::Args),
+    /// Boot the stick in QEMU (UEFI or BIOS).
+    BootTest(cmd::boot_test::Args),
+    /// Build a demo stick image with sample ISOs and boot it in QEMU.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Install(a) => cmd::install::run(a),
+        Command::Update(a) => cmd::update::run(a),
+        Command::Add(a) => cmd::add::run(a),
+        Command::Remove(a) => cmd::remove::run(a),
+        Command::List(a) => cmd::list::run(a),
+        Command::Sync(a) => cmd::sync::run(a),
+        Command::Check(a) => cmd::check::run(a),
+        Command::Devices(a) => cmd::devices::run(a),
+        Command::BootNext(a) => cmd::boot_next::run(a),
+        Command::BootTest(a) => cmd::boot_test::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bootshelf: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A path given on the command line.
+pub type PathArg = PathBuf;

@@ -1,0 +1,1 @@
+//! Stick layout and operations: partitioning, ESP, install, update, add, remove, sync, check

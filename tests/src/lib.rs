@@ -1,0 +1,1 @@
+//! End-to-end tests: build sticks with bootshelf and boot them under QEMU
