@@ -1,1 +1,748 @@
-//! Runs QEMU with OVMF or SeaBIOS, a stick on USB storage, serial capture, key injection
+//! Runs QEMU for bootshelf's tests and for `bootshelf boot-test`.
+//!
+//! [`Qemu::start`] boots a machine described by a [`Config`]: OVMF (UEFI, q35, a fresh copy
+//! of the variable store for every run) or SeaBIOS (pc, serial console mirrored to COM1),
+//! one or more disks attached as USB storage on an xHCI controller, IDE/AHCI, virtio or a
+//! CD-ROM, always with TCG. The machine starts paused and runs only once the serial console
+//! and the QMP socket are connected, so no output is ever lost.
+//!
+//! While it runs, the harness captures COM1 ([`Qemu::wait_for`], [`Qemu::serial_text`]),
+//! sends keys over serial ([`Qemu::send_serial`]) or as keyboard events through QMP
+//! ([`Qemu::send_key`]), reads the VGA text buffer ([`Qemu::vga_text`]) or takes a
+//! screendump ([`Qemu::screendump`]). Dropping a [`Qemu`] always kills the process.
+//!
+//! See `../shared/QEMU.md` for the facts about QEMU on the build machines this rests on.
+#![deny(missing_docs)]
+
+mod qmp;
+mod screen;
+
+pub use screen::{decode_vga_text, Ppm};
+
+use qmp::Qmp;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// OVMF's code image (read-only pflash unit 0).
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+/// OVMF's pristine variable store, copied for every run (pflash unit 1).
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+/// Which firmware boots the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    /// OVMF on a q35 machine.
+    Uefi,
+    /// SeaBIOS on a pc machine, its text console mirrored to COM1.
+    Bios,
+}
+
+/// How a disk image is attached to the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// USB mass storage on a qemu-xhci controller: how a stick is seen.
+    Usb,
+    /// An IDE (pc) or AHCI (q35) hard disk.
+    Ide,
+    /// A virtio-blk PCI disk.
+    Virtio,
+    /// An IDE (pc) or AHCI (q35) CD-ROM drive; the image is read-only.
+    Cdrom,
+}
+
+/// A disk image attached to the machine.
+#[derive(Clone, Debug)]
+pub struct Drive {
+    /// The raw image file.
+    pub path: PathBuf,
+    /// Where it is attached.
+    pub attach: Attach,
+    /// Keep the image unchanged: guest writes go to a temporary overlay.
+    pub snapshot: bool,
+    /// Logical (and physical) sector size presented to the guest; `None` is 512.
+    pub sector_size: Option<u32>,
+}
+
+impl Drive {
+    /// A stick image on USB storage, written through (no snapshot), 512-byte sectors.
+    pub fn usb(path: impl Into<PathBuf>) -> Self {
+        Drive {
+            path: path.into(),
+            attach: Attach::Usb,
+            snapshot: false,
+            sector_size: None,
+        }
+    }
+
+    /// An image on a CD-ROM drive.
+    pub fn cdrom(path: impl Into<PathBuf>) -> Self {
+        Drive {
+            path: path.into(),
+            attach: Attach::Cdrom,
+            snapshot: false,
+            sector_size: None,
+        }
+    }
+
+    /// Attach it elsewhere.
+    pub fn attach(mut self, attach: Attach) -> Self {
+        self.attach = attach;
+        self
+    }
+
+    /// Keep the image file unchanged.
+    pub fn snapshot(mut self, on: bool) -> Self {
+        self.snapshot = on;
+        self
+    }
+
+    /// Present `size`-byte logical sectors (e.g. 4096 for a 4Kn stick).
+    pub fn sector_size(mut self, size: u32) -> Self {
+        self.sector_size = Some(size);
+        self
+    }
+}
+
+/// What machine to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The firmware.
+    pub firmware: Firmware,
+    /// Disks, in the order they are attached (the first one boots first).
+    pub drives: Vec<Drive>,
+    /// Guest memory in MiB.
+    pub memory_mib: u32,
+    /// No window (`-display none`); otherwise QEMU opens its default display.
+    pub headless: bool,
+    /// Copy everything the guest prints on COM1 to this process's stdout as it arrives.
+    pub echo_serial: bool,
+    /// OVMF code image (UEFI only).
+    pub ovmf_code: PathBuf,
+    /// OVMF variable store template, copied for each run (UEFI only).
+    pub ovmf_vars: PathBuf,
+    /// Extra arguments appended to the QEMU command line.
+    pub extra_args: Vec<String>,
+}
+
+impl Config {
+    /// A headless UEFI machine (OVMF, q35, 1 GiB) with no disks yet.
+    pub fn uefi() -> Self {
+        Config {
+            firmware: Firmware::Uefi,
+            drives: Vec::new(),
+            memory_mib: 1024,
+            headless: true,
+            echo_serial: false,
+            ovmf_code: OVMF_CODE.into(),
+            ovmf_vars: OVMF_VARS.into(),
+            extra_args: Vec::new(),
+        }
+    }
+
+    /// A headless BIOS machine (SeaBIOS, pc, 1 GiB) with no disks yet.
+    pub fn bios() -> Self {
+        Config {
+            firmware: Firmware::Bios,
+            ..Config::uefi()
+        }
+    }
+
+    /// Add a disk.
+    pub fn drive(mut self, drive: Drive) -> Self {
+        self.drives.push(drive);
+        self
+    }
+}
+
+/// Why the harness failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Starting QEMU or talking to it failed.
+    Io {
+        /// What the harness was doing.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// QEMU answered a QMP command with an error, or with something unexpected.
+    Qmp(String),
+    /// The expected text did not appear in time; `tail` is the end of the serial output.
+    Timeout {
+        /// What was awaited.
+        expected: String,
+        /// How long the harness waited.
+        waited: Duration,
+        /// The last part of the serial output.
+        tail: String,
+    },
+    /// QEMU ended before the expected text appeared.
+    Exited {
+        /// What was awaited.
+        expected: String,
+        /// How QEMU ended.
+        status: ExitStatus,
+        /// The last part of the serial output.
+        tail: String,
+    },
+    /// A screendump was not a binary PPM the harness understands.
+    BadScreendump(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { what, source } => write!(f, "{what}: {source}"),
+            Error::Qmp(m) => write!(f, "QMP: {m}"),
+            Error::Timeout {
+                expected,
+                waited,
+                tail,
+            } => write!(
+                f,
+                "{expected:?} did not appear on serial within {:.1} s; last output:\n{tail}",
+                waited.as_secs_f64()
+            ),
+            Error::Exited {
+                expected,
+                status,
+                tail,
+            } => write!(
+                f,
+                "QEMU ended ({status}) before {expected:?} appeared on serial; last output:\n{tail}"
+            ),
+            Error::BadScreendump(m) => write!(f, "screendump: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+/// Everything COM1 has printed so far, shared with the reader thread.
+#[derive(Default)]
+struct SerialLog {
+    bytes: Mutex<Vec<u8>>,
+    grew: Condvar,
+}
+
+/// A scratch directory removed when dropped.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new() -> io::Result<Self> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "bootshelf-qemu-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(WorkDir(dir))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if std::env::var_os("BOOTSHELF_KEEP_QEMU_DIR").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A running QEMU. Dropping it kills QEMU.
+pub struct Qemu {
+    child: Child,
+    serial: UnixStream,
+    qmp: Qmp,
+    log: Arc<SerialLog>,
+    /// Byte position in the serial log where the next [`Qemu::wait_for`] starts looking.
+    cursor: usize,
+    started: Instant,
+    exit: Option<ExitStatus>,
+    // Last field: removed after QEMU is dead.
+    dir: WorkDir,
+}
+
+/// Build the QEMU command line for `cfg` with its scratch files in `dir`.
+fn command_line(cfg: &Config, dir: &Path) -> Result<Vec<String>, Error> {
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+    push(&[
+        "-accel",
+        "tcg",
+        "-nic",
+        "none",
+        "-no-reboot",
+        "-monitor",
+        "none",
+    ]);
+    push(&["-m", &cfg.memory_mib.to_string()]);
+    push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    if cfg.headless {
+        push(&["-display", "none"]);
+    }
+    match cfg.firmware {
+        Firmware::Uefi => {
+            let vars = dir.join("OVMF_VARS.fd");
+            std::fs::copy(&cfg.ovmf_vars, &vars).map_err(io_err(format!(
+                "copying the OVMF variable store {}",
+                cfg.ovmf_vars.display()
+            )))?;
+            push(&["-machine", "q35"]);
+            push(&[
+                "-drive",
+                &format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    cfg.ovmf_code.display()
+                ),
+            ]);
+            push(&[
+                "-drive",
+                &format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+            ]);
+        }
+        Firmware::Bios => {
+            // SeaBIOS wants a raw little-endian u16, not a string (QEMU.md).
+            let sercon = dir.join("sercon-port.bin");
+            std::fs::write(&sercon, 0x3f8u16.to_le_bytes())
+                .map_err(io_err("writing the sercon-port fw_cfg file"))?;
+            push(&["-machine", "pc"]);
+            push(&[
+                "-fw_cfg",
+                &format!("name=etc/sercon-port,file={}", sercon.display()),
+            ]);
+        }
+    }
+    let serial = dir.join("serial.sock");
+    push(&[
+        "-chardev",
+        &format!(
+            "socket,id=ser0,path={},server=on,wait=off,logfile={}",
+            serial.display(),
+            dir.join("serial.log").display()
+        ),
+    ]);
+    push(&["-serial", "chardev:ser0"]);
+    push(&[
+        "-qmp",
+        &format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()),
+    ]);
+    // Start paused; `cont` once serial and QMP are connected.
+    push(&["-S"]);
+
+    let mut xhci = false;
+    for (i, d) in cfg.drives.iter().enumerate() {
+        let id = format!("disk{i}");
+        let mut drive = format!("if=none,id={id},format=raw,file={}", d.path.display());
+        if d.snapshot {
+            drive.push_str(",snapshot=on");
+        }
+        if d.attach == Attach::Cdrom {
+            drive.push_str(",media=cdrom,readonly=on");
+        }
+        let mut dev = match d.attach {
+            Attach::Usb => {
+                if !xhci {
+                    push(&["-device", "qemu-xhci,id=xhci"]);
+                    xhci = true;
+                }
+                format!("usb-storage,bus=xhci.0,drive={id}")
+            }
+            Attach::Ide => format!("ide-hd,drive={id}"),
+            Attach::Virtio => format!("virtio-blk-pci,drive={id}"),
+            Attach::Cdrom => format!("ide-cd,drive={id}"),
+        };
+        if let Some(ss) = d.sector_size {
+            dev.push_str(&format!(
+                ",logical_block_size={ss},physical_block_size={ss}"
+            ));
+        }
+        dev.push_str(&format!(",bootindex={i}"));
+        push(&["-drive", &drive, "-device", &dev]);
+    }
+    a.extend(cfg.extra_args.iter().cloned());
+    Ok(a)
+}
+
+/// Connect to a unix socket QEMU is about to create, retrying for a few seconds.
+fn connect(path: &Path, child: &mut Child) -> Result<UnixStream, Error> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match UnixStream::connect(path) {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let mut stderr = String::new();
+                    if let Some(mut s) = child.stderr.take() {
+                        let _ = s.read_to_string(&mut stderr);
+                    }
+                    return Err(Error::Io {
+                        what: format!("QEMU exited at start ({status}): {}", stderr.trim()),
+                        source: e,
+                    });
+                }
+                if Instant::now() > deadline {
+                    return Err(Error::Io {
+                        what: format!("connecting to {}", path.display()),
+                        source: e,
+                    });
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// The last `n` characters of the serial log, for error messages.
+fn tail(bytes: &[u8], n: usize) -> String {
+    let start = bytes.len().saturating_sub(n);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// Find `needle` in `hay` from `from`; returns the end of the first match.
+fn find_from(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(from.min(hay.len()));
+    }
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| from + p + needle.len())
+}
+
+impl Qemu {
+    /// Start QEMU as configured and let the guest run.
+    pub fn start(cfg: &Config) -> Result<Qemu, Error> {
+        let dir = WorkDir::new().map_err(io_err("creating a scratch directory"))?;
+        let args = command_line(cfg, &dir.0)?;
+        let mut child = Command::new("qemu-system-x86_64")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(io_err("starting qemu-system-x86_64"))?;
+        // From here on a failure must not leave QEMU running.
+        let connected = (|| {
+            let serial = connect(&dir.0.join("serial.sock"), &mut child)?;
+            let qmp_stream = connect(&dir.0.join("qmp.sock"), &mut child)?;
+            let qmp = Qmp::handshake(qmp_stream)?;
+            Ok::<_, Error>((serial, qmp))
+        })();
+        let (serial, mut qmp) = match connected {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        let log = Arc::new(SerialLog::default());
+        let reader = serial
+            .try_clone()
+            .map_err(io_err("cloning the serial socket"));
+        let mut reader = match reader {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        let thread_log = Arc::clone(&log);
+        let echo = cfg.echo_serial;
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if echo {
+                            let mut out = io::stdout().lock();
+                            let _ = out.write_all(&buf[..n]);
+                            let _ = out.flush();
+                        }
+                        if let Ok(mut bytes) = thread_log.bytes.lock() {
+                            bytes.extend_from_slice(&buf[..n]);
+                        }
+                        thread_log.grew.notify_all();
+                    }
+                }
+            }
+            // Wake waiters so they notice QEMU is gone.
+            thread_log.grew.notify_all();
+        });
+        if let Err(e) = qmp.execute("cont", None) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        Ok(Qemu {
+            child,
+            serial,
+            qmp,
+            log,
+            cursor: 0,
+            started: Instant::now(),
+            exit: None,
+            dir,
+        })
+    }
+
+    /// When the guest was let run.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The scratch directory of this run (serial.log, screendumps).
+    pub fn dir(&self) -> &Path {
+        &self.dir.0
+    }
+
+    /// Whether QEMU has ended, and how.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().ok().flatten();
+        }
+        self.exit
+    }
+
+    /// Everything the guest printed on COM1 so far (lossy UTF-8).
+    pub fn serial_text(&self) -> String {
+        match self.log.bytes.lock() {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Wait until `text` appears on COM1 after the previous match (or the start), and
+    /// return the time since the guest was let run. Later calls look only after this match.
+    pub fn wait_for(&mut self, text: &str, timeout: Duration) -> Result<Duration, Error> {
+        let deadline = Instant::now() + timeout;
+        let t0 = Instant::now();
+        let log = Arc::clone(&self.log);
+        let mut bytes = log
+            .bytes
+            .lock()
+            .map_err(|_| Error::Qmp("poisoned".into()))?;
+        loop {
+            if let Some(end) = find_from(&bytes, text.as_bytes(), self.cursor) {
+                self.cursor = end;
+                return Ok(self.started.elapsed());
+            }
+            if let Some(status) = self.try_exit() {
+                // Let the reader thread drain what QEMU wrote last.
+                drop(bytes);
+                thread::sleep(Duration::from_millis(100));
+                bytes = log
+                    .bytes
+                    .lock()
+                    .map_err(|_| Error::Qmp("poisoned".into()))?;
+                if let Some(end) = find_from(&bytes, text.as_bytes(), self.cursor) {
+                    self.cursor = end;
+                    return Ok(self.started.elapsed());
+                }
+                return Err(Error::Exited {
+                    expected: text.to_string(),
+                    status,
+                    tail: tail(&bytes, 3000),
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout {
+                    expected: text.to_string(),
+                    waited: t0.elapsed(),
+                    tail: tail(&bytes, 3000),
+                });
+            }
+            let wait = (deadline - now).min(Duration::from_millis(100));
+            bytes = log
+                .grew
+                .wait_timeout(bytes, wait)
+                .map_err(|_| Error::Qmp("poisoned".into()))?
+                .0;
+        }
+    }
+
+    /// Wait until any of `texts` appears (after the previous match); returns its index.
+    pub fn wait_for_any(&mut self, texts: &[&str], timeout: Duration) -> Result<usize, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let bytes = self
+                    .log
+                    .bytes
+                    .lock()
+                    .map_err(|_| Error::Qmp("poisoned".into()))?;
+                let best = texts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| {
+                        find_from(&bytes, t.as_bytes(), self.cursor).map(|e| (e, i))
+                    })
+                    .min();
+                if let Some((end, i)) = best {
+                    self.cursor = end;
+                    return Ok(i);
+                }
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() || self.try_exit().is_some() {
+                // One last, precise attempt produces the right error.
+                return self
+                    .wait_for(texts.first().copied().unwrap_or(""), Duration::ZERO)
+                    .map(|_| 0);
+            }
+            thread::sleep(remaining.min(Duration::from_millis(50)));
+        }
+    }
+
+    /// Send raw bytes to COM1, e.g. `b"\x1b[B"` (down) or `b"\r"` (enter).
+    pub fn send_serial(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.serial
+            .write_all(bytes)
+            .map_err(io_err("writing to the serial console"))
+    }
+
+    /// Press and release a key on the emulated keyboard (a QEMU qcode: `ret`, `down`, `esc`,
+    /// `1`, `pgdn`, ...).
+    pub fn send_key(&mut self, qcode: &str) -> Result<(), Error> {
+        self.qmp.execute(
+            "send-key",
+            Some(serde_json::json!({"keys": [{"type": "qcode", "data": qcode}]})),
+        )?;
+        Ok(())
+    }
+
+    /// The 80x25 VGA text screen (0xB8000), one line per row, trailing blanks trimmed.
+    pub fn vga_text(&mut self) -> Result<String, Error> {
+        let file = self.dir.0.join("vga.bin");
+        let _ = std::fs::remove_file(&file);
+        self.qmp.execute(
+            "pmemsave",
+            Some(serde_json::json!({"val": 0xb8000, "size": 80 * 25 * 2,
+                "filename": file.display().to_string()})),
+        )?;
+        let raw = std::fs::read(&file).map_err(io_err("reading the VGA text dump"))?;
+        Ok(decode_vga_text(&raw, 80))
+    }
+
+    /// Take a screendump of the display (whatever mode it is in).
+    pub fn screendump(&mut self) -> Result<Ppm, Error> {
+        let file = self.dir.0.join("screen.ppm");
+        let _ = std::fs::remove_file(&file);
+        self.qmp.execute(
+            "screendump",
+            Some(serde_json::json!({"filename": file.display().to_string()})),
+        )?;
+        let raw = std::fs::read(&file).map_err(io_err("reading the screendump"))?;
+        Ppm::parse(&raw)
+    }
+
+    /// Wait for QEMU to end by itself (guest shutdown, isa-debug-exit).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.try_exit() {
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The value the guest wrote to isa-debug-exit (port 0xf4), when QEMU ended that way.
+    pub fn debug_exit_value(status: ExitStatus) -> Option<u32> {
+        status
+            .code()
+            .filter(|c| c & 1 == 1)
+            .map(|c| (c as u32) >> 1)
+    }
+
+    /// Kill QEMU now (also done on drop).
+    pub fn kill(&mut self) {
+        if self.try_exit().is_none() {
+            let _ = self.child.kill();
+            self.exit = self.child.wait().ok();
+        }
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_from_respects_cursor() {
+        assert_eq!(find_from(b"abcabc", b"abc", 0), Some(3));
+        assert_eq!(find_from(b"abcabc", b"abc", 1), Some(6));
+        assert_eq!(find_from(b"abcabc", b"abc", 4), None);
+        assert_eq!(find_from(b"ab", b"abc", 9), None);
+    }
+
+    #[test]
+    fn command_line_usb_stick_4k_snapshot() {
+        let dir = WorkDir::new().unwrap();
+        let cfg = Config::uefi().drive(Drive::usb("/x/stick.img").snapshot(true).sector_size(4096));
+        let args = command_line(&cfg, &dir.0).unwrap().join(" ");
+        assert!(args.contains("-accel tcg"));
+        assert!(args.contains("-device qemu-xhci,id=xhci"));
+        assert!(args.contains("file=/x/stick.img,snapshot=on"));
+        assert!(args.contains("usb-storage,bus=xhci.0,drive=disk0,logical_block_size=4096"));
+        assert!(dir.0.join("OVMF_VARS.fd").exists());
+    }
+
+    /// Boots OVMF with no disk and sees its first words on COM1: the harness's own
+    /// smoke test (about 4 s under TCG).
+    #[test]
+    fn ovmf_prints_on_serial_and_is_killed_on_drop() {
+        let mut q = Qemu::start(&Config::uefi()).unwrap();
+        q.wait_for("BdsDxe", Duration::from_secs(60)).unwrap();
+        let pid = q.child.id();
+        drop(q);
+        // kill() also reaps the process, so not even a zombie is left.
+        assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[test]
+    fn seabios_prints_on_serial_and_vga_text_is_readable() {
+        let mut q = Qemu::start(&Config::bios()).unwrap();
+        q.wait_for("SeaBIOS", Duration::from_secs(30)).unwrap();
+        q.wait_for("No bootable device", Duration::from_secs(30))
+            .unwrap();
+        let screen = q.vga_text().unwrap();
+        assert!(screen.contains("No bootable device"), "{screen}");
+    }
+}
