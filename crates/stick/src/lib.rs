@@ -1,1 +1,19 @@
-//! Stick layout and operations: partitioning, ESP, install, update, add, remove, sync, check
+//! Stick layout and operations: partitioning, ESP, install, update, add, remove, sync, check.
+//!
+//! [`Stick`] (in [`layout`]) is the opened stick every command works on: its device and
+//! its [`Layout`]. See docs/stick-layout.md for the layout and docs/safety.md for what is
+//! refused on real disks.
+
+pub mod bootcode;
+pub mod device;
+pub mod devices;
+pub mod esp;
+pub mod install;
+pub mod layout;
+pub mod partition_read;
+pub mod partition_write;
+pub mod update;
+
+pub use bootcode::BootCode;
+pub use install::{install, InstallOptions};
+pub use layout::{Error, Layout, Result, Scheme, SectorRange, Stick};

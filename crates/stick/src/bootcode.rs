@@ -1,0 +1,134 @@
+//! The boot code `install` and `update` write: the MBR's 440 bytes of code, BIOS stage 2
+//! (in the BIOS boot area below 1 MiB) and the UEFI loader (`\EFI\BOOT\BOOTX64.EFI`).
+//! Until crates/loaders builds the real loaders, [`BootCode::placeholder`] supplies an MBR
+//! that says so on screen.
+
+use crate::layout::{Error, Layout, Result};
+
+/// Largest MBR boot code: bytes 0..440 of LBA 0 (the disk signature and the partition
+/// table follow and are never overwritten by boot code).
+pub const MBR_CODE_MAX: usize = 440;
+
+/// The boot code to install.
+#[derive(Clone, Copy, Debug)]
+pub struct BootCode<'a> {
+    /// MBR boot code, at most [`MBR_CODE_MAX`] bytes; written to the start of LBA 0.
+    pub mbr: &'a [u8],
+    /// BIOS stage 2, written from the first sector of [`Layout::bios_boot`].
+    pub stage2: &'a [u8],
+    /// The UEFI loader, `\EFI\BOOT\BOOTX64.EFI`; empty means none (the ESP then holds only
+    /// `\BOOTSHELF.TXT` saying so).
+    pub efi: &'a [u8],
+}
+
+/// Placeholder MBR code, hand-assembled 16-bit x86 (loaded at 0000:7C00):
+///
+/// ```text
+/// 00  FA          cli
+/// 01  31 C0       xor  ax, ax
+/// 03  8E D8       mov  ds, ax
+/// 05  8E D0       mov  ss, ax
+/// 07  BC 00 7C    mov  sp, 0x7C00
+/// 0A  FB          sti
+/// 0B  FC          cld
+/// 0C  BE 20 7C    mov  si, 0x7C20        ; the message below
+/// 0F  AC          .next: lodsb
+/// 10  84 C0       test al, al
+/// 12  74 09       jz   .halt (0x1D)
+/// 14  B4 0E       mov  ah, 0x0E          ; INT 10h teletype output
+/// 16  BB 07 00    mov  bx, 0x0007        ; page 0, light grey
+/// 19  CD 10       int  0x10
+/// 1B  EB F2       jmp  .next (0x0F)
+/// 1D  F4          .halt: hlt
+/// 1E  EB FD       jmp  .halt (0x1D)
+/// 20  "bootshelf: BIOS boot code not installed yet" CR LF NUL
+/// ```
+pub const PLACEHOLDER_MBR: &[u8] = &{
+    const CODE: [u8; 32] = [
+        0xFA, 0x31, 0xC0, 0x8E, 0xD8, 0x8E, 0xD0, 0xBC, 0x00, 0x7C, 0xFB, 0xFC, 0xBE, 0x20, 0x7C,
+        0xAC, 0x84, 0xC0, 0x74, 0x09, 0xB4, 0x0E, 0xBB, 0x07, 0x00, 0xCD, 0x10, 0xEB, 0xF2, 0xF4,
+        0xEB, 0xFD,
+    ];
+    const MSG: &[u8] = PLACEHOLDER_MESSAGE;
+    let mut out = [0u8; 32 + PLACEHOLDER_MESSAGE.len() + 3];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = CODE[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < MSG.len() {
+        out[32 + j] = MSG[j];
+        j += 1;
+    }
+    out[32 + MSG.len()] = b'\r';
+    out[33 + MSG.len()] = b'\n';
+    out
+};
+
+/// What the placeholder MBR prints.
+pub const PLACEHOLDER_MESSAGE: &[u8] = b"bootshelf: BIOS boot code not installed yet";
+
+/// Placeholder stage 2: a marker text, never executed (the placeholder MBR does not load
+/// stage 2).
+pub const PLACEHOLDER_STAGE2: &[u8] =
+    b"bootshelf: placeholder BIOS stage 2 (the real one comes from crates/loaders)\n";
+
+impl BootCode<'static> {
+    /// Placeholder boot code: the MBR above, a marker stage 2 and no UEFI loader.
+    pub fn placeholder() -> Self {
+        BootCode {
+            mbr: PLACEHOLDER_MBR,
+            stage2: PLACEHOLDER_STAGE2,
+            efi: &[],
+        }
+    }
+}
+
+impl BootCode<'_> {
+    /// Check that each piece fits its place in `layout`.
+    pub fn check_fits(&self, layout: &Layout) -> Result<()> {
+        if self.mbr.len() > MBR_CODE_MAX {
+            return Err(Error::BootCodeTooLarge {
+                what: "MBR boot code",
+                len: self.mbr.len(),
+                max: MBR_CODE_MAX as u64,
+            });
+        }
+        if self.stage2.len() as u64 > layout.stage2_capacity() {
+            return Err(Error::BootCodeTooLarge {
+                what: "BIOS stage 2",
+                len: self.stage2.len(),
+                max: layout.stage2_capacity(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether this is the placeholder set (so `\BOOTSHELF.TXT` can say so).
+    pub fn is_placeholder(&self) -> bool {
+        self.mbr == PLACEHOLDER_MBR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_mbr_fits_and_points_at_its_message() {
+        assert!(PLACEHOLDER_MBR.len() <= MBR_CODE_MAX);
+        // mov si, imm16 at offset 0x0C points at 0x7C00 + 0x20.
+        assert_eq!(&PLACEHOLDER_MBR[0x0C..0x0F], &[0xBE, 0x20, 0x7C]);
+        assert_eq!(
+            &PLACEHOLDER_MBR[0x20..0x20 + PLACEHOLDER_MESSAGE.len()],
+            PLACEHOLDER_MESSAGE
+        );
+        assert_eq!(PLACEHOLDER_MBR.last(), Some(&0));
+        // jz at 0x12 lands on hlt at 0x1D; jmp at 0x1B lands on lodsb at 0x0F.
+        assert_eq!(0x14 + PLACEHOLDER_MBR[0x13] as usize, 0x1D);
+        assert_eq!(PLACEHOLDER_MBR[0x1D], 0xF4);
+        assert_eq!(0x1D_i32 + PLACEHOLDER_MBR[0x1C] as i8 as i32, 0x0F);
+        assert_eq!(PLACEHOLDER_MBR[0x0F], 0xAC);
+    }
+}

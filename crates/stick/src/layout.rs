@@ -1,0 +1,658 @@
+//! The stick's layout (docs/stick-layout.md): where the data partition, the ESP, the BIOS
+//! stage-2 area and the ISO window slot are; planning it for `install` and recognising it
+//! on a disk for every other command ([`Stick::open`]).
+
+use crate::device::{self, DiskInfo, TargetKind};
+use crate::partition_read::{self, Table, TableError, TypeGuid};
+use blockdev::{BlockDevice, FileDevice, IoError};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Partitions are aligned to 1 MiB; the data partition starts at 1 MiB.
+pub const ALIGN_BYTES: u64 = 1 << 20;
+/// Size of the EFI System Partition.
+pub const ESP_BYTES: u64 = 32 << 20;
+/// The smallest data partition we make.
+pub const MIN_DATA_BYTES: u64 = 16 << 20;
+/// The smallest disk we accept: 1 MiB boot area + data + ESP + 1 MiB for alignment and the
+/// backup GPT.
+pub const MIN_DISK_BYTES: u64 = ALIGN_BYTES + MIN_DATA_BYTES + ESP_BYTES + ALIGN_BYTES;
+/// GPT partition name of the data partition (also the exFAT label).
+pub const DATA_NAME: &str = "BOOTSHELF";
+/// GPT partition name of the ESP.
+pub const ESP_NAME: &str = "BOOTSHELF EFI";
+/// GPT partition name of the BIOS boot partition.
+pub const BIOS_NAME: &str = "BOOTSHELF BIOS";
+/// Entry number (1-based, GPT and MBR alike) of the data partition.
+pub const DATA_ENTRY: u32 = 1;
+/// Entry number of the ESP.
+pub const ESP_ENTRY: u32 = 2;
+/// Entry number of the BIOS boot partition (GPT only; MBR leaves entry 3 empty).
+pub const BIOS_ENTRY: u32 = 3;
+/// Entry number reserved for the ISO window, written by the bootloaders at boot.
+pub const WINDOW_ENTRY: u32 = 4;
+/// MBR partition type of the data partition (exFAT/NTFS).
+pub const MBR_TYPE_DATA: u8 = 0x07;
+/// MBR partition type of the ESP.
+pub const MBR_TYPE_ESP: u8 = 0xEF;
+
+/// Partitioning scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// GUID partition table with a protective MBR (the default).
+    Gpt,
+    /// Classic MBR (`install --mbr`), for firmware that dislikes GPT.
+    Mbr,
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scheme::Gpt => "GPT",
+            Scheme::Mbr => "MBR",
+        })
+    }
+}
+
+/// A run of device sectors, never empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SectorRange {
+    first_lba: u64,
+    sectors: u64,
+}
+
+impl SectorRange {
+    /// `sectors` sectors from `first_lba`; `None` when empty or overflowing.
+    pub fn new(first_lba: u64, sectors: u64) -> Option<Self> {
+        if sectors == 0 || first_lba.checked_add(sectors).is_none() {
+            return None;
+        }
+        Some(SectorRange { first_lba, sectors })
+    }
+    /// First sector.
+    pub fn first_lba(&self) -> u64 {
+        self.first_lba
+    }
+    /// Number of sectors.
+    pub fn sectors(&self) -> u64 {
+        self.sectors
+    }
+    /// One past the last sector.
+    pub fn end_lba(&self) -> u64 {
+        self.first_lba + self.sectors
+    }
+    /// Last sector (inclusive).
+    pub fn last_lba(&self) -> u64 {
+        self.end_lba() - 1
+    }
+    /// Byte offset of the start on a disk of `sector_size`-byte sectors.
+    pub fn byte_start(&self, sector_size: u32) -> u64 {
+        self.first_lba * u64::from(sector_size)
+    }
+    /// Length in bytes.
+    pub fn byte_len(&self, sector_size: u32) -> u64 {
+        self.sectors * u64::from(sector_size)
+    }
+}
+
+/// The stick's layout, planned by `install` or found by [`Stick::open`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// GPT or MBR.
+    pub scheme: Scheme,
+    /// Logical sector size: 512 or 4096.
+    pub sector_size: u32,
+    /// Sectors on the whole disk.
+    pub disk_sectors: u64,
+    /// Partition 1: exFAT, label BOOTSHELF, from 1 MiB up to the ESP.
+    pub data: SectorRange,
+    /// Partition 2: the EFI System Partition (FAT), at the end.
+    pub esp: SectorRange,
+    /// Where BIOS stage 2 lives: GPT partition 3 (BIOS boot) from the first usable LBA up
+    /// to 1 MiB; MBR: the gap from LBA 1 up to 1 MiB.
+    pub bios_boot: SectorRange,
+    /// The ISO window slot: entry [`WINDOW_ENTRY`], and the range it currently covers
+    /// when a bootloader has filled it in.
+    pub window: Option<SectorRange>,
+}
+
+impl Layout {
+    /// Plan the layout of a fresh stick on a disk of `disk_sectors` sectors.
+    pub fn plan(scheme: Scheme, sector_size: u32, disk_sectors: u64) -> Result<Layout, Error> {
+        if sector_size != 512 && sector_size != 4096 {
+            return Err(Error::UnsupportedSectorSize(sector_size));
+        }
+        let ss = u64::from(sector_size);
+        let size = disk_sectors.saturating_mul(ss);
+        if size < MIN_DISK_BYTES {
+            return Err(Error::TooSmall {
+                size,
+                min: MIN_DISK_BYTES,
+            });
+        }
+        let align = ALIGN_BYTES / ss;
+        // GPT: the backup array and header take the last 1 + 16 KiB / ss sectors.
+        let usable_end = match scheme {
+            Scheme::Gpt => disk_sectors - 1 - (16384 / ss),
+            Scheme::Mbr => {
+                if disk_sectors > u64::from(u32::MAX) {
+                    return Err(Error::TooLargeForMbr {
+                        size,
+                        max: u64::from(u32::MAX) * ss,
+                    });
+                }
+                disk_sectors
+            }
+        };
+        let esp_sectors = ESP_BYTES / ss;
+        let esp_end = usable_end / align * align;
+        let esp_first = esp_end - esp_sectors;
+        let data_first = align;
+        let bios_first = match scheme {
+            Scheme::Gpt => 2 + 16384 / ss,
+            Scheme::Mbr => 1,
+        };
+        let bad = |what| Error::Internal(what);
+        Ok(Layout {
+            scheme,
+            sector_size,
+            disk_sectors,
+            data: SectorRange::new(data_first, esp_first - data_first)
+                .ok_or(bad("empty data partition"))?,
+            esp: SectorRange::new(esp_first, esp_sectors).ok_or(bad("empty ESP"))?,
+            bios_boot: SectorRange::new(bios_first, data_first - bios_first)
+                .ok_or(bad("empty BIOS area"))?,
+            window: None,
+        })
+    }
+
+    /// Bytes available to BIOS stage 2.
+    pub fn stage2_capacity(&self) -> u64 {
+        self.bios_boot.byte_len(self.sector_size)
+    }
+
+    /// Recognise a bootshelf layout in a partition table. `found` describes the disk for
+    /// the error when it is not a stick.
+    fn recognise(table: &Table, sector_size: u32, disk_sectors: u64) -> Result<Layout, String> {
+        let ss = u64::from(sector_size);
+        let align = ALIGN_BYTES / ss;
+        let range = |first: u64, last: u64| {
+            if last < first || last >= disk_sectors {
+                None
+            } else {
+                SectorRange::new(first, last - first + 1)
+            }
+        };
+        match table {
+            Table::None => Err("no partition table".into()),
+            Table::Mbr(mbr) => {
+                let [d, e, third, w] = mbr.entries;
+                let describe = || describe_mbr(mbr);
+                if d.kind != MBR_TYPE_DATA
+                    || e.kind != MBR_TYPE_ESP
+                    || third.kind != 0
+                    || u64::from(d.first_lba) != align
+                {
+                    return Err(describe());
+                }
+                let data = SectorRange::new(u64::from(d.first_lba), u64::from(d.sectors))
+                    .filter(|r| r.end_lba() <= disk_sectors)
+                    .ok_or_else(describe)?;
+                let esp = SectorRange::new(u64::from(e.first_lba), u64::from(e.sectors))
+                    .filter(|r| r.end_lba() <= disk_sectors && r.first_lba() >= data.end_lba())
+                    .ok_or_else(describe)?;
+                let window = if w.kind == 0 {
+                    None
+                } else {
+                    SectorRange::new(u64::from(w.first_lba), u64::from(w.sectors))
+                };
+                Ok(Layout {
+                    scheme: Scheme::Mbr,
+                    sector_size,
+                    disk_sectors,
+                    data,
+                    esp,
+                    bios_boot: SectorRange::new(1, align - 1).ok_or_else(describe)?,
+                    window,
+                })
+            }
+            Table::Gpt(_, gpt) => {
+                let describe = || describe_gpt(gpt);
+                let (Some(d), Some(e), Some(b)) = (
+                    gpt.entry(DATA_ENTRY),
+                    gpt.entry(ESP_ENTRY),
+                    gpt.entry(BIOS_ENTRY),
+                ) else {
+                    return Err(describe());
+                };
+                if d.type_guid != TypeGuid::BASIC_DATA
+                    || d.name != DATA_NAME
+                    || e.type_guid != TypeGuid::EFI_SYSTEM
+                    || b.type_guid != TypeGuid::BIOS_BOOT
+                    || d.first_lba != align
+                {
+                    return Err(describe());
+                }
+                let data = range(d.first_lba, d.last_lba).ok_or_else(describe)?;
+                let esp = range(e.first_lba, e.last_lba)
+                    .filter(|r| r.first_lba() >= data.end_lba())
+                    .ok_or_else(describe)?;
+                let bios_boot = range(b.first_lba, b.last_lba)
+                    .filter(|r| r.end_lba() <= data.first_lba())
+                    .ok_or_else(describe)?;
+                let window = gpt
+                    .entry(WINDOW_ENTRY)
+                    .and_then(|w| range(w.first_lba, w.last_lba));
+                Ok(Layout {
+                    scheme: Scheme::Gpt,
+                    sector_size,
+                    disk_sectors,
+                    data,
+                    esp,
+                    bios_boot,
+                    window,
+                })
+            }
+        }
+    }
+}
+
+fn describe_mbr(mbr: &partition_read::Mbr) -> String {
+    let used: Vec<String> = mbr
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind != 0)
+        .map(|(i, e)| {
+            format!(
+                "{}: type {:#04x} at LBA {} ({} sectors)",
+                i + 1,
+                e.kind,
+                e.first_lba,
+                e.sectors
+            )
+        })
+        .collect();
+    if used.is_empty() {
+        "an MBR with no partitions".into()
+    } else {
+        format!("an MBR partition table with {}", used.join(", "))
+    }
+}
+
+fn describe_gpt(gpt: &partition_read::Gpt) -> String {
+    if gpt.entries.is_empty() {
+        return "a GPT with no partitions".into();
+    }
+    let used: Vec<String> = gpt
+        .entries
+        .iter()
+        .take(6)
+        .map(|e| {
+            format!(
+                "{}: {} \"{}\" at LBA {}",
+                e.number,
+                e.type_guid.describe(),
+                e.name,
+                e.first_lba
+            )
+        })
+        .collect();
+    let more = if gpt.entries.len() > 6 { ", ..." } else { "" };
+    format!("a GPT with {}{more}", used.join(", "))
+}
+
+/// Errors of the stick's layout, opening and installing.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Opening or inspecting the target failed.
+    Open {
+        /// The target.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A sector read or write failed.
+    Io {
+        /// What we were doing.
+        what: &'static str,
+        /// The device's error.
+        source: IoError,
+    },
+    /// The disk holds something else than a bootshelf stick.
+    NotAStick {
+        /// The target.
+        path: PathBuf,
+        /// What was found instead.
+        found: String,
+    },
+    /// The partition table could not be read.
+    BadTable {
+        /// The target.
+        path: PathBuf,
+        /// Why.
+        source: TableError,
+    },
+    /// The logical sector size is neither 512 nor 4096.
+    UnsupportedSectorSize(u32),
+    /// The disk is too small for a stick.
+    TooSmall {
+        /// Its size in bytes.
+        size: u64,
+        /// The minimum.
+        min: u64,
+    },
+    /// An MBR stick can address at most 2^32 sectors.
+    TooLargeForMbr {
+        /// Disk size in bytes.
+        size: u64,
+        /// The largest size MBR can address with this sector size.
+        max: u64,
+    },
+    /// The boot code does not fit its place.
+    BootCodeTooLarge {
+        /// Which piece ("MBR boot code", "BIOS stage 2").
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// Room available.
+        max: u64,
+    },
+    /// Formatting or reading the exFAT data partition failed.
+    Exfat {
+        /// What we were doing.
+        what: &'static str,
+        /// The exFAT error, as text.
+        message: String,
+    },
+    /// Building or changing the ESP's FAT file system failed.
+    Esp {
+        /// What we were doing.
+        what: &'static str,
+        /// The detail.
+        message: String,
+    },
+    /// The ESP is not the FAT file system bootshelf wrote.
+    BadEsp {
+        /// What is wrong, with offsets.
+        message: String,
+    },
+    /// Refused for safety: the target is in use, the system disk, or not removable.
+    Refused {
+        /// The target.
+        path: PathBuf,
+        /// Why, and what the user can do.
+        reason: String,
+    },
+    /// An invariant of our own code failed (a bug, reported rather than a panic).
+    Internal(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Open { path, source } => write!(f, "cannot open {}: {source}", path.display()),
+            Error::Io { what, source } => write!(f, "{what}: {source}"),
+            Error::NotAStick { path, found } => write!(
+                f,
+                "{} is not a bootshelf stick (found {found}); to make it one, run \
+                 `bootshelf install {}` (this erases it)",
+                path.display(),
+                path.display()
+            ),
+            Error::BadTable { path, source } => write!(
+                f,
+                "{}: {source}; if this is a bootshelf stick, its partition table is damaged \
+                 (reinstall with `bootshelf install`, which erases it)",
+                path.display()
+            ),
+            Error::UnsupportedSectorSize(s) => write!(
+                f,
+                "logical sector size {s} is not supported (only 512 and 4096)"
+            ),
+            Error::TooSmall { size, min } => write!(
+                f,
+                "the disk has {size} bytes; a stick needs at least {min} bytes ({} MiB)",
+                min >> 20
+            ),
+            Error::TooLargeForMbr { size, max } => write!(
+                f,
+                "the disk has {size} bytes but an MBR can address only {max}; use GPT (drop --mbr)"
+            ),
+            Error::BootCodeTooLarge { what, len, max } => {
+                write!(f, "{what} is {len} bytes but only {max} bytes fit")
+            }
+            Error::Exfat { what, message } => write!(f, "{what}: {message}"),
+            Error::Esp { what, message } => write!(f, "EFI system partition: {what}: {message}"),
+            Error::BadEsp { message } => write!(
+                f,
+                "the EFI system partition is not as bootshelf wrote it: {message}"
+            ),
+            Error::Refused { path, reason } => {
+                write!(f, "refusing to touch {}: {reason}", path.display())
+            }
+            Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Open { source, .. } => Some(source),
+            Error::Io { source, .. } => Some(source),
+            Error::BadTable { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An opened stick: its device and its layout.
+pub struct Stick {
+    path: PathBuf,
+    dev: FileDevice,
+    layout: Layout,
+    kind: TargetKind,
+}
+
+impl fmt::Debug for Stick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stick")
+            .field("path", &self.path)
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stick {
+    /// Open an image file or a block device (exclusively) and find the stick's layout.
+    /// Fails with [`Error::NotAStick`] when the disk holds something else. Read-only
+    /// unless `writable`. The sector size of an image file is found from its table.
+    pub fn open(path: &Path, writable: bool) -> Result<Stick> {
+        let (mut dev, kind) = device::open_target(path, writable, None)?;
+        if matches!(kind, TargetKind::Image) {
+            if let Some(ss) = detect_image_sector_size(&mut dev)? {
+                if ss != dev.sector_size() {
+                    let len = dev
+                        .file()
+                        .metadata()
+                        .map_err(|source| Error::Open {
+                            path: path.to_owned(),
+                            source,
+                        })?
+                        .len();
+                    let file = dev.file().try_clone().map_err(|source| Error::Open {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                    dev = FileDevice::new(file, ss, len);
+                }
+            }
+        }
+        let layout = read_layout(&mut dev, path)?;
+        Ok(Stick {
+            path: path.to_owned(),
+            dev,
+            layout,
+            kind,
+        })
+    }
+
+    /// The layout found.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The device (image file or block device), in its logical sectors.
+    pub fn device(&mut self) -> &mut FileDevice {
+        &mut self.dev
+    }
+
+    /// Give the device back.
+    pub fn into_device(self) -> FileDevice {
+        self.dev
+    }
+
+    /// The path it was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Disk facts when it is a block device (model, vendor, removable), `None` for images.
+    pub fn disk_info(&self) -> Option<&DiskInfo> {
+        match &self.kind {
+            TargetKind::Image => None,
+            TargetKind::Block(info) => Some(info),
+        }
+    }
+}
+
+/// Read the partition table of `dev` and recognise a stick in it.
+pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
+    let table = partition_read::read_table(dev).map_err(|source| match source {
+        TableError::Io(source) => Error::Io {
+            what: "reading the partition table",
+            source,
+        },
+        source => Error::BadTable {
+            path: path.to_owned(),
+            source,
+        },
+    })?;
+    let layout =
+        Layout::recognise(&table, dev.sector_size(), dev.sector_count()).map_err(|found| {
+            Error::NotAStick {
+                path: path.to_owned(),
+                found,
+            }
+        })?;
+    // The table is written last by install, but check the data partition really holds
+    // exFAT so that an MBR disk with an NTFS partition 1 is not taken for a stick.
+    let ss = dev.sector_size() as usize;
+    let mut boot = vec![0u8; ss];
+    dev.read_sectors(layout.data.first_lba(), &mut boot)
+        .map_err(|source| Error::Io {
+            what: "reading the data partition's boot sector",
+            source,
+        })?;
+    if boot.get(3..11) != Some(&b"EXFAT   "[..]) {
+        let oem = String::from_utf8_lossy(boot.get(3..11).unwrap_or(&[])).into_owned();
+        return Err(Error::NotAStick {
+            path: path.to_owned(),
+            found: format!(
+                "the partition table of a stick, but partition 1 holds no exFAT (OEM name {oem:?} \
+                 at byte offset {})",
+                layout.data.byte_start(layout.sector_size) + 3
+            ),
+        });
+    }
+    Ok(layout)
+}
+
+/// Guess an image file's logical sector size from its partition table: a GPT header at
+/// byte 512 or 4096, else an MBR whose first partition starts at 1 MiB in 512- or
+/// 4096-byte sectors. `None` when nothing tells.
+fn detect_image_sector_size(dev: &mut FileDevice) -> Result<Option<u32>> {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0u8; 8192];
+    let n = dev.file().read_at(&mut head, 0).map_err(|e| Error::Io {
+        what: "reading the first sectors",
+        source: IoError::Device {
+            code: e.raw_os_error().unwrap_or(-1) as u32 as u64,
+            offset: 0,
+        },
+    })?;
+    head.truncate(n);
+    if head.get(512..520) == Some(&b"EFI PART"[..]) {
+        return Ok(Some(512));
+    }
+    if head.get(4096..4104) == Some(&b"EFI PART"[..]) {
+        return Ok(Some(4096));
+    }
+    if let Some(mbr) = partition_read::parse_mbr(&head) {
+        let first = u64::from(mbr.entries[0].first_lba);
+        if first * 512 == ALIGN_BYTES {
+            return Ok(Some(512));
+        }
+        if first * 4096 == ALIGN_BYTES {
+            return Ok(Some(4096));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_gpt_512_puts_data_at_1mib_and_esp_at_the_end() {
+        let sectors = (256u64 << 20) / 512;
+        let l = Layout::plan(Scheme::Gpt, 512, sectors).unwrap();
+        assert_eq!(l.data.first_lba(), 2048);
+        assert_eq!(l.bios_boot.first_lba(), 34);
+        assert_eq!(l.bios_boot.end_lba(), 2048);
+        assert_eq!(l.esp.sectors(), ESP_BYTES / 512);
+        assert_eq!(l.data.end_lba(), l.esp.first_lba());
+        assert_eq!(l.esp.first_lba() % 2048, 0);
+        // Room for the backup GPT (33 sectors) after the ESP.
+        assert!(l.esp.end_lba() <= sectors - 33);
+    }
+
+    #[test]
+    fn plan_gpt_4096_has_a_smaller_table() {
+        let sectors = (256u64 << 20) / 4096;
+        let l = Layout::plan(Scheme::Gpt, 4096, sectors).unwrap();
+        assert_eq!(l.data.first_lba(), 256);
+        assert_eq!(l.bios_boot.first_lba(), 6);
+        assert!(l.esp.end_lba() <= sectors - 5);
+    }
+
+    #[test]
+    fn plan_mbr_uses_the_gap_and_refuses_huge_disks() {
+        let l = Layout::plan(Scheme::Mbr, 512, (100u64 << 20) / 512).unwrap();
+        assert_eq!(l.bios_boot.first_lba(), 1);
+        assert_eq!(l.esp.end_lba(), (100u64 << 20) / 512);
+        assert!(matches!(
+            Layout::plan(Scheme::Mbr, 512, 1 << 33),
+            Err(Error::TooLargeForMbr { .. })
+        ));
+        assert!(Layout::plan(Scheme::Mbr, 4096, 1 << 31).is_ok());
+    }
+
+    #[test]
+    fn plan_refuses_small_disks_and_odd_sectors() {
+        assert!(matches!(
+            Layout::plan(Scheme::Gpt, 512, (32u64 << 20) / 512),
+            Err(Error::TooSmall { .. })
+        ));
+        assert!(matches!(
+            Layout::plan(Scheme::Gpt, 1024, 1 << 20),
+            Err(Error::UnsupportedSectorSize(1024))
+        ));
+    }
+}
