@@ -5,6 +5,7 @@
 //! refused on real disks.
 
 pub mod bootcode;
+pub mod copy;
 pub mod device;
 pub mod devices;
 pub mod esp;
