@@ -1,0 +1,172 @@
+//! Hybrid images: what the 32 KiB system area holds besides nothing. An MBR partition
+//! table (isohybrid, xorriso's `-isohybrid-mbr` / `-append_partition`, GRUB's
+//! protective label), a GPT (`-isohybrid-gpt-basdat`), an Apple partition map, and
+//! which partitions lie beyond the ISO 9660 volume (appended partitions).
+
+use crate::error::{read_at, Error, Result};
+use crate::raw::{GptHeader, GptPartitionEntry, MbrPartitionEntry};
+use blockdev::ReadAt;
+
+/// Most GPT partition entries read.
+pub const MAX_GPT_ENTRIES: u32 = 1024;
+
+/// One used MBR partition entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MbrPartition {
+    /// Entry number, 1..=4.
+    pub number: u8,
+    /// The entry as stored.
+    pub entry: MbrPartitionEntry,
+}
+
+/// The MBR in sector 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mbr {
+    /// Used entries (type or size not zero), in table order.
+    pub partitions: [Option<MbrPartition>; 4],
+    /// Whether the first 440 bytes hold code (not all zero).
+    pub has_boot_code: bool,
+}
+
+impl Mbr {
+    /// The used partitions.
+    pub fn iter(&self) -> impl Iterator<Item = &MbrPartition> {
+        self.partitions.iter().flatten()
+    }
+
+    /// Whether this is a protective MBR for a GPT (one entry of type 0xEE).
+    pub fn is_protective(&self) -> bool {
+        self.iter().any(|p| p.entry.partition_type == 0xEE)
+    }
+}
+
+/// A GPT header found at byte 512.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gpt {
+    /// The header as stored.
+    pub header: GptHeader,
+    /// Whether its CRC32 is right.
+    pub header_crc_ok: bool,
+}
+
+/// What the system area says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hybrid {
+    /// MBR, when sector 0 ends with 0x55 0xAA.
+    pub mbr: Option<Mbr>,
+    /// GPT, when "EFI PART" is at byte 512.
+    pub gpt: Option<Gpt>,
+    /// Apple partition map ("ER" at 0, "PM" at 2048).
+    pub apple: bool,
+}
+
+impl Hybrid {
+    /// Whether the image can also be written raw to a disk and booted from it
+    /// (it has an MBR partition table or a GPT).
+    pub fn is_hybrid(&self) -> bool {
+        self.mbr.is_some_and(|m| m.iter().next().is_some()) || self.gpt.is_some()
+    }
+
+    /// Read the system area of `r`.
+    pub fn read<R: ReadAt + ?Sized>(r: &mut R) -> Result<Self> {
+        let mut s = [0u8; 1024];
+        read_at(r, 0, &mut s)?;
+        let mbr = (s[510..512] == [0x55, 0xAA]).then(|| {
+            let mut partitions = [None; 4];
+            for (i, slot) in partitions.iter_mut().enumerate() {
+                let e = MbrPartitionEntry::parse(&crate::raw::array(&s, 446 + 16 * i));
+                if e.partition_type != 0 || e.sector_count != 0 {
+                    *slot = Some(MbrPartition {
+                        number: i as u8 + 1,
+                        entry: e,
+                    });
+                }
+            }
+            Mbr {
+                partitions,
+                has_boot_code: s[..440].iter().any(|&b| b != 0),
+            }
+        });
+        let gpt = (&s[512..520] == b"EFI PART").then(|| {
+            let header = GptHeader::parse(&crate::raw::array(&s, 512));
+            let hs = (header.header_size as usize).clamp(92, 512);
+            let mut h = [0u8; 512];
+            h[..hs].copy_from_slice(&s[512..512 + hs]);
+            h[16..20].fill(0);
+            Gpt {
+                header_crc_ok: crc32(&h[..hs]) == header.header_crc32,
+                header,
+            }
+        });
+        let mut pm = [0u8; 2];
+        let apple = &s[0..2] == b"ER" && {
+            read_at(r, 2048, &mut pm)?;
+            &pm == b"PM"
+        };
+        Ok(Hybrid { mbr, gpt, apple })
+    }
+}
+
+impl Gpt {
+    /// Call `f(number, entry)` for every used partition entry (type GUID not zero);
+    /// numbers start at 1.
+    pub fn partitions<R: ReadAt + ?Sized>(
+        &self,
+        r: &mut R,
+        mut f: impl FnMut(u32, &GptPartitionEntry),
+    ) -> Result<()> {
+        let h = &self.header;
+        if h.number_of_partition_entries > MAX_GPT_ENTRIES {
+            return Err(Error::AbsurdSize {
+                offset: 512 + 80,
+                value: u64::from(h.number_of_partition_entries),
+                limit: u64::from(MAX_GPT_ENTRIES),
+            });
+        }
+        let size = h.size_of_partition_entry;
+        if !(128..=4096).contains(&size) || !size.is_power_of_two() {
+            return Err(Error::BadGpt {
+                offset: 512 + 84,
+                value: u64::from(size),
+            });
+        }
+        let start = h.partition_entry_lba.checked_mul(512).ok_or(Error::BadGpt {
+            offset: 512 + 72,
+            value: h.partition_entry_lba,
+        })?;
+        let mut e = [0u8; 128];
+        for i in 0..h.number_of_partition_entries {
+            let off = start.saturating_add(u64::from(i) * u64::from(size));
+            read_at(r, off, &mut e)?;
+            let entry = GptPartitionEntry::parse(&e);
+            if entry.partition_type_guid != [0; 16] {
+                f(i + 1, &entry);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// CRC-32 (IEEE 802.3, as GPT uses), bit by bit: the inputs here are tiny.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_check_value() {
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+    }
+}
