@@ -1,0 +1,349 @@
+//! Installs the resident INT 13h El Torito emulation (`asm/resident.s`) for one ISO and
+//! chain-boots its BIOS boot image.
+//!
+//! The resident image is copied to the top of conventional memory, taken away from the
+//! OS by lowering the BDA's memory size (0x413); its parameter block gets the ISO's
+//! extents in 512-byte units, the stick's drive and sector size, and the boot entry.
+//! Everything that can fail is checked here, before the BDA or any vector changes, so a
+//! failure goes back to the menu with the machine as it was.
+
+use crate::bios;
+use crate::disk::Int13Disk;
+use crate::eltorito::{BootEntry, Media};
+use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, IoError, ReadAt};
+
+extern "C" {
+    static res_base: u8;
+    static res_end: u8;
+}
+
+// Offsets in the resident image; they mirror the R_* constants of asm/resident.s.
+const R_HDR_BOOT: usize = 2;
+const R_OLD13: usize = 8;
+const R_IMAGE_UNIT: usize = 12;
+const R_ISO_UNITS: usize = 16;
+const R_EMU_UNITS: usize = 20;
+const R_LOAD_SEG: usize = 24;
+const R_LOAD_COUNT: usize = 26;
+const R_STICK_DRIVE: usize = 28;
+const R_SECTOR_SHIFT: usize = 29;
+const R_EMU_DRIVE: usize = 30;
+const R_MEDIA: usize = 31;
+const R_CYLS: usize = 32;
+const R_HEADS: usize = 34;
+const R_SPT: usize = 35;
+const R_EXT_COUNT: usize = 36;
+const R_EXTENTS: usize = 40;
+const R_BOUNCE: usize = 448;
+/// Extents the resident table holds.
+pub const MAX_EXTENTS: usize = 32;
+const BOUNCE_SIZE: usize = 4096;
+
+/// Drive number the no-emulation CD answers as.
+pub const CD_DRIVE: u8 = 0xE0;
+
+/// Why an ISO cannot be booted; the menu shows it and stays.
+#[derive(Debug, Clone, Copy)]
+pub enum BootError {
+    /// More extents than the resident table holds.
+    TooManyExtents {
+        /// Extents of the ISO.
+        count: usize,
+    },
+    /// An extent is not 512-byte aligned, or lies beyond 2 TiB.
+    BadExtent {
+        /// Device byte offset of the extent.
+        start: u64,
+        /// Its length.
+        len: u64,
+    },
+    /// The boot image starts beyond the end of the ISO.
+    ImageOutside {
+        /// Its 2048-byte sector.
+        rba: u32,
+    },
+    /// The boot image would not fit between 0x500 and the resident code.
+    LoadArea {
+        /// Linear load address.
+        start: u32,
+        /// End of the image.
+        end: u32,
+        /// Where free memory ends.
+        limit: u32,
+    },
+    /// Not enough conventional memory for the resident code.
+    NoMemory {
+        /// KiB the BDA reports.
+        base_kib: u16,
+    },
+    /// A hard-disk image without a usable partition table.
+    BadHardDiskImage,
+    /// Reading the ISO failed.
+    Io(IoError),
+}
+
+impl From<IoError> for BootError {
+    fn from(e: IoError) -> Self {
+        BootError::Io(e)
+    }
+}
+
+impl core::fmt::Display for BootError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            BootError::TooManyExtents { count } => write!(
+                f,
+                "the ISO is in {count} pieces; at most {MAX_EXTENTS} are supported (run `bootshelf sync`)"
+            ),
+            BootError::BadExtent { start, len } => write!(
+                f,
+                "ISO extent at byte {start} ({len} bytes) is not 512-byte aligned or lies beyond 2 TiB"
+            ),
+            BootError::ImageOutside { rba } => {
+                write!(f, "the boot image (sector {rba}) lies outside the ISO")
+            }
+            BootError::LoadArea { start, end, limit } => write!(
+                f,
+                "the boot image would occupy {start:#x}..{end:#x}, beyond free memory (0x500..{limit:#x})"
+            ),
+            BootError::NoMemory { base_kib } => {
+                write!(f, "only {base_kib} KiB of conventional memory")
+            }
+            BootError::BadHardDiskImage => f.write_str(
+                "the hard-disk emulation image has no valid partition table to take its geometry from",
+            ),
+            BootError::Io(e) => write!(f, "reading the ISO: {e}"),
+        }
+    }
+}
+
+struct Geometry {
+    cyls: u16,
+    heads: u8,
+    spt: u8,
+}
+
+impl Geometry {
+    fn units(&self) -> u32 {
+        u32::from(self.cyls) * u32::from(self.heads) * u32::from(self.spt)
+    }
+}
+
+fn hard_disk_geometry(mbr: &[u8; 512]) -> Result<Geometry, BootError> {
+    if mbr[510] != 0x55 || mbr[511] != 0xAA {
+        return Err(BootError::BadHardDiskImage);
+    }
+    let mut best: Option<Geometry> = None;
+    for i in 0..4 {
+        let e = &mbr[0x1BE + 16 * i..0x1CE + 16 * i];
+        if e[4] == 0 {
+            continue;
+        }
+        let heads = u16::from(e[5]) + 1;
+        let spt = e[6] & 0x3F;
+        let cyl = (u16::from(e[6] & 0xC0) << 2) | u16::from(e[7]);
+        if spt == 0 || heads > 255 {
+            continue;
+        }
+        let g = Geometry {
+            cyls: cyl + 1,
+            heads: heads as u8,
+            spt,
+        };
+        if best.as_ref().is_none_or(|b| g.cyls > b.cyls) {
+            best = Some(g);
+        }
+    }
+    best.ok_or(BootError::BadHardDiskImage)
+}
+
+fn put16(img: &mut [u8], at: usize, v: u16) {
+    if let Some(s) = img.get_mut(at..at + 2) {
+        s.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn put32(img: &mut [u8], at: usize, v: u32) {
+    if let Some(s) = img.get_mut(at..at + 4) {
+        s.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn bda_u16(addr: usize) -> u16 {
+    // SAFETY: addr is a BDA field (0x400..0x500), identity-mapped and readable.
+    unsafe { core::ptr::read_volatile(addr as *const u16) }
+}
+
+fn set_bda_u16(addr: usize, v: u16) {
+    // SAFETY: addr is a BDA field (0x400..0x500); the BIOS expects us to maintain it.
+    unsafe { core::ptr::write_volatile(addr as *mut u16, v) }
+}
+
+/// Install the emulation for the ISO at `extents` (device bytes, in file order) of
+/// `iso_size` bytes with boot entry `entry`, and jump to the boot image. Returns only on
+/// failure, with nothing changed.
+pub fn boot(
+    disk: &mut Int13Disk,
+    extents: &[Extent],
+    iso_size: u64,
+    entry: &BootEntry,
+) -> Result<core::convert::Infallible, BootError> {
+    if extents.len() > MAX_EXTENTS {
+        return Err(BootError::TooManyExtents {
+            count: extents.len(),
+        });
+    }
+    let iso_units = u32::try_from(iso_size.div_ceil(512)).map_err(|_| BootError::BadExtent {
+        start: 0,
+        len: iso_size,
+    })?;
+    let mut table = [(0u32, 0u32, 0u32); MAX_EXTENTS];
+    let mut iso_unit: u64 = 0;
+    for (slot, e) in table.iter_mut().zip(extents) {
+        let bad = BootError::BadExtent {
+            start: e.start,
+            len: e.len,
+        };
+        if e.start % 512 != 0 || e.len % 512 != 0 {
+            return Err(bad);
+        }
+        let dev = u32::try_from(e.start / 512).map_err(|_| bad)?;
+        let units = u32::try_from(e.len / 512).map_err(|_| bad)?;
+        u32::try_from(u64::from(dev) + u64::from(units)).map_err(|_| bad)?;
+        *slot = (iso_unit as u32, dev, units);
+        iso_unit += u64::from(units);
+        if iso_unit > u64::from(u32::MAX) {
+            return Err(bad);
+        }
+    }
+    let image_unit = entry
+        .load_rba
+        .checked_mul(4)
+        .filter(|u| *u < iso_units)
+        .ok_or(BootError::ImageOutside {
+            rba: entry.load_rba,
+        })?;
+
+    let geometry = match entry.media {
+        Media::NoEmulation => Geometry {
+            cyls: 0,
+            heads: 0,
+            spt: 0,
+        },
+        Media::Floppy1200 => Geometry {
+            cyls: 80,
+            heads: 2,
+            spt: 15,
+        },
+        Media::Floppy1440 => Geometry {
+            cyls: 80,
+            heads: 2,
+            spt: 18,
+        },
+        Media::Floppy2880 => Geometry {
+            cyls: 80,
+            heads: 2,
+            spt: 36,
+        },
+        Media::HardDisk => {
+            let mut iso = ExtentReader::new(BlockReader::new(&mut *disk), extents, iso_size)?;
+            let mut mbr = [0u8; 512];
+            iso.read_exact_at(u64::from(image_unit) * 512, &mut mbr)?;
+            hard_disk_geometry(&mbr)?
+        }
+    };
+    let emu_units = geometry.units().min(iso_units - image_unit);
+
+    // res_base/res_end are labels in the 16-bit part of stage 2 (asm/resident.s); only
+    // their addresses are taken.
+    let (base, end) = (
+        core::ptr::addr_of!(res_base) as usize,
+        core::ptr::addr_of!(res_end) as usize,
+    );
+    let image_len = end - base;
+    let bounce_at = image_len.next_multiple_of(16);
+    let kib = (bounce_at + BOUNCE_SIZE).div_ceil(1024) as u16;
+    let base_kib = bda_u16(0x413);
+    if base_kib < 512 + kib || base_kib > 640 {
+        return Err(BootError::NoMemory { base_kib });
+    }
+    let new_kib = base_kib - kib;
+    let seg = new_kib * 64;
+    let limit = u32::from(new_kib) * 1024;
+
+    let load_seg = if entry.load_segment == 0 {
+        0x7C0
+    } else {
+        entry.load_segment
+    };
+    let count = entry.sector_count.max(1);
+    let start = u32::from(load_seg) * 16;
+    let end_addr = start + u32::from(count) * 512;
+    if start < 0x500 || end_addr > limit {
+        return Err(BootError::LoadArea {
+            start,
+            end: end_addr,
+            limit,
+        });
+    }
+
+    // Nothing can fail from here on: commit.
+    let dest = usize::from(seg) * 16;
+    // SAFETY: [dest, dest + kib KiB) is conventional memory below the old top (base_kib),
+    // which we now take from the OS by lowering 0x413; the source is our own image.
+    let img = unsafe {
+        core::ptr::copy_nonoverlapping(base as *const u8, dest as *mut u8, image_len);
+        core::slice::from_raw_parts_mut(dest as *mut u8, bounce_at + BOUNCE_SIZE)
+    };
+    // SAFETY: 0x4C is the INT 13h vector in the real-mode IVT, identity-mapped.
+    let old13 = unsafe { core::ptr::read_volatile(0x4C as *const u32) };
+    put32(img, R_OLD13, old13);
+    put32(img, R_IMAGE_UNIT, image_unit);
+    put32(img, R_ISO_UNITS, iso_units);
+    put32(img, R_EMU_UNITS, emu_units);
+    put16(img, R_LOAD_SEG, load_seg);
+    put16(img, R_LOAD_COUNT, count);
+    img[R_STICK_DRIVE] = disk.drive();
+    img[R_SECTOR_SHIFT] = disk.sector_size().trailing_zeros() as u8;
+    img[R_EMU_DRIVE] = match entry.media {
+        Media::NoEmulation => CD_DRIVE,
+        Media::HardDisk => 0x80,
+        _ => 0x00,
+    };
+    img[R_MEDIA] = entry.media.code();
+    put16(img, R_CYLS, geometry.cyls);
+    img[R_HEADS] = geometry.heads;
+    img[R_SPT] = geometry.spt;
+    put16(img, R_EXT_COUNT, extents.len() as u16);
+    for (i, (iso, dev, units)) in table.iter().take(extents.len()).enumerate() {
+        let at = R_EXTENTS + 12 * i;
+        put32(img, at, *iso);
+        put32(img, at + 4, *dev);
+        put32(img, at + 8, *units);
+    }
+    put16(img, R_BOUNCE, bounce_at as u16);
+    let boot_off = u16::from_le_bytes([img[R_HDR_BOOT], img[R_HDR_BOOT + 1]]);
+
+    set_bda_u16(0x413, new_kib);
+    match entry.media {
+        Media::NoEmulation => {}
+        Media::HardDisk => {
+            // SAFETY: 0x475 is the BDA's hard-disk count.
+            unsafe {
+                let p = 0x475 as *mut u8;
+                core::ptr::write_volatile(p, core::ptr::read_volatile(p).saturating_add(1));
+            }
+        }
+        _ => {
+            let eq = bda_u16(0x410);
+            let eq = if eq & 1 == 0 {
+                (eq | 1) & !0xC0
+            } else {
+                let n = ((eq >> 6) & 3).min(2) + 1;
+                (eq & !0xC0) | (n << 6)
+            };
+            set_bda_u16(0x410, eq);
+        }
+    }
+    bios::jump_real_mode(seg, boot_off)
+}
