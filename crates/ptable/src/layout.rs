@@ -1,0 +1,195 @@
+//! bootshelf's own layout on a partition table: which partition is the exFAT data
+//! partition, which the ESP, and whether the ISO window slot holds a window.
+//!
+//! | number | GPT | MBR |
+//! | --- | --- | --- |
+//! | 1 | data: Microsoft basic data | data: 0x07 |
+//! | 2 | ESP: EFI System | ESP: 0xEF |
+//! | 3 | BIOS boot (not checked) | (not checked) |
+//! | 4 | the window slot: unused, or the window | unused, or the window |
+//!
+//! The window is recognised by its type (GPT: Windows Recovery Environment with the name
+//! [`WINDOW_NAME`]; MBR: 0x17 inside the data partition). Anything else in slot 4 means
+//! the table is not bootshelf's and nothing is written. docs/window.md explains the
+//! choice of type and attributes.
+
+use crate::error::{Error, FoundType};
+use crate::gpt::{attributes, types};
+use crate::guid::Guid;
+use crate::mbr::MbrType;
+use crate::table::{Partition, PartitionType, Scheme, Table};
+
+/// Number of the data partition.
+pub const DATA_NUMBER: u32 = 1;
+/// Number of the EFI System Partition.
+pub const ESP_NUMBER: u32 = 2;
+/// Number of the ISO window slot (GPT entry 4, MBR slot 4).
+pub const WINDOW_NUMBER: u32 = 4;
+/// GPT name of the window entry.
+pub const WINDOW_NAME: &str = "bootshelf ISO window";
+/// GPT type of the window entry.
+pub const WINDOW_GPT_TYPE: Guid = types::WINDOWS_RECOVERY;
+/// GPT attributes of the window entry: firmware makes no Block I/O for it (bit 1), and
+/// Windows treats it as read-only (60), hidden (62), without drive letter (63).
+pub const WINDOW_GPT_ATTRIBUTES: u64 = attributes::NO_BLOCK_IO_PROTOCOL
+    | attributes::MS_READ_ONLY
+    | attributes::MS_HIDDEN
+    | attributes::MS_NO_DRIVE_LETTER;
+/// MBR type of the window entry.
+pub const WINDOW_MBR_TYPE: MbrType = MbrType::HIDDEN_EXFAT;
+
+/// An inclusive LBA range with `first <= last`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LbaRange {
+    first: u64,
+    last: u64,
+}
+
+impl LbaRange {
+    /// `first..=last`; `None` when reversed.
+    pub fn new(first: u64, last: u64) -> Option<LbaRange> {
+        (first <= last).then_some(LbaRange { first, last })
+    }
+
+    /// First LBA.
+    pub fn first(&self) -> u64 {
+        self.first
+    }
+
+    /// Last LBA (inclusive).
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// Number of sectors.
+    pub fn sectors(&self) -> u64 {
+        self.last - self.first + 1
+    }
+
+    /// Whether `self` lies inside `outer`.
+    pub fn within(&self, outer: &LbaRange) -> bool {
+        self.first >= outer.first && self.last <= outer.last
+    }
+}
+
+/// bootshelf's partitions found in a table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// GPT or MBR.
+    pub scheme: Scheme,
+    /// The exFAT data partition (number 1).
+    pub data: Partition,
+    /// The EFI System Partition (number 2).
+    pub esp: Partition,
+    /// The ISO window, when slot 4 holds one (a stale one when no booted OS uses it).
+    pub window: Option<LbaRange>,
+}
+
+impl Layout {
+    /// Find bootshelf's layout in `table`, or say which partition does not match.
+    pub fn of(table: &Table) -> Result<Layout, Error> {
+        let scheme = table.scheme();
+        let data = expect(
+            table,
+            DATA_NUMBER,
+            scheme,
+            "the exFAT data partition",
+            |k| k == data_type(scheme),
+        )?;
+        let esp = expect(table, ESP_NUMBER, scheme, "the EFI System Partition", |k| {
+            k == esp_type(scheme)
+        })?;
+        let data_range = LbaRange {
+            first: data.first_lba,
+            last: data.last_lba,
+        };
+        let window = match table.partition(WINDOW_NUMBER) {
+            None => None,
+            Some(w) => Some(recognise_window(&w, &data_range)?),
+        };
+        Ok(Layout {
+            scheme,
+            data,
+            esp,
+            window,
+        })
+    }
+
+    /// The data partition's LBAs.
+    pub fn data_range(&self) -> LbaRange {
+        LbaRange {
+            first: self.data.first_lba,
+            last: self.data.last_lba,
+        }
+    }
+}
+
+fn data_type(s: Scheme) -> PartitionType {
+    match s {
+        Scheme::Gpt => PartitionType::Gpt(types::MICROSOFT_BASIC_DATA),
+        Scheme::Mbr => PartitionType::Mbr(MbrType::EXFAT),
+    }
+}
+
+fn esp_type(s: Scheme) -> PartitionType {
+    match s {
+        Scheme::Gpt => PartitionType::Gpt(types::EFI_SYSTEM),
+        Scheme::Mbr => PartitionType::Mbr(MbrType::EFI_SYSTEM),
+    }
+}
+
+fn found(k: Option<PartitionType>, s: Scheme) -> FoundType {
+    match (k, s) {
+        (Some(PartitionType::Gpt(g)), _) => FoundType::Gpt(g),
+        (Some(PartitionType::Mbr(t)), _) => FoundType::Mbr(t.0),
+        (None, Scheme::Gpt) => FoundType::Gpt(Guid::ZERO),
+        (None, Scheme::Mbr) => FoundType::Mbr(0),
+    }
+}
+
+fn expect(
+    table: &Table,
+    number: u32,
+    scheme: Scheme,
+    expected: &'static str,
+    ok: impl Fn(PartitionType) -> bool,
+) -> Result<Partition, Error> {
+    match table.partition(number) {
+        Some(p) if ok(p.kind) => Ok(p),
+        other => Err(Error::NotBootshelf {
+            number,
+            expected,
+            found: found(other.map(|p| p.kind), scheme),
+        }),
+    }
+}
+
+fn recognise_window(w: &Partition, data: &LbaRange) -> Result<LbaRange, Error> {
+    let range = LbaRange {
+        first: w.first_lba,
+        last: w.last_lba,
+    };
+    let not_ours = |found| Error::NotBootshelf {
+        number: WINDOW_NUMBER,
+        expected: "unused or bootshelf's ISO window",
+        found,
+    };
+    match w.kind {
+        PartitionType::Gpt(t) if t == WINDOW_GPT_TYPE => {
+            if w.name == WINDOW_NAME {
+                Ok(range)
+            } else {
+                Err(not_ours(FoundType::ForeignName(t)))
+            }
+        }
+        PartitionType::Mbr(t) if t == WINDOW_MBR_TYPE => {
+            if range.within(data) {
+                Ok(range)
+            } else {
+                Err(not_ours(FoundType::MbrWindowOutside(t.0)))
+            }
+        }
+        PartitionType::Gpt(t) => Err(not_ours(FoundType::Gpt(t))),
+        PartitionType::Mbr(t) => Err(not_ours(FoundType::Mbr(t.0))),
+    }
+}

@@ -1,0 +1,210 @@
+//! The ISO window: partition slot 4 set to exactly the chosen ISO's extent just before
+//! chain-booting, so that the booted OS sees the ISO as a partition of its own (by label,
+//! or by scanning partitions for its files), and cleared again afterwards.
+//!
+//! Every function reads and validates the table first, checks that it is bootshelf's
+//! ([`Layout::of`]) and writes nothing otherwise. GPT writes go backup first, then primary
+//! ([`Gpt::write`]); an MBR write is one sector.
+
+use blockdev::{BlockDevice, Extent};
+
+use crate::crc32::crc32;
+use crate::error::Error;
+use crate::gpt::{encode_name, GptHealth};
+use crate::guid::Guid;
+use crate::layout::{
+    Layout, LbaRange, WINDOW_GPT_ATTRIBUTES, WINDOW_GPT_TYPE, WINDOW_MBR_TYPE, WINDOW_NAME,
+    WINDOW_NUMBER,
+};
+use crate::mbr::chs;
+use crate::raw::{GptPartitionEntry, MbrPartitionRecord};
+use crate::table::Table;
+
+/// The LBAs a window over a file stored in `extents` (device bytes, in file order) must
+/// cover: one run after merging adjacent extents, starting on a sector boundary. The
+/// end is rounded up to a whole sector: the rest of that sector is inside the file's last
+/// cluster (clusters are whole sectors), so the window never covers another file.
+pub fn window_range(extents: &[Extent], sector_size: u32) -> Result<LbaRange, Error> {
+    let mut merged: Option<Extent> = None;
+    let mut runs = 0usize;
+    for e in extents.iter().filter(|e| e.len > 0) {
+        match merged.as_mut() {
+            Some(m) if m.start.checked_add(m.len) == Some(e.start) => m.len += e.len,
+            Some(_) => runs += 1,
+            None => {
+                merged = Some(*e);
+                runs = 1;
+            }
+        }
+    }
+    if runs > 1 {
+        return Err(Error::NotContiguous { extents: runs });
+    }
+    let Some(e) = merged else {
+        return Err(Error::EmptyExtent);
+    };
+    let ss = u64::from(crate::check_sector_size(sector_size)? as u32);
+    if e.start % ss != 0 {
+        return Err(Error::Misaligned {
+            offset: e.start,
+            sector_size,
+        });
+    }
+    let first = e.start / ss;
+    let sectors = e.len.div_ceil(ss);
+    LbaRange::new(first, first + sectors - 1).ok_or(Error::EmptyExtent)
+}
+
+/// The table and bootshelf's layout on `dev`, read-only.
+pub fn read_layout<D: BlockDevice>(dev: &mut D) -> Result<(Table, Layout), Error> {
+    let table = Table::read(dev)?;
+    let layout = Layout::of(&table)?;
+    Ok((table, layout))
+}
+
+/// Write the window over the ISO stored in `extents`. Refuses (and writes nothing) when
+/// the table is not bootshelf's, the ISO is not one sector-aligned extent inside the data
+/// partition, or (MBR) it lies beyond 2^32 sectors. Also repairs a damaged GPT copy.
+pub fn set_window<D: BlockDevice>(dev: &mut D, extents: &[Extent]) -> Result<LbaRange, Error> {
+    let (table, layout) = read_layout(dev)?;
+    let range = window_range(extents, dev.sector_size())?;
+    let data = layout.data_range();
+    if !range.within(&data) {
+        return Err(Error::OutsideDataPartition {
+            first: range.first(),
+            last: range.last(),
+            data_first: data.first(),
+            data_last: data.last(),
+        });
+    }
+    write_slot(dev, table, &layout, Some(range))?;
+    Ok(range)
+}
+
+/// Clear a window left in slot 4; returns the range it covered, or `None` when there was
+/// none (then nothing is written unless a damaged GPT copy needed repair).
+pub fn clear_window<D: BlockDevice>(dev: &mut D) -> Result<Option<LbaRange>, Error> {
+    let (table, layout) = read_layout(dev)?;
+    let old = layout.window;
+    write_slot(dev, table, &layout, None)?;
+    Ok(old)
+}
+
+fn write_slot<D: BlockDevice>(
+    dev: &mut D,
+    table: Table,
+    layout: &Layout,
+    range: Option<LbaRange>,
+) -> Result<(), Error> {
+    let slot = WINDOW_NUMBER - 1;
+    match table {
+        Table::Gpt { mut gpt, .. } => {
+            let entry = match range {
+                Some(r) => GptPartitionEntry {
+                    partition_type_guid: WINDOW_GPT_TYPE,
+                    unique_partition_guid: window_guid(gpt.disk_guid(), r),
+                    starting_lba: r.first(),
+                    ending_lba: r.last(),
+                    attributes: WINDOW_GPT_ATTRIBUTES,
+                    partition_name: encode_name(WINDOW_NAME),
+                },
+                None => GptPartitionEntry::UNUSED,
+            };
+            if layout.window == range && *gpt.health() == GptHealth::Clean {
+                return Ok(());
+            }
+            if !gpt.set_entry(slot, &entry) {
+                return Err(Error::NotBootshelf {
+                    number: WINDOW_NUMBER,
+                    expected: "a GPT entry array with at least 4 entries",
+                    found: crate::error::FoundType::Gpt(Guid::ZERO),
+                });
+            }
+            gpt.write(dev)
+        }
+        Table::Mbr(mut mbr) => {
+            if layout.window == range {
+                return Ok(());
+            }
+            let record = match range {
+                Some(r) => {
+                    let start = u32::try_from(r.first())
+                        .map_err(|_| Error::BeyondMbrLimit { last: r.last() })?;
+                    let size = u32::try_from(r.sectors())
+                        .map_err(|_| Error::BeyondMbrLimit { last: r.last() })?;
+                    if r.last() > u64::from(u32::MAX) {
+                        return Err(Error::BeyondMbrLimit { last: r.last() });
+                    }
+                    MbrPartitionRecord {
+                        boot_indicator: 0,
+                        starting_chs: chs(r.first()),
+                        os_type: WINDOW_MBR_TYPE.0,
+                        ending_chs: chs(r.last()),
+                        starting_lba: start,
+                        size_in_lba: size,
+                    }
+                }
+                None => MbrPartitionRecord::default(),
+            };
+            mbr.set_record(slot as usize, record);
+            mbr.write(dev)
+        }
+    }
+}
+
+/// A unique partition GUID for the window, derived from the disk GUID and the range (the
+/// loaders have no random source): a version-4-shaped GUID that is the same for the same
+/// ISO on the same stick, and differs between ISOs and sticks.
+pub fn window_guid(disk: Guid, r: LbaRange) -> Guid {
+    let mut seed = [0u8; 33];
+    seed[..16].copy_from_slice(&disk.0);
+    seed[16..24].copy_from_slice(&r.first().to_le_bytes());
+    seed[24..32].copy_from_slice(&r.last().to_le_bytes());
+    let mut out = [0u8; 16];
+    for (i, chunk) in out.chunks_mut(4).enumerate() {
+        seed[32] = i as u8;
+        chunk.copy_from_slice(&crc32(&seed).to_le_bytes());
+    }
+    out[7] = (out[7] & 0x0F) | 0x40; // version 4 (d3's high nibble, little-endian)
+    out[8] = (out[8] & 0x3F) | 0x80; // RFC 4122 variant
+    Guid(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(start: u64, len: u64) -> Extent {
+        Extent { start, len }
+    }
+
+    #[test]
+    fn range_from_extents() {
+        let r = window_range(&[ext(1 << 20, 4096), ext((1 << 20) + 4096, 2048)], 512).unwrap();
+        assert_eq!((r.first(), r.last()), (2048, 2048 + 11));
+        let r = window_range(&[ext(1 << 20, 6144)], 4096).unwrap();
+        assert_eq!((r.first(), r.last()), (256, 257));
+        assert_eq!(
+            window_range(&[ext(0, 512), ext(4096, 512)], 512),
+            Err(Error::NotContiguous { extents: 2 })
+        );
+        assert_eq!(window_range(&[], 512), Err(Error::EmptyExtent));
+        assert_eq!(
+            window_range(&[ext(2048, 4096)], 4096),
+            Err(Error::Misaligned {
+                offset: 2048,
+                sector_size: 4096
+            })
+        );
+    }
+
+    #[test]
+    fn guid_is_stable_and_distinct() {
+        let d = Guid([9; 16]);
+        let a = LbaRange::new(100, 200).unwrap();
+        let b = LbaRange::new(100, 201).unwrap();
+        assert_eq!(window_guid(d, a), window_guid(d, a));
+        assert_ne!(window_guid(d, a), window_guid(d, b));
+        assert_eq!(window_guid(d, a).0[7] >> 4, 4);
+    }
+}
