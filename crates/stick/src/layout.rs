@@ -373,6 +373,11 @@ pub enum Error {
         /// The detail.
         message: String,
     },
+    /// Building the partition table failed (`gpt` / `mbrman`).
+    Table {
+        /// The detail.
+        message: String,
+    },
     /// The ESP is not the FAT file system bootshelf wrote.
     BadEsp {
         /// What is wrong, with offsets.
@@ -425,6 +430,7 @@ impl fmt::Display for Error {
             }
             Error::Exfat { what, message } => write!(f, "{what}: {message}"),
             Error::Esp { what, message } => write!(f, "EFI system partition: {what}: {message}"),
+            Error::Table { message } => write!(f, "building the partition table: {message}"),
             Error::BadEsp { message } => write!(
                 f,
                 "the EFI system partition is not as bootshelf wrote it: {message}"
@@ -500,6 +506,20 @@ impl Stick {
             layout,
             kind,
         })
+    }
+
+    pub(crate) fn from_parts(
+        path: PathBuf,
+        dev: FileDevice,
+        layout: Layout,
+        kind: TargetKind,
+    ) -> Stick {
+        Stick {
+            path,
+            dev,
+            layout,
+            kind,
+        }
     }
 
     /// The layout found.
