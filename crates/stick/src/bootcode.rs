@@ -9,6 +9,13 @@ use crate::layout::{Error, Layout, Result};
 /// table follow and are never overwritten by boot code).
 pub const MBR_CODE_MAX: usize = 440;
 
+/// Offset in a 440-byte MBR of the patched stage 2 first LBA (u64).
+pub const MBR_STAGE2_LBA: usize = 0x1A8;
+/// Offset of the patched stage 2 length in sectors (u16).
+pub const MBR_STAGE2_SECTORS: usize = 0x1B0;
+/// Offset of the patched log2(sector size) (u8).
+pub const MBR_SECTOR_SHIFT: usize = 0x1B2;
+
 /// The boot code to install.
 #[derive(Clone, Copy, Debug)]
 pub struct BootCode<'a> {
@@ -105,6 +112,31 @@ impl BootCode<'_> {
         Ok(())
     }
 
+    /// The MBR code to write for `layout`. A full-size (440-byte) MBR is bootshelf's BIOS
+    /// loader, which reads stage 2 from fields `install` patches (bootloader/bios/asm/mbr.s):
+    /// [`MBR_STAGE2_LBA`] (u64, first LBA of stage 2 in device sectors),
+    /// [`MBR_STAGE2_SECTORS`] (u16, its length in device sectors) and
+    /// [`MBR_SECTOR_SHIFT`] (u8, log2 of the sector size). Shorter code (the placeholder)
+    /// is written as it is.
+    pub fn mbr_for(&self, layout: &Layout) -> Result<Vec<u8>> {
+        let mut code = self.mbr.to_vec();
+        if code.len() == MBR_CODE_MAX {
+            let ss = u64::from(layout.sector_size);
+            let sectors = (self.stage2.len() as u64).div_ceil(ss);
+            let sectors = u16::try_from(sectors).map_err(|_| Error::BootCodeTooLarge {
+                what: "BIOS stage 2 (for the MBR's 16-bit sector count)",
+                len: self.stage2.len(),
+                max: u64::from(u16::MAX) * ss,
+            })?;
+            code[MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8]
+                .copy_from_slice(&layout.bios_boot.first_lba().to_le_bytes());
+            code[MBR_STAGE2_SECTORS..MBR_STAGE2_SECTORS + 2]
+                .copy_from_slice(&sectors.to_le_bytes());
+            code[MBR_SECTOR_SHIFT] = layout.sector_size.trailing_zeros() as u8;
+        }
+        Ok(code)
+    }
+
     /// Whether this is the placeholder set (so `\BOOTSHELF.TXT` can say so).
     pub fn is_placeholder(&self) -> bool {
         self.mbr == PLACEHOLDER_MBR
@@ -130,5 +162,44 @@ mod tests {
         assert_eq!(PLACEHOLDER_MBR[0x1D], 0xF4);
         assert_eq!(0x1D_i32 + PLACEHOLDER_MBR[0x1C] as i8 as i32, 0x0F);
         assert_eq!(PLACEHOLDER_MBR[0x0F], 0xAC);
+    }
+
+    #[test]
+    fn a_full_size_mbr_gets_the_stage2_fields_patched() {
+        use crate::layout::{Layout, Scheme};
+        let mbr = [0xEEu8; MBR_CODE_MAX];
+        let stage2 = [1u8; 5000];
+        let boot = BootCode {
+            mbr: &mbr,
+            stage2: &stage2,
+            efi: &[],
+        };
+        let l = Layout::plan(Scheme::Gpt, 4096, 1 << 16).unwrap();
+        let code = boot.mbr_for(&l).unwrap();
+        assert_eq!(
+            &code[MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8],
+            &6u64.to_le_bytes()
+        );
+        assert_eq!(
+            &code[MBR_STAGE2_SECTORS..MBR_STAGE2_SECTORS + 2],
+            &2u16.to_le_bytes()
+        );
+        assert_eq!(code[MBR_SECTOR_SHIFT], 12);
+        assert_eq!(code[0], 0xEE);
+        assert_eq!(code[MBR_SECTOR_SHIFT + 1], 0xEE);
+        let l = Layout::plan(Scheme::Mbr, 512, 1 << 18).unwrap();
+        let code = boot.mbr_for(&l).unwrap();
+        assert_eq!(
+            &code[MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8],
+            &1u64.to_le_bytes()
+        );
+        assert_eq!(
+            &code[MBR_STAGE2_SECTORS..MBR_STAGE2_SECTORS + 2],
+            &10u16.to_le_bytes()
+        );
+        assert_eq!(code[MBR_SECTOR_SHIFT], 9);
+        // The placeholder is left alone.
+        let p = BootCode::placeholder();
+        assert_eq!(p.mbr_for(&l).unwrap(), PLACEHOLDER_MBR);
     }
 }

@@ -103,6 +103,17 @@ pub fn open_target(
     Ok((FileDevice::new(file, ss, size), TargetKind::Block(info)))
 }
 
+/// Facts about `path` when it is a block device (`None` for a regular file), read from
+/// sysfs without opening the device, so that safety rules apply before any open.
+pub fn inspect_target(path: &Path) -> Result<Option<DiskInfo>> {
+    let meta = fs::metadata(path).map_err(open_err(path))?;
+    if meta.file_type().is_block_device() {
+        disk_info_for_rdev(meta.rdev(), path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 fn open_block_exclusive(path: &Path, writable: bool) -> Result<File> {
     OpenOptions::new()
         .read(true)

@@ -172,7 +172,7 @@ impl Prepared {
             dev.flush().map_err(io("flushing the GPT"))?;
         }
         let mut lba0 = tables.lba0;
-        partition_write::set_boot_code(&mut lba0, boot.mbr)?;
+        partition_write::set_boot_code(&mut lba0, &boot.mbr_for(&layout)?)?;
         dev.write_sectors(0, &lba0).map_err(io("writing LBA 0"))?;
         dev.flush().map_err(io("flushing LBA 0"))?;
 
@@ -253,6 +253,12 @@ pub(crate) fn info_text(boot: &BootCode) -> String {
 /// Open and check `target`, and plan its layout. Nothing is written except the creation
 /// or resizing of an image file when `opts.create_size` is given.
 pub fn prepare(target: &Path, opts: &InstallOptions) -> Result<Prepared> {
+    // Safety rules first, from sysfs, before the device is even opened.
+    if std::fs::metadata(target).is_ok() {
+        if let Some(info) = device::inspect_target(target)? {
+            device::check_safe_to_erase(&info, opts.safety)?;
+        }
+    }
     if let Some(size) = opts.create_size {
         create_sparse_image(target, size)?;
     }

@@ -443,16 +443,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Open { source, .. } => Some(source),
-            Error::Io { source, .. } => Some(source),
-            Error::BadTable { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// The messages above already include their cause's text, so no `source()` is
+/// reported (anyhow's `{:#}` would print it twice).
+impl std::error::Error for Error {}
 
 /// Shorthand.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -71,7 +71,7 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
     dev.read_sectors(0, &mut lba0)
         .map_err(io("reading LBA 0"))?;
     let mut new0 = lba0.clone();
-    set_boot_code(&mut new0, boot.mbr)?;
+    set_boot_code(&mut new0, &boot.mbr_for(&layout)?)?;
     if new0 != lba0 {
         dev.write_sectors(0, &new0)
             .map_err(io("writing the MBR boot code"))?;

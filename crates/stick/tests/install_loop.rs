@@ -1,0 +1,127 @@
+//! The block-device path on loop devices (root only; skipped with a message otherwise):
+//! BLKGETSIZE64/BLKSSZGET sizing on 512- and 4096-byte loop devices, exclusive open,
+//! the safety rules, and the result checked by external tools on the backing file.
+
+#[path = "install_util.rs"]
+mod util;
+
+use std::os::unix::fs::OpenOptionsExt;
+use stick::device::{self, SafetyOverrides};
+use stick::install::InstallOptions;
+use stick::{BootCode, Error, Scheme, Stick};
+use util::*;
+
+const SIZE: u64 = 96 << 20;
+
+fn backing(dir: &std::path::Path) -> std::path::PathBuf {
+    let f = dir.join("backing.img");
+    std::fs::File::create(&f).unwrap().set_len(SIZE).unwrap();
+    f
+}
+
+fn forced(scheme: Scheme) -> InstallOptions {
+    InstallOptions {
+        scheme,
+        safety: SafetyOverrides { allow_fixed: true },
+        ..Default::default()
+    }
+}
+
+#[test]
+fn install_and_update_on_loop_devices_512_and_4096() {
+    for (scheme, ss) in [(Scheme::Gpt, 512), (Scheme::Gpt, 4096), (Scheme::Mbr, 4096)] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = backing(dir.path());
+        let Some(lp) = Loop::attach(&file, ss, false) else {
+            eprintln!("skipped: loop devices need root");
+            return;
+        };
+        let boot = BootCode {
+            efi: b"MZ loop loader",
+            ..BootCode::placeholder()
+        };
+        // A loop device is not removable: refused without --force, with the reason.
+        let err = stick::install(&lp.dev, &InstallOptions::default(), &boot).unwrap_err();
+        assert!(
+            matches!(&err, Error::Refused { reason, .. } if reason.contains("--force")),
+            "{err}"
+        );
+        // --size makes no sense for a block device.
+        let with_size = InstallOptions {
+            create_size: Some(SIZE),
+            ..forced(scheme)
+        };
+        assert!(matches!(
+            stick::install(&lp.dev, &with_size, &boot),
+            Err(Error::Refused { .. })
+        ));
+        stick::install(&lp.dev, &forced(scheme), &boot).unwrap();
+
+        let mut stick = Stick::open(&lp.dev, true).unwrap();
+        let layout = *stick.layout();
+        assert_eq!(layout.sector_size, ss, "BLKSSZGET");
+        assert_eq!(layout.disk_sectors * u64::from(ss), SIZE, "BLKGETSIZE64");
+        assert_eq!(layout.scheme, scheme);
+        let info = stick.disk_info().unwrap().clone();
+        assert_eq!(info.dev_path, lp.dev);
+        assert!(!info.removable);
+
+        // Held open exclusively: a second exclusive open is refused as "in use".
+        match Stick::open(&lp.dev, false) {
+            Err(Error::Refused { reason, .. }) => assert!(reason.contains("in use"), "{reason}"),
+            other => panic!("second exclusive open: {other:?}"),
+        }
+        let new_efi = vec![0x42u8; 200_000];
+        let boot2 = BootCode {
+            efi: &new_efi,
+            ..boot
+        };
+        let r = stick::update::update(&mut stick, &boot2).unwrap();
+        assert!(r.esp_sectors_written > 0);
+        drop(stick);
+
+        let esp = check_image(&file, &layout, dir.path());
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI") == new_efi);
+    }
+}
+
+#[test]
+fn a_disk_opened_exclusively_elsewhere_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = backing(dir.path());
+    let Some(lp) = Loop::attach(&file, 512, false) else {
+        eprintln!("skipped: loop devices need root");
+        return;
+    };
+    let _holder = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_EXCL)
+        .open(&lp.dev)
+        .unwrap();
+    let err = stick::install(&lp.dev, &forced(Scheme::Gpt), &BootCode::placeholder()).unwrap_err();
+    assert!(err.to_string().contains("in use"), "{err}");
+    // Nothing was written.
+    assert!(read_range(&file, 0, 1 << 20).iter().all(|&b| b == 0));
+}
+
+#[test]
+fn the_system_disk_is_refused_even_with_force() {
+    let system = device::system_disks();
+    let Some(name) = system.iter().next() else {
+        eprintln!("skipped: no block device under / (container root)");
+        return;
+    };
+    let info = device::disk_info(name).unwrap();
+    assert!(info.system);
+    let err =
+        device::check_safe_to_erase(&info, SafetyOverrides { allow_fixed: true }).unwrap_err();
+    assert!(err.to_string().contains("root file system"), "{err}");
+    // And through install itself (nothing is written: the check comes first).
+    let err = stick::install(
+        &info.dev_path,
+        &forced(Scheme::Gpt),
+        &BootCode::placeholder(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Refused { .. }), "{err}");
+}
