@@ -459,7 +459,7 @@ impl<D: BlockDevice> Volume<D> {
     /// The clusters of the directory described by `loc`.
     pub(crate) fn dir_of(&mut self, loc: Located) -> Result<Dir, Error> {
         let set = &loc.set;
-        if set.size > MAX_DIR_BYTES || set.size % self.g.cs != 0 {
+        if set.size > MAX_DIR_BYTES || !set.size.is_multiple_of(self.g.cs) {
             return Err(Error::Corrupt {
                 what: "directory DataLength (over 256 MiB or not whole clusters)",
                 offset: set.at + 32 + stream::DATA_LENGTH as u64,

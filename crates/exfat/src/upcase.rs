@@ -85,10 +85,9 @@ impl Upcase {
         Upcase { map }
     }
 
-    /// The table mkfs would generate (used when a volume's table is unreadable: never,
-    /// for now; and by tests).
-    pub fn default_table() -> Self {
-        Upcase::decode(&generate().0)
+    /// The identity mapping (no allocation); used while the real table is borrowed out.
+    pub fn identity() -> Self {
+        Upcase { map: Vec::new() }
     }
 
     /// Upper case of one UTF-16 unit.
@@ -134,12 +133,5 @@ mod tests {
         assert_eq!(t.up(u16::from(b'q')), u16::from(b'Q'));
         let _ = Upcase::decode(&[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1]);
         let _ = Upcase::decode(&[]);
-    }
-}
-
-impl Upcase {
-    /// The identity mapping (no allocation); used while the real table is borrowed out.
-    pub fn identity() -> Self {
-        Upcase { map: Vec::new() }
     }
 }

@@ -30,8 +30,6 @@ pub(crate) struct Geometry {
     pub cs: u64,
     /// First sector of the active FAT.
     pub fat_lba: u64,
-    /// Sectors of one FAT.
-    pub fat_length: u64,
     /// First sector of the cluster heap.
     pub heap_lba: u64,
     /// ClusterCount.
@@ -157,9 +155,10 @@ mod rules {
     pub fn revision(b: &[u8], at: u64) -> Result<(), Error> {
         let v = le16(b, boot::FILE_SYSTEM_REVISION);
         if v >> 8 != 1 {
-            return Err(Error::Unsupported {
-                what: "exFAT revision",
-                value: u64::from(v) + 0 * at,
+            return Err(Error::Corrupt {
+                what: "boot sector FileSystemRevision (major version not 1)",
+                offset: at + boot::FILE_SYSTEM_REVISION as u64,
+                value: u64::from(v),
             });
         }
         Ok(())
@@ -347,7 +346,6 @@ impl<D: BlockDevice> Volume<D> {
             ss,
             cs: u64::from(ss) << b[boot::SECTORS_PER_CLUSTER_SHIFT],
             fat_lba: u64::from(le32(b, boot::FAT_OFFSET)) + active * fat_length,
-            fat_length,
             heap_lba: u64::from(le32(b, boot::CLUSTER_HEAP_OFFSET)),
             cluster_count: le32(b, boot::CLUSTER_COUNT),
             root: le32(b, boot::FIRST_CLUSTER_OF_ROOT),
