@@ -369,7 +369,15 @@ fn command_line(cfg: &Config, dir: &Path) -> Result<Vec<String>, Error> {
                     push(&["-device", "qemu-xhci,id=xhci"]);
                     xhci = true;
                 }
-                format!("usb-storage,bus=xhci.0,drive={id}")
+                if d.sector_size.is_some() {
+                    // usb-storage accepts logical_block_size but does not pass it on to
+                    // its SCSI disk (OVMF still sees 512-byte blocks); a bulk-only
+                    // transport with an explicit scsi-hd does.
+                    push(&["-device", &format!("usb-bot,id=bot{i},bus=xhci.0")]);
+                    format!("scsi-hd,bus=bot{i}.0,drive={id}")
+                } else {
+                    format!("usb-storage,bus=xhci.0,drive={id}")
+                }
             }
             Attach::Ide => format!("ide-hd,drive={id}"),
             Attach::Virtio => format!("virtio-blk-pci,drive={id}"),
@@ -720,7 +728,8 @@ mod tests {
         assert!(args.contains("-accel tcg"));
         assert!(args.contains("-device qemu-xhci,id=xhci"));
         assert!(args.contains("file=/x/stick.img,snapshot=on"));
-        assert!(args.contains("usb-storage,bus=xhci.0,drive=disk0,logical_block_size=4096"));
+        assert!(args.contains("-device usb-bot,id=bot0,bus=xhci.0"));
+        assert!(args.contains("scsi-hd,bus=bot0.0,drive=disk0,logical_block_size=4096"));
         assert!(dir.0.join("OVMF_VARS.fd").exists());
     }
 

@@ -1,0 +1,36 @@
+//! Timestamps relative to the loader's start, from the CPU's time-stamp counter,
+//! calibrated against the firmware's `Stall` only after the menu is drawn (so the
+//! calibration never delays what it measures).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+static START: AtomicU64 = AtomicU64::new(0);
+static TICKS_PER_US: AtomicU64 = AtomicU64::new(0);
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC is available on every x86_64 CPU and has no side effects.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Remember now as the loader's start.
+pub fn start() {
+    START.store(rdtsc(), Ordering::Relaxed);
+}
+
+/// TSC ticks since [`start`].
+pub fn ticks() -> u64 {
+    rdtsc().wrapping_sub(START.load(Ordering::Relaxed))
+}
+
+/// Measure the TSC rate over a 5 ms firmware stall.
+pub fn calibrate() {
+    let t0 = rdtsc();
+    uefi::boot::stall(core::time::Duration::from_millis(5));
+    let per_us = rdtsc().wrapping_sub(t0) / 5000;
+    TICKS_PER_US.store(per_us.max(1), Ordering::Relaxed);
+}
+
+/// Convert ticks to microseconds ([`calibrate`] first).
+pub fn ticks_to_us(ticks: u64) -> u64 {
+    ticks / TICKS_PER_US.load(Ordering::Relaxed).max(1)
+}
