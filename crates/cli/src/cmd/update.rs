@@ -1,19 +1,38 @@
-//! `bootshelf update` (not implemented yet).
+//! `bootshelf update TARGET`: rewrite the boot code and the ESP; the ISOs are not touched.
 
+use anyhow::Context;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `bootshelf update`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Whatever the command takes.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// The stick: an image file or a block device.
+    pub target: PathBuf,
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!(
-        "'bootshelf update' is not implemented yet ({:?})",
-        args.rest
-    )
+    let mut stick = stick::Stick::open(&args.target, true)?;
+    let boot = super::install::boot_code();
+    let r = stick::update::update(&mut stick, &boot)
+        .with_context(|| format!("updating {}", args.target.display()))?;
+    let mut changed = Vec::new();
+    if r.esp_rebuilt {
+        changed.push("ESP rebuilt (it was unreadable)".to_owned());
+    } else if r.esp_sectors_written > 0 {
+        changed.push(format!("ESP ({} sectors)", r.esp_sectors_written));
+    }
+    if r.stage2_written {
+        changed.push("BIOS stage 2".into());
+    }
+    if r.mbr_written {
+        changed.push("MBR boot code".into());
+    }
+    if changed.is_empty() {
+        println!("{}: boot code already up to date", args.target.display());
+    } else {
+        println!("{}: updated {}", args.target.display(), changed.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
 }
