@@ -424,6 +424,34 @@ fn connect(path: &Path, child: &mut Child) -> Result<UnixStream, Error> {
     }
 }
 
+/// Remove ANSI escape sequences (`ESC [ ... letter`, `ESC ( x`, lone ESC) from a line.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek() {
+            Some('[') => {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            Some('(') | Some(')') => {
+                chars.next();
+                chars.next();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The last `n` characters of the serial log, for error messages.
 fn tail(bytes: &[u8], n: usize) -> String {
     let start = bytes.len().saturating_sub(n);
@@ -636,6 +664,39 @@ impl Qemu {
             .map_err(io_err("writing to the serial console"))
     }
 
+    /// A second handle on COM1's input, for a thread that forwards keys (e.g. a terminal's
+    /// stdin) while this [`Qemu`] waits for output.
+    pub fn serial_writer(&self) -> Result<UnixStream, Error> {
+        self.serial
+            .try_clone()
+            .map_err(io_err("cloning the serial socket"))
+    }
+
+    /// Entries of a menu printed on COM1 as `N. title` lines (bootshelf's menus mirror
+    /// themselves this way), in the order printed, from the most recent drawing: the
+    /// numbers restart at 1 with every redraw.
+    pub fn menu_entries(&self) -> Vec<(usize, String)> {
+        let text = self.serial_text();
+        let mut current: Vec<(usize, String)> = Vec::new();
+        for line in text.split(['\n', '\r']) {
+            let line = strip_ansi(line);
+            let t = line.trim_start();
+            let Some((num, title)) = t.split_once(". ") else {
+                continue;
+            };
+            let Ok(n) = num.parse::<usize>() else {
+                continue;
+            };
+            if n == 1 {
+                current.clear();
+            }
+            if n == current.len() + 1 {
+                current.push((n, title.trim_end().to_string()));
+            }
+        }
+        current
+    }
+
     /// Press and release a key on the emulated keyboard (a QEMU qcode: `ret`, `down`, `esc`,
     /// `1`, `pgdn`, ...).
     pub fn send_key(&mut self, qcode: &str) -> Result<(), Error> {
@@ -718,6 +779,12 @@ mod tests {
         assert_eq!(find_from(b"abcabc", b"abc", 1), Some(6));
         assert_eq!(find_from(b"abcabc", b"abc", 4), None);
         assert_eq!(find_from(b"ab", b"abc", 9), None);
+    }
+
+    #[test]
+    fn strip_ansi_removes_colour_and_cursor_codes() {
+        assert_eq!(strip_ansi("\u{1b}[0m\u{1b}[37m\u{1b}[40m  1. Debian\u{1b}[01;01H"), "  1. Debian");
+        assert_eq!(strip_ansi("\u{1b}[=3hx"), "x");
     }
 
     #[test]

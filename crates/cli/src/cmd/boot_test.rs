@@ -1,19 +1,174 @@
-//! `bootshelf boot-test` (not implemented yet).
+//! `bootshelf boot-test`: boot a stick (image file or disk) in QEMU, UEFI (OVMF) or BIOS
+//! (SeaBIOS), with the stick on USB storage, and optionally pick a menu entry and wait for
+//! a text. In a window by default; `--headless` puts the serial console on the terminal
+//! (keys typed there go to the guest's COM1). Exit status 0 when `--expect` was seen.
+//!
+//! The stick is attached with `snapshot=on` unless `--write` is given, so a boot test
+//! never changes the stick (the loader writes the one-shot default and the ISO window).
 
+use anyhow::{bail, Context, Result};
+use qemu_harness::{Attach, Config, Drive, Qemu};
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// Arguments of `bootshelf boot-test`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Whatever the command takes.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// The stick: an image file or a block device.
+    pub target: PathBuf,
+    /// Boot with UEFI firmware (OVMF); the default.
+    #[arg(long, conflicts_with = "bios")]
+    pub uefi: bool,
+    /// Boot with legacy BIOS firmware (SeaBIOS).
+    #[arg(long)]
+    pub bios: bool,
+    /// Choose the menu entry whose title contains NAME (case-insensitive).
+    #[arg(long, value_name = "NAME")]
+    pub select: Option<String>,
+    /// Succeed (exit 0) as soon as TEXT appears on the serial console; fail otherwise.
+    #[arg(long, value_name = "TEXT")]
+    pub expect: Option<String>,
+    /// Give up after SECONDS (default: 120 with --expect or --select, else no limit).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// No window: the serial console on this terminal.
+    #[arg(long)]
+    pub headless: bool,
+    /// Attach the stick as usb (default), ide or virtio.
+    #[arg(long, value_name = "BUS", default_value = "usb")]
+    pub attach: String,
+    /// Logical sector size to present (default: the stick's own, found from its table).
+    #[arg(long, value_name = "BYTES")]
+    pub sector_size: Option<u32>,
+    /// Let the guest write to the stick (default: changes go to a throw-away overlay).
+    #[arg(long)]
+    pub write: bool,
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!(
-        "'bootshelf boot-test' is not implemented yet ({:?})",
-        args.rest
-    )
+pub fn run(args: Args) -> Result<ExitCode> {
+    if !args.target.exists() {
+        bail!("{} does not exist", args.target.display());
+    }
+    let attach = match args.attach.as_str() {
+        "usb" => Attach::Usb,
+        "ide" => Attach::Ide,
+        "virtio" => Attach::Virtio,
+        other => bail!("--attach takes usb, ide or virtio, not {other:?}"),
+    };
+    let sector_size = match args.sector_size {
+        Some(s) if s == 512 || s == 4096 => s,
+        Some(s) => bail!("--sector-size must be 512 or 4096, not {s}"),
+        None => stick::Stick::open(&args.target, false)
+            .map(|s| s.layout().sector_size)
+            .unwrap_or(512),
+    };
+    let mut drive = Drive::usb(&args.target)
+        .attach(attach)
+        .snapshot(!args.write);
+    if sector_size != 512 {
+        drive = drive.sector_size(sector_size);
+    }
+    let mut cfg = if args.bios {
+        Config::bios()
+    } else {
+        Config::uefi()
+    };
+    cfg = cfg.drive(drive);
+    cfg.headless = args.headless;
+    cfg.echo_serial = args.headless;
+
+    let limit = args.timeout.map(Duration::from_secs).or_else(|| {
+        (args.expect.is_some() || args.select.is_some()).then(|| Duration::from_secs(120))
+    });
+    let deadline = limit.map(|l| Instant::now() + l);
+    let remaining = || {
+        deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(365 * 24 * 3600))
+    };
+
+    let mut q = Qemu::start(&cfg).context("starting QEMU")?;
+    if args.headless {
+        forward_stdin(&q)?;
+    }
+    if let Some(name) = &args.select {
+        select(&mut q, name, remaining())?;
+    }
+    match &args.expect {
+        Some(text) => match q.wait_for(text, remaining()) {
+            Ok(t) => {
+                eprintln!(
+                    "\nbootshelf: saw {text:?} after {:.1} s",
+                    t.as_secs_f64()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("\nbootshelf: {e}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        None => {
+            let status = q.wait_exit(remaining());
+            match status {
+                Some(s) => {
+                    eprintln!("\nbootshelf: QEMU ended ({s})");
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    eprintln!("\nbootshelf: time is up; stopping QEMU");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+/// Wait for bootshelf's menu, find `name` among its entries and choose it with the
+/// keys every bootshelf menu takes on serial: Home, Down to the entry, Enter.
+fn select(q: &mut Qemu, name: &str, timeout: Duration) -> Result<()> {
+    q.wait_for("bootshelf: menu drawn", timeout)
+        .context("waiting for the bootshelf menu")?;
+    let entries = q.menu_entries();
+    let wanted = name.to_lowercase();
+    let Some(index) = entries
+        .iter()
+        .position(|(_, t)| t.to_lowercase().contains(&wanted))
+    else {
+        let titles: Vec<&str> = entries.iter().map(|(_, t)| t.as_str()).collect();
+        bail!("no menu entry matches {name:?}; the menu has {titles:?}");
+    };
+    let mut keys = b"\x1b[H".to_vec();
+    for _ in 0..index {
+        keys.extend_from_slice(b"\x1b[B");
+    }
+    keys.push(b'\r');
+    q.send_serial(&keys).context("sending keys")?;
+    Ok(())
+}
+
+/// Copy what is typed on this terminal to the guest's COM1 (line by line: the terminal
+/// stays in its normal mode).
+fn forward_stdin(q: &Qemu) -> Result<()> {
+    let mut out = q.serial_writer()?;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let bytes: Vec<u8> = buf[..n]
+                .iter()
+                .map(|&b| if b == b'\n' { b'\r' } else { b })
+                .collect();
+            if out.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
 }
