@@ -30,10 +30,14 @@
 .set R_EXT_COUNT, 36                 # u16 number of extents
 .set R_STATUS, 38                    # u8  status of the last operation (AH=01h)
 .set R_EXTENTS, 40                   # 32 x (iso_unit, dev_unit, units)
-.set R_DAP, 424                      # our own INT 13h AH=42h packet (+16: saved count)
+.set R_DAP, 424                      # our own INT 13h AH=42h packet (+16: saved count, +18: status)
 .set R_BOUNCE, 448                   # u16 offset of the 4 KiB bounce buffer (stored here)
+.set R_STACK_TOP, 450                # u16 top of our own 1 KiB stack (after the bounce buffer)
+.set R_SAVED_SS, 452                 # u16 caller's SS while we run on our stack
+.set R_SAVED_SP, 454                 # u16 caller's SP
+.set R_SAVED_AX, 456                 # u16 scratch for the stack switch
 
-# Caller's registers on our stack after `push ds; push es; pushal` (BP = SP).
+# Caller's registers on our stack after `push fs; push ds; push es; pushal` (BP = SP).
 .set F_DI, 0
 .set F_SI, 4
 .set F_BX, 16
@@ -60,7 +64,7 @@ res_base:
     .word res_boot - res_base
     .word res_end - res_base
     .word 0
-    .fill R_BOUNCE + 2 - 8, 1, 0     # parameter block, filled by stage 2
+    .fill R_SAVED_AX + 2 - 8, 1, 0   # parameter block, filled by stage 2
 
 res_int13:
     cmp %cs:R_EMU_DRIVE, %dl
@@ -82,13 +86,24 @@ shifted:
     pushf
     lcall *%cs:R_OLD13
     inc %dl                          # the caller's number back; for AH=08h: the count, ours included
-    lret $2
+    jmp iret_cf
 chain:
     ljmp *%cs:R_OLD13
 
 emu:
+    # Run on our own stack: callers may have little room on theirs (the caller's FLAGS,
+    # CS and IP stay there for the final lret).
+    cli
+    mov %ss, %cs:R_SAVED_SS
+    mov %sp, %cs:R_SAVED_SP
+    mov %ax, %cs:R_SAVED_AX
+    mov %cs, %ax
+    mov %ax, %ss
+    mov %cs:R_STACK_TOP, %sp
+    mov %cs:R_SAVED_AX, %ax
     sti
     cld
+    push %fs                         # callers (syslinux) keep state in FS: we use it
     push %ds
     push %es
     pushal
@@ -141,8 +156,9 @@ fail:
     popal
     pop %es
     pop %ds
+    pop %fs
     stc
-    lret $2
+    jmp leave
 ok_ah0:
     movb $0, F_AH(%bp)
 ok:
@@ -150,8 +166,26 @@ ok:
     popal
     pop %es
     pop %ds
+    pop %fs
     clc
-    lret $2
+    jmp leave
+
+leave:                               # back to the caller's stack with CF
+    cli
+    mov %cs:R_SAVED_SS, %ss
+    mov %cs:R_SAVED_SP, %sp
+# Return from the interrupt with the caller's FLAGS (its IF above all: syslinux calls
+# INT 13h with interrupts off and must get them back off) and our CF.
+iret_cf:
+    push %bp
+    mov %sp, %bp
+    jc 1f
+    andw $0xFFFE, 6(%bp)
+    pop %bp
+    iret
+1:  orw $1, 6(%bp)
+    pop %bp
+    iret
 
 f_status:
     mov R_STATUS, %al
@@ -159,8 +193,9 @@ f_status:
     popal
     pop %es
     pop %ds
+    pop %fs
     clc
-    lret $2
+    jmp leave
 
 f_write:
     mov $0x03, %al                   # write protected
@@ -310,7 +345,7 @@ f_ext_read:
     ja sector_not_found
     add R_IMAGE_UNIT, %eax
     call read_units
-2:  mov F_DS(%bp), %fs
+2:    mov F_DS(%bp), %fs
     mov F_SI(%bp), %si
     mov %cx, %fs:2(%si)
     jc fail
@@ -485,10 +520,8 @@ ru_bounce:
     pop %eax
     pop %ecx
     jmp ru_advance
-4:  mov %ah, %dl
-    pop %eax
+4:  pop %eax
     pop %ecx
-    mov %dl, %ah
     jmp ru_err
 ru_advance:
     add %ebx, %eax
@@ -505,17 +538,19 @@ ru_ok:
     clc
     ret
 ru_not_found:
-    mov $0x04, %ah
+    mov $0x04, %al
+    jmp 5f
 ru_err:
-    mov %ah, %al
-    mov %ebp, %ecx
+    mov R_DAP + 18, %al
+5:  mov %ebp, %ecx
     pop %ebp
     stc
     ret
 
 # One INT 13h AH=42h read of the stick with the packet at R_DAP; three tries.
-# Out: CF set and AH = status on failure. Preserves everything else.
+# Out: CF set on failure, with the status in byte R_DAP + 18. Preserves all registers.
 dev_read:
+    push %eax
     push %si
     push %dx
     push %cx
@@ -523,27 +558,25 @@ dev_read:
     mov %cx, R_DAP + 16              # the count, for retries (a failed call may change it)
     mov $3, %cx
 1:  movw $0x0010, R_DAP
-    push %ax
     mov R_DAP + 16, %ax
     mov %ax, R_DAP + 2
-    pop %ax
     mov $R_DAP, %si
     mov R_STICK_DRIVE, %dl
     mov $0x42, %ah
     pushf
     lcall *R_OLD13
     jnc 2f
-    push %ax
+    mov %ah, R_DAP + 18
     mov R_STICK_DRIVE, %dl
-    xor %ah, %ah
+    xor %ah, %ah                     # reset, then try again
     pushf
     lcall *R_OLD13
-    pop %ax
     loop 1b
     stc
 2:  pop %cx
     pop %dx
     pop %si
+    pop %eax
     ret
 
 # Boot entry: far-jumped to from stage 2 in real mode with DS = CS, SS:SP = 0:7C00.

@@ -35,9 +35,12 @@ const R_SPT: usize = 35;
 const R_EXT_COUNT: usize = 36;
 const R_EXTENTS: usize = 40;
 const R_BOUNCE: usize = 448;
+const R_STACK_TOP: usize = 450;
 /// Extents the resident table holds.
 pub const MAX_EXTENTS: usize = 32;
 const BOUNCE_SIZE: usize = 4096;
+/// The handler's own stack, after the bounce buffer.
+const STACK_SIZE: usize = 1024;
 
 /// Drive number the no-emulation CD answers as.
 pub const CD_DRIVE: u8 = 0xE0;
@@ -262,7 +265,8 @@ pub fn boot(
     );
     let image_len = end - base;
     let bounce_at = image_len.next_multiple_of(16);
-    let kib = (bounce_at + BOUNCE_SIZE).div_ceil(1024) as u16;
+    let total = bounce_at + BOUNCE_SIZE + STACK_SIZE;
+    let kib = total.div_ceil(1024) as u16;
     let base_kib = bda_u16(0x413);
     if base_kib < 512 + kib || base_kib > 640 {
         return Err(BootError::NoMemory { base_kib });
@@ -293,7 +297,7 @@ pub fn boot(
     // which we now take from the OS by lowering 0x413; the source is our own image.
     let img = unsafe {
         core::ptr::copy_nonoverlapping(base as *const u8, dest as *mut u8, image_len);
-        core::slice::from_raw_parts_mut(dest as *mut u8, bounce_at + BOUNCE_SIZE)
+        core::slice::from_raw_parts_mut(dest as *mut u8, total)
     };
     // SAFETY: 0x4C is the INT 13h vector in the real-mode IVT, identity-mapped.
     let old13 = unsafe { core::ptr::read_volatile(0x4C as *const u32) };
@@ -322,6 +326,7 @@ pub fn boot(
         put32(img, at + 8, *units);
     }
     put16(img, R_BOUNCE, bounce_at as u16);
+    put16(img, R_STACK_TOP, total as u16);
     let boot_off = u16::from_le_bytes([img[R_HDR_BOOT], img[R_HDR_BOOT + 1]]);
 
     set_bda_u16(0x413, new_kib);
