@@ -6,7 +6,7 @@
 
 fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-    for (bin, script) in [("bios-mbr", "mbr.ld"), ("bios-stage2", "stage2.ld")] {
+    for (bin, script) in [("bios-mbr", "src/mbr.ld"), ("bios-stage2", "src/stage2.ld")] {
         println!("cargo:rerun-if-changed={dir}/{script}");
         for arg in [
             format!("-T{dir}/{script}"),
@@ -17,5 +17,5 @@ fn main() {
             println!("cargo:rustc-link-arg-bin={bin}={arg}");
         }
     }
-    println!("cargo:rerun-if-changed={dir}/asm");
+    println!("cargo:rerun-if-changed={dir}/src/asm");
 }

@@ -36,11 +36,23 @@ const LOADERS: &[Loader] = &[
         artifact: "bootshelf-uefi.efi",
         out_name: "BOOTX64.EFI",
     },
-    // BIOS slot (owned by the bios engineer): add the rows for the MBR and stage 2 here, e.g.
-    // Loader { dir: "bootloader/bios", package: "...", target: "x86_64-unknown-none",
-    //          profile: "release", artifact: "...", out_name: "bios-mbr.bin" },
-    // Loader { ..., out_name: "bios-stage2.bin" },
-    // Until they exist, `BIOS_OUT_NAMES` below are written empty.
+    // The BIOS loader: one crate, two flat binaries (linked with `--oformat binary`).
+    Loader {
+        dir: "bootloader/bios",
+        package: "bootshelf-bios",
+        target: "x86_64-unknown-none",
+        profile: "release",
+        artifact: "bios-mbr",
+        out_name: "bios-mbr.bin",
+    },
+    Loader {
+        dir: "bootloader/bios",
+        package: "bootshelf-bios",
+        target: "x86_64-unknown-none",
+        profile: "release",
+        artifact: "bios-stage2",
+        out_name: "bios-stage2.bin",
+    },
 ];
 
 /// `OUT_DIR` files lib.rs includes for the BIOS loader; created empty when no row of

@@ -8,12 +8,13 @@
 /// (a PE32+ image for x86_64-unknown-uefi).
 pub static UEFI_BOOTX64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/BOOTX64.EFI"));
 
-/// The BIOS loader's MBR boot code (440 bytes). Empty until bootloader/bios is added to
-/// the table in `build.rs`.
+/// The BIOS loader's MBR boot code: exactly 440 bytes, to be written over bytes 0..440 of
+/// LBA 0 after patching where stage 2 is (see docs/bios.md: u64 LBA at 0x1A8, u16 sector
+/// count at 0x1B0, u8 log2(sector size) at 0x1B2).
 pub static BIOS_MBR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bios-mbr.bin"));
 
-/// The BIOS loader's stage 2. Empty until bootloader/bios is added to the table in
-/// `build.rs`.
+/// The BIOS loader's stage 2, a flat image loaded at 0000:8000 ("BSH2" at offset 4),
+/// written from the first sector of the BIOS boot area.
 pub static BIOS_STAGE2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bios-stage2.bin"));
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use blockdev::{BlockReader, ExtentReader};
 use console::Console;
 use core::fmt::Write;
 
-core::arch::global_asm!(include_str!("../../../asm/stage2_entry.s"), options(att_syntax));
-core::arch::global_asm!(include_str!("../../../asm/resident.s"), options(att_syntax));
+core::arch::global_asm!(include_str!("../../asm/stage2_entry.s"), options(att_syntax));
+core::arch::global_asm!(include_str!("../../asm/resident.s"), options(att_syntax));
 
 /// Called by the 16-bit entry once in long mode, with the BIOS boot drive.
 #[no_mangle]
