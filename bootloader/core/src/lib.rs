@@ -1,2 +1,29 @@
-//! Menu model, stick discovery and the ISO window, shared by the UEFI and BIOS loaders (no_std)
+//! What both bootshelf loaders share, free of platform code (`no_std` + `alloc`, tested on
+//! the host with plain `cargo test`):
+//!
+//! * [`keys`]: menu keys, and terminal escape sequences from a serial line decoded into them;
+//! * [`menu`]: the boot menu as a pure state machine, rendered as rows for a [`Console`];
+//! * [`console`]: the traits each loader implements (text console, key input, clock);
+//! * [`discovery`]: partition table -> exFAT data partition -> index + scan -> entries;
+//! * [`window`]: the ISO window decision before chain-booting, and stale-window cleanup.
+//!
+//! A loader's flow: [`window::clear_stale`], [`discovery::discover`], build a
+//! [`menu::Menu`] from [`discovery::Discovery::items`], [`menu::run`] it, then for the chosen
+//! entry [`discovery::consume_boot_next`], [`window::open`] (on refusal
+//! [`menu::Menu::ask_boot_without_window`]) and chain-boot; on failure
+//! [`menu::Menu::fail`] and run the menu again. See docs/menu.md.
 #![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod console;
+pub mod discovery;
+pub mod keys;
+pub mod menu;
+pub mod window;
+
+pub use console::{Clock, Console, Input, Line, Painter, Screen, Style};
+pub use discovery::{discover, BootEntry, Discovery, Firmware, Limits};
+pub use keys::{Key, SerialDecoder};
+pub use menu::{Action, Menu};

@@ -1,0 +1,487 @@
+//! Discovery on real stick images: a GPT (sgdisk, 512-byte sectors; fdisk, 4096) or MBR
+//! (sfdisk) table, an exFAT data partition made by crates/exfat, ISOs built by xorriso
+//! (qemu/fixtures) written into it, and an index written by crates/index.
+
+use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, FileDevice};
+use bootloader_core::discovery::{self, consume_boot_next, parse_iso, Firmware, Limits, Source};
+use bootloader_core::{menu, window, Key};
+use bootshelf_index::{Index, IsoEntry, Settings, Slot, Timeout};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const MIB: u64 = 1 << 20;
+
+fn run(cmd: &str, args: &[&str], stdin: Option<&str>) {
+    let mut child = Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Gpt512,
+    Gpt4096,
+    Mbr512,
+}
+
+/// A bootshelf-shaped table on a fresh image: data from 1 MiB, ESP 16 MiB after it.
+fn stick(dir: &Path, kind: Kind, bytes: u64) -> (PathBuf, u32) {
+    let p = dir.join(format!("{kind:?}.img"));
+    File::create(&p).unwrap().set_len(bytes).unwrap();
+    let t = p.to_str().unwrap();
+    let data_mib = bytes / MIB - 1 - 16 - 1;
+    match kind {
+        Kind::Gpt512 => {
+            let n1 = format!("1:2048:+{data_mib}M");
+            run(
+                "sgdisk",
+                &[
+                    "-a",
+                    "1",
+                    "-n",
+                    "3:34:2047",
+                    "-t",
+                    "3:ef02",
+                    "-a",
+                    "2048",
+                    "-n",
+                    &n1,
+                    "-t",
+                    "1:0700",
+                    "-n",
+                    "2:0:+16M",
+                    "-t",
+                    "2:ef00",
+                    t,
+                ],
+                None,
+            );
+            (p, 512)
+        }
+        Kind::Gpt4096 => {
+            let script = format!(
+                "g\nn\n1\n256\n+{data_mib}M\nt\nEBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n\
+                 n\n2\n\n+16M\nt\n2\nC12A7328-F81F-11D2-BA4B-00A0C93EC93B\nw\n"
+            );
+            run("fdisk", &["-b", "4096", t], Some(&script));
+            (p, 4096)
+        }
+        Kind::Mbr512 => {
+            let data = data_mib * 2048;
+            let script = format!(
+                "label: dos\nstart=2048, size={data}, type=7\nstart={}, size=32768, type=ef\n",
+                2048 + data
+            );
+            run("sfdisk", &[t], Some(&script));
+            (p, 512)
+        }
+    }
+}
+
+fn open(p: &Path, ss: u32) -> FileDevice {
+    let f = OpenOptions::new().read(true).write(true).open(p).unwrap();
+    let len = f.metadata().unwrap().len();
+    FileDevice::new(f, ss, len)
+}
+
+type Vol<'a> = exfat::Volume<&'a mut FileDevice>;
+
+fn format(dev: &mut FileDevice) -> ptable::Layout {
+    let (_, lay) = ptable::read_layout(dev).unwrap();
+    exfat::format(
+        dev,
+        lay.data.first_lba,
+        lay.data.sectors(),
+        &exfat::FormatOptions {
+            label: "BOOTSHELF",
+            cluster_size: None,
+            volume_serial: 0x1234_5678,
+        },
+    )
+    .unwrap();
+    lay
+}
+
+fn volume<'a>(dev: &'a mut FileDevice, lay: &ptable::Layout) -> Vol<'a> {
+    exfat::Volume::open(dev, lay.data.first_lba, lay.data.sectors()).unwrap()
+}
+
+/// Copy a file into the volume contiguously, as `bootshelf add` does.
+fn put(vol: &mut Vol<'_>, path: &str, data: &[u8]) -> Vec<Extent> {
+    let pending = vol.reserve_contiguous(path, data.len() as u64).unwrap();
+    let x = pending.extent();
+    let ss = vol.device().sector_size() as usize;
+    let mut padded = data.to_vec();
+    padded.resize(data.len().div_ceil(ss) * ss, 0);
+    vol.device()
+        .write_sectors(x.start / ss as u64, &padded)
+        .unwrap();
+    let de = vol.commit(pending).unwrap();
+    vol.extents(&de).unwrap()
+}
+
+/// An index entry for an ISO as `add` would make it (parsed with the same crates).
+fn index_entry(vol: &mut Vol<'_>, path: &str, title: Option<&str>) -> IsoEntry {
+    let de = vol.stat(path).unwrap();
+    let extents = vol.extents(&de).unwrap();
+    let r = ExtentReader::new(BlockReader::new(vol.device()), &extents, de.size).unwrap();
+    let (label, boot) = parse_iso(r).unwrap();
+    IsoEntry {
+        path: path.into(),
+        size: de.size,
+        sha256: None,
+        label,
+        title: title.map(Into::into),
+        extents,
+        boot,
+    }
+}
+
+fn write_index(vol: &mut Vol<'_>, slot: Slot, index: &Index) {
+    let _ = vol.mkdir("/bootshelf");
+    vol.write_file(slot.path(), &bootshelf_index::encode(index).unwrap())
+        .unwrap();
+}
+
+fn labelled_iso(dir: &Path, label: &str, payload_kib: usize) -> Vec<u8> {
+    let src = dir.join(format!("src-{label}"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("DATA.BIN"), vec![0x5Au8; payload_kib * 1024]).unwrap();
+    let out = dir.join(format!("{label}.iso"));
+    run(
+        "xorriso",
+        &[
+            "-as",
+            "mkisofs",
+            "-V",
+            label,
+            "-o",
+            out.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
+        None,
+    );
+    std::fs::read(out).unwrap()
+}
+
+fn discover_and_check(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, ss) = stick(dir.path(), kind, 128 * MIB);
+    let mut dev = open(&img, ss);
+    let lay = format(&mut dev);
+    let uefi = std::fs::read(fixtures::iso::uefi_only().unwrap()).unwrap();
+    let bios = std::fs::read(fixtures::iso::bios_only().unwrap()).unwrap();
+    let hybrid = std::fs::read(fixtures::iso::bios_uefi_hybrid().unwrap()).unwrap();
+    let plain = labelled_iso(dir.path(), "PLAIN_DATA", 64);
+    let mut vol = volume(&mut dev, &lay);
+    vol.mkdir("/linux").unwrap();
+    vol.mkdir("/linux/deep").unwrap();
+    vol.mkdir("/linux/deep/deeper").unwrap();
+    vol.mkdir("/linux/deep/deeper/deepest").unwrap();
+    put(&mut vol, "/uefi.iso", &uefi);
+    let hybrid_extents = put(&mut vol, "/linux/Hybrid.ISO", &hybrid);
+    put(&mut vol, "/bios.iso", &bios);
+    put(&mut vol, "/plain.iso", &plain);
+    put(&mut vol, "/linux/deep/deeper/deepest/too-deep.iso", &plain);
+    put(&mut vol, "/._resource.iso", &plain[..4096]);
+    put(&mut vol, "/notes.txt", b"not an iso");
+    let index = Index {
+        generation: 4,
+        settings: Settings {
+            timeout: Timeout::Seconds(7),
+            default: Some("/LINUX/hybrid.iso".into()),
+            boot_next: None,
+        },
+        isos: vec![
+            index_entry(&mut vol, "/uefi.iso", None),
+            index_entry(&mut vol, "/linux/Hybrid.ISO", Some("Hybrid Linux")),
+            IsoEntry {
+                path: "/gone.iso".into(),
+                size: 2048,
+                sha256: None,
+                label: String::new(),
+                title: None,
+                extents: vec![Extent {
+                    start: 4 * MIB,
+                    len: 2048,
+                }],
+                boot: Vec::new(),
+            },
+        ],
+    };
+    write_index(&mut vol, Slot::A, &index);
+    // An older, different index in slot B is ignored.
+    let mut old = index.clone();
+    old.generation = 3;
+    old.isos.clear();
+    write_index(&mut vol, Slot::B, &old);
+    drop(vol);
+
+    let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
+    let paths: Vec<&str> = d.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/uefi.iso", "/linux/Hybrid.ISO", "/bios.iso", "/plain.iso"],
+        "{kind:?}"
+    );
+    assert_eq!(d.index_slot, Some(Slot::A));
+    assert_eq!(d.index.generation, 4);
+    assert!(
+        d.notes.iter().any(|n| n.contains("/gone.iso")),
+        "{:?}",
+        d.notes
+    );
+    let e = &d.entries;
+    assert_eq!(e[0].source, Source::Indexed);
+    assert_eq!(e[1].source, Source::Indexed);
+    assert_eq!(e[2].source, Source::Scanned);
+    assert_eq!(e[1].title, "Hybrid Linux");
+    assert_eq!(e[2].title, "bios.iso");
+    assert_eq!(e[1].extents, hybrid_extents);
+    assert!(e[1].is_contiguous());
+    assert_eq!((e[0].uefi(), e[0].bios()), (true, false));
+    assert_eq!((e[1].uefi(), e[1].bios()), (true, true));
+    assert_eq!((e[2].uefi(), e[2].bios()), (false, true));
+    assert_eq!((e[3].uefi(), e[3].bios()), (false, false));
+    assert_eq!(e[3].label, "PLAIN_DATA");
+    assert!(e.iter().all(|x| x.problem.is_none() && !x.changed));
+    // The index path and the scan path agree on what an ISO holds.
+    let mut vol = volume(&mut dev, &lay);
+    let rescanned = index_entry(&mut vol, "/uefi.iso", None);
+    drop(vol);
+    assert_eq!(rescanned.boot, e[0].boot);
+    let efi = e[0].boot_entry(Firmware::Uefi).unwrap();
+    assert_eq!(efi.image_size, 2880 * 1024);
+    // Preselection: the default (case-insensitive path), timeout from the settings.
+    assert_eq!((d.preselect, d.boot_next), (Some(1), false));
+    let cfg = d.menu_config("bootshelf");
+    assert_eq!(cfg.timeout_secs, Some(7));
+    let items = d.items(Firmware::Uefi);
+    assert_eq!(
+        items[2].blocked.as_deref(),
+        Some("no UEFI boot entry in this ISO")
+    );
+    assert_eq!(
+        d.items(Firmware::Bios)[0].blocked.as_deref(),
+        Some("no BIOS boot entry in this ISO")
+    );
+    assert!(items[2].detail.contains("(not indexed)"));
+    // The menu over them: Down from the default, Enter boots /bios.iso under BIOS.
+    let mut m = menu::Menu::new(d.items(Firmware::Bios), 10, &cfg);
+    m.key(Key::Down);
+    assert_eq!(m.key(Key::Enter), menu::Action::Boot(2));
+
+    // The window for the hybrid ISO covers exactly its extent; the next start clears it.
+    let r = window::open(&mut dev, &e[1]).unwrap();
+    assert_eq!(r.first() * u64::from(ss), hybrid_extents[0].start);
+    let d2 = discovery::discover(&mut dev, &Limits::default()).unwrap();
+    assert_eq!(d2.layout.window, Some(r));
+    assert_eq!(window::clear_stale(&mut dev).unwrap(), Some(r));
+    assert_eq!(window::clear_stale(&mut dev).unwrap(), None);
+}
+
+#[test]
+fn discovers_indexed_and_scanned_isos_gpt_512() {
+    discover_and_check(Kind::Gpt512);
+}
+
+#[test]
+fn discovers_indexed_and_scanned_isos_gpt_4096() {
+    discover_and_check(Kind::Gpt4096);
+}
+
+#[test]
+fn discovers_indexed_and_scanned_isos_mbr() {
+    discover_and_check(Kind::Mbr512);
+}
+
+#[test]
+fn changed_files_are_rescanned_and_boot_next_is_consumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, ss) = stick(dir.path(), Kind::Gpt512, 96 * MIB);
+    let mut dev = open(&img, ss);
+    let lay = format(&mut dev);
+    let one = labelled_iso(dir.path(), "FIRST", 32);
+    let two = labelled_iso(dir.path(), "SECOND", 300);
+    let mut vol = volume(&mut dev, &lay);
+    put(&mut vol, "/a.iso", &one);
+    put(&mut vol, "/b.iso", &one);
+    let a = index_entry(&mut vol, "/a.iso", Some("Custom A"));
+    let b = index_entry(&mut vol, "/b.iso", None);
+    let index = Index {
+        generation: 1,
+        settings: Settings {
+            timeout: Timeout::Never,
+            default: None,
+            boot_next: Some("/b.iso".into()),
+        },
+        isos: vec![a, b],
+    };
+    write_index(&mut vol, Slot::A, &index);
+    // A file manager replaces /a.iso with another ISO.
+    vol.delete("/a.iso").unwrap();
+    put(&mut vol, "/a.iso", &two);
+    drop(vol);
+
+    let mut d = discovery::discover(&mut dev, &Limits::default()).unwrap();
+    assert!(d.entries[0].changed);
+    assert_eq!(d.entries[0].source, Source::Scanned);
+    assert_eq!(d.entries[0].label, "SECOND");
+    assert_eq!(d.entries[0].title, "Custom A");
+    assert!(d.entries[0]
+        .item(Firmware::Uefi)
+        .detail
+        .contains("changed since indexed"));
+    assert!(!d.entries[1].changed);
+    assert_eq!((d.preselect, d.boot_next), (Some(1), true));
+    let cfg = d.menu_config("t");
+    assert_eq!(cfg.timeout_secs, None);
+    let m = menu::Menu::new(d.items(Firmware::Uefi), 10, &cfg);
+    assert_eq!(
+        m.countdown_ms(),
+        Some(u64::from(menu::BOOT_NEXT_SECS) * 1000)
+    );
+
+    consume_boot_next(&mut dev, &mut d).unwrap();
+    let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
+    assert_eq!(d.index_slot, Some(Slot::B));
+    assert_eq!(d.index.generation, 2);
+    assert_eq!(d.index.settings.boot_next, None);
+    assert_eq!((d.preselect, d.boot_next), (Some(0), false));
+}
+
+#[test]
+fn window_refusals_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, ss) = stick(dir.path(), Kind::Gpt512, 64 * MIB);
+    let mut dev = open(&img, ss);
+    let lay = format(&mut dev);
+    let iso = labelled_iso(dir.path(), "W", 16);
+    let mut vol = volume(&mut dev, &lay);
+    put(&mut vol, "/w.iso", &iso);
+    drop(vol);
+    let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
+    let mut e = d.entries[0].clone();
+    let x = e.extents[0];
+    e.extents = vec![
+        Extent {
+            start: x.start,
+            len: 4096,
+        },
+        Extent {
+            start: x.start + 8192,
+            len: x.len - 4096,
+        },
+    ];
+    let before = std::fs::read(&img).unwrap();
+    let r = window::open(&mut dev, &e).unwrap_err();
+    assert_eq!(r, window::Refusal::Fragmented { pieces: 2 });
+    assert!(r.to_string().contains("stored in 2 pieces"));
+    assert!(std::fs::read(&img).unwrap() == before);
+    let mut m = menu::Menu::new(d.items(Firmware::Uefi), 10, &d.menu_config("t"));
+    m.ask_boot_without_window(0, &r.to_string());
+    assert_eq!(m.key(Key::Enter), menu::Action::BootWithoutWindow(0));
+}
+
+#[test]
+fn a_thousand_indexed_isos_are_listed_without_opening_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, ss) = stick(dir.path(), Kind::Gpt512, 256 * MIB);
+    let mut dev = open(&img, ss);
+    let lay = format(&mut dev);
+    let hybrid = std::fs::read(fixtures::iso::bios_uefi_hybrid().unwrap()).unwrap();
+    let mut vol = volume(&mut dev, &lay);
+    put(&mut vol, "/template.iso", &hybrid);
+    let template = index_entry(&mut vol, "/template.iso", None);
+    vol.delete("/template.iso").unwrap();
+    let mut isos = Vec::new();
+    let t0 = Instant::now();
+    for i in 0..1000 {
+        // Reserved and committed but never written: only the index describes them, so
+        // discovery must not read them.
+        let path = format!("/iso-{i:04}.iso");
+        let p = vol.reserve_contiguous(&path, 64 * 1024).unwrap();
+        let de = vol.commit(p).unwrap();
+        let mut e = template.clone();
+        e.path = path;
+        e.size = de.size;
+        e.extents = vol.extents(&de).unwrap();
+        isos.push(e);
+    }
+    eprintln!("made 1000 files in {:?}", t0.elapsed());
+    let index = Index {
+        generation: 1,
+        settings: Settings::default(),
+        isos,
+    };
+    write_index(&mut vol, Slot::A, &index);
+    drop(vol);
+
+    struct Counting<'a> {
+        inner: &'a mut FileDevice,
+        reads: u64,
+        bytes: u64,
+    }
+    impl BlockDevice for Counting<'_> {
+        fn sector_size(&self) -> u32 {
+            self.inner.sector_size()
+        }
+        fn sector_count(&self) -> u64 {
+            self.inner.sector_count()
+        }
+        fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), blockdev::IoError> {
+            self.reads += 1;
+            self.bytes += buf.len() as u64;
+            self.inner.read_sectors(lba, buf)
+        }
+        fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), blockdev::IoError> {
+            self.inner.write_sectors(lba, buf)
+        }
+    }
+    let mut c = Counting {
+        inner: &mut dev,
+        reads: 0,
+        bytes: 0,
+    };
+    let t = Instant::now();
+    let d = discovery::discover(&mut c, &Limits::default()).unwrap();
+    let took = t.elapsed();
+    eprintln!(
+        "discover: {} entries in {took:?}, {} reads, {} KiB read",
+        d.entries.len(),
+        c.reads,
+        c.bytes / 1024
+    );
+    assert_eq!(d.entries.len(), 1000);
+    assert!(d
+        .entries
+        .iter()
+        .all(|e| e.source == Source::Indexed && !e.changed));
+    assert!(d.entries.iter().all(|e| e.uefi() && e.bios()));
+    // Opening each ISO would read at least 1000 x 32 KiB of descriptors; the index path
+    // reads the table, the volume's metadata, the root folder and the index.
+    assert!(c.bytes < 2 * 1024 * 1024, "read {} bytes", c.bytes);
+    let menu = menu::Menu::new(d.items(Firmware::Uefi), 19, &d.menu_config("bootshelf"));
+    let t = Instant::now();
+    let screen = menu.render(80, 25);
+    eprintln!("render: {:?}", t.elapsed());
+    assert!(screen.lines[2].text.contains("iso-0000.iso"));
+}
