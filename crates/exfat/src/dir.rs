@@ -347,6 +347,17 @@ impl<D: BlockDevice> Volume<D> {
         clusters: &[u32],
         visit: &mut dyn FnMut(Item) -> bool,
     ) -> Result<ScanEnd, Error> {
+        self.scan_dir_mode(clusters, visit, false)
+    }
+
+    /// `scan_dir`; with `lenient`, damaged file entry sets are skipped instead of
+    /// failing the scan (used by `open` to find the bitmap and up-case table).
+    pub(crate) fn scan_dir_mode(
+        &mut self,
+        clusters: &[u32],
+        visit: &mut dyn FnMut(Item) -> bool,
+        lenient: bool,
+    ) -> Result<ScanEnd, Error> {
         let ss = u64::from(self.g.ss);
         let cs = self.g.cs;
         let per_sector = (ss / 32) as usize;
@@ -367,23 +378,31 @@ impl<D: BlockDevice> Volume<D> {
                     idx += 1;
                     let at = self.dev_offset(off + k as u64 * 32);
                     if let Some((pi, want, mut list, pat)) = pending.take() {
-                        if e[0] & 0xC0 != 0xC0 {
+                        if e[0] & 0xC0 != 0xC0 && lenient {
+                            // Fall through: treat this entry on its own.
+                        } else if e[0] & 0xC0 != 0xC0 {
                             return Err(Error::Corrupt {
                                 what: "entry set: expected an in-use secondary entry",
                                 offset: at,
                                 value: u64::from(e[0]),
                             });
-                        }
-                        list.push(e);
-                        if list.len() == want {
-                            let set = FileSet::parse(pi, list, pat)?;
-                            if !visit(Item::File(&set)) {
-                                return Ok(ScanEnd { end: idx });
-                            }
                         } else {
-                            pending = Some((pi, want, list, pat));
+                            list.push(e);
+                            if list.len() == want {
+                                match FileSet::parse(pi, list, pat) {
+                                    Ok(set) => {
+                                        if !visit(Item::File(&set)) {
+                                            return Ok(ScanEnd { end: idx });
+                                        }
+                                    }
+                                    Err(_) if lenient => {}
+                                    Err(err) => return Err(err),
+                                }
+                            } else {
+                                pending = Some((pi, want, list, pat));
+                            }
+                            continue;
                         }
-                        continue;
                     }
                     let go = match e[0] {
                         entry::END_OF_DIRECTORY => {
@@ -391,6 +410,7 @@ impl<D: BlockDevice> Volume<D> {
                             break 'outer;
                         }
                         t if t & entry::IN_USE == 0 => visit(Item::Free(i)),
+                        entry::FILE if e[file::SECONDARY_COUNT] < 2 && lenient => true,
                         entry::FILE => {
                             let sc = usize::from(e[file::SECONDARY_COUNT]);
                             if sc < 2 {
@@ -413,7 +433,7 @@ impl<D: BlockDevice> Volume<D> {
                 }
             }
         }
-        if let Some((_, _, _, pat)) = pending {
+        if let Some((_, _, _, pat)) = pending.filter(|_| !lenient) {
             return Err(Error::Corrupt {
                 what: "entry set runs past the end of the directory",
                 offset: pat,

@@ -361,17 +361,21 @@ impl<D: BlockDevice> Volume<D> {
         let mut upcase: Option<(u32, u64, u32, u64)> = None;
         let mut label: Option<Vec<u16>> = None;
         let mut others: Vec<(u32, [u8; 32])> = Vec::new();
-        self.scan_dir(&root.clusters, &mut |item| {
-            if let crate::dir::Item::Other(i, e) = item {
-                if matches!(
-                    e[0],
-                    entry::ALLOCATION_BITMAP | entry::UPCASE_TABLE | entry::VOLUME_LABEL
-                ) {
-                    others.push((i, *e));
+        self.scan_dir_mode(
+            &root.clusters,
+            &mut |item| {
+                if let crate::dir::Item::Other(i, e) = item {
+                    if matches!(
+                        e[0],
+                        entry::ALLOCATION_BITMAP | entry::UPCASE_TABLE | entry::VOLUME_LABEL
+                    ) {
+                        others.push((i, *e));
+                    }
                 }
-            }
-            true
-        })?;
+                true
+            },
+            true,
+        )?;
         let active_fat = 0u8; // TexFAT's second bitmap is not used
         for (i, e) in others {
             let at = self.entry_offset(&root.clusters, i).unwrap_or(0);

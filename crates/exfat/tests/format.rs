@@ -10,8 +10,9 @@ fn formatted(ss: u32, bytes: u64, start: u64, label: &str) -> MemDevice {
     let sectors = bytes / u64::from(ss);
     let mut dev = MemDevice::new(ss, start + sectors + 7);
     // Garbage everywhere first: format must not depend on a zeroed device.
-    for (i, b) in dev.data.iter_mut().enumerate() {
-        *b = (i * 31 % 251) as u8;
+    let junk: Vec<u8> = (0..4096).map(|i| (i * 31 % 251) as u8).collect();
+    for chunk in dev.data.chunks_mut(4096) {
+        chunk.copy_from_slice(&junk[..chunk.len()]);
     }
     format(
         &mut dev,

@@ -1,0 +1,115 @@
+//! Fuzz exfat's read side (what the bootloaders run on a stick): `Volume::open`, then
+//! `read_dir` of every directory, `stat`, `extents` and `read_at` of every entry, and the
+//! free-space scans. Hostile bytes must give an error, never a panic or a hang.
+//!
+//! Input: first byte selects the mode. Even: the rest is a list of 4-byte patches
+//! (3-byte offset, 1 byte value) applied to a small valid volume with a directory tree,
+//! which reaches deep code quickly. Odd: the rest is a raw image (bit 1: 4096-byte
+//! sectors, else 512).
+#![no_main]
+
+use blockdev::{check_sector_request, BlockDevice, IoError};
+use exfat::{format, FormatOptions, Volume};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+struct Mem {
+    data: Vec<u8>,
+    ss: u32,
+}
+
+impl BlockDevice for Mem {
+    fn sector_size(&self) -> u32 {
+        self.ss
+    }
+    fn sector_count(&self) -> u64 {
+        (self.data.len() / self.ss as usize) as u64
+    }
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        check_sector_request(self.ss, self.sector_count(), lba, buf.len())?;
+        let s = lba as usize * self.ss as usize;
+        buf.copy_from_slice(&self.data[s..s + buf.len()]);
+        Ok(())
+    }
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
+        check_sector_request(self.ss, self.sector_count(), lba, buf.len())?;
+        let s = lba as usize * self.ss as usize;
+        self.data[s..s + buf.len()].copy_from_slice(buf);
+        Ok(())
+    }
+}
+
+fn template() -> &'static Vec<u8> {
+    static T: OnceLock<Vec<u8>> = OnceLock::new();
+    T.get_or_init(|| {
+        let sectors = 2 * 1024 * 1024 / 512;
+        let mut dev = Mem {
+            data: vec![0; sectors * 512],
+            ss: 512,
+        };
+        let opts = FormatOptions {
+            label: "FUZZ",
+            cluster_size: Some(512),
+            volume_serial: 1,
+        };
+        format(&mut dev, 0, sectors as u64, &opts).expect("format");
+        let mut v = Volume::open(dev, 0, sectors as u64).expect("open");
+        v.mkdir("/d").expect("mkdir");
+        v.mkdir("/d/e").expect("mkdir");
+        v.write_file("/d/e/f.txt", &[7u8; 3000]).expect("write");
+        v.write_file("/a.iso", &[1u8; 5000]).expect("write");
+        for i in 0..20 {
+            v.write_file(&format!("/d/n{i}"), &[i as u8; 100]).expect("write");
+        }
+        v.into_inner().data
+    })
+}
+
+fn walk(v: &mut Volume<Mem>, path: &str, depth: u32, budget: &mut u32) {
+    let Ok(entries) = v.read_dir(if path.is_empty() { "/" } else { path }) else {
+        return;
+    };
+    for e in entries {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let p = format!("{path}/{}", e.name);
+        let Ok(s) = v.stat(&p) else { continue };
+        if let Ok(ext) = v.extents(&s) {
+            assert_eq!(ext.iter().map(|x| x.len).sum::<u64>(), s.size);
+        }
+        let mut buf = vec![0u8; s.size.min(4096) as usize];
+        let _ = v.read_at(&s, 0, &mut buf);
+        if s.is_dir && depth < 4 {
+            walk(v, &p, depth + 1, budget);
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let (image, ss) = if mode & 1 == 0 {
+        let mut img = template().clone();
+        for p in rest.chunks_exact(4) {
+            let off = (usize::from(p[0]) | usize::from(p[1]) << 8 | usize::from(p[2]) << 16)
+                % img.len();
+            img[off] = p[3];
+        }
+        (img, 512u32)
+    } else {
+        let ss = if mode & 2 != 0 { 4096 } else { 512 };
+        let mut img = rest.to_vec();
+        img.resize(img.len().div_ceil(ss) * ss, 0);
+        (img, ss as u32)
+    };
+    let sectors = (image.len() / ss as usize) as u64;
+    if let Ok(mut v) = Volume::open(Mem { data: image, ss }, 0, sectors) {
+        let mut budget = 200;
+        walk(&mut v, "", 0, &mut budget);
+        let _ = v.free_bytes();
+        let _ = v.largest_free_run();
+    }
+});
