@@ -133,8 +133,10 @@ fn validate_record_range(slot: u8, r: &MbrPartitionRecord, disk_sectors: u64) ->
     if r.is_unused() || MbrType(r.os_type) == MbrType::GPT_PROTECTIVE {
         return Ok(());
     }
+    // A record starting at LBA 0 is odd but real: isohybrid ISOs written to a stick
+    // have their ISO partition there.
     let end = u64::from(r.starting_lba) + u64::from(r.size_in_lba);
-    if r.size_in_lba == 0 || r.starting_lba == 0 || end > disk_sectors {
+    if r.size_in_lba == 0 || end > disk_sectors {
         return Err(Error::MbrRecordRange {
             slot,
             starting_lba: r.starting_lba,

@@ -622,3 +622,31 @@ fn libblkid_lists_the_window_and_probes_its_label() {
     assert!(probe.contains("ID_FS_TYPE=iso9660"), "{probe}");
     assert!(probe.contains("ID_FS_LABEL=WINDOW_TEST"), "{probe}");
 }
+
+/// Sticks that are not bootshelf's: an isohybrid ISO written raw (iPXE's, MBR with the ISO
+/// partition at LBA 0, type 0x17) parses and is refused by its first partition.
+#[test]
+fn a_raw_isohybrid_stick_parses_and_is_not_bootshelf() {
+    let bytes = std::fs::read("/usr/lib/ipxe/ipxe.iso").expect("ipxe package");
+    let mut dev = MemDevice::from_bytes(512, bytes);
+    let table = Table::read(&mut dev).unwrap();
+    assert_eq!(table.scheme(), Scheme::Mbr);
+    let parts = table.partitions();
+    let (_, dump) = run("sfdisk", &["-d", "/usr/lib/ipxe/ipxe.iso"], None);
+    for p in &parts {
+        let line = format!("start={:>12}, size={:>12}", p.first_lba, p.sectors());
+        assert!(dump.contains(&line), "{line} not in {dump}");
+    }
+    assert_eq!(parts[0].kind, PartitionType::Mbr(ptable::MbrType(0x17)));
+    assert!(parts[0].bootable);
+    let before = dev.data.clone();
+    assert!(matches!(
+        set_window(&mut dev, &[ext(0, 2048)]),
+        Err(Error::NotBootshelf {
+            number: 1,
+            found: ptable::FoundType::Mbr(0x17),
+            ..
+        })
+    ));
+    assert!(dev.data == before);
+}
