@@ -48,7 +48,11 @@ pub struct ImageSize {
 }
 
 /// Size the image of `entry`; `root` is the plain ISO 9660 root, searched last.
-pub fn image_size<R: ReadAt + ?Sized>(r: &mut R, root: Dir, entry: &BootEntry) -> Result<ImageSize> {
+pub fn image_size<R: ReadAt + ?Sized>(
+    r: &mut R,
+    root: Dir,
+    entry: &BootEntry,
+) -> Result<ImageSize> {
     let emu = entry.emulation();
     if let Some(bytes) = emu.floppy_bytes() {
         return Ok(ImageSize {
@@ -98,7 +102,8 @@ pub fn image_size<R: ReadAt + ?Sized>(r: &mut R, root: Dir, entry: &BootEntry) -
 /// Size of a FAT file system from its boot sector, if `b` is one.
 pub fn fat_size(b: &[u8; 512]) -> Option<u64> {
     let bs = FatBootSector::parse(b);
-    let jump_ok = (bs.bs_jmp_boot[0] == 0xEB && bs.bs_jmp_boot[2] == 0x90) || bs.bs_jmp_boot[0] == 0xE9;
+    let jump_ok =
+        (bs.bs_jmp_boot[0] == 0xEB && bs.bs_jmp_boot[2] == 0x90) || bs.bs_jmp_boot[0] == 0xE9;
     let bps = bs.bpb_bytes_per_sec;
     let bps_ok = matches!(bps, 512 | 1024 | 2048 | 4096);
     let spc_ok = bs.bpb_sec_per_clus.is_power_of_two();

@@ -192,8 +192,7 @@ impl Volume {
             validate_standard_id(&header, offset, i == 0)?;
             match header.volume_descriptor_type {
                 descriptor_type::TERMINATOR => {
-                    let (primary, primary_offset) =
-                        primary.ok_or(Error::NoPrimaryDescriptor)?;
+                    let (primary, primary_offset) = primary.ok_or(Error::NoPrimaryDescriptor)?;
                     return finish(
                         primary,
                         primary_offset,

@@ -243,7 +243,8 @@ impl<'r, R: ReadAt + ?Sized> Entries<'r, R> {
             }
             let sec = self.pos / SECTOR_SIZE as u32;
             let within = (self.pos % SECTOR_SIZE as u32) as usize;
-            let sector_offset = (u64::from(self.dir.extent.lba) + u64::from(sec)) * SECTOR_SIZE as u64;
+            let sector_offset =
+                (u64::from(self.dir.extent.lba) + u64::from(sec)) * SECTOR_SIZE as u64;
             if self.loaded != Some(sec) {
                 read_at(self.r, sector_offset, &mut self.sector)?;
                 self.loaded = Some(sec);
@@ -299,7 +300,9 @@ impl<'r, R: ReadAt + ?Sized> Entries<'r, R> {
                 }
                 Namespace::RockRidge => {
                     // System use area: after the name and a pad byte that makes it even.
-                    let su_start = DIRECTORY_RECORD_FIXED_LEN + name_len + (1 - name_len % 2)
+                    let su_start = DIRECTORY_RECORD_FIXED_LEN
+                        + name_len
+                        + (1 - name_len % 2)
                         + usize::from(self.dir.susp_skip);
                     let area = rec.get(su_start..).unwrap_or(&[]);
                     let rr = RockRidge::read(
@@ -351,9 +354,7 @@ impl<R: ReadAt + ?Sized> Iterator for Entries<'_, R> {
 
 /// UCS-2 big-endian (with surrogate pairs) to UTF-8; unpaired surrogates become U+FFFD.
 fn decode_ucs2(name: &mut Name, id: &[u8], record_offset: u64) -> Result<()> {
-    let units = id
-        .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]));
+    let units = id.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
     for c in core::char::decode_utf16(units) {
         name.push_char(c.unwrap_or(char::REPLACEMENT_CHARACTER), record_offset)?;
     }
@@ -449,7 +450,6 @@ pub fn find<R: ReadAt + ?Sized>(
             }
         }
         stack[depth - 1].1 = it.position();
-        drop(it);
         let Some(e) = descend else {
             depth -= 1;
             continue;

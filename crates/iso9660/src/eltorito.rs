@@ -204,9 +204,9 @@ fn validate_key(v: &ValidationEntry, offset: u64) -> Result<()> {
 }
 
 fn validate_checksum(e: &[u8; CATALOG_ENTRY_SIZE], v: &ValidationEntry, offset: u64) -> Result<()> {
-    let sum = e
-        .chunks_exact(2)
-        .fold(0u16, |s, w| s.wrapping_add(u16::from_le_bytes([w[0], w[1]])));
+    let sum = e.chunks_exact(2).fold(0u16, |s, w| {
+        s.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+    });
     if sum == 0 {
         Ok(())
     } else {

@@ -19,22 +19,91 @@ pub struct Hint {
 
 /// Every hint this crate knows, in report order.
 pub const HINTS: &[Hint] = &[
-    Hint { name: "casper", paths: &["/casper"], what: "Ubuntu-style live system (casper)" },
-    Hint { name: "debian-live", paths: &["/live"], what: "Debian live system (live-boot)" },
-    Hint { name: "archiso", paths: &["/arch"], what: "Arch Linux (archiso)" },
-    Hint { name: "fedora-liveos", paths: &["/LiveOS"], what: "Fedora/RHEL live image (dracut dmsquash-live)" },
-    Hint { name: "anaconda", paths: &["/images/pxeboot"], what: "Fedora/RHEL installer (anaconda)" },
-    Hint { name: "debian-installer", paths: &["/install.amd", "/install.386", "/install.a64"], what: "Debian installer" },
-    Hint { name: "suse", paths: &["/boot/x86_64/loader"], what: "openSUSE / SUSE" },
-    Hint { name: "alpine", paths: &["/apks"], what: "Alpine Linux" },
-    Hint { name: "freebsd", paths: &["/boot/kernel/kernel"], what: "FreeBSD" },
-    Hint { name: "windows", paths: &["/sources/boot.wim"], what: "Windows setup (boot.wim)" },
-    Hint { name: "isolinux", paths: &["/isolinux", "/boot/isolinux", "/isolinux.bin", "/isolinux.cfg"], what: "ISOLINUX (BIOS)" },
-    Hint { name: "syslinux", paths: &["/syslinux", "/boot/syslinux"], what: "SYSLINUX" },
-    Hint { name: "grub", paths: &["/boot/grub", "/boot/grub2"], what: "GRUB" },
-    Hint { name: "efi-boot", paths: &["/EFI/BOOT"], what: "UEFI removable-media loader directory (/EFI/BOOT)" },
-    Hint { name: "ipxe", paths: &["/ipxe.krn", "/ipxe.lkrn"], what: "iPXE" },
-    Hint { name: "disk-info", paths: &["/.disk/info"], what: "Debian/Ubuntu disc info (/.disk/info)" },
+    Hint {
+        name: "casper",
+        paths: &["/casper"],
+        what: "Ubuntu-style live system (casper)",
+    },
+    Hint {
+        name: "debian-live",
+        paths: &["/live"],
+        what: "Debian live system (live-boot)",
+    },
+    Hint {
+        name: "archiso",
+        paths: &["/arch"],
+        what: "Arch Linux (archiso)",
+    },
+    Hint {
+        name: "fedora-liveos",
+        paths: &["/LiveOS"],
+        what: "Fedora/RHEL live image (dracut dmsquash-live)",
+    },
+    Hint {
+        name: "anaconda",
+        paths: &["/images/pxeboot"],
+        what: "Fedora/RHEL installer (anaconda)",
+    },
+    Hint {
+        name: "debian-installer",
+        paths: &["/install.amd", "/install.386", "/install.a64"],
+        what: "Debian installer",
+    },
+    Hint {
+        name: "suse",
+        paths: &["/boot/x86_64/loader"],
+        what: "openSUSE / SUSE",
+    },
+    Hint {
+        name: "alpine",
+        paths: &["/apks"],
+        what: "Alpine Linux",
+    },
+    Hint {
+        name: "freebsd",
+        paths: &["/boot/kernel/kernel"],
+        what: "FreeBSD",
+    },
+    Hint {
+        name: "windows",
+        paths: &["/sources/boot.wim"],
+        what: "Windows setup (boot.wim)",
+    },
+    Hint {
+        name: "isolinux",
+        paths: &[
+            "/isolinux",
+            "/boot/isolinux",
+            "/isolinux.bin",
+            "/isolinux.cfg",
+        ],
+        what: "ISOLINUX (BIOS)",
+    },
+    Hint {
+        name: "syslinux",
+        paths: &["/syslinux", "/boot/syslinux"],
+        what: "SYSLINUX",
+    },
+    Hint {
+        name: "grub",
+        paths: &["/boot/grub", "/boot/grub2"],
+        what: "GRUB",
+    },
+    Hint {
+        name: "efi-boot",
+        paths: &["/EFI/BOOT"],
+        what: "UEFI removable-media loader directory (/EFI/BOOT)",
+    },
+    Hint {
+        name: "ipxe",
+        paths: &["/ipxe.krn", "/ipxe.lkrn"],
+        what: "iPXE",
+    },
+    Hint {
+        name: "disk-info",
+        paths: &["/.disk/info"],
+        what: "Debian/Ubuntu disc info (/.disk/info)",
+    },
 ];
 
 const _: () = assert!(HINTS.len() <= 32, "Hints is a u32 bit set");

@@ -130,10 +130,13 @@ impl Gpt {
                 value: u64::from(size),
             });
         }
-        let start = h.partition_entry_lba.checked_mul(512).ok_or(Error::BadGpt {
-            offset: 512 + 72,
-            value: h.partition_entry_lba,
-        })?;
+        let start = h
+            .partition_entry_lba
+            .checked_mul(512)
+            .ok_or(Error::BadGpt {
+                offset: 512 + 72,
+                value: h.partition_entry_lba,
+            })?;
         let mut e = [0u8; 128];
         for i in 0..h.number_of_partition_entries {
             let off = start.saturating_add(u64::from(i) * u64::from(size));

@@ -44,7 +44,9 @@ pub use blockdev::ReadAt;
 pub use bootimage::{ImageSize, SizeSource};
 pub use descriptor::{DecDateTime, DirExtent, Joliet, Volume};
 pub use dir::{Dir, DirEntry, Entries, FileFlags, Name, Namespace};
-pub use eltorito::{BootCatalog, BootEntries, BootEntry, Emulation, MediaType, PlatformId, Section};
+pub use eltorito::{
+    BootCatalog, BootEntries, BootEntry, Emulation, MediaType, PlatformId, Section,
+};
 pub use error::{Error, Result};
 pub use hints::{Hint, Hints, HINTS};
 pub use hybrid::{Gpt, Hybrid, Mbr};
@@ -175,7 +177,12 @@ impl<R: ReadAt> Iso<R> {
                 image_size: u64::from(entry.size),
             });
         }
-        descriptor::validate_extent(entry.record_offset, entry.lba, u64::from(entry.size), self.r.len())?;
+        descriptor::validate_extent(
+            entry.record_offset,
+            entry.lba,
+            u64::from(entry.size),
+            self.r.len(),
+        )?;
         error::read_at(&mut self.r, entry.byte_offset() + offset, buf)
     }
 

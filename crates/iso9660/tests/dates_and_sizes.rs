@@ -13,7 +13,11 @@ fn grub_probe_uuid(path: &std::path::Path) -> String {
         .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -54,7 +58,10 @@ fn grub_uuid_comes_from_the_modification_date() {
     let i = Iso::open(&bytes[..]).unwrap();
     let c = i.volume().creation().unwrap();
     let m = i.volume().modification().unwrap();
-    assert_eq!((c.year, c.month, c.day, c.hour, c.minute, c.second), (2020, 1, 2, 3, 4, 5));
+    assert_eq!(
+        (c.year, c.month, c.day, c.hour, c.minute, c.second),
+        (2020, 1, 2, 3, 4, 5)
+    );
     assert_eq!((m.year, m.month, m.day), (2021, 11, 12));
     // (xorriso stores no hundredths.)
     assert_eq!(&m.grub_uuid(), b"2021-11-12-13-14-15-00");
@@ -76,7 +83,11 @@ fn efi_entry(name: &str) -> (Vec<u8>, usize, iso9660::BootEntry) {
     (bytes.clone(), e.offset as usize, e)
 }
 
-fn size_with_count(bytes: &mut [u8], entry_off: usize, count: u16) -> Result<iso9660::ImageSize, Error> {
+fn size_with_count(
+    bytes: &mut [u8],
+    entry_off: usize,
+    count: u16,
+) -> Result<iso9660::ImageSize, Error> {
     bytes[entry_off + 6..entry_off + 8].copy_from_slice(&count.to_le_bytes());
     let mut iso = Iso::open(&bytes[..]).unwrap();
     let cat = iso.boot_catalog().unwrap().unwrap();
@@ -91,12 +102,25 @@ fn size_with_count(bytes: &mut [u8], entry_off: usize, count: u16) -> Result<iso
 
 #[test]
 fn efi_image_size_from_fat_boot_sector_or_directory_record() {
-    for name in ["uefi-only", "bios-uefi-hybrid", "appended-esp", "ipxe", "memtest"] {
+    for name in [
+        "uefi-only",
+        "bios-uefi-hybrid",
+        "appended-esp",
+        "ipxe",
+        "memtest",
+    ] {
         let (mut bytes, off, e) = efi_entry(name);
         let real = u64::from(e.sector_count) * 512;
         for count in [0u16, 1] {
             let s = size_with_count(&mut bytes, off, count).unwrap();
-            assert_eq!(s, iso9660::ImageSize { bytes: real, source: SizeSource::FatBootSector }, "{name} count {count}");
+            assert_eq!(
+                s,
+                iso9660::ImageSize {
+                    bytes: real,
+                    source: SizeSource::FatBootSector
+                },
+                "{name} count {count}"
+            );
         }
         // Without a FAT boot sector, the directory record that points at the image.
         let img = e.load_rba as usize * 2048;
@@ -104,7 +128,14 @@ fn efi_image_size_from_fat_boot_sector_or_directory_record() {
         let s = size_with_count(&mut bytes, off, 0);
         if name == "appended-esp" || name == "memtest" {
             // The image lies in an appended partition: no file points at it.
-            assert_eq!(s.unwrap_err(), Error::UnknownImageSize { offset: off as u64, lba: e.load_rba }, "{name}");
+            assert_eq!(
+                s.unwrap_err(),
+                Error::UnknownImageSize {
+                    offset: off as u64,
+                    lba: e.load_rba
+                },
+                "{name}"
+            );
         } else {
             let s = s.unwrap();
             assert_eq!(s.source, SizeSource::DirectoryRecord, "{name}");

@@ -11,7 +11,10 @@ use hadris_iso::sync::IsoFs;
 use hadris_iso::IsoId;
 use iso9660::{Iso, Namespace};
 
-fn mount(path: &std::path::Path, ns: hadris_iso::Namespace) -> IsoFs<hadris_storage::host::FileDevice> {
+fn mount(
+    path: &std::path::Path,
+    ns: hadris_iso::Namespace,
+) -> IsoFs<hadris_storage::host::FileDevice> {
     let dev = hadris_storage::host::FileDevice::open(path).unwrap();
     IsoFs::mount_namespace(dev, MountOptions::new(), ns).unwrap()
 }
@@ -22,20 +25,44 @@ fn volume_and_boot_catalog_agree_with_hadris() {
         let mut ours = Iso::open(&bytes[..]).unwrap();
         let mut theirs = mount(&path, hadris_iso::Namespace::Primary);
         let info = theirs.info();
-        assert_eq!(ours.volume().label().as_bytes(), info.id(IsoId::Volume), "{name}: label");
-        assert_eq!(ours.volume().volume_space_size, info.volume_space_size(), "{name}: blocks");
+        assert_eq!(
+            ours.volume().label().as_bytes(),
+            info.id(IsoId::Volume),
+            "{name}: label"
+        );
+        assert_eq!(
+            ours.volume().volume_space_size,
+            info.volume_space_size(),
+            "{name}: blocks"
+        );
         let ns = theirs.namespaces();
-        assert_eq!(ours.has_rock_ridge(), ns.contains(hadris_iso::Namespace::RockRidge), "{name}: RR");
-        assert_eq!(ours.joliet_level().is_some(), ns.contains(hadris_iso::Namespace::Joliet), "{name}: Joliet");
+        assert_eq!(
+            ours.has_rock_ridge(),
+            ns.contains(hadris_iso::Namespace::RockRidge),
+            "{name}: RR"
+        );
+        assert_eq!(
+            ours.joliet_level().is_some(),
+            ns.contains(hadris_iso::Namespace::Joliet),
+            "{name}: Joliet"
+        );
 
         let mut buf = vec![0u8; 65536];
         let their_cat = theirs.boot_catalog(&mut buf).unwrap();
         let our_cat = ours.boot_catalog().unwrap();
-        assert_eq!(our_cat.map(|c| c.lba), their_cat.map(|c| c.block()), "{name}: catalog");
+        assert_eq!(
+            our_cat.map(|c| c.lba),
+            their_cat.map(|c| c.block()),
+            "{name}: catalog"
+        );
         let (Some(our_cat), Some(their_cat)) = (our_cat, their_cat) else {
             continue;
         };
-        assert_eq!(our_cat.id_string().as_bytes(), their_cat.id_string(), "{name}: catalog id");
+        assert_eq!(
+            our_cat.id_string().as_bytes(),
+            their_cat.id_string(),
+            "{name}: catalog id"
+        );
         let our_entries: Vec<_> = our_cat
             .entries(ours.reader())
             .collect::<Result<_, _>>()
@@ -89,7 +116,11 @@ fn every_file_agrees_with_hadris() {
                 let n = theirs.extents(node, 0, &mut ext).unwrap();
                 if size > 0 {
                     assert!(n >= 1, "{name} {ns:?} {p}: no extent");
-                    assert_eq!(ext[0].offset(), u64::from(lba) * 2048, "{name} {ns:?} {p}: extent");
+                    assert_eq!(
+                        ext[0].offset(),
+                        u64::from(lba) * 2048,
+                        "{name} {ns:?} {p}: extent"
+                    );
                 }
                 theirs.forget(node, 1);
             }

@@ -29,9 +29,9 @@ fn boot_record_offset(img: &[u8]) -> usize {
 fn fix_checksum(img: &mut [u8], cat: usize) {
     img[cat + 28] = 0;
     img[cat + 29] = 0;
-    let sum = img[cat..cat + 32]
-        .chunks(2)
-        .fold(0u16, |s, w| s.wrapping_add(u16::from_le_bytes([w[0], w[1]])));
+    let sum = img[cat..cat + 32].chunks(2).fold(0u16, |s, w| {
+        s.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+    });
     img[cat + 28..cat + 30].copy_from_slice(&0u16.wrapping_sub(sum).to_le_bytes());
 }
 
@@ -90,7 +90,10 @@ fn not_an_iso() {
     assert!(matches!(e, Error::NotIso { offset: 32768, .. }), "{e}");
     assert!(e.to_string().contains("32768"), "{e}");
     let tiny = [0u8; 100];
-    assert_eq!(Iso::open(&tiny[..]).err(), Some(Error::TooSmall { size: 100 }));
+    assert_eq!(
+        Iso::open(&tiny[..]).err(),
+        Some(Error::TooSmall { size: 100 })
+    );
 }
 
 #[test]
@@ -157,11 +160,14 @@ fn boot_image_past_the_end() {
     let cat = catalog_offset(&img);
     img[cat + 32 + 8..cat + 32 + 12].copy_from_slice(&u32::MAX.to_le_bytes());
     let es = entries(&img);
-    let e0 = es[0].clone().unwrap();
+    let e0 = es[0].unwrap();
     assert_eq!(e0.load_rba, u32::MAX);
     let mut iso = Iso::open(&img[..]).unwrap();
     let e = iso.image_size(&e0).unwrap_err();
-    assert!(matches!(e, Error::ExtentPastEnd { offset, lba: u32::MAX, .. } if offset == (cat + 40) as u64), "{e}");
+    assert!(
+        matches!(e, Error::ExtentPastEnd { offset, lba: u32::MAX, .. } if offset == (cat + 40) as u64),
+        "{e}"
+    );
 }
 
 #[test]
@@ -172,7 +178,7 @@ fn bad_boot_indicator_and_section_header() {
     let es = entries(&img);
     assert_eq!(es.len(), 1);
     assert_eq!(
-        es[0].clone().unwrap_err(),
+        es[0].unwrap_err(),
         Error::BadBootIndicator {
             offset: cat as u64 + 32,
             value: 0x12
@@ -183,7 +189,7 @@ fn bad_boot_indicator_and_section_header() {
     let es = entries(&img);
     assert_eq!(es.len(), 2, "initial entry, then the error");
     assert_eq!(
-        es[1].clone().unwrap_err(),
+        es[1].unwrap_err(),
         Error::BadSectionHeader {
             offset: cat as u64 + 64,
             value: 0x42
@@ -200,9 +206,12 @@ fn absurd_section_entry_count_is_bounded() {
     img[cat + 66..cat + 68].copy_from_slice(&u16::MAX.to_le_bytes());
     let es = entries(&img);
     assert!(es.len() <= 2048, "{} entries", es.len());
-    let last = es.last().unwrap().clone().unwrap_err();
+    let last = (*es.last().unwrap()).unwrap_err();
     assert!(
-        matches!(last, Error::AbsurdSize { .. } | Error::BadBootIndicator { .. }),
+        matches!(
+            last,
+            Error::AbsurdSize { .. } | Error::BadBootIndicator { .. }
+        ),
         "{last}"
     );
 }
@@ -245,7 +254,7 @@ fn extension_entries_carry_selection_criteria() {
     img[cat + 161] = 0x20;
     let es = entries(&img);
     assert_eq!(
-        es.last().unwrap().clone().unwrap_err(),
+        (*es.last().unwrap()).unwrap_err(),
         Error::BadExtension {
             offset: cat as u64 + 192,
             value: 0
@@ -307,7 +316,11 @@ fn short_directory_record() {
     let readme = iso.lookup("/README.TXT").unwrap();
     let r = readme.record_offset as usize;
     let root = iso.root(iso.best_namespace()).unwrap();
-    let before: Vec<_> = iso.entries(root).unwrap().collect::<Result<_, _>>().unwrap();
+    let before: Vec<_> = iso
+        .entries(root)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert!(!before.is_empty());
     img[r] = 20;
     let mut iso = Iso::open(&img[..]).unwrap();
@@ -363,7 +376,10 @@ fn malformed_system_use_entry() {
     img[su + 2] = 250; // entry length past the record
     let mut iso = Iso::open(&img[..]).unwrap();
     let e = iso.lookup("/README.TXT").unwrap_err();
-    assert!(matches!(e, Error::BadSystemUseEntry { offset, len: 250, .. } if offset == su as u64), "{e}");
+    assert!(
+        matches!(e, Error::BadSystemUseEntry { offset, len: 250, .. } if offset == su as u64),
+        "{e}"
+    );
 }
 
 #[test]
@@ -397,7 +413,12 @@ fn descriptor_set_without_terminator() {
         img[k * 2048..k * 2048 + 6].copy_from_slice(&[2, b'C', b'D', b'0', b'0', b'1']);
     }
     let e = Iso::open(&img[..]).err().unwrap();
-    assert_eq!(e, Error::NoTerminator { offset: (16 + 64) * 2048 });
+    assert_eq!(
+        e,
+        Error::NoTerminator {
+            offset: (16 + 64) * 2048
+        }
+    );
 }
 
 #[test]

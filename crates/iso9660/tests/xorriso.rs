@@ -19,10 +19,7 @@ fn boot_catalog_agrees_with_xorriso() {
             assert!(ximgs.is_empty(), "{name}");
             continue;
         };
-        let ours: Vec<_> = cat
-            .entries(iso.reader())
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let ours: Vec<_> = cat.entries(iso.reader()).collect::<Result<_, _>>().unwrap();
         assert_eq!(ours.len(), ximgs.len(), "{name}: number of boot images");
         for (o, x) in ours.iter().zip(&ximgs) {
             let ctx = format!("{name} entry {}", o.index);
@@ -65,8 +62,16 @@ fn volume_descriptor_agrees_with_xorriso() {
                 String::from_utf8(d.digits.to_vec()).unwrap()
             })
         };
-        assert_eq!(digits(v.creation()), pvd["Creation Time"], "{name}: creation");
-        assert_eq!(digits(v.modification()), pvd["Modif. Time"], "{name}: modification");
+        assert_eq!(
+            digits(v.creation()),
+            pvd["Creation Time"],
+            "{name}: creation"
+        );
+        assert_eq!(
+            digits(v.modification()),
+            pvd["Modif. Time"],
+            "{name}: modification"
+        );
         assert_eq!(
             iso9660::descriptor::trimmed_str(&v.primary.data_preparer_identifier),
             pvd["Preparer Id"].trim_end(),
@@ -141,7 +146,9 @@ fn long_names_resolve_in_rock_ridge_and_joliet() {
         let mut iso = Iso::open(&bytes[..]).unwrap();
         for n in fixtures::iso::LONG_NAMES {
             let path = format!("/{n}");
-            let e = iso.lookup(&path).unwrap_or_else(|e| panic!("{want} {path}: {e}"));
+            let e = iso
+                .lookup(&path)
+                .unwrap_or_else(|e| panic!("{want} {path}: {e}"));
             let mut buf = vec![0; e.size as usize];
             iso.read_file(&e, 0, &mut buf).unwrap();
             assert_eq!(buf, n.as_bytes(), "{want} {path}: contents");
@@ -187,7 +194,11 @@ fn system_area_agrees_with_xorriso() {
         if let Some(gpt) = h.gpt {
             assert!(gpt.header_crc_ok, "{name}: GPT header CRC");
             gpt.partitions(iso.reader(), |_, e| {
-                let hex: String = e.partition_type_guid.iter().map(|b| format!("{b:02x}")).collect();
+                let hex: String = e
+                    .partition_type_guid
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
                 ours_gpt.push(("GPT type GUID".to_string(), hex));
                 ours_gpt.push((
                     "GPT start and size".to_string(),
@@ -202,7 +213,11 @@ fn system_area_agrees_with_xorriso() {
             .find(|(k, _)| k == "System area summary")
             .map(|(_, f)| f.clone())
             .unwrap_or_default();
-        assert_eq!(h.gpt.is_some(), summary.contains(&"GPT".to_string()), "{name}: GPT");
+        assert_eq!(
+            h.gpt.is_some(),
+            summary.contains(&"GPT".to_string()),
+            "{name}: GPT"
+        );
         assert_eq!(h.apple, summary.contains(&"APM".to_string()), "{name}: APM");
     }
 }

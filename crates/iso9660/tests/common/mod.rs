@@ -37,11 +37,7 @@ fn walk(
     depth: usize,
 ) {
     assert!(depth < 32, "too deep at {prefix}");
-    let entries: Vec<_> = iso
-        .entries(dir)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let entries: Vec<_> = iso.entries(dir).unwrap().collect::<Result<_, _>>().unwrap();
     for e in entries {
         let name = e.name.as_str().expect("utf-8 name").to_string();
         let path = format!("{prefix}/{name}");
@@ -60,7 +56,11 @@ fn walk(
 /// Run xorriso and return stdout.
 pub fn xorriso(args: &[&str]) -> String {
     let out = Command::new("xorriso").args(args).output().unwrap();
-    assert!(out.status.success(), "xorriso {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "xorriso {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -91,7 +91,10 @@ pub fn xorriso_files(iso: &Path, read_fs: &str) -> BTreeMap<String, (u32, u32)> 
         let _blocks = parts.next();
         let size: u64 = parts.next().unwrap().trim().parse().unwrap();
         let path = parts.next().unwrap().trim();
-        let path = path.trim_start_matches('\'').trim_end_matches('\'').to_string();
+        let path = path
+            .trim_start_matches('\'')
+            .trim_end_matches('\'')
+            .to_string();
         if xt == 0 {
             m.insert(path, (lba, size as u32));
         }
@@ -118,7 +121,12 @@ pub struct XorrisoBootImage {
 
 /// The path of the boot catalog file, as xorriso reports it.
 pub fn xorriso_catalog_path(iso: &Path) -> Option<String> {
-    let out = xorriso(&["-indev", iso.to_str().unwrap(), "-report_el_torito", "plain"]);
+    let out = xorriso(&[
+        "-indev",
+        iso.to_str().unwrap(),
+        "-report_el_torito",
+        "plain",
+    ]);
     out.lines()
         .find_map(|l| l.strip_prefix("El Torito cat path :"))
         .map(|p| p.trim().to_string())
@@ -126,7 +134,12 @@ pub fn xorriso_catalog_path(iso: &Path) -> Option<String> {
 
 /// The boot catalog as xorriso reports it: catalog LBA and images.
 pub fn xorriso_el_torito(iso: &Path) -> (Option<u32>, Vec<XorrisoBootImage>) {
-    let out = xorriso(&["-indev", iso.to_str().unwrap(), "-report_el_torito", "plain"]);
+    let out = xorriso(&[
+        "-indev",
+        iso.to_str().unwrap(),
+        "-report_el_torito",
+        "plain",
+    ]);
     let mut cat = None;
     let mut imgs: Vec<XorrisoBootImage> = Vec::new();
     for line in out.lines() {
@@ -135,7 +148,7 @@ pub fn xorriso_el_torito(iso: &Path) -> (Option<u32>, Vec<XorrisoBootImage>) {
         };
         let key = key.trim();
         let f: Vec<&str> = val.split_whitespace().collect();
-        let idx = |imgs: &mut Vec<XorrisoBootImage>| f[0].parse::<usize>().unwrap() - 1;
+        let idx = |_: &mut Vec<XorrisoBootImage>| f[0].parse::<usize>().unwrap() - 1;
         match key {
             "El Torito catalog" => cat = Some(f[0].parse().unwrap()),
             "El Torito boot img" => {
@@ -193,7 +206,12 @@ pub fn xorriso_pvd(iso: &Path) -> BTreeMap<String, String> {
 
 /// `-report_system_area plain` lines as (key, fields).
 pub fn xorriso_system_area(iso: &Path) -> Vec<(String, Vec<String>)> {
-    let out = xorriso(&["-indev", iso.to_str().unwrap(), "-report_system_area", "plain"]);
+    let out = xorriso(&[
+        "-indev",
+        iso.to_str().unwrap(),
+        "-report_system_area",
+        "plain",
+    ]);
     out.lines()
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| {
