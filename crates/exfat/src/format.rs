@@ -107,13 +107,22 @@ pub fn layout(sector_size: u32, sectors: u64, cluster_size: u32) -> Result<Layou
         what: "volume size in sectors (too small for exFAT)",
         value: sectors,
     };
-    let max_clusters =
-        (sectors.checked_sub(fat_offset).ok_or(too_small.clone())? / spc).min(MAX_CLUSTER_COUNT);
-    let fat_length = ((max_clusters + 2) * 4).div_ceil(ss);
+    let cs = u64::from(cluster_size);
+    // The specification's minimum VolumeLength is 1 MiB.
+    if fat_offset >= sectors || volume_bytes < MIB {
+        return Err(too_small);
+    }
+    // As mkfs.exfat: one FAT entry per cluster of the whole volume, rounded up to whole
+    // clusters; that is more than the heap's clusters + 2, since the heap starts at
+    // least two clusters in (checked below all the same).
+    let all_clusters = (volume_bytes / cs).min(MAX_CLUSTER_COUNT);
+    let fat_length = align_up(all_clusters * 4, cs.max(ss)) / ss;
     let heap_offset = align_up(fat_offset + fat_length, align);
     let cluster_count =
         (sectors.checked_sub(heap_offset).ok_or(too_small.clone())? / spc).min(MAX_CLUSTER_COUNT);
-    let cs = u64::from(cluster_size);
+    if (cluster_count + 2) * 4 > fat_length * ss {
+        return Err(too_small);
+    }
     let bitmap_clusters = cluster_count.div_ceil(8).div_ceil(cs);
     let upcase_clusters = (upcase::generate().0.len() as u64).div_ceil(cs);
     let system = bitmap_clusters + upcase_clusters + 1;
@@ -370,6 +379,9 @@ mod tests {
         let l = layout(4096, 4 * 256, 4096).unwrap(); // 4 MiB, 4Kn
         assert!(l.cluster_count > 990, "{}", l.cluster_count);
         assert!(layout(512, 40, 4096).is_err());
+        assert!(layout(512, 2047, 4096).is_err());
+        assert!(layout(512, 2048, 4096).is_ok());
+        assert_eq!(upcase::generate().0.len(), 3774);
         assert!(layout(512, 1 << 20, 1000).is_err());
         assert!(layout(4096, 1 << 20, 2048).is_err());
     }

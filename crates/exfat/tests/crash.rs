@@ -268,6 +268,7 @@ fn fsck_rejects_a_file_over_free_clusters_and_accepts_leaked_clusters() {
     std::fs::write(&img, &freed[s..s + n]).unwrap();
     let (ok, text) = fsck_file(&img);
     assert!(!ok, "fsck accepted a file over free clusters:\n{text}");
+    eprintln!("file over free clusters: {text}");
     let mut leaked = data.clone();
     let far = 2000usize;
     leaked[bitmap + far / 8] |= 1 << (far % 8);

@@ -54,3 +54,72 @@ fn format_passes_fsck_and_opens_512_and_4096() {
         }
     }
 }
+
+/// Our layout equals mkfs.exfat's (exfatprogs 1.2.0) for volumes of 32 MiB and more:
+/// same cluster size, FAT offset and length, cluster heap offset and cluster count.
+#[test]
+fn layout_matches_mkfs_exfat() {
+    let t = TempDir::new("mkfs-layout");
+    for bytes in [40u64 << 20, 300 << 20, 1 << 30, 40 << 30, 700 << 30] {
+        let img = t.path("m.img");
+        let f = std::fs::File::create(&img).unwrap();
+        f.set_len(bytes).unwrap();
+        drop(f);
+        let st = std::process::Command::new("mkfs.exfat")
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+        let out = std::process::Command::new("dump.exfat")
+            .arg(&img)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let field = |name: &str| -> u64 {
+            let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+            line.rsplit(|c: char| c.is_whitespace())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let cs = exfat::default_cluster_size(bytes);
+        let l = exfat::layout(512, bytes / 512, cs).unwrap();
+        assert_eq!(u64::from(cs), field("Cluster size:"), "{bytes}");
+        assert_eq!(u64::from(l.fat_offset), field("FAT Offset"), "{bytes}");
+        assert_eq!(u64::from(l.fat_length), field("FAT Length"), "{bytes}");
+        assert_eq!(
+            u64::from(l.heap_offset),
+            field("Cluster Heap Offset"),
+            "{bytes}"
+        );
+        assert_eq!(
+            u64::from(l.cluster_count),
+            field("Cluster Count"),
+            "{bytes}"
+        );
+        std::fs::remove_file(&img).unwrap();
+    }
+}
+
+/// exfatlabel (exfatprogs) reads the label and serial we write.
+#[test]
+fn exfatlabel_reads_our_label_and_serial() {
+    let dev = formatted(512, 40 << 20, 0, "Bööt Shelf");
+    let t = TempDir::new("label");
+    let img = t.path("l.img");
+    std::fs::write(&img, &dev.data).unwrap();
+    let out = std::process::Command::new("exfatlabel")
+        .arg(&img)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Bööt Shelf"), "{text}");
+    let out = std::process::Command::new("exfatlabel")
+        .arg("-i")
+        .arg(&img)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(text.contains("0x1234abcd"), "{text}");
+}

@@ -1,0 +1,95 @@
+//! Volume sizes up to 2 TiB on sparse image files (FileDevice), 512- and 4096-byte
+//! sectors: format, fsck.exfat, a file over 4 GiB reserved, written at both ends,
+//! committed and read back.
+
+mod common;
+
+use blockdev::{BlockDevice, FileDevice};
+use common::*;
+use exfat::{format, FormatOptions, Volume};
+use std::time::Instant;
+
+#[test]
+fn two_tib_volume_with_a_5_gib_file() {
+    for ss in [512u32, 4096] {
+        let t = TempDir::new(&format!("large{ss}"));
+        let img = t.path("big.img");
+        let start_bytes = 1u64 << 20;
+        let vol_bytes = 2u64 << 40;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&img)
+            .unwrap();
+        f.set_len(start_bytes + vol_bytes).unwrap();
+        let mut dev = FileDevice::new(f, ss, start_bytes + vol_bytes);
+        let start = start_bytes / u64::from(ss);
+        let sectors = vol_bytes / u64::from(ss);
+        let t0 = Instant::now();
+        format(
+            &mut dev,
+            start,
+            sectors,
+            &FormatOptions {
+                label: "BOOTSHELF",
+                cluster_size: None,
+                volume_serial: 42,
+            },
+        )
+        .unwrap();
+        let t_format = t0.elapsed();
+        let mut v = Volume::open(dev, start, sectors).unwrap();
+        assert_eq!(v.cluster_size(), 128 * 1024);
+        let free = v.free_bytes().unwrap();
+        assert!(free > vol_bytes - (100 << 20), "{free}");
+        let size = (5u64 << 30) + 12345;
+        let p = v.reserve_contiguous("/big.iso", size).unwrap();
+        let x = p.extent();
+        let head: Vec<u8> = pattern(1 << 20, 1);
+        let tail: Vec<u8> = pattern(12345, 2);
+        let ssz = u64::from(ss);
+        v.device().write_sectors(x.start / ssz, &head).unwrap();
+        let tail_off = x.start + size - 12345;
+        let mut padded = tail.clone();
+        padded.resize(12345usize.div_ceil(ss as usize) * ss as usize, 0);
+        v.device().write_sectors(tail_off / ssz, &padded).unwrap();
+        let e = v.commit(p).unwrap();
+        assert!(e.contiguous);
+        let mut buf = vec![0u8; 1 << 20];
+        v.read_at(&e, 0, &mut buf).unwrap();
+        assert!(buf == head);
+        let mut buf = vec![0u8; 12345];
+        v.read_at(&e, size - 12345, &mut buf).unwrap();
+        assert!(buf == tail);
+        assert_eq!(v.extents(&e).unwrap(), vec![x]);
+        drop(v);
+        // fsck the partition through a loop device at the partition offset.
+        let t1 = Instant::now();
+        let lo = std::process::Command::new("losetup")
+            .args([
+                "-f",
+                "--show",
+                "--sector-size",
+                &ss.to_string(),
+                "--offset",
+                &start_bytes.to_string(),
+            ])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(lo.status.success());
+        let loopdev = String::from_utf8_lossy(&lo.stdout).trim().to_string();
+        let (ok, text) = fsck_file(std::path::Path::new(&loopdev));
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &loopdev])
+            .status();
+        assert!(ok, "{ss}: {text}");
+        eprintln!(
+            "{ss}-byte sectors: format of 2 TiB took {:?}, fsck {:?}; {text}",
+            t_format,
+            t1.elapsed()
+        );
+    }
+}
