@@ -59,6 +59,8 @@ pub struct Volume<D> {
     pub(crate) bitmap_len: u64,
     pub(crate) clock: fn() -> DateTime,
     fat_cache: Option<(u64, Vec<u8>)>,
+    was_dirty: bool,
+    read_only_reason: Option<&'static str>,
 }
 
 fn default_clock() -> DateTime {
@@ -286,14 +288,23 @@ impl<D: BlockDevice> Volume<D> {
             });
         }
         let main = Self::boot_region(&mut dev, start_lba, 0, sectors);
-        let (boot_bytes, geometry) = match main {
-            Ok(v) => v,
+        let (boot_bytes, geometry, from_backup) = match main {
+            Ok((b, g)) => (b, g, false),
             Err(e) => match Self::boot_region(&mut dev, start_lba, region::SECTORS, sectors) {
-                Ok(v) => v,
+                Ok((b, g)) => (b, g, true),
                 Err(_) => return Err(e),
             },
         };
-        let _ = boot_bytes;
+        let flags = le16(&boot_bytes, boot::VOLUME_FLAGS);
+        let read_only_reason = if from_backup {
+            Some("writes to a volume whose main boot region is damaged (run fsck.exfat)")
+        } else if boot_bytes.get(boot::NUMBER_OF_FATS) == Some(&2) {
+            Some("writes to a TexFAT volume (two FATs)")
+        } else if flags & boot::FLAG_MEDIA_FAILURE != 0 {
+            Some("writes to a volume flagged MediaFailure")
+        } else {
+            None
+        };
         let mut v = Volume {
             dev,
             start_lba,
@@ -305,6 +316,8 @@ impl<D: BlockDevice> Volume<D> {
             bitmap_len: 0,
             clock: default_clock,
             fat_cache: None,
+            was_dirty: flags & boot::FLAG_VOLUME_DIRTY != 0,
+            read_only_reason,
         };
         v.load_root_metadata()?;
         Ok(v)
@@ -502,6 +515,21 @@ impl<D: BlockDevice> Volume<D> {
     /// Number of clusters in the cluster heap.
     pub fn cluster_count(&self) -> u32 {
         self.g.cluster_count
+    }
+
+    /// Whether VolumeDirty was set when the volume was opened (another system, or a
+    /// bootshelf rename cut short, left it possibly inconsistent: worth an fsck).
+    pub fn was_dirty(&self) -> bool {
+        self.was_dirty
+    }
+
+    /// Fail if this volume must not be written (opened from the backup boot region,
+    /// TexFAT, MediaFailure).
+    pub(crate) fn check_writable(&self) -> Result<(), Error> {
+        match self.read_only_reason {
+            Some(what) => Err(Error::Unsupported { what, value: 0 }),
+            None => Ok(()),
+        }
     }
 
     /// VolumeSerialNumber.
@@ -903,8 +931,12 @@ impl<D: BlockDevice> Volume<D> {
     }
 
     /// Set or clear VolumeDirty in the main boot sector (excluded from the checksum, so
-    /// this is one sector write).
+    /// this is one sector write). A flag that was set when the volume was opened is left
+    /// set: that inconsistency is not ours to declare fixed.
     pub(crate) fn set_dirty(&mut self, dirty: bool) -> Result<(), Error> {
+        if !dirty && self.was_dirty {
+            return Ok(());
+        }
         let ss = self.g.ss as usize;
         let mut b = vec![0u8; ss];
         self.read_bytes(0, &mut b)?;

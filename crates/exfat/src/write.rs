@@ -355,6 +355,7 @@ impl<D: BlockDevice> Volume<D> {
 
     /// Create a directory; its parent must exist. Ok if it already is a directory.
     pub fn mkdir(&mut self, path: &str) -> Result<(), Error> {
+        self.check_writable()?;
         let mut t = self.target(path)?;
         if let Some(existing) = self.find(&t.dir.clusters, &t.name)? {
             return if existing.is_dir() {
@@ -391,6 +392,7 @@ impl<D: BlockDevice> Volume<D> {
     /// Choose a free contiguous run for a file of `size` bytes at `path` (parent must
     /// exist, the name must be free). Writes nothing.
     pub fn reserve_contiguous(&mut self, path: &str, size: u64) -> Result<Pending, Error> {
+        self.check_writable()?;
         let t = self.target(path)?;
         if self.find(&t.dir.clusters, &t.name)?.is_some() {
             return Err(Error::AlreadyExists { path: t.path });
@@ -424,6 +426,7 @@ impl<D: BlockDevice> Volume<D> {
 
     /// Make a reserved file visible: the bitmap first, then the entry set (NoFatChain).
     pub fn commit(&mut self, p: Pending) -> Result<DirEntry, Error> {
+        self.check_writable()?;
         let mut t = self.target(&p.path)?;
         if self.find(&t.dir.clusters, &t.name)?.is_some() {
             return Err(Error::AlreadyExists { path: t.path });
@@ -511,6 +514,7 @@ impl<D: BlockDevice> Volume<D> {
     /// Only when the volume has no room for a second copy and the cluster count does not
     /// change is the file overwritten in place (then a crash can tear its contents).
     pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), Error> {
+        self.check_writable()?;
         let resolved = self.resolve(path);
         let loc = match resolved {
             Ok(Resolved::Root) => return Err(Error::IsADirectory { path: path.into() }),
@@ -584,6 +588,7 @@ impl<D: BlockDevice> Volume<D> {
     /// Delete a file or an empty directory: the entry set is marked deleted (one sector
     /// write, file entry first), then its clusters are freed in the bitmap.
     pub fn delete(&mut self, path: &str) -> Result<(), Error> {
+        self.check_writable()?;
         let Resolved::Entry(loc) = self.resolve(path)? else {
             return Err(Error::InvalidName {
                 name: path.into(),
@@ -637,6 +642,7 @@ impl<D: BlockDevice> Volume<D> {
     /// the change is one sector write; otherwise the new set is written first, then the
     /// old one deleted, with VolumeDirty set around the two writes (docs/exfat.md).
     pub fn rename(&mut self, from: &str, to: &str) -> Result<(), Error> {
+        self.check_writable()?;
         let Resolved::Entry(src) = self.resolve(from)? else {
             return Err(Error::InvalidName {
                 name: from.into(),

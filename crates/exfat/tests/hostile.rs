@@ -112,6 +112,11 @@ fn main_boot_region_damage_falls_back_to_the_backup() {
     let mut v = open(d.clone(), sectors).unwrap();
     assert_eq!(v.label(), "HOSTILE");
     assert_eq!(walk(&mut v, "", 0).unwrap(), 9);
+    // Readable, but not writable until fsck repairs the main region.
+    assert!(matches!(
+        v.write_file("/new", b"x"),
+        Err(Error::Unsupported { .. })
+    ));
     // Both broken: the main region's checksum error is reported.
     *boot(&mut d, 12 * SS + 5 * SS + 17) ^= 1;
     match open(d, sectors) {
@@ -258,4 +263,32 @@ fn random_damage_never_panics() {
     }
     eprintln!("opened {opened}, walked {walked} of 1500");
     assert!(opened > 100);
+}
+
+#[test]
+fn volume_dirty_set_by_someone_else_is_reported_and_kept() {
+    let (mut data, sectors) = template();
+    *boot(&mut data, 106) |= 2;
+    let mut v = open(data, sectors).unwrap();
+    assert!(v.was_dirty());
+    v.mkdir("/x").unwrap();
+    // A move across directories sets and would clear the flag: it must stay set.
+    v.rename("/d/n1", "/x/n1").unwrap();
+    v.rename("/d/e", "/x/e").unwrap();
+    let data = v.into_inner().data;
+    assert_eq!(data[START as usize * SS + 106] & 2, 2);
+    let v = open(data, sectors).unwrap();
+    assert!(v.was_dirty());
+}
+
+#[test]
+fn directory_move_clears_the_dirty_flag_it_set() {
+    let (data, sectors) = template();
+    let mut v = open(data, sectors).unwrap();
+    assert!(!v.was_dirty());
+    v.mkdir("/x").unwrap();
+    v.rename("/d/e", "/x/e").unwrap();
+    assert_eq!(v.read_dir("/x/e").unwrap().len(), 1);
+    let v = open(v.into_inner().data, sectors).unwrap();
+    assert!(!v.was_dirty());
 }
