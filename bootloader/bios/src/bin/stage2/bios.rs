@@ -85,10 +85,6 @@ impl Bounce {
         let addr = self.0.get() as usize;
         ((addr >> 4) as u16, (addr & 0xF) as u16)
     }
-    /// Linear address of the buffer.
-    pub fn addr(&self) -> u32 {
-        self.0.get() as usize as u32
-    }
     /// The buffer's bytes. Stage 2 is single-threaded; callers never hold two of these.
     #[allow(clippy::mut_from_ref)]
     pub fn bytes(&self) -> &mut [u8; BOUNCE_LEN] {

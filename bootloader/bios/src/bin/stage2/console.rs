@@ -1,5 +1,5 @@
-//! Text output to COM1 (port I/O) and the VGA text screen (0xB8000), and key input from
-//! the keyboard (INT 16h) and COM1.
+//! Log output of stage 2: text to COM1 (port I/O) and the VGA text screen (0xB8000),
+//! plus the raw COM1 byte I/O the menu's console and input use.
 
 use crate::bios::{self, Regs};
 use core::fmt;
@@ -54,12 +54,20 @@ impl Console {
     }
 
     fn serial_byte(&self, b: u8) {
-        for _ in 0..100_000 {
-            if inb(COM1 + 5) & 0x20 != 0 {
-                break;
+        com1_write(&[b]);
+    }
+
+    /// Log a line on COM1 only (machine-readable notes for tests; the screen stays as is).
+    pub fn note(&mut self, args: fmt::Arguments) {
+        struct Serial;
+        impl fmt::Write for Serial {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                com1_write(s.as_bytes());
+                Ok(())
             }
         }
-        outb(COM1, b);
+        let _ = fmt::write(&mut Serial, args);
+        com1_write(b"\r\n");
     }
 
     fn vga_put(&mut self, b: u8) {
@@ -112,37 +120,6 @@ impl Console {
             self.vga_put(b);
         }
     }
-
-    /// A key if one is waiting, from the keyboard or COM1: the ASCII byte, or for
-    /// keys without one, 0x100 + scan code.
-    pub fn poll_key(&mut self) -> Option<u16> {
-        if inb(COM1 + 5) & 1 != 0 {
-            return Some(u16::from(inb(COM1)));
-        }
-        let mut r = Regs {
-            eax: 0x0100,
-            ..Regs::default()
-        };
-        bios::int(0x16, &mut r);
-        if r.eflags & 0x40 != 0 {
-            return None; // ZF: no key
-        }
-        let mut r = Regs::default();
-        bios::int(0x16, &mut r);
-        let ascii = r.eax as u8;
-        let scan = (r.eax >> 8) as u8;
-        if ascii == 0 || ascii == 0xE0 {
-            Some(0x100 + u16::from(scan))
-        } else {
-            Some(u16::from(ascii))
-        }
-    }
-
-    /// BIOS timer ticks since midnight (about 18.2 per second), from the BDA.
-    pub fn ticks(&self) -> u32 {
-        // SAFETY: 0x46C is the BDA timer counter, identity-mapped and always readable.
-        unsafe { core::ptr::read_volatile(0x46C as *const u32) }
-    }
 }
 
 impl fmt::Write for Console {
@@ -150,4 +127,21 @@ impl fmt::Write for Console {
         self.write_bytes(s.as_bytes());
         Ok(())
     }
+}
+
+/// Write bytes to COM1 as they are, waiting for the transmitter each time (bounded).
+pub fn com1_write(bytes: &[u8]) {
+    for &b in bytes {
+        for _ in 0..100_000 {
+            if inb(COM1 + 5) & 0x20 != 0 {
+                break;
+            }
+        }
+        outb(COM1, b);
+    }
+}
+
+/// A byte from COM1, if one is waiting.
+pub fn com1_read() -> Option<u8> {
+    (inb(COM1 + 5) & 1 != 0).then(|| inb(COM1))
 }
