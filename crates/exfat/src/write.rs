@@ -59,6 +59,10 @@ struct Slot {
     end: u32,
 }
 
+/// Files up to this size are copied when a rename cannot be one sector write (so a crash
+/// never loses or shares them); bigger files keep their clusters (and extents).
+pub const COPY_LIMIT: u64 = 1 << 20;
+
 /// The entries (offset in the sector, bytes) to change in one sector.
 type SectorEdits = (u64, Vec<(usize, [u8; 32])>);
 
@@ -637,10 +641,18 @@ impl<D: BlockDevice> Volume<D> {
         Ok(())
     }
 
-    /// Rename or move a file or directory. An existing file at `to` is replaced (not a
-    /// directory). Within one directory, when old and new entry sets fit in one sector,
-    /// the change is one sector write; otherwise the new set is written first, then the
-    /// old one deleted, with VolumeDirty set around the two writes (docs/exfat.md).
+    /// Rename or move a file or directory; an existing file at `to` is replaced (a
+    /// directory is not). The data never moves for files over [`COPY_LIMIT`], so their
+    /// extents stay valid. Order (docs/exfat.md):
+    ///
+    /// 1. a replaced target whose set is in another sector is deleted first;
+    /// 2. within one directory, when a place for the new set exists in the sector of the
+    ///    old one (counting the old set's own slots), old and new change in one write;
+    /// 3. otherwise a file up to [`COPY_LIMIT`] is copied to new clusters, the new set
+    ///    written, then the old set deleted (a crash shows both complete copies);
+    /// 4. otherwise the old set is deleted, then the new one written, with VolumeDirty
+    ///    set around the two writes (a crash loses the entry; its clusters leak, which
+    ///    fsck.exfat -n accepts).
     pub fn rename(&mut self, from: &str, to: &str) -> Result<(), Error> {
         self.check_writable()?;
         let Resolved::Entry(src) = self.resolve(from)? else {
@@ -650,14 +662,13 @@ impl<D: BlockDevice> Volume<D> {
             });
         };
         // A directory cannot move into itself.
-        let fc: Vec<Vec<u16>> = split_path(from)
-            .iter()
-            .map(|c| self.upcase.up_name(&c.encode_utf16().collect::<Vec<_>>()))
-            .collect();
-        let tc: Vec<Vec<u16>> = split_path(to)
-            .iter()
-            .map(|c| self.upcase.up_name(&c.encode_utf16().collect::<Vec<_>>()))
-            .collect();
+        let up = |v: &Self, p: &str| -> Vec<Vec<u16>> {
+            split_path(p)
+                .iter()
+                .map(|c| v.upcase.up_name(&c.encode_utf16().collect::<Vec<_>>()))
+                .collect()
+        };
+        let (fc, tc) = (up(self, from), up(self, to));
         if src.set.is_dir() && tc.len() > fc.len() && tc[..fc.len()] == fc[..] {
             return Err(Error::InvalidName {
                 name: to.into(),
@@ -666,9 +677,8 @@ impl<D: BlockDevice> Volume<D> {
         }
         let mut t = self.target(to)?;
         let same_dir = t.dir.clusters.first() == src.parent.clusters.first();
-        let existing = self.find(&t.dir.clusters, &t.name)?;
         let mut replaced: Option<FileSet> = None;
-        if let Some(x) = existing {
+        if let Some(x) = self.find(&t.dir.clusters, &t.name)? {
             let is_self = same_dir && x.index == src.set.index;
             if !is_self {
                 if x.is_dir() || src.set.is_dir() {
@@ -679,117 +689,65 @@ impl<D: BlockDevice> Volume<D> {
         }
         let new_set = rename_set(&src.set.entries, &t.name, &self.upcase);
         let n = new_set.len();
-        let old_range = src.set.index..src.set.index + src.set.entries.len() as u32;
-        let del_old: Vec<(u32, [u8; 32])> = src
-            .set
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(k, e)| (src.set.index + k as u32, deleted(e)))
-            .collect();
-        let del_replaced: Vec<(u32, [u8; 32])> = replaced
-            .as_ref()
-            .map(|x| {
-                x.entries
-                    .iter()
-                    .enumerate()
-                    .map(|(k, e)| (x.index + k as u32, deleted(e)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let del = |set: &FileSet| -> Vec<(u32, [u8; 32])> {
+            set.entries
+                .iter()
+                .enumerate()
+                .map(|(k, e)| (set.index + k as u32, deleted(e)))
+                .collect()
+        };
+        let del_old = del(&src.set);
         let replaced_runs = match &replaced {
             Some(x) => self.file_runs(x.first_cluster, x.size, x.contiguous(), x.at)?,
             None => Vec::new(),
         };
         let ss = u64::from(self.g.ss);
-        let sector_of = |v: &Self, clusters: &[u32], i: u32| -> Result<u64, Error> {
-            Ok(v.entry_offset(clusters, i)? / ss)
-        };
+        let old_sector = self.entry_offset(&src.parent.clusters, src.set.index)? / ss;
+        let old_last = src.set.index + src.set.entries.len() as u32 - 1;
+        let old_in_one = self.entry_offset(&src.parent.clusters, old_last)? / ss == old_sector;
 
-        // Same directory: in place over the old slots (plus free slots after them).
-        if same_dir {
-            let mut free_after = 0u32;
-            let want_extra = (n as u32).saturating_sub(old_range.len() as u32);
-            if want_extra > 0 {
-                let after = old_range.end;
-                let mut next = after;
-                self.scan_dir(&t.dir.clusters, &mut |item| {
-                    if let Item::Free(i) = item {
-                        if i == next && next < after + want_extra {
-                            next += 1;
-                        }
-                    }
-                    i_lt(&item, after + want_extra)
-                })?;
-                free_after = next - after;
-            }
-            if free_after >= want_extra {
-                let end = self.scan_dir(&t.dir.clusters, &mut |_| true)?.end;
-                let mut changes: Vec<(u32, [u8; 32])> = Vec::new();
-                // Old slots not reused become deleted; filler over end marks if the set
-                // now reaches past the end of the directory (cannot: slots are free).
-                for (i, e) in &del_old {
-                    if *i >= src.set.index + n as u32 {
-                        changes.push((*i, *e));
-                    }
-                }
-                let slot = Slot {
-                    index: src.set.index,
-                    end: end.max(src.set.index),
-                };
-                changes.extend(Self::place_changes(slot, &new_set));
-                changes.extend(del_replaced.iter().copied());
-                let mut sectors: Vec<u64> = Vec::new();
-                for (i, _) in &changes {
-                    let s = sector_of(self, &t.dir.clusters, *i)?;
-                    if !sectors.contains(&s) {
-                        sectors.push(s);
-                    }
-                }
-                if sectors.len() == 1 {
-                    self.write_entries(&t.dir.clusters, &changes)?;
-                    self.dev.flush()?;
-                    for r in replaced_runs {
-                        self.bitmap_set(r, false)?;
-                    }
-                    self.dev.flush()?;
-                    return Ok(());
-                }
-            }
-            // A new place in the same sector as the old set, if there is one.
-            if let Some(slot) = self.find_slot(&t.dir, n)? {
-                let mut changes = Self::place_changes(slot, &new_set);
-                changes.extend(del_old.iter().copied());
-                changes.extend(del_replaced.iter().copied());
-                let mut sectors: Vec<u64> = Vec::new();
-                for (i, _) in &changes {
-                    let s = sector_of(self, &t.dir.clusters, *i)?;
-                    if !sectors.contains(&s) {
-                        sectors.push(s);
-                    }
-                }
-                if sectors.len() == 1 {
-                    self.write_entries(&t.dir.clusters, &changes)?;
-                    self.dev.flush()?;
-                    for r in replaced_runs {
-                        self.bitmap_set(r, false)?;
-                    }
-                    self.dev.flush()?;
-                    return Ok(());
-                }
+        // 1. A replaced target elsewhere goes first.
+        let mut del_replaced = replaced.as_ref().map(del).unwrap_or_default();
+        if let Some(x) = &replaced {
+            let xs = self.entry_offset(&t.dir.clusters, x.index)? / ss;
+            if !(same_dir && old_in_one && xs == old_sector) {
+                self.write_entries(&t.dir.clusters, &del_replaced)?;
+                self.dev.flush()?;
+                del_replaced.clear();
             }
         }
 
-        // A file with data: copy it to new clusters first, so that a crash leaves at
-        // worst two complete files, never clusters owned twice.
-        if !src.set.is_dir() && src.set.size > 0 {
+        // 2. One sector write within the directory.
+        if same_dir && old_in_one {
+            if let Some(slot) = self.slot_in_sector(&t.dir, n, old_sector, &src.set)? {
+                let mut changes = del_old.clone();
+                changes.extend(del_replaced.iter().copied());
+                changes.extend(Self::place_changes(slot, &new_set));
+                let mut one = true;
+                for (i, _) in &changes {
+                    one &= self.entry_offset(&t.dir.clusters, *i)? / ss == old_sector;
+                }
+                if one {
+                    self.write_entries(&t.dir.clusters, &changes)?;
+                    self.dev.flush()?;
+                    return self.free_runs(replaced_runs);
+                }
+            }
+        }
+        if !del_replaced.is_empty() {
+            self.write_entries(&t.dir.clusters, &del_replaced)?;
+            self.dev.flush()?;
+        }
+
+        // 3. A small file: copy the data, so that no state shares clusters or loses them.
+        if !src.set.is_dir() && src.set.size > 0 && src.set.size <= COPY_LIMIT {
             let old_runs = self.file_runs(
                 src.set.first_cluster,
                 src.set.size,
                 src.set.contiguous(),
                 src.set.at,
             )?;
-            let nclusters = u32::try_from(src.set.size.div_ceil(self.g.cs)).unwrap_or(u32::MAX);
+            let nclusters = src.set.size.div_ceil(self.g.cs) as u32;
             let grow = self.growth_need(&t.dir, n)?;
             let room = match self.alloc_run(nclusters, None) {
                 Ok(r) if grow == 0 || self.alloc_run(grow, Some(r)).is_ok() => Some(r),
@@ -805,10 +763,9 @@ impl<D: BlockDevice> Volume<D> {
                 copy[1][stream::FLAGS] |= stream::NO_FAT_CHAIN | stream::ALLOCATION_POSSIBLE;
                 put32(&mut copy[1], stream::FIRST_CLUSTER, r.start);
                 fix_checksum(&mut copy);
-                let mut changes = Self::place_changes(slot, &copy);
-                changes.extend(del_replaced.iter().copied());
-                self.write_entries(&t.dir.clusters, &changes)?;
+                self.write_entries(&t.dir.clusters, &Self::place_changes(slot, &copy))?;
                 self.dev.flush()?;
+                // The old set may have moved with its directory if that one grew.
                 let src_parent = if same_dir {
                     t.dir.clusters.clone()
                 } else {
@@ -816,36 +773,102 @@ impl<D: BlockDevice> Volume<D> {
                 };
                 self.write_entries(&src_parent, &del_old)?;
                 self.dev.flush()?;
-                for o in old_runs.into_iter().chain(replaced_runs) {
-                    self.bitmap_set(o, false)?;
-                }
-                self.dev.flush()?;
-                return Ok(());
+                return self.free_runs(old_runs.into_iter().chain(replaced_runs).collect());
             }
         }
 
-        // Directories (and files with no room for a copy): new set, then delete the old
-        // (and the replaced) one; VolumeDirty marks the window between the two writes.
+        // 4. Delete the old set, then write the new one.
         let slot = self.ensure_slot(&mut t.dir, n, &t.parent_path, None)?;
-        // The old set may have moved if its directory was the one that grew.
         let src_parent = if same_dir {
             t.dir.clusters.clone()
         } else {
             src.parent.clusters.clone()
         };
         self.set_dirty(true)?;
+        self.write_entries(&src_parent, &del_old)?;
+        self.dev.flush()?;
+        // Slots freed by the deletion may hold the new set; a fresh slot is still free.
         self.write_entries(&t.dir.clusters, &Self::place_changes(slot, &new_set))?;
         self.dev.flush()?;
-        self.write_entries(&src_parent, &del_old)?;
-        if !del_replaced.is_empty() {
-            self.write_entries(&t.dir.clusters, &del_replaced)?;
-        }
-        self.dev.flush()?;
-        for r in replaced_runs {
-            self.bitmap_set(r, false)?;
-        }
+        self.free_runs(replaced_runs)?;
         self.set_dirty(false)?;
         Ok(())
+    }
+
+    /// Free runs in the bitmap, then flush.
+    fn free_runs(&mut self, runs: Vec<Run>) -> Result<(), Error> {
+        for r in runs {
+            self.bitmap_set(r, false)?;
+        }
+        self.dev.flush()?;
+        Ok(())
+    }
+
+    /// A place for `n` entries inside sector `sector` (partition sector number), the
+    /// slots of `old` counting as free.
+    fn slot_in_sector(
+        &mut self,
+        dir: &Dir,
+        n: usize,
+        sector: u64,
+        old: &FileSet,
+    ) -> Result<Option<Slot>, Error> {
+        let ss = u64::from(self.g.ss);
+        let per_sector = ss / entry::SIZE as u64;
+        if n as u64 > per_sector {
+            return Ok(None);
+        }
+        // Entry indices of this sector: the directory offset of the sector's first entry.
+        let mut first_index: Option<u32> = None;
+        for (k, &c) in dir.clusters.iter().enumerate() {
+            let base = self.cluster_offset(c) / ss;
+            let spc = self.g.cs / ss;
+            if sector >= base && sector < base + spc {
+                let idx = (k as u64 * spc + (sector - base)) * per_sector;
+                first_index = u32::try_from(idx).ok();
+                break;
+            }
+        }
+        let Some(first) = first_index else {
+            return Ok(None);
+        };
+        let last = first + per_sector as u32;
+        let old_range = old.index..old.index + old.entries.len() as u32;
+        let mut free = vec![false; per_sector as usize];
+        let end = self.scan_dir(&dir.clusters, &mut |item| {
+            let i = match item {
+                Item::Free(i) => Some(i),
+                Item::File(s) if s.index == old.index => None,
+                Item::File(s) => {
+                    return s.index < last;
+                }
+                Item::Other(i, _) => return i < last,
+            };
+            if let Some(i) = i {
+                if i >= first && i < last {
+                    free[(i - first) as usize] = true;
+                }
+                return i < last;
+            }
+            true
+        })?;
+        for i in old_range {
+            if i >= first && i < last {
+                free[(i - first) as usize] = true;
+            }
+        }
+        let mut run = 0usize;
+        for (k, f) in free.iter().enumerate() {
+            run = if *f { run + 1 } else { 0 };
+            if run == n {
+                let index = first + (k + 1 - n) as u32;
+                return Ok(Some(Slot {
+                    index,
+                    end: end.end,
+                }));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -863,13 +886,5 @@ impl<D: BlockDevice> Volume<D> {
             off += n as u64;
         }
         Ok(())
-    }
-}
-
-/// Keep scanning while items are before `limit`.
-fn i_lt(item: &Item, limit: u32) -> bool {
-    match item {
-        Item::Free(i) | Item::Other(i, _) => *i < limit,
-        Item::File(s) => s.index < limit,
     }
 }
