@@ -105,6 +105,8 @@ struct Geometry {
     /// FAT32 root cluster, `None` on FAT12/16 (fixed root region).
     root_cluster: Option<u64>,
     total_bytes: u64,
+    /// Number of data clusters (clusters 2 .. clusters + 2 exist).
+    clusters: u64,
 }
 
 impl Geometry {
@@ -170,6 +172,7 @@ impl Geometry {
             first_data_sector,
             root_cluster,
             total_bytes,
+            clusters,
         })
     }
 
@@ -215,6 +218,120 @@ impl Geometry {
             }
         }
     }
+}
+
+/// Bits per FAT entry: 12, 16 or 32 (by cluster count, as the specification says).
+fn fat_bits(g: &Geometry) -> u32 {
+    if g.clusters < 4085 {
+        12
+    } else if g.clusters < 65525 {
+        16
+    } else {
+        32
+    }
+}
+
+/// Entry `n` of FAT copy `copy` (FAT16/32 only).
+fn fat_get(img: &[u8], g: &Geometry, copy: u64, n: u64) -> u64 {
+    let base = ((g.reserved + copy * g.fat_sectors) * g.bytes_per_sector) as usize;
+    match fat_bits(g) {
+        16 => le16(img, base + 2 * n as usize),
+        _ => le32(img, base + 4 * n as usize) & 0x0FFF_FFFF,
+    }
+}
+
+fn fat_set(img: &mut [u8], g: &Geometry, copy: u64, n: u64, v: u64) {
+    let base = ((g.reserved + copy * g.fat_sectors) * g.bytes_per_sector) as usize;
+    match fat_bits(g) {
+        16 => {
+            let at = base + 2 * n as usize;
+            if let Some(d) = img.get_mut(at..at + 2) {
+                d.copy_from_slice(&(v as u16).to_le_bytes());
+            }
+        }
+        _ => {
+            let at = base + 4 * n as usize;
+            if let Some(d) = img.get_mut(at..at + 4) {
+                let keep = u32::from_le_bytes([d[0], d[1], d[2], d[3]]) & 0xF000_0000;
+                d.copy_from_slice(&(keep | (v as u32 & 0x0FFF_FFFF)).to_le_bytes());
+            }
+        }
+    }
+}
+
+/// Free every allocated cluster that no directory entry reaches (what a killed update
+/// can leave), and make every FAT copy equal to the first (a kill between the copies).
+/// Only ever frees unreachable clusters, so it is itself safe to interrupt. FAT12 (never
+/// made by `install`, whose ESP is 32 MiB) is left alone.
+fn collect_garbage(img: &mut [u8]) -> Result<()> {
+    let g = Geometry::parse(img)?;
+    let bits = fat_bits(&g);
+    if bits == 12 {
+        return Ok(());
+    }
+    let eoc_min = if bits == 16 { 0xFFF7 } else { 0x0FFF_FFF7 };
+    let end = g.clusters + 2;
+    let mut reach = vec![false; end as usize];
+    // Mark a chain; returns its clusters (empty when it starts out of range).
+    let mark = |img: &[u8], first: u64, reach: &mut Vec<bool>| -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut c = first;
+        while (2..end).contains(&c) && !reach[c as usize] {
+            reach[c as usize] = true;
+            out.push(c);
+            let next = fat_get(img, &g, 0, c);
+            if next >= eoc_min || next < 2 {
+                break;
+            }
+            c = next;
+        }
+        out
+    };
+    let mut dirs: Vec<Vec<u8>> = Vec::new();
+    match g.root_cluster {
+        None => {
+            let r = g.dir_range(None)?;
+            dirs.push(img.get(r).ok_or(Error::Internal("root range"))?.to_vec());
+        }
+        Some(rc) => {
+            let mut v = Vec::new();
+            for c in mark(img, rc, &mut reach) {
+                v.extend_from_slice(&img[g.cluster_range(c)?]);
+            }
+            dirs.push(v);
+        }
+    }
+    while let Some(dir) = dirs.pop() {
+        for e in dir.chunks_exact(32) {
+            if e[0] == 0 {
+                break;
+            }
+            let attr = e[raw::DIR_ATTR];
+            if e[0] == 0xE5 || attr == raw::ATTR_LFN || attr & 0x08 != 0 || e[0] == b'.' {
+                continue;
+            }
+            let chain = mark(img, entry_cluster(e), &mut reach);
+            if attr & raw::ATTR_DIR != 0 {
+                let mut v = Vec::new();
+                for c in chain {
+                    v.extend_from_slice(&img[g.cluster_range(c)?]);
+                }
+                dirs.push(v);
+            }
+        }
+    }
+    for n in 2..end {
+        if !reach[n as usize] && fat_get(img, &g, 0, n) != 0 {
+            fat_set(img, &g, 0, n, 0);
+        }
+    }
+    let fat_bytes = (g.fat_sectors * g.bytes_per_sector) as usize;
+    let first = (g.reserved * g.bytes_per_sector) as usize;
+    for copy in 1..g.num_fats as usize {
+        let at = first + copy * fat_bytes;
+        img.copy_within(first..first + fat_bytes, at);
+    }
+    Ok(())
 }
 
 /// The 11-byte on-disk short name of "NAME.EXT".
@@ -503,6 +620,10 @@ pub fn update_in_place<D: BlockDevice>(
     let grow = [Class::Data, Class::Fat, Class::Dir, Class::Other];
     let shrink = [Class::Dir, Class::Fat, Class::Data, Class::Other];
     let mut written = 0;
+    // Leftovers of a killed update: lost clusters, differing FAT copies.
+    let mut img = disk.clone();
+    collect_garbage(&mut img)?;
+    written += w.apply(&mut disk, &img, &[Class::Fat])?;
     for (path, data) in files {
         let (dir_path, name) = path.rsplit_once('/').unwrap_or(("", path));
         let dir = dir_cluster(&disk, &g, dir_path)?;
