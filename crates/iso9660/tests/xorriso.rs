@@ -241,3 +241,30 @@ fn hints_name_what_the_iso_holds() {
     assert_eq!(hints("plain"), ["isolinux"]);
     assert_eq!(hints("bios-only"), Vec::<&str>::new());
 }
+
+#[test]
+fn rock_ridge_relocated_directories() {
+    let all = all_isos();
+    let (_, path, bytes) = all.iter().find(|(n, _, _)| *n == "rr-relocated").unwrap();
+    let mut iso = Iso::open(&bytes[..]).unwrap();
+    assert!(iso.has_rock_ridge());
+    // Plain names: the relocated directory sits in /RR_MOVED.
+    let plain = walk_files(&mut iso, Namespace::Plain);
+    assert!(
+        plain.keys().any(|p| p.starts_with("/RR_MOVED/")),
+        "{plain:?}"
+    );
+    // Rock Ridge names: the tree as it was, RR_MOVED hidden, through the CL link.
+    let rr = walk_files(&mut iso, Namespace::RockRidge);
+    assert_eq!(rr, xorriso_files(path, "any"));
+    let leaf = iso.lookup("/a/b/c/d/e/f/g/h/i/j/leaf.txt").unwrap();
+    let mut buf = [0u8; 4];
+    iso.read_file(&leaf, 0, &mut buf).unwrap();
+    assert_eq!(&buf, b"leaf");
+    // xorriso moved /a/b/c/d/e/f/g/h (the ninth level) away; g holds a CL placeholder.
+    let h = iso.lookup("/a/b/c/d/e/f/g/h").unwrap();
+    assert!(h.is_dir() && h.child_link && !h.flags.is_dir(), "{h:?}");
+    assert_eq!(plain["/A/B/C/D/E/F/G/H"].1, 0, "an empty placeholder file");
+    let moved = iso.lookup_in(Namespace::Plain, "/RR_MOVED/H").unwrap();
+    assert_eq!(moved.lba, h.lba, "CL points at the moved directory");
+}
