@@ -1,8 +1,20 @@
 //! End-to-end tests: build sticks with bootshelf and boot them under QEMU. This library
 //! holds what the test files share; the tests are in `tests/` (`uefi_*.rs` for the UEFI
 //! loader, `bios_*.rs` for the BIOS loader).
+//!
+//! Sticks are made by the real `bootshelf` binary ([`bootshelf`] builds it once per test
+//! process into the test's own target directory), ISOs are copied "as a file manager
+//! would" through exfat-fuse ([`TestStick::copy_unindexed`]), and boots run through
+//! `qemu-harness` with the stick on USB storage in snapshot mode, so one stick image can
+//! serve several boots at once.
 
+use anyhow::{bail, Context, Result};
+use qemu_harness::{Config, Drive, Qemu};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 /// A scratch file removed when dropped (stick images of one test).
 pub struct TempImage(pub PathBuf);
@@ -18,4 +30,271 @@ impl Drop for TempImage {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// The `bootshelf` binary, built once per test process with the same cargo, target
+/// directory and profile as the running test (so the loaders embedded in it are the ones
+/// of this source tree).
+pub fn bootshelf() -> Result<&'static Path> {
+    static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| build_bootshelf().map_err(|e| format!("{e:#}")))
+        .as_deref()
+        .map_err(|e| anyhow::anyhow!("building bootshelf: {e}"))
+}
+
+fn build_bootshelf() -> Result<PathBuf> {
+    // <target>/<profile>/deps/<test binary>
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary is not in <target>/<profile>/deps")?;
+    let target_dir = profile_dir.parent().context("no target directory")?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(p) => p,
+        None => bail!("no profile directory"),
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "bootshelf", "--profile", profile])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .context("running cargo build -p bootshelf")?;
+    if !status.success() {
+        bail!("cargo build -p bootshelf failed");
+    }
+    let bin = profile_dir.join("bootshelf");
+    if !bin.is_file() {
+        bail!("{} was not built", bin.display());
+    }
+    Ok(bin)
+}
+
+/// Run `bootshelf ARGS`; fail with its output when it fails.
+pub fn run_bootshelf(args: &[&str]) -> Result<String> {
+    let out = Command::new(bootshelf()?)
+        .args(args)
+        .output()
+        .context("running bootshelf")?;
+    if !out.status.success() {
+        bail!(
+            "bootshelf {args:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// How to install a test stick.
+#[derive(Clone, Copy, Debug)]
+pub struct StickSpec {
+    /// Image size in MiB.
+    pub size_mib: u64,
+    /// MBR instead of GPT.
+    pub mbr: bool,
+    /// Logical sector size: 512 or 4096.
+    pub sector: u32,
+}
+
+impl Default for StickSpec {
+    fn default() -> Self {
+        StickSpec {
+            size_mib: 128,
+            mbr: false,
+            sector: 512,
+        }
+    }
+}
+
+/// A stick image made by `bootshelf install`, removed when dropped.
+pub struct TestStick {
+    image: TempImage,
+    spec: StickSpec,
+}
+
+impl TestStick {
+    /// `bootshelf install` a fresh image.
+    pub fn install(spec: StickSpec) -> Result<TestStick> {
+        let image = TempImage(fixtures::scratch_path("e2e-stick.img")?);
+        let img = image.path().to_str().context("non-UTF-8 scratch path")?;
+        let size = format!("{}M", spec.size_mib);
+        let sector = spec.sector.to_string();
+        let mut args = vec![
+            "install",
+            "--yes",
+            "--size",
+            &size,
+            "--sector-size",
+            &sector,
+        ];
+        if spec.mbr {
+            args.push("--mbr");
+        }
+        args.push(img);
+        run_bootshelf(&args)?;
+        Ok(TestStick { image, spec })
+    }
+
+    /// The image file.
+    pub fn path(&self) -> &Path {
+        self.image.path()
+    }
+
+    fn arg(&self) -> &str {
+        self.image.path().to_str().unwrap_or_default()
+    }
+
+    /// `bootshelf add` (with `--title` when given).
+    pub fn add(&self, iso: &Path, title: Option<&str>) -> Result<()> {
+        let iso = iso.to_str().context("non-UTF-8 ISO path")?;
+        let mut args = vec!["add", "--quiet"];
+        if let Some(t) = title {
+            args.extend(["--title", t]);
+        }
+        args.extend([self.arg(), iso]);
+        run_bootshelf(&args).map(|_| ())
+    }
+
+    /// `bootshelf boot-next NAME`.
+    pub fn boot_next(&self, name: &str) -> Result<()> {
+        run_bootshelf(&["boot-next", self.arg(), name]).map(|_| ())
+    }
+
+    /// Copy `iso` to `/name` on the data partition as a file manager would: through
+    /// another exFAT implementation (exfat-fuse on a loop device), without bootshelf and
+    /// without the index. With `fragmented`, the copy is written in 1 MiB pieces
+    /// interleaved with a filler file that is deleted afterwards, so the ISO ends up in
+    /// many FAT-chained fragments.
+    pub fn copy_unindexed(&self, iso: &Path, name: &str, fragmented: bool) -> Result<()> {
+        let (start, len) = {
+            let s = stick::Stick::open(self.path(), false)
+                .map_err(|e| anyhow::anyhow!("opening the stick: {e}"))?;
+            let l = s.layout();
+            (
+                l.data.byte_start(l.sector_size),
+                l.data.byte_len(l.sector_size),
+            )
+        };
+        let out = fixtures::run(
+            Command::new("losetup")
+                .args(["-f", "--show", "--offset", &start.to_string()])
+                .args(["--sizelimit", &len.to_string()])
+                .arg(self.path()),
+        )?;
+        let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let mnt = fixtures::scratch_path("e2e-mnt")?;
+        std::fs::create_dir_all(&mnt)?;
+        let result = (|| -> Result<()> {
+            fixtures::run(Command::new("mount.exfat-fuse").arg(&dev).arg(&mnt))?;
+            let copied = write_copy(iso, &mnt.join(name), fragmented);
+            let unmounted = fixtures::run(Command::new("fusermount").arg("-u").arg(&mnt));
+            copied?;
+            unmounted?;
+            Ok(())
+        })();
+        let detached = fixtures::run(Command::new("losetup").args(["-d", &dev]));
+        let _ = std::fs::remove_dir(&mnt);
+        result?;
+        detached?;
+        Ok(())
+    }
+
+    /// Extents of `/name` on the data partition, read with bootshelf's exFAT.
+    pub fn extents_of(&self, name: &str) -> Result<Vec<blockdev::Extent>> {
+        let mut s = stick::Stick::open(self.path(), false)
+            .map_err(|e| anyhow::anyhow!("opening the stick: {e}"))?;
+        let data = s.layout().data;
+        let mut vol = exfat::Volume::open(s.device(), data.first_lba(), data.sectors())
+            .map_err(|e| anyhow::anyhow!("opening exFAT: {e}"))?;
+        let e = vol
+            .stat(&format!("/{name}"))
+            .map_err(|e| anyhow::anyhow!("stat /{name}: {e}"))?;
+        vol.extents(&e)
+            .map_err(|e| anyhow::anyhow!("extents of /{name}: {e}"))
+    }
+
+    /// A headless UEFI machine with this stick on USB storage (snapshot: the image never
+    /// changes, so several machines may boot it at once).
+    pub fn uefi_config(&self) -> Config {
+        let mut d = Drive::usb(self.path()).snapshot(true);
+        if self.spec.sector != 512 {
+            d = d.sector_size(self.spec.sector);
+        }
+        Config::uefi().drive(d)
+    }
+
+    /// Boot it under OVMF and wait for bootshelf's menu.
+    pub fn boot_uefi_to_menu(&self) -> Result<Qemu> {
+        let mut q = Qemu::start(&self.uefi_config())?;
+        q.wait_for("bootshelf: menu drawn", Duration::from_secs(90))?;
+        Ok(q)
+    }
+}
+
+fn write_copy(src: &Path, dest: &Path, fragmented: bool) -> Result<()> {
+    let mut input = std::fs::File::open(src).with_context(|| format!("{}", src.display()))?;
+    let mut out = std::fs::File::create(dest).with_context(|| format!("{}", dest.display()))?;
+    let filler_path = dest.with_extension("filler");
+    let mut filler = if fragmented {
+        Some(std::fs::File::create(&filler_path)?)
+    } else {
+        None
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])?;
+        if let Some(f) = filler.as_mut() {
+            out.sync_data()?;
+            f.write_all(&buf[..64 * 1024])?;
+            f.sync_data()?;
+        }
+    }
+    out.sync_all()?;
+    drop(out);
+    if filler.take().is_some() {
+        std::fs::remove_file(&filler_path)?;
+    }
+    Ok(())
+}
+
+/// Choose the menu entry whose row contains `name` with Home, Down... and Enter over
+/// serial, as a user at a terminal would.
+pub fn select(q: &mut Qemu, name: &str) -> Result<()> {
+    let rows = q.menu_entries();
+    let Some(index) = rows.iter().position(|(_, t)| t.contains(name)) else {
+        bail!("no menu entry contains {name:?}: {rows:?}");
+    };
+    let mut keys = b"\x1b[H".to_vec();
+    for _ in 0..index {
+        keys.extend_from_slice(b"\x1b[B");
+    }
+    keys.push(b'\r');
+    q.send_serial(&keys)?;
+    Ok(())
+}
+
+/// After choosing an entry: when the loader asks whether to boot without an ISO window
+/// (a fragmented ISO cannot have one), answer Enter. Returns whether it asked.
+pub fn confirm_without_window(q: &mut Qemu) -> Result<bool> {
+    let i = q.wait_for_any(
+        &["bootshelf: booting ", "no ISO window"],
+        Duration::from_secs(20),
+    )?;
+    if i == 1 {
+        q.send_serial(b"\r")?;
+        return Ok(true);
+    }
+    Ok(false)
 }

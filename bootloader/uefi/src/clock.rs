@@ -30,6 +30,13 @@ pub fn calibrate() {
     TICKS_PER_US.store(per_us.max(1), Ordering::Relaxed);
 }
 
+/// Calibrate unless done already.
+pub fn ensure_calibrated() {
+    if TICKS_PER_US.load(Ordering::Relaxed) == 0 {
+        calibrate();
+    }
+}
+
 /// Convert ticks to microseconds ([`calibrate`] first).
 pub fn ticks_to_us(ticks: u64) -> u64 {
     ticks / TICKS_PER_US.load(Ordering::Relaxed).max(1)

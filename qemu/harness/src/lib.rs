@@ -424,6 +424,58 @@ fn connect(path: &Path, child: &mut Child) -> Result<UnixStream, Error> {
     }
 }
 
+/// Numbered menu rows (`   N  text`) in serial output, latest text per number.
+pub fn menu_rows(serial: &str) -> Vec<(usize, String)> {
+    let mut rows: std::collections::BTreeMap<usize, String> = std::collections::BTreeMap::new();
+    for line in split_rows(serial) {
+        let t = line.trim_start();
+        let digits = t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            continue;
+        }
+        let (num, rest) = t.split_at(digits);
+        let Some(text) = rest.strip_prefix("  ") else {
+            continue;
+        };
+        let (Ok(n), text) = (num.parse::<usize>(), text.trim()) else {
+            continue;
+        };
+        if !text.is_empty() {
+            rows.insert(n, text.to_string());
+        }
+    }
+    rows.into_iter().collect()
+}
+
+/// Split serial output into screen rows: at CR, LF and cursor-positioning sequences
+/// (`ESC [ row ; col H`), with every other escape sequence removed.
+fn split_rows(s: &str) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' | '\n' => rows.push(std::mem::take(&mut cur)),
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        last = c;
+                        break;
+                    }
+                }
+                if last == 'H' || last == 'f' {
+                    rows.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    rows.push(cur);
+    rows
+}
+
 /// Remove ANSI escape sequences (`ESC [ ... letter`, `ESC ( x`, lone ESC) from a line.
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -672,29 +724,12 @@ impl Qemu {
             .map_err(io_err("cloning the serial socket"))
     }
 
-    /// Entries of a menu printed on COM1 as `N. title` lines (bootshelf's menus mirror
-    /// themselves this way), in the order printed, from the most recent drawing: the
-    /// numbers restart at 1 with every redraw.
+    /// The entries of bootshelf's menu as drawn on COM1: rows `   N  title ... detail`,
+    /// the latest text drawn for each number N, sorted by N. Rows are delimited by line
+    /// breaks and by cursor-positioning escape sequences (firmware terminals mirror a
+    /// text screen that way).
     pub fn menu_entries(&self) -> Vec<(usize, String)> {
-        let text = self.serial_text();
-        let mut current: Vec<(usize, String)> = Vec::new();
-        for line in text.split(['\n', '\r']) {
-            let line = strip_ansi(line);
-            let t = line.trim_start();
-            let Some((num, title)) = t.split_once(". ") else {
-                continue;
-            };
-            let Ok(n) = num.parse::<usize>() else {
-                continue;
-            };
-            if n == 1 {
-                current.clear();
-            }
-            if n == current.len() + 1 {
-                current.push((n, title.trim_end().to_string()));
-            }
-        }
-        current
+        menu_rows(&self.serial_text())
     }
 
     /// Press and release a key on the emulated keyboard (a QEMU qcode: `ret`, `down`, `esc`,
@@ -783,8 +818,23 @@ mod tests {
 
     #[test]
     fn strip_ansi_removes_colour_and_cursor_codes() {
-        assert_eq!(strip_ansi("\u{1b}[0m\u{1b}[37m\u{1b}[40m  1. Debian\u{1b}[01;01H"), "  1. Debian");
+        assert_eq!(
+            strip_ansi("\u{1b}[0m\u{1b}[37m\u{1b}[40m  1. Debian\u{1b}[01;01H"),
+            "  1. Debian"
+        );
         assert_eq!(strip_ansi("\u{1b}[=3hx"), "x");
+    }
+
+    #[test]
+    fn menu_rows_from_a_mirrored_screen() {
+        let serial = "\u{1b}[1;1Hbootshelf  (1 of 2)\u{1b}[3;1H\u{1b}[0;7m   1  alpha   5 MiB  UEFI\u{1b}[4;1H   2  beta gamma   7 MiB\r\n\u{1b}[3;1H   1  alpha   5 MiB  UEFI  \r\nBooting 3 things";
+        assert_eq!(
+            menu_rows(serial),
+            vec![
+                (1, "alpha   5 MiB  UEFI".to_string()),
+                (2, "beta gamma   7 MiB".to_string())
+            ]
+        );
     }
 
     #[test]
