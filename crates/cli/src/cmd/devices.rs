@@ -54,8 +54,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<14} {:>10} {:>5} {:<28} {:<4} {}",
-        "DEVICE", "SIZE", "SECT", "VENDOR MODEL", "RM", "STATUS"
+        "{:<14} {:>10} {:>5} {:<28} {:<4} STATUS",
+        "DEVICE", "SIZE", "SECT", "VENDOR MODEL", "RM"
     );
     for r in rows {
         let name = format!("{} {}", r.vendor, r.model);
