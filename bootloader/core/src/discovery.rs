@@ -257,13 +257,27 @@ pub fn discover<D: BlockDevice>(dev: &mut D, limits: &Limits) -> Result<Discover
     let mut vol = exfat::Volume::open(&mut *dev, layout.data.first_lba, layout.data.sectors())?;
 
     // The index: both slots, the newer valid one.
+    // One listing of the index folder serves both slots.
+    let listing = match vol.read_dir(bootshelf_index::SLOT_DIR) {
+        Ok(l) => l,
+        Err(exfat::Error::NotFound { .. }) => Vec::new(),
+        Err(e) => {
+            notes.push(format!("{}: {e}", bootshelf_index::SLOT_DIR));
+            Vec::new()
+        }
+    };
     let mut slot_bytes: [Option<Vec<u8>>; 2] = [None, None];
     for (i, slot) in Slot::ALL.iter().enumerate() {
-        match read_slot(&mut vol, slot.path(), limits.max_index_bytes) {
-            Ok(b) => slot_bytes[i] = b,
+        let name = file_name(slot.path());
+        let Some(de) = listing.iter().find(|d| d.name.eq_ignore_ascii_case(name)) else {
+            continue;
+        };
+        match read_slot(&mut vol, de, limits.max_index_bytes) {
+            Ok(b) => slot_bytes[i] = Some(b),
             Err(e) => notes.push(format!("index {}: {e}", slot.path())),
         }
     }
+    drop(listing);
     let [a, b] = &slot_bytes;
     let selection = bootshelf_index::select(a.as_deref(), b.as_deref());
     for (slot, err) in [(Slot::A, &selection.a_error), (Slot::B, &selection.b_error)] {
@@ -373,14 +387,9 @@ pub fn consume_boot_next<D: BlockDevice>(
 
 fn read_slot<D: BlockDevice>(
     vol: &mut Vol<'_, D>,
-    path: &str,
+    de: &exfat::DirEntry,
     max: u64,
-) -> Result<Option<Vec<u8>>, String> {
-    let de = match vol.stat(path) {
-        Ok(de) => de,
-        Err(exfat::Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
+) -> Result<Vec<u8>, String> {
     if de.is_dir {
         return Err(String::from("is a folder"));
     }
@@ -391,8 +400,8 @@ fn read_slot<D: BlockDevice>(
         ));
     }
     let mut buf = vec![0u8; de.size as usize];
-    vol.read_at(&de, 0, &mut buf).map_err(|e| e.to_string())?;
-    Ok(Some(buf))
+    vol.read_at(de, 0, &mut buf).map_err(|e| e.to_string())?;
+    Ok(buf)
 }
 
 /// Folders never scanned: bootshelf's own, and what operating systems keep on sticks.
