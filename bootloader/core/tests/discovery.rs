@@ -485,3 +485,91 @@ fn a_thousand_indexed_isos_are_listed_without_opening_them() {
     eprintln!("render: {:?}", t.elapsed());
     assert!(screen.lines[2].text.contains("iso-0000.iso"));
 }
+
+/// Detaches a loop device and unmounts a FUSE mount when dropped.
+struct Mounted {
+    dir: PathBuf,
+    lo: String,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            let st = Command::new("fusermount").arg("-u").arg(&self.dir).status();
+            if matches!(st, Ok(s) if s.success()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = Command::new("losetup").args(["-d", &self.lo]).status();
+    }
+}
+
+/// An ISO copied by a file manager (exfat-fuse, the Linux FUSE driver) onto a volume with
+/// only scattered free space: stored FAT-chained in several pieces. It is listed, parsed
+/// through its extents, boots in both modes, and gets no window (with the reason).
+#[test]
+fn a_fragmented_copy_from_a_file_manager_is_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, ss) = stick(dir.path(), Kind::Gpt512, 48 * MIB);
+    let mut dev = open(&img, ss);
+    let lay = format(&mut dev);
+    drop(dev);
+    let hybrid = std::fs::read(fixtures::iso::bios_uefi_hybrid().unwrap()).unwrap();
+    {
+        let out = Command::new("losetup")
+            .args([
+                "-f",
+                "--show",
+                "-o",
+                &(lay.data.first_lba * 512).to_string(),
+                "--sizelimit",
+                &(lay.data.sectors() * 512).to_string(),
+                img.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "losetup (needs root and loop devices): {out:?}"
+        );
+        let lo = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let m = Mounted {
+            dir: dir.path().join("mnt"),
+            lo: lo.clone(),
+        };
+        std::fs::create_dir_all(&m.dir).unwrap();
+        run("mount.exfat-fuse", &[&lo, m.dir.to_str().unwrap()], None);
+        // Fill the volume with 512 KiB files, then free every other one.
+        let mut n = 0;
+        while std::fs::write(m.dir.join(format!("fill{n:03}")), vec![7u8; 512 * 1024]).is_ok() {
+            n += 1;
+        }
+        let _ = std::fs::remove_file(m.dir.join(format!("fill{n:03}")));
+        for i in (0..n).step_by(2) {
+            std::fs::remove_file(m.dir.join(format!("fill{i:03}"))).unwrap();
+        }
+        std::fs::write(m.dir.join("frag.iso"), &hybrid).unwrap();
+    }
+    let mut dev = open(&img, ss);
+    let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
+    assert_eq!(d.entries.len(), 1, "{:?}", d.notes);
+    let e = &d.entries[0];
+    assert_eq!(e.path, "/frag.iso");
+    assert_eq!(e.source, Source::Scanned);
+    assert!(e.extents.len() > 1, "{:?}", e.extents);
+    assert!(!e.is_contiguous());
+    assert!(e.uefi() && e.bios() && e.problem.is_none());
+    // The bytes through the extents are the ISO's.
+    let mut r = ExtentReader::new(BlockReader::new(&mut dev), &e.extents, e.size).unwrap();
+    let mut back = vec![0u8; hybrid.len()];
+    blockdev::ReadAt::read_exact_at(&mut r, 0, &mut back).unwrap();
+    assert!(back == hybrid);
+    let refusal = window::open(&mut dev, e).unwrap_err();
+    assert_eq!(
+        refusal,
+        window::Refusal::Fragmented {
+            pieces: e.extents.len()
+        }
+    );
+}
