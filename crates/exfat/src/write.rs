@@ -109,7 +109,8 @@ impl<D: BlockDevice> Volume<D> {
         })
     }
 
-    /// Find `n` consecutive free slots, inside one sector when `n` entries fit in one.
+    /// Find `n` consecutive free slots, inside one sector when `n` entries fit in one,
+    /// else starting on a sector boundary.
     fn find_slot(&mut self, dir: &Dir, n: usize) -> Result<Option<Slot>, Error> {
         let per_sector = u64::from(self.g.ss) / entry::SIZE as u64;
         let one_sector = n as u64 <= per_sector;
@@ -124,10 +125,22 @@ impl<D: BlockDevice> Volume<D> {
                 }
                 prev = Some(i);
                 if i + 1 >= run_start + n as u64 {
-                    let s = i + 1 - n as u64;
-                    if !one_sector || s / per_sector == i / per_sector {
-                        found = Some(s as u32);
-                        return false;
+                    if one_sector {
+                        let s = i + 1 - n as u64;
+                        if s / per_sector == i / per_sector {
+                            found = Some(s as u32);
+                            return false;
+                        }
+                    } else {
+                        // Longer sets start on a sector boundary: they then span the
+                        // fewest sectors (and, with one-sector clusters, the fewest
+                        // clusters: fsck.exfat 1.2.0 miscomputes the checksum of a set
+                        // spread over three clusters).
+                        let a = run_start.div_ceil(per_sector) * per_sector;
+                        if i + 1 >= a + n as u64 {
+                            found = Some(a as u32);
+                            return false;
+                        }
                     }
                 }
             } else {

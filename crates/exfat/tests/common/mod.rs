@@ -53,7 +53,16 @@ pub fn assert_fsck_clean(dev: &MemDevice, start: usize, len: usize, tag: &str) {
     let p = t.path("vol.img");
     std::fs::write(&p, &dev.data[start..start + len]).unwrap();
     let (ok, text) = fsck_file(&p);
-    assert!(ok, "fsck.exfat -n not clean ({tag}):\n{text}");
+    if !ok {
+        // Keep the image for a post-mortem.
+        let keep = std::env::temp_dir().join(format!("exfat-fsck-failed-{tag}.img"));
+        let _ = std::fs::copy(&p, &keep);
+    }
+    assert!(
+        ok,
+        "fsck.exfat -n not clean ({tag}), image kept in {}:\n{text}",
+        std::env::temp_dir().display()
+    );
 }
 
 /// A loop device over an image file, detached on drop.
