@@ -26,6 +26,10 @@ pub const MAX_DEPTH: usize = 32;
 /// Most directories one walk visits.
 pub const MAX_WALK_DIRS: u32 = 65_536;
 
+/// Most directory bytes one walk reads (a DVD's whole tree is a few MiB; without this a
+/// hostile image of huge directories sharing extents would take hours to walk).
+pub const MAX_WALK_BYTES: u64 = 32 << 20;
+
 pub(crate) fn validate_dir_size(offset: u64, size: u32) -> Result<()> {
     if size > MAX_DIR_SIZE {
         return Err(Error::AbsurdSize {
@@ -424,8 +428,9 @@ pub fn lookup<R: ReadAt + ?Sized>(r: &mut R, root: Dir, path: &str) -> Result<Di
 }
 
 /// Walk the tree under `root` depth first and return the first file entry for which
-/// `pred` holds. Bounded: at most [`MAX_DEPTH`] levels and [`MAX_WALK_DIRS`]
-/// directories; a directory that contains one of its ancestors is an error.
+/// `pred` holds. Bounded: at most [`MAX_DEPTH`] levels, [`MAX_WALK_DIRS`] directories
+/// and [`MAX_WALK_BYTES`] of directory data; a directory that contains one of its
+/// ancestors is an error.
 pub fn find<R: ReadAt + ?Sized>(
     r: &mut R,
     root: Dir,
@@ -434,6 +439,7 @@ pub fn find<R: ReadAt + ?Sized>(
     let mut stack: [(Dir, u32); MAX_DEPTH] = [(root, 0); MAX_DEPTH];
     let mut depth = 1usize;
     let mut visited = 1u32;
+    let mut bytes = u64::from(root.extent.size);
     while depth > 0 {
         let (dir, pos) = stack[depth - 1];
         let mut it = Entries::new(r, dir, pos)?;
@@ -473,6 +479,14 @@ pub fn find<R: ReadAt + ?Sized>(
             });
         }
         let sub = subdir(r, &dir, &e)?;
+        bytes += u64::from(sub.extent.size);
+        if bytes > MAX_WALK_BYTES {
+            return Err(Error::AbsurdSize {
+                offset: e.record_offset + 10,
+                value: bytes,
+                limit: MAX_WALK_BYTES,
+            });
+        }
         stack[depth] = (sub, 0);
         depth += 1;
     }

@@ -461,3 +461,37 @@ fn random_corruption_never_panics() {
         }
     }
 }
+
+#[test]
+fn walk_of_huge_shared_directories_is_bounded() {
+    // Every directory record under the root points at one 60 MiB "directory" made of
+    // the image itself: within MAX_DIR_SIZE, but a walk must stop after MAX_WALK_BYTES.
+    let mut img = fixture("joliet-rr");
+    img.resize(64 << 20, 0);
+    let mut iso = Iso::open(&img[..]).unwrap();
+    let big_lba = 16u32; // the descriptors onwards: parses as records, then zero padding
+    let big_size = 60u32 << 20;
+    let root = iso.root(Namespace::Plain).unwrap();
+    let dirs: Vec<u64> = iso
+        .entries(root)
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|e| e.is_dir())
+        .map(|e| e.record_offset)
+        .collect();
+    assert!(dirs.len() >= 3);
+    for r in dirs {
+        let r = r as usize;
+        img[r + 2..r + 6].copy_from_slice(&big_lba.to_le_bytes());
+        img[r + 10..r + 14].copy_from_slice(&big_size.to_le_bytes());
+    }
+    let mut iso = Iso::open(&img[..]).unwrap();
+    let root = iso.root(Namespace::Plain).unwrap();
+    let t = std::time::Instant::now();
+    let e = dir::find(iso.reader(), root, |_| false).unwrap_err();
+    assert!(
+        matches!(e, Error::AbsurdSize { limit, .. } if limit == dir::MAX_WALK_BYTES),
+        "{e}"
+    );
+    assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
+}
