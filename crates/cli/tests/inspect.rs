@@ -313,3 +313,60 @@ fn stats_show_few_bytes_read() {
         "read {bytes} of {size}"
     );
 }
+
+#[test]
+fn json_agrees_with_hadris_iso() {
+    use hadris_fs::MountOptions;
+    use hadris_iso::sync::IsoFs;
+    let all = fixtures::iso::all().unwrap();
+    let paths: Vec<&Path> = all.iter().map(|(_, p)| p.as_path()).collect();
+    let (doc, _) = inspect_json(&paths);
+    for ((name, path), j) in all.iter().zip(doc["isos"].as_array().unwrap()) {
+        let dev = hadris_storage::host::FileDevice::open(path).unwrap();
+        let mut iso = IsoFs::mount(dev, MountOptions::new()).unwrap();
+        let info = iso.info();
+        let label = String::from_utf8_lossy(info.id(hadris_iso::IsoId::Volume)).into_owned();
+        assert_eq!(j["label"], label, "{name}");
+        assert_eq!(j["volume_blocks"], info.volume_space_size(), "{name}");
+        let ns = iso.namespaces();
+        assert_eq!(
+            j["rock_ridge"],
+            ns.contains(hadris_iso::Namespace::RockRidge),
+            "{name}"
+        );
+        assert_eq!(
+            j["joliet_level"].is_number(),
+            ns.contains(hadris_iso::Namespace::Joliet),
+            "{name}"
+        );
+        let mut buf = vec![0u8; 65536];
+        let cat = iso.boot_catalog(&mut buf).unwrap();
+        assert_eq!(
+            j["boot_catalog"]["lba"].as_u64(),
+            cat.map(|c| u64::from(c.block())),
+            "{name}"
+        );
+        let theirs: Vec<_> = cat.map(|c| c.entries().collect()).unwrap_or_default();
+        let ours = j["boot_entries"].as_array().unwrap();
+        assert_eq!(ours.len(), theirs.len(), "{name}");
+        for (o, t) in ours.iter().zip(&theirs) {
+            let ctx = format!("{name} entry {}", o["index"]);
+            assert_eq!(o["platform_id"], t.platform().id(), "{ctx}");
+            assert_eq!(o["bootable"], t.is_bootable(), "{ctx}");
+            assert_eq!(
+                o["media_type"].as_u64().unwrap() & 0x0F,
+                u64::from(t.raw().boot_media_type & 0x0F),
+                "{ctx}"
+            );
+            assert_eq!(o["load_segment"], t.load_segment(), "{ctx}");
+            assert_eq!(o["system_type"], t.raw().system_type, "{ctx}");
+            assert_eq!(o["sector_count"], t.sector_count(), "{ctx}");
+            assert_eq!(o["load_rba"], t.load_block(), "{ctx}");
+            assert_eq!(
+                o["section"]["index"].as_u64(),
+                t.section().map(|s| s as u64),
+                "{ctx}"
+            );
+        }
+    }
+}
