@@ -177,7 +177,9 @@ pub fn copy_and_hash<D: BlockDevice>(
         read?;
         let written = written?;
         if written != size {
-            return Err(CopyError::Pipeline("fewer bytes reached the device than were read"));
+            return Err(CopyError::Pipeline(
+                "fewer bytes reached the device than were read",
+            ));
         }
         digest.ok_or(CopyError::Pipeline("hasher stopped early"))
     })
@@ -200,7 +202,10 @@ fn read_stage(
             .get_mut(..len)
             .ok_or(CopyError::Pipeline("buffer too small"))?;
         src.read_exact_at(dst, off)
-            .map_err(|source| CopyError::Read { offset: off, source })?;
+            .map_err(|source| CopyError::Read {
+                offset: off,
+                source,
+            })?;
         if out.send(Chunk { off, len, buf }).is_err() {
             return Ok(());
         }
@@ -251,7 +256,11 @@ fn write_stage<D: BlockDevice>(
 
 /// SHA-256 of `size` bytes read through `read(offset, buf)` in [`BUF_SIZE`] pieces, the
 /// reads on a second thread overlapping the hashing.
-fn hash_pipelined<F>(size: u64, read: F, progress: &mut dyn FnMut(u64)) -> Result<Sha256Digest, CopyError>
+fn hash_pipelined<F>(
+    size: u64,
+    read: F,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Sha256Digest, CopyError>
 where
     F: FnMut(u64, &mut [u8]) -> Result<(), CopyError> + Send,
 {
@@ -443,7 +452,9 @@ mod tests {
     use blockdev::MemDevice;
 
     fn pattern(n: usize) -> Vec<u8> {
-        (0..n).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+        (0..n)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect()
     }
 
     fn temp_file(data: &[u8]) -> (std::path::PathBuf, File) {
@@ -470,8 +481,7 @@ mod tests {
                 len: round_up(len as u64, u64::from(ss)),
             };
             let mut seen = 0;
-            let digest =
-                copy_and_hash(&f, len as u64, &mut dev, dest, &mut |n| seen += n).unwrap();
+            let digest = copy_and_hash(&f, len as u64, &mut dev, dest, &mut |n| seen += n).unwrap();
             let want: Sha256Digest = Sha256::digest(&data).into();
             assert_eq!(digest, want);
             assert_eq!(seen, len as u64);
@@ -496,8 +506,14 @@ mod tests {
         dev.data[8192..8192 + 4096].copy_from_slice(&data[..4096]);
         dev.data[16384..16384 + 8192].copy_from_slice(&data[4096..]);
         let ext = [
-            Extent { start: 8192, len: 4096 },
-            Extent { start: 16384, len: 8192 },
+            Extent {
+                start: 8192,
+                len: 4096,
+            },
+            Extent {
+                start: 16384,
+                len: 8192,
+            },
         ];
         let d = hash_on_device(&mut dev, &ext, data.len() as u64, &mut |_| {}).unwrap();
         assert_eq!(d, <[u8; 32]>::from(Sha256::digest(&data)));
@@ -507,12 +523,18 @@ mod tests {
     fn refuses_a_destination_too_small_or_misaligned() {
         let (p, f) = temp_file(&pattern(1000));
         let mut dev = MemDevice::new(512, 16);
-        let small = Extent { start: 512, len: 512 };
+        let small = Extent {
+            start: 512,
+            len: 512,
+        };
         assert!(matches!(
             copy_and_hash(&f, 1000, &mut dev, small, &mut |_| {}),
             Err(CopyError::BadDestination { .. })
         ));
-        let odd = Extent { start: 100, len: 1024 };
+        let odd = Extent {
+            start: 100,
+            len: 1024,
+        };
         assert!(copy_and_hash(&f, 1000, &mut dev, odd, &mut |_| {}).is_err());
         let _ = std::fs::remove_file(p);
     }
@@ -521,7 +543,10 @@ mod tests {
     fn a_short_source_is_a_read_error() {
         let (p, f) = temp_file(&pattern(1000));
         let mut dev = MemDevice::new(512, 16);
-        let dest = Extent { start: 0, len: 4096 };
+        let dest = Extent {
+            start: 0,
+            len: 4096,
+        };
         assert!(matches!(
             copy_and_hash(&f, 3000, &mut dev, dest, &mut |_| {}),
             Err(CopyError::Read { offset: 0, .. })

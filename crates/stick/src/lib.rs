@@ -4,15 +4,21 @@
 //! its [`Layout`]. See docs/stick-layout.md for the layout and docs/safety.md for what is
 //! refused on real disks.
 
+pub mod add;
 pub mod bootcode;
+pub mod check;
 pub mod copy;
 pub mod device;
 pub mod devices;
 pub mod esp;
+pub mod index_io;
 pub mod install;
 pub mod layout;
+pub mod list;
 pub mod partition_read;
 pub mod partition_write;
+pub mod remove;
+pub mod sync;
 pub mod update;
 
 pub use bootcode::BootCode;

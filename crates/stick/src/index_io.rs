@@ -1,0 +1,439 @@
+//! Reading and writing the index slots on the data partition (format: crates/index,
+//! docs/index-format.md), the errors of the ISO commands (add, remove, list, sync, check,
+//! boot-next), and the helpers they share: finding ISO files on the stick and resolving
+//! the names a user types.
+
+use crate::copy::CopyError;
+use blockdev::{BlockDevice, Extent};
+use bootshelf_index::{encode, select, EncodeError, Selection, Slot, SLOT_DIR};
+use exfat::{DirEntry, Volume};
+use std::fmt;
+use std::path::PathBuf;
+
+pub use bootshelf_index::{Index, IsoEntry, PlatformId};
+
+/// Largest slot file read: the encoder's limit plus slack for trailing bytes.
+const MAX_SLOT_READ: u64 = 16 << 20;
+
+/// Why an ISO command failed. Each variant names what it was doing and the value at fault.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpError {
+    /// The exFAT layer refused or found corruption.
+    Fs {
+        /// What we were doing.
+        what: String,
+        /// The exFAT error.
+        source: exfat::Error,
+    },
+    /// Copying or hashing failed.
+    Copy {
+        /// What we were doing.
+        what: String,
+        /// Why.
+        source: CopyError,
+    },
+    /// A host I/O error (opening the source ISO, ...).
+    Io {
+        /// What we were doing.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The device failed.
+    Device {
+        /// What we were doing.
+        what: String,
+        /// Why.
+        source: blockdev::IoError,
+    },
+    /// The new index could not be encoded.
+    Index(EncodeError),
+    /// The input is not an ISO 9660 image.
+    NotIso {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The ISO has no bootable El Torito entry.
+    NotBootable {
+        /// The file.
+        path: PathBuf,
+        /// Details.
+        reason: String,
+    },
+    /// A file of that name is already on the stick.
+    AlreadyThere {
+        /// Its path on the stick.
+        path: String,
+    },
+    /// Not enough contiguous space; nothing was written.
+    StickFull {
+        /// The file.
+        name: String,
+        /// Bytes it needs, in whole clusters.
+        needed: u64,
+        /// The largest free contiguous run.
+        largest_free_run: u64,
+        /// All free bytes.
+        free: u64,
+    },
+    /// No ISO matches the name.
+    NotFound {
+        /// The name given.
+        name: String,
+    },
+    /// Several ISOs match the name.
+    Ambiguous {
+        /// The name given.
+        name: String,
+        /// The paths it matches.
+        candidates: Vec<String>,
+    },
+    /// `--verify`: the bytes read back differ from the bytes copied.
+    VerifyFailed {
+        /// Path on the stick.
+        path: String,
+        /// SHA-256 of the source.
+        expected: String,
+        /// SHA-256 read back.
+        found: String,
+    },
+    /// A name that cannot be an ISO's name on the stick.
+    BadName {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The file system placed a committed file elsewhere than where its data was written.
+    Misplaced {
+        /// Path on the stick.
+        path: String,
+        /// Where the data was written.
+        written: Extent,
+        /// What the file system reports.
+        found: Vec<Extent>,
+    },
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpError::Fs { what, source } => write!(f, "{what}: {source}"),
+            OpError::Copy { what, source } => write!(f, "{what}: {source}"),
+            OpError::Io { what, source } => write!(f, "{what}: {source}"),
+            OpError::Device { what, source } => write!(f, "{what}: {source}"),
+            OpError::Index(e) => write!(f, "encoding the index: {e}"),
+            OpError::NotIso { path, reason } => write!(
+                f,
+                "{} is not an ISO 9660 image ({reason}); use --force to copy it anyway",
+                path.display()
+            ),
+            OpError::NotBootable { path, reason } => write!(
+                f,
+                "{} is not bootable: {reason}; use --force to copy it anyway",
+                path.display()
+            ),
+            OpError::AlreadyThere { path } => write!(
+                f,
+                "{path} is already on the stick; use --force to replace it"
+            ),
+            OpError::StickFull {
+                name,
+                needed,
+                largest_free_run,
+                free,
+            } => write!(
+                f,
+                "the stick is full: {name} needs {} contiguous, the largest free run is {} ({} free in all); nothing was written",
+                human(*needed),
+                human(*largest_free_run),
+                human(*free)
+            ),
+            OpError::NotFound { name } => write!(f, "no ISO named {name:?} on the stick"),
+            OpError::Ambiguous { name, candidates } => write!(
+                f,
+                "{name:?} matches several ISOs: {}",
+                candidates.join(", ")
+            ),
+            OpError::VerifyFailed {
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "verification of {path} failed: copied SHA-256 {expected}, read back {found}; the copy was not kept"
+            ),
+            OpError::BadName { name, reason } => write!(f, "bad name {name:?}: {reason}"),
+            OpError::Misplaced {
+                path,
+                written,
+                found,
+            } => write!(
+                f,
+                "{path}: data written at device byte {} ({} bytes) but the file system reports {found:?}",
+                written.start, written.len
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpError::Copy { source, .. } => Some(source),
+            OpError::Io { source, .. } => Some(source),
+            OpError::Device { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// `map_err` helper for exFAT errors.
+pub(crate) fn fs_err(what: impl Into<String>) -> impl FnOnce(exfat::Error) -> OpError {
+    let what = what.into();
+    move |source| OpError::Fs { what, source }
+}
+
+/// `map_err` helper for device errors.
+pub(crate) fn dev_err(what: impl Into<String>) -> impl FnOnce(blockdev::IoError) -> OpError {
+    let what = what.into();
+    move |source| OpError::Device { what, source }
+}
+
+/// Bytes in binary units, for messages.
+pub fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS.get(u).unwrap_or(&"?"))
+    }
+}
+
+/// The index as found on the stick, and where the next generation goes.
+#[derive(Debug, Clone)]
+pub struct IndexStore {
+    sel: Selection,
+}
+
+fn read_slot<D: BlockDevice>(vol: &mut Volume<D>, slot: Slot) -> Result<Option<Vec<u8>>, OpError> {
+    let path = slot.path();
+    let e = match vol.stat(path) {
+        Ok(e) => e,
+        Err(exfat::Error::NotFound { .. }) => return Ok(None),
+        Err(source) => {
+            return Err(OpError::Fs {
+                what: format!("looking up {path}"),
+                source,
+            })
+        }
+    };
+    if e.is_dir {
+        // Not a slot file: decodes as an empty (invalid) slot.
+        return Ok(Some(Vec::new()));
+    }
+    let len = e.size.min(MAX_SLOT_READ) as usize;
+    let mut buf = vec![0u8; len];
+    vol.read_at(&e, 0, &mut buf)
+        .map_err(fs_err(format!("reading {path}")))?;
+    Ok(Some(buf))
+}
+
+impl IndexStore {
+    /// Read both slots.
+    pub fn load<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Self, OpError> {
+        let a = read_slot(vol, Slot::A)?;
+        let b = read_slot(vol, Slot::B)?;
+        Ok(IndexStore {
+            sel: select(a.as_deref(), b.as_deref()),
+        })
+    }
+
+    /// What was found in the slots.
+    pub fn selection(&self) -> &Selection {
+        &self.sel
+    }
+
+    /// The newest valid index (empty, generation 0, when there is none).
+    pub fn index(&self) -> Index {
+        self.sel.index()
+    }
+
+    /// Whether both slots hold a valid index.
+    pub fn both_valid(&self) -> bool {
+        self.sel.a_error.is_none() && self.sel.b_error.is_none()
+    }
+
+    /// Write `index` as the next generation into the slot not holding the newest valid
+    /// copy, and flush the device. Returns the generation written.
+    pub fn write<D: BlockDevice>(
+        &mut self,
+        vol: &mut Volume<D>,
+        mut index: Index,
+    ) -> Result<u64, OpError> {
+        let slot = self.sel.slot_to_write();
+        index.generation = self.sel.next_generation();
+        let bytes = encode(&index).map_err(OpError::Index)?;
+        vol.mkdir(SLOT_DIR)
+            .map_err(fs_err(format!("creating {SLOT_DIR}")))?;
+        vol.write_file(slot.path(), &bytes)
+            .map_err(fs_err(format!("writing {}", slot.path())))?;
+        vol.device()
+            .flush()
+            .map_err(dev_err("flushing the index"))?;
+        let generation = index.generation;
+        match slot {
+            Slot::A => self.sel.a_error = None,
+            Slot::B => self.sel.b_error = None,
+        }
+        self.sel.current = Some((slot, index));
+        Ok(generation)
+    }
+}
+
+/// Whether a file name is one the ISO commands manage (`*.iso`, any case).
+pub fn is_iso_name(name: &str) -> bool {
+    name.len() > 4
+        && name
+            .get(name.len() - 4..)
+            .is_some_and(|ext| ext.eq_ignore_ascii_case(".iso"))
+}
+
+/// Join a directory path and a name.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Every `*.iso` file on the data partition (recursively, outside `/bootshelf`), with its
+/// directory entry, in directory order.
+pub fn find_iso_files<D: BlockDevice>(
+    vol: &mut Volume<D>,
+) -> Result<Vec<(String, DirEntry)>, OpError> {
+    let mut out = Vec::new();
+    let mut dirs = vec![String::from("/")];
+    // Depth bound: a corrupt (looping) tree cannot keep us here for ever.
+    let mut visited = 0usize;
+    while let Some(dir) = dirs.pop() {
+        visited += 1;
+        if visited > 10_000 {
+            break;
+        }
+        let entries = vol
+            .read_dir(&dir)
+            .map_err(fs_err(format!("listing {dir}")))?;
+        for e in entries {
+            let path = join(&dir, &e.name);
+            if e.is_dir {
+                if !path.eq_ignore_ascii_case(SLOT_DIR) {
+                    dirs.push(path);
+                }
+            } else if is_iso_name(&e.name) {
+                out.push((path, e));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Resolve what a user typed to one path: an exact path (with or without the leading
+/// `/`), else a file name, else an index title; case-insensitive as exFAT.
+pub fn resolve(name: &str, index: &Index, files: &[(String, DirEntry)]) -> Result<String, OpError> {
+    let want = if name.starts_with('/') {
+        name.to_string()
+    } else {
+        format!("/{name}")
+    };
+    let mut paths: Vec<&str> = index.isos.iter().map(|e| e.path.as_str()).collect();
+    for (p, _) in files {
+        if !paths.iter().any(|q| q.eq_ignore_ascii_case(p)) {
+            paths.push(p);
+        }
+    }
+    if let Some(p) = paths.iter().find(|p| p.eq_ignore_ascii_case(&want)) {
+        return Ok(p.to_string());
+    }
+    let by_file: Vec<&str> = paths
+        .iter()
+        .copied()
+        .filter(|p| {
+            p.rsplit('/')
+                .next()
+                .is_some_and(|f| f.eq_ignore_ascii_case(name))
+        })
+        .collect();
+    let by_title: Vec<&str> = index
+        .isos
+        .iter()
+        .filter(|e| e.title.as_deref().is_some_and(|t| t == name))
+        .map(|e| e.path.as_str())
+        .collect();
+    for found in [by_file, by_title] {
+        match found.as_slice() {
+            [] => {}
+            [one] => return Ok(one.to_string()),
+            many => {
+                return Err(OpError::Ambiguous {
+                    name: name.to_string(),
+                    candidates: many.iter().map(|s| s.to_string()).collect(),
+                })
+            }
+        }
+    }
+    Err(OpError::NotFound {
+        name: name.to_string(),
+    })
+}
+
+/// `boot-next`: make `name` the one-shot choice of the next boot. Returns its path.
+pub fn set_boot_next<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    store: &mut IndexStore,
+    name: &str,
+) -> Result<String, OpError> {
+    let mut index = store.index();
+    let path = resolve(name, &index, &[])?;
+    index.settings.boot_next = Some(path.clone());
+    store.write(vol, index)?;
+    Ok(path)
+}
+
+/// Clear a pending boot-next. Returns the path it named, if any.
+pub fn clear_boot_next<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    store: &mut IndexStore,
+) -> Result<Option<String>, OpError> {
+    let mut index = store.index();
+    let old = index.settings.boot_next.take();
+    if old.is_some() {
+        store.write(vol, index)?;
+    }
+    Ok(old)
+}
+
+/// The index entry for `path`, if listed.
+pub fn indexed<'a>(index: &'a Index, path: &str) -> Option<&'a IsoEntry> {
+    index.find(path)
+}
+
+/// Mount the data partition of an opened stick.
+pub fn open_volume(
+    stick: &mut crate::layout::Stick,
+) -> Result<Volume<&mut blockdev::FileDevice>, OpError> {
+    let data = stick.layout().data;
+    Volume::open(stick.device(), data.first_lba(), data.sectors())
+        .map_err(fs_err("opening the exFAT data partition"))
+}

@@ -1,0 +1,169 @@
+//! `bootshelf sync`: rebuild the index from the stick itself. Indexes ISOs copied by other
+//! tools (a file manager, `cp`), reports those that are fragmented or unbootable and why,
+//! drops entries whose files are gone or changed into something unbootable, and keeps
+//! entries (hash, title) whose files are unchanged. Reads the file system, then writes one
+//! index generation; a kill before that write changes nothing.
+
+use crate::add::{inspect_iso, InspectError, IsoFacts};
+use crate::copy::hash_on_device;
+use crate::index_io::{find_iso_files, fs_err, IndexStore, OpError};
+use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader};
+use bootshelf_index::IsoEntry;
+use exfat::{DirEntry, Volume};
+
+/// Read an ISO in place on the stick: its extents and what its El Torito catalog says.
+/// The outer error is the file system's; the inner one says why the content is unusable.
+pub fn inspect_on_stick<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    de: &DirEntry,
+) -> Result<(Result<IsoFacts, InspectError>, Vec<Extent>), OpError> {
+    let extents = vol
+        .extents(de)
+        .map_err(fs_err(format!("reading the extents of {}", de.name)))?;
+    let reader = BlockReader::new(vol.device());
+    let facts = match ExtentReader::new(reader, &extents, de.size) {
+        Ok(mut r) => inspect_iso(&mut r),
+        Err(e) => Err(InspectError::NotIso(format!(
+            "its extents do not fit the device: {e}"
+        ))),
+    };
+    Ok((facts, extents))
+}
+
+/// Options of `sync`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncOptions {
+    /// Compute the SHA-256 of newly indexed or changed ISOs (reads them whole).
+    pub hash: bool,
+    /// Report only; write nothing.
+    pub dry_run: bool,
+}
+
+/// What `sync` found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Newly indexed files.
+    pub added: Vec<String>,
+    /// Indexed files whose size or place changed, re-read.
+    pub updated: Vec<String>,
+    /// Entries kept as they were.
+    pub kept: Vec<String>,
+    /// Entries dropped, and why.
+    pub dropped: Vec<(String, String)>,
+    /// ISO files not indexed, and why.
+    pub skipped: Vec<(String, String)>,
+    /// Indexed files stored in more than one extent (they boot from the menu, but the ISO
+    /// window that lets the booted system find its medium needs one run), with the count.
+    pub fragmented: Vec<(String, usize)>,
+    /// The generation written, if the index was written.
+    pub generation: Option<u64>,
+}
+
+/// Run `sync`.
+pub fn sync<D: BlockDevice + Send>(
+    vol: &mut Volume<D>,
+    store: &mut IndexStore,
+    opts: SyncOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<SyncReport, OpError> {
+    let old = store.index();
+    let files = find_iso_files(vol)?;
+    let mut report = SyncReport::default();
+    let mut new = old.clone();
+    new.isos.clear();
+
+    // Index order first (the menu order the user built), then new files by path.
+    let mut order: Vec<(String, DirEntry)> = Vec::new();
+    for e in &old.isos {
+        match files.iter().find(|(p, _)| p.eq_ignore_ascii_case(&e.path)) {
+            Some(f) => order.push(f.clone()),
+            None => report
+                .dropped
+                .push((e.path.clone(), "the file is gone".into())),
+        }
+    }
+    for f in &files {
+        if !order.iter().any(|(p, _)| p.eq_ignore_ascii_case(&f.0)) {
+            order.push(f.clone());
+        }
+    }
+
+    for (path, de) in order {
+        let prev = old.find(&path);
+        let (facts, extents) = inspect_on_stick(vol, &de)?;
+        let unchanged = prev.is_some_and(|e| e.size == de.size && e.extents == extents);
+        let facts = match facts {
+            Ok(f) => f,
+            Err(InspectError::NotIso(r)) | Err(InspectError::NotBootable(r)) => {
+                let why = match prev {
+                    // `add --force` indexed it knowingly: keep it while it is unchanged.
+                    Some(_) if unchanged => None,
+                    _ => Some(r),
+                };
+                match (why, prev) {
+                    (None, Some(e)) => {
+                        report.kept.push(path.clone());
+                        new.isos.push(e.clone());
+                    }
+                    (Some(r), Some(_)) => report.dropped.push((path.clone(), r)),
+                    (Some(r), None) => report.skipped.push((path.clone(), r)),
+                    (None, None) => {}
+                }
+                continue;
+            }
+        };
+        if extents.len() > 1 {
+            report.fragmented.push((path.clone(), extents.len()));
+        }
+        if let (true, Some(e)) = (unchanged, prev) {
+            let mut e = e.clone();
+            // Boot entries are cheap to refresh and may have been indexed by an older
+            // bootshelf; the hash and title are kept.
+            e.label = facts.label;
+            e.boot = facts.boot;
+            report.kept.push(path.clone());
+            new.isos.push(e);
+            continue;
+        }
+        let sha256 = if opts.hash {
+            Some(
+                hash_on_device(vol.device(), &extents, de.size, progress).map_err(|source| {
+                    OpError::Copy {
+                        what: format!("hashing {path}"),
+                        source,
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
+        let title = prev.and_then(|e| e.title.clone());
+        if prev.is_some() {
+            report.updated.push(path.clone());
+        } else {
+            report.added.push(path.clone());
+        }
+        new.isos.push(IsoEntry {
+            path,
+            size: de.size,
+            sha256,
+            label: facts.label,
+            title,
+            extents,
+            boot: facts.boot,
+        });
+    }
+    // Settings naming a dropped ISO are cleared.
+    for s in [&mut new.settings.default, &mut new.settings.boot_next] {
+        if s.as_deref()
+            .is_some_and(|p| new.isos.iter().all(|e| !e.path.eq_ignore_ascii_case(p)))
+        {
+            *s = None;
+        }
+    }
+    let changed = new.isos != old.isos || new.settings != old.settings;
+    if !opts.dry_run && (changed || !store.both_valid() || store.selection().current.is_none()) {
+        report.generation = Some(store.write(vol, new)?);
+    }
+    Ok(report)
+}
