@@ -115,6 +115,22 @@ impl Rig {
         let m = Mount::new(&img, &t.path("m"), self.ss);
         let mut host = Model::new();
         host_tree(&m.dir, "", &mut host);
+        // Timestamps as exfat-fuse decodes them: the test clock, 2026-11-21 09:30:17 UTC.
+        for (k, v) in &self.model {
+            if v.is_some() {
+                let mtime = std::fs::metadata(m.dir.join(k.trim_start_matches('/')))
+                    .unwrap()
+                    .modified()
+                    .unwrap()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                assert!(
+                    (1_795_253_416..=1_795_253_417).contains(&mtime),
+                    "{k}: mtime {mtime}"
+                );
+            }
+        }
         drop(m);
         assert_eq!(
             host.keys().collect::<Vec<_>>(),
