@@ -137,11 +137,24 @@ impl Gpt {
                 offset: 512 + 72,
                 value: h.partition_entry_lba,
             })?;
-        let mut e = [0u8; 128];
+        // Entries are read 2 KiB at a time (16 of the usual 128-byte ones per read).
+        let mut chunk = [0u8; 2048];
+        let mut loaded: Option<u64> = None;
         for i in 0..h.number_of_partition_entries {
             let off = start.saturating_add(u64::from(i) * u64::from(size));
-            read_at(r, off, &mut e)?;
-            let entry = GptPartitionEntry::parse(&e);
+            let base = off - off % chunk.len() as u64;
+            if loaded != Some(base) {
+                let n = (r.len().saturating_sub(base)).min(chunk.len() as u64) as usize;
+                if n < ((off - base) as usize + 128) {
+                    // Past the end of the image: let the read report where.
+                    let mut e = [0u8; 128];
+                    read_at(r, off, &mut e)?;
+                }
+                read_at(r, base, &mut chunk[..n])?;
+                loaded = Some(base);
+            }
+            let within = (off - base) as usize;
+            let entry = GptPartitionEntry::parse(&crate::raw::array(&chunk, within));
             if entry.partition_type_guid != [0; 16] {
                 f(i + 1, &entry);
             }
