@@ -63,3 +63,34 @@ fn ovmf_starts_the_loader_from_our_esp() {
         );
     }
 }
+
+/// With the real BIOS loader in crates/loaders, the MBR that `install` patched (stage 2
+/// LBA, length, sector shift) loads stage 2. Skipped while the loaders crate carries no
+/// BIOS code. SeaBIOS boots USB disks with 512-byte sectors only.
+#[test]
+fn seabios_loads_stage2_through_the_patched_mbr() {
+    if loaders::BIOS_MBR.is_empty() {
+        eprintln!("skipped: crates/loaders has no BIOS loader yet");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let boot = BootCode {
+        mbr: loaders::BIOS_MBR,
+        stage2: loaders::BIOS_STAGE2,
+        efi: loaders::UEFI_BOOTX64,
+    };
+    for scheme in [Scheme::Gpt, Scheme::Mbr] {
+        let img = make(dir.path(), scheme, 512, &boot);
+        let mut q = Qemu::start(&Config::bios().drive(Drive::usb(&img).snapshot(true))).unwrap();
+        let r = q.wait_for_any(
+            &["bootshelf: BIOS stage 2", "stage 2 missing or damaged"],
+            Duration::from_secs(90),
+        );
+        let serial = q.serial_text();
+        q.kill();
+        assert!(
+            matches!(r, Ok(0)),
+            "{scheme}: stage 2 did not start; serial:\n{serial}"
+        );
+    }
+}
