@@ -99,6 +99,13 @@ impl Ppm {
         Ok(Ppm { width, height, rgb })
     }
 
+    /// Write the image as a binary PPM file.
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let mut data = format!("P6\n{} {}\n255\n", self.width, self.height).into_bytes();
+        data.extend_from_slice(&self.rgb);
+        std::fs::write(path, data)
+    }
+
     /// The colour of pixel (x, y), if inside the image.
     pub fn pixel(&self, x: usize, y: usize) -> Option<[u8; 3]> {
         if x >= self.width || y >= self.height {
