@@ -240,6 +240,7 @@ fn hints_name_what_the_iso_holds() {
     assert_eq!(hints("joliet-rr"), ["casper", "efi-boot"]);
     assert_eq!(hints("plain"), ["isolinux"]);
     assert_eq!(hints("bios-only"), Vec::<&str>::new());
+    assert_eq!(hints("windows-like"), ["windows"]);
 }
 
 #[test]
