@@ -3,8 +3,8 @@
 //! discovery and menu (or a boot plan, see [`plan`]), and the resident INT 13h El Torito
 //! emulation that chain-boots the chosen ISO ([`resident`]).
 //!
-//! On COM1 only it notes `bootshelf: discovered N entries` and `bootshelf: booting
-//! <title>` for tests; failures are shown in the menu and noted as `bootshelf: boot
+//! On COM1 only it notes `bootshelf: discovered N entries`, `bootshelf: menu drawn` and
+//! `bootshelf: booting <title>` for tests; failures are shown in the menu and noted as `bootshelf: boot
 //! failed: ...`.
 #![no_std]
 #![no_main]
@@ -87,6 +87,8 @@ fn run_menu(disk: &mut Int13Disk, disc: &mut Discovery) -> ! {
         menu.fail(note);
     }
     let mut painter = Painter::new();
+    painter.paint(&mut screen, &menu.render(cols, rows));
+    console::com1_write(b"\x1b[26;1H\r\nbootshelf: menu drawn\r\n");
     let mut input = ui::BiosInput::new();
     let mut clock = ui::TickClock::new();
     loop {
