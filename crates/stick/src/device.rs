@@ -62,8 +62,9 @@ fn open_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 /// Open `path` for the stick code: an image file (sector size `image_sector_size` or
-/// 512) or a whole-disk block device, opened with O_EXCL so that the kernel refuses while
-/// any of its partitions is mounted and other programs cannot claim it meanwhile.
+/// 512) or a whole-disk block device, opened with O_EXCL when `writable` so that the
+/// kernel refuses while any of its partitions is mounted and other programs cannot claim
+/// it meanwhile.
 pub fn open_target(
     path: &Path,
     writable: bool,
@@ -114,11 +115,13 @@ pub fn inspect_target(path: &Path) -> Result<Option<DiskInfo>> {
     }
 }
 
+/// Writable opens are exclusive (O_EXCL); read-only ones are not, so that `list` and
+/// `check` work on a stick whose data partition the desktop mounted.
 fn open_block_exclusive(path: &Path, writable: bool) -> Result<File> {
     OpenOptions::new()
         .read(true)
         .write(writable)
-        .custom_flags(nix::libc::O_EXCL)
+        .custom_flags(if writable { nix::libc::O_EXCL } else { 0 })
         .open(path)
         .map_err(|source| {
             if source.raw_os_error() == Some(nix::libc::EBUSY) {

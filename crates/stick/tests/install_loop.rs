@@ -66,11 +66,13 @@ fn install_and_update_on_loop_devices_512_and_4096() {
         assert_eq!(info.dev_path, lp.dev);
         assert!(!info.removable);
 
-        // Held open exclusively: a second exclusive open is refused as "in use".
-        match Stick::open(&lp.dev, false) {
+        // Held open for writing (exclusively): a second writer is refused as "in use";
+        // a reader is not (read-only opens are shared).
+        match Stick::open(&lp.dev, true) {
             Err(Error::Refused { reason, .. }) => assert!(reason.contains("in use"), "{reason}"),
             other => panic!("second exclusive open: {other:?}"),
         }
+        assert_eq!(Stick::open(&lp.dev, false).unwrap().layout(), &layout);
         let new_efi = vec![0x42u8; 200_000];
         let boot2 = BootCode {
             efi: &new_efi,
