@@ -167,3 +167,37 @@ fn boot_next_boots_once_and_is_consumed() {
     assert_eq!(after.matches("\"boot_next\": true").count(), 0, "{after}");
     assert_eq!(after.matches("\"title\"").count(), 2, "{after}");
 }
+
+/// Booting a contiguous ISO writes the ISO window (partition 4 over the ISO); the next
+/// boot still comes up in bootshelf's menu (not in the ISO's own ESP the window exposes)
+/// and clears the window.
+#[test]
+fn window_written_for_a_boot_is_cleared_by_the_next_boot() {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick.add(&marker_iso("window").unwrap(), None).unwrap();
+    let window = || {
+        stick::Stick::open(stick.path(), false)
+            .unwrap()
+            .layout()
+            .window
+    };
+    assert_eq!(window(), None);
+    let mut cfg = stick.uefi_config();
+    cfg.drives[0].snapshot = false;
+
+    let mut q = Qemu::start(&cfg).unwrap();
+    q.wait_for("bootshelf: menu drawn", BOOT_TIMEOUT).unwrap();
+    select(&mut q, "uefi-marker-window-v1.iso").unwrap();
+    q.wait_for("BOOTSHELF-MARKER-window", BOOT_TIMEOUT).unwrap();
+    q.wait_exit(Duration::from_secs(30));
+    drop(q);
+    let extents = stick.extents_of("uefi-marker-window-v1.iso").unwrap();
+    let w = window().expect("the boot left an ISO window");
+    assert_eq!(w.byte_start(512), extents[0].start);
+
+    let mut q = Qemu::start(&cfg).unwrap();
+    q.wait_for("bootshelf: menu drawn", BOOT_TIMEOUT).unwrap();
+    q.kill();
+    drop(q);
+    assert_eq!(window(), None, "the loader clears a stale window at start");
+}
