@@ -30,7 +30,10 @@ use core::fmt::Write;
 use disk::Int13Disk;
 use eltorito::{BootEntry, Media};
 
-core::arch::global_asm!(include_str!("../../asm/stage2_entry.s"), options(att_syntax));
+core::arch::global_asm!(
+    include_str!("../../asm/stage2_entry.s"),
+    options(att_syntax)
+);
 core::arch::global_asm!(include_str!("../../asm/resident.s"), options(att_syntax));
 
 /// The menu's title bar.
@@ -108,7 +111,9 @@ fn run_menu(disk: &mut Int13Disk, disc: &mut Discovery) -> ! {
         match boot_entry(disk, disc, index, with_window) {
             Outcome::AskWithoutWindow(reason) => menu.ask_boot_without_window(index, &reason),
             Outcome::Failed(message) => {
-                console::com1_write(format!("\r\nbootshelf: boot failed: {message}\r\n").as_bytes());
+                console::com1_write(
+                    format!("\r\nbootshelf: boot failed: {message}\r\n").as_bytes(),
+                );
                 menu.fail(&message);
             }
         }
@@ -138,7 +143,12 @@ fn media(e: &bootshelf_index::BootEntry) -> Option<Media> {
 }
 
 /// Consume a one-shot boot-next, open the ISO window, and chain-boot entry `index`.
-fn boot_entry(disk: &mut Int13Disk, disc: &mut Discovery, index: usize, with_window: bool) -> Outcome {
+fn boot_entry(
+    disk: &mut Int13Disk,
+    disc: &mut Discovery,
+    index: usize,
+    with_window: bool,
+) -> Outcome {
     if let Err(e) = discovery::consume_boot_next(disk, disc) {
         console::com1_write(
             format!("\r\nbootshelf: could not clear the one-shot default: {e}\r\n").as_bytes(),
@@ -171,7 +181,9 @@ fn boot_entry(disk: &mut Int13Disk, disc: &mut Discovery, index: usize, with_win
         }
     }
     let title = entry.title.clone();
-    console::com1_write(format!("\x1b[0m\x1b[2J\x1b[H\r\nbootshelf: booting {title}\r\n").as_bytes());
+    console::com1_write(
+        format!("\x1b[0m\x1b[2J\x1b[H\r\nbootshelf: booting {title}\r\n").as_bytes(),
+    );
     let extents = entry.extents.clone();
     let message = match resident::boot(disk, &extents, entry.size, &boot) {
         Ok(never) => match never {},
