@@ -84,3 +84,36 @@ fn isolinux_iso_boots_debian_kernel_and_busybox_initramfs() {
     q.send_serial(b"\r").unwrap();
     wait_text(&mut q, "BOOTSHELF-LINUX-MARKER", Duration::from_secs(120));
 }
+
+#[test]
+fn floppy_hard_disk_and_isolinux_entries_boot_by_digit_key() {
+    // memtest86+ (1.44 MB floppy emulation), the hard-disk emulation fixture and iPXE
+    // (isolinux, no emulation) on one stick; each booted by its number key over serial.
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick.add(&fixtures::iso::memtest().unwrap(), None).unwrap();
+    stick
+        .add(&fixtures::bios::hd_emulation_iso().unwrap(), None)
+        .unwrap();
+    stick.add(&fixtures::iso::ipxe().unwrap(), None).unwrap();
+    for (key, name, text) in [
+        (b"1", "memtest86+x64.iso", "Memtest86+"),
+        (b"2", "bios-hdemu-v1.iso", fixtures::bios::HD_MARKER),
+        (b"3", "ipxe.iso", "iPXE initialising devices"),
+    ] {
+        let mut q = bios_machine(&stick, Attach::Usb);
+        let rows = q.menu_entries();
+        let n = usize::from(key[0] - b'0');
+        assert!(
+            rows.iter().any(|(i, t)| *i == n && t.contains(name)),
+            "{name} is not entry {n}: {rows:?}"
+        );
+        q.send_serial(key).unwrap();
+        q.send_serial(b"\r").unwrap();
+        wait_text(
+            &mut q,
+            &format!("bootshelf: booting {name}"),
+            Duration::from_secs(20),
+        );
+        wait_text(&mut q, text, Duration::from_secs(60));
+    }
+}
