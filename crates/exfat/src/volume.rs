@@ -532,6 +532,13 @@ impl<D: BlockDevice> Volume<D> {
         }
     }
 
+    /// Device byte offset of cluster `cluster`, or None if it is not a cluster of the
+    /// heap (2 ..= ClusterCount + 1). Reads nothing.
+    pub fn cluster_device_offset(&self, cluster: u32) -> Option<u64> {
+        self.valid_cluster(cluster)
+            .then(|| self.cluster_dev_offset(cluster))
+    }
+
     /// VolumeSerialNumber.
     pub fn serial(&self) -> u32 {
         self.g.serial

@@ -292,3 +292,15 @@ fn directory_move_clears_the_dirty_flag_it_set() {
     let v = open(v.into_inner().data, sectors).unwrap();
     assert!(!v.was_dirty());
 }
+
+#[test]
+fn cluster_device_offset_matches_extents() {
+    let (data, sectors) = template();
+    let mut v = open(data, sectors).unwrap();
+    let e = v.stat("/root.bin").unwrap();
+    let x = v.extents(&e).unwrap();
+    assert_eq!(v.cluster_device_offset(e.first_cluster), Some(x[0].start));
+    assert_eq!(v.cluster_device_offset(0), None);
+    assert_eq!(v.cluster_device_offset(1), None);
+    assert_eq!(v.cluster_device_offset(v.cluster_count() + 2), None);
+}
