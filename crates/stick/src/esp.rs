@@ -792,3 +792,53 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests {
+    use super::*;
+
+    /// A damaged ESP (random bytes over the FAT and the directories) must give an error
+    /// or a repaired ESP, never a panic.
+    #[test]
+    fn damaged_esp_never_panics() {
+        let ss = 512u32;
+        let sectors = (32u64 << 20) / 512;
+        let base =
+            build_image(ss, sectors, &[(LOADER_PATH, b"loader"), (INFO_PATH, b"i")]).unwrap();
+        let g = Geometry::parse(&base).unwrap();
+        let fat = g.fat_range();
+        let data0 = (g.first_data_sector * g.bytes_per_sector) as usize;
+        let mut seed = 0x9E37_79B9u32;
+        let mut rnd = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for round in 0..40 {
+            let mut img = base.clone();
+            for _ in 0..(1 + rnd() % 40) {
+                let region = rnd() % 3;
+                let at = match region {
+                    0 => fat.start as usize + (rnd() as usize % (fat.end - fat.start) as usize),
+                    1 => {
+                        data0 - g.root_dir_sectors as usize * 512
+                            + rnd() as usize % (g.root_dir_sectors as usize * 512)
+                    }
+                    _ => data0 + rnd() as usize % 65536,
+                };
+                img[at] = rnd() as u8;
+            }
+            let mut dev = blockdev::MemDevice::from_bytes(ss, img);
+            let esp = SectorRange::new(0, sectors).unwrap();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                update_in_place(
+                    &mut dev,
+                    esp,
+                    &[(LOADER_PATH, b"new loader"), (INFO_PATH, b"i2")],
+                )
+            }));
+            assert!(r.is_ok(), "round {round}: update_in_place panicked");
+        }
+    }
+}
