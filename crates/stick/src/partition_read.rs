@@ -65,7 +65,7 @@ impl TypeGuid {
 
     /// Parse the canonical text form at compile time (panics only on a malformed
     /// constant, which fails the build).
-    pub const fn from_str_const(s: &str) -> TypeGuid {
+    const fn from_str_const(s: &str) -> TypeGuid {
         let b = s.as_bytes();
         let mut hex = [0u8; 16];
         let mut i = 0;
