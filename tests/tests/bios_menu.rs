@@ -117,3 +117,27 @@ fn floppy_hard_disk_and_isolinux_entries_boot_by_digit_key() {
         wait_text(&mut q, text, Duration::from_secs(60));
     }
 }
+
+#[test]
+fn refused_boot_shows_why_and_returns_to_the_menu() {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick
+        .add(&fixtures::bios::oversized_load_iso().unwrap(), None)
+        .unwrap();
+    stick.add(&marker_iso("bios-a").unwrap(), None).unwrap();
+    let mut q = bios_machine(&stick, Attach::Usb);
+    select(&mut q, "bios-oversized").unwrap();
+    wait_text(&mut q, "bootshelf: boot failed: ", Duration::from_secs(20));
+    let serial = strip_ansi(&q.serial_text());
+    assert!(serial.contains("exceeds free RAM"), "{serial}");
+    // The message is on screen too, and the menu still works.
+    assert!(
+        q.vga_text().unwrap().contains("exceeds free RAM"),
+        "{}",
+        q.vga_text().unwrap()
+    );
+    q.send_serial(b"\x1b").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    select(&mut q, "bios-a").unwrap();
+    wait_text(&mut q, "BOOTSHELF-MARKER-bios-a", Duration::from_secs(60));
+}

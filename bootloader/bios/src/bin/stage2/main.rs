@@ -48,9 +48,6 @@ extern "sysv64" fn stage2_main(boot_drive: u32) -> ! {
         Ok(d) => d,
         Err(e) => halt(&mut con, format_args!("{e}")),
     };
-    if let Some(p) = plan::read() {
-        boot_plan(&mut con, &mut disk, &p);
-    }
     match heap::init() {
         Ok(size) => con.note(format_args!("bootshelf: heap of {} MiB", size >> 20)),
         Err(e) => halt(
@@ -60,6 +57,9 @@ extern "sysv64" fn stage2_main(boot_drive: u32) -> ! {
                 e.largest >> 10
             ),
         ),
+    }
+    if let Some(p) = plan::read() {
+        boot_plan(&mut con, &mut disk, &p);
     }
     if let Err(e) = window::clear_stale(&mut disk) {
         con.note(format_args!(

@@ -107,7 +107,7 @@ impl core::fmt::Display for BootError {
             }
             BootError::LoadArea { start, end, limit } => write!(
                 f,
-                "the boot image would occupy {start:#x}..{end:#x}, beyond free memory (0x500..{limit:#x})"
+                "boot image {start:#x}-{end:#x} exceeds free RAM (to {limit:#x})"
             ),
             BootError::NoMemory { base_kib } => {
                 write!(f, "only {base_kib} KiB of conventional memory")
@@ -350,5 +350,12 @@ pub fn boot(
             set_bda_u16(0x410, eq);
         }
     }
+    crate::console::com1_write(
+        alloc::format!(
+            "bootshelf: INT 13h emulation at {seg:04x}:0000 ({kib} KiB, drive {:#04x}), booting\r\n",
+            img[R_EMU_DRIVE]
+        )
+        .as_bytes(),
+    );
     bios::jump_real_mode(seg, boot_off)
 }
