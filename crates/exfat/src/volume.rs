@@ -854,6 +854,26 @@ impl<D: BlockDevice> Volume<D> {
         let avoid = avoid.map(|r| (u64::from(r.start), u64::from(r.start) + u64::from(r.len)));
         self.bitmap_chunks(&mut |first, bytes| {
             for (i, &byte) in bytes.iter().enumerate() {
+                let c0 = u64::from(first) + i as u64 * 8;
+                let plain =
+                    c0 + 8 <= count + 2 && avoid.is_none_or(|(s, e)| c0 + 8 <= s || c0 >= e);
+                // Whole bytes first: all used, or all free.
+                if plain && byte == 0xFF {
+                    run_len = 0;
+                    continue;
+                }
+                if plain && byte == 0 {
+                    free += 8;
+                    if run_len == 0 {
+                        run_start = c0;
+                    }
+                    run_len += 8;
+                    longest = longest.max(run_len);
+                    if found.is_none() && want > 0 && run_len >= want {
+                        found = Some(run_start as u32);
+                    }
+                    continue;
+                }
                 for bit in 0..8u64 {
                     let c = u64::from(first) + i as u64 * 8 + bit;
                     if c >= count + 2 {
@@ -872,7 +892,7 @@ impl<D: BlockDevice> Volume<D> {
                         }
                         run_len += 1;
                         longest = longest.max(run_len);
-                        if found.is_none() && want > 0 && run_len == want {
+                        if found.is_none() && want > 0 && run_len >= want {
                             found = Some(run_start as u32);
                         }
                     }

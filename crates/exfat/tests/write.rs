@@ -416,3 +416,36 @@ fn bad_names_are_refused() {
     r.write(&format!("/{longest}"), b"ok");
     r.check();
 }
+
+/// free_bytes and largest_free_run against a bit-by-bit count of the raw bitmap, with
+/// holes of every size.
+#[test]
+fn free_space_matches_a_bitwise_count() {
+    let mut r = Rig::new(512, 8 << 20, Some(4096), "freecount");
+    for i in 0..60 {
+        r.write(
+            &format!("/f{i}"),
+            &pattern(4096 * (i % 7 + 1) - 100, i as u64),
+        );
+    }
+    for i in (0..60).filter(|i| i % 3 != 0) {
+        r.delete(&format!("/f{i}"));
+    }
+    let data = r.part_bytes();
+    let heap = u32::from_le_bytes(data[88..92].try_into().unwrap()) as usize;
+    let count = u32::from_le_bytes(data[92..96].try_into().unwrap()) as usize;
+    let bitmap = &data[heap * 512..];
+    let (mut free, mut run, mut longest) = (0u64, 0u64, 0u64);
+    for c in 0..count {
+        if bitmap[c / 8] & (1 << (c % 8)) == 0 {
+            free += 1;
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    assert_eq!(r.v().free_bytes().unwrap(), free * 4096);
+    assert_eq!(r.v().largest_free_run().unwrap(), longest * 4096);
+    r.check();
+}
