@@ -45,7 +45,9 @@ fn two_tib_volume_with_a_5_gib_file() {
         let free = v.free_bytes().unwrap();
         assert!(free > vol_bytes - (100 << 20), "{free}");
         let size = (5u64 << 30) + 12345;
+        let t_reserve = Instant::now();
         let p = v.reserve_contiguous("/big.iso", size).unwrap();
+        let t_reserve = t_reserve.elapsed();
         let x = p.extent();
         let head: Vec<u8> = pattern(1 << 20, 1);
         let tail: Vec<u8> = pattern(12345, 2);
@@ -55,7 +57,9 @@ fn two_tib_volume_with_a_5_gib_file() {
         let mut padded = tail.clone();
         padded.resize(12345usize.div_ceil(ss as usize) * ss as usize, 0);
         v.device().write_sectors(tail_off / ssz, &padded).unwrap();
+        let t_commit = Instant::now();
         let e = v.commit(p).unwrap();
+        let t_commit = t_commit.elapsed();
         assert!(e.contiguous);
         let mut buf = vec![0u8; 1 << 20];
         v.read_at(&e, 0, &mut buf).unwrap();
@@ -87,8 +91,10 @@ fn two_tib_volume_with_a_5_gib_file() {
             .status();
         assert!(ok, "{ss}: {text}");
         eprintln!(
-            "{ss}-byte sectors: format of 2 TiB took {:?}, fsck {:?}; {text}",
+            "{ss}-byte sectors: format of 2 TiB took {:?}, reserve {:?}, commit {:?}, fsck {:?}; {text}",
             t_format,
+            t_reserve,
+            t_commit,
             t1.elapsed()
         );
     }
