@@ -33,6 +33,8 @@ pub struct Row {
     pub present: bool,
     /// SHA-256 recorded in the index.
     pub sha256: Option<String>,
+    /// Device byte extents (from the index, or the file system for unindexed files).
+    pub extents: Vec<blockdev::Extent>,
     /// The menu's default.
     pub is_default: bool,
     /// Booted once at the next boot.
@@ -76,6 +78,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             indexed: true,
             present,
             sha256: e.sha256.as_ref().map(hex),
+            extents: e.extents.clone(),
             is_default: is(&index.settings.default),
             is_boot_next: is(&index.settings.boot_next),
         });
@@ -84,18 +87,23 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
         if index.find(path).is_some() {
             continue;
         }
-        let (label, bios, uefi, contiguous) = match inspect_on_stick(vol, de) {
+        let (label, bios, uefi, extents) = match inspect_on_stick(vol, de) {
             Ok((Ok(facts), extents)) => {
                 let on = |p: PlatformId| facts.boot.iter().any(|b| b.bootable && b.platform == p);
                 (
                     facts.label.clone(),
                     on(PlatformId::X86),
                     on(PlatformId::EFI),
-                    extents.len() == 1,
+                    extents,
                 )
             }
-            Ok((Err(_), extents)) => (String::new(), false, false, extents.len() == 1),
-            Err(_) => (String::new(), false, false, de.contiguous),
+            Ok((Err(_), extents)) => (String::new(), false, false, extents),
+            Err(_) => (String::new(), false, false, Vec::new()),
+        };
+        let contiguous = if extents.is_empty() {
+            de.contiguous
+        } else {
+            extents.len() == 1
         };
         rows.push(Row {
             title: de.name.clone(),
@@ -109,6 +117,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             indexed: false,
             present: true,
             sha256: None,
+            extents,
             is_default: false,
             is_boot_next: false,
         });

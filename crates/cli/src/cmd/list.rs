@@ -1,16 +1,129 @@
-//! `bootshelf list` (not implemented yet).
+//! `bootshelf list TARGET [--json]`: the ISOs on the stick as the menu shows them (the
+//! work is in `stick::list`).
 
+use anyhow::Context;
+use serde::Serialize;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use stick::index_io::{human, open_volume};
 
 /// Arguments of `bootshelf list`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Whatever the command takes.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// The stick: an image file or a block device.
+    pub target: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One ISO in `--json` output.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    title: &'a str,
+    custom_title: bool,
+    path: &'a str,
+    size: u64,
+    label: &'a str,
+    bios: bool,
+    uefi: bool,
+    contiguous: bool,
+    indexed: bool,
+    present: bool,
+    sha256: Option<&'a str>,
+    /// `[device byte offset, length]` pairs.
+    extents: Vec<[u64; 2]>,
+    default: bool,
+    boot_next: bool,
+}
+
+/// `--json` output.
+#[derive(Serialize)]
+struct JsonListing<'a> {
+    generation: u64,
+    timeout_secs: Option<u16>,
+    isos: Vec<JsonRow<'a>>,
+    notes: &'a [String],
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("'bootshelf list' is not implemented yet ({:?})", args.rest)
+    let mut stick = stick::Stick::open(&args.target, false)
+        .with_context(|| format!("opening {}", args.target.display()))?;
+    let mut vol = open_volume(&mut stick)?;
+    let l = stick::list::list(&mut vol)?;
+    if args.json {
+        let out = JsonListing {
+            generation: l.generation,
+            timeout_secs: l.timeout,
+            isos: l
+                .rows
+                .iter()
+                .map(|r| JsonRow {
+                    title: &r.title,
+                    custom_title: r.custom_title,
+                    path: &r.path,
+                    size: r.size,
+                    label: &r.label,
+                    bios: r.bios,
+                    uefi: r.uefi,
+                    contiguous: r.contiguous,
+                    indexed: r.indexed,
+                    present: r.present,
+                    sha256: r.sha256.as_deref(),
+                    extents: r.extents.iter().map(|e| [e.start, e.len]).collect(),
+                    default: r.is_default,
+                    boot_next: r.is_boot_next,
+                })
+                .collect(),
+            notes: &l.slot_notes,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if l.rows.is_empty() {
+        println!("no ISOs on the stick");
+    } else {
+        println!(
+            "{:<2}{:<36} {:>10}  {:<9} {:<6} {:<18} PATH",
+            "", "TITLE", "SIZE", "BOOTS", "CONTIG", "LABEL"
+        );
+    }
+    for r in &l.rows {
+        let mark = if r.is_boot_next {
+            ">"
+        } else if r.is_default {
+            "*"
+        } else if !r.indexed {
+            "?"
+        } else if !r.present {
+            "!"
+        } else {
+            ""
+        };
+        let boots = match (r.bios, r.uefi) {
+            (true, true) => "BIOS+UEFI",
+            (true, false) => "BIOS",
+            (false, true) => "UEFI",
+            (false, false) => "none",
+        };
+        println!(
+            "{mark:<2}{:<36} {:>10}  {boots:<9} {:<6} {:<18} {}",
+            r.title,
+            human(r.size),
+            if r.contiguous { "yes" } else { "NO" },
+            r.label,
+            r.path
+        );
+    }
+    if l.rows.iter().any(|r| !r.indexed) {
+        println!("? = not in the index yet (run `bootshelf sync`)");
+    }
+    if l.rows.iter().any(|r| !r.present) {
+        println!("! = indexed but the file is gone (run `bootshelf sync`)");
+    }
+    for n in &l.slot_notes {
+        println!("note: {n}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

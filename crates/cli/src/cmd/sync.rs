@@ -1,16 +1,62 @@
-//! `bootshelf sync` (not implemented yet).
+//! `bootshelf sync TARGET [--hash] [--dry-run]`: rebuild the index from the stick (the work
+//! is in `stick::sync`).
 
+use anyhow::Context;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use stick::index_io::{open_volume, IndexStore};
+use stick::sync::SyncOptions;
 
 /// Arguments of `bootshelf sync`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Whatever the command takes.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// The stick: an image file or a block device.
+    pub target: PathBuf,
+    /// Also compute the SHA-256 of newly indexed ISOs (reads them whole).
+    #[arg(long)]
+    pub hash: bool,
+    /// Report only, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("'bootshelf sync' is not implemented yet ({:?})", args.rest)
+    let mut stick = stick::Stick::open(&args.target, !args.dry_run)
+        .with_context(|| format!("opening {}", args.target.display()))?;
+    let mut vol = open_volume(&mut stick)?;
+    let mut store = IndexStore::load(&mut vol)?;
+    let opts = SyncOptions {
+        hash: args.hash,
+        dry_run: args.dry_run,
+    };
+    let r = stick::sync::sync(&mut vol, &mut store, opts, &mut |_| {})?;
+    for p in &r.added {
+        println!("indexed {p}");
+    }
+    for p in &r.updated {
+        println!("re-indexed {p} (it changed)");
+    }
+    for (p, why) in &r.dropped {
+        println!("dropped {p}: {why}");
+    }
+    for (p, why) in &r.skipped {
+        println!("not indexed {p}: {why}");
+    }
+    for (p, n) in &r.fragmented {
+        println!(
+            "warning: {p} is fragmented into {n} extents: it boots from the menu, but the booted \
+             system may not find its medium; `bootshelf add --force` it again to make it contiguous"
+        );
+    }
+    match r.generation {
+        Some(g) => println!(
+            "index generation {g}: {} ISOs ({} kept)",
+            r.kept.len() + r.added.len() + r.updated.len(),
+            r.kept.len()
+        ),
+        None if args.dry_run => println!("dry run: nothing written"),
+        None => println!("index unchanged ({} ISOs)", r.kept.len()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
