@@ -61,6 +61,9 @@ pub struct Volume<D> {
     fat_cache: Option<(u64, Vec<u8>)>,
     was_dirty: bool,
     read_only_reason: Option<&'static str>,
+    /// Runs handed out by `reserve_contiguous` and not yet committed or cancelled: no
+    /// other allocation takes them.
+    pub(crate) reserved: Vec<Run>,
 }
 
 fn default_clock() -> DateTime {
@@ -318,6 +321,7 @@ impl<D: BlockDevice> Volume<D> {
             fat_cache: None,
             was_dirty: flags & boot::FLAG_VOLUME_DIRTY != 0,
             read_only_reason,
+            reserved: Vec::new(),
         };
         v.load_root_metadata()?;
         Ok(v)
@@ -843,7 +847,7 @@ impl<D: BlockDevice> Volume<D> {
     pub(crate) fn bitmap_survey(
         &mut self,
         want: u64,
-        avoid: Option<Run>,
+        avoid: &[Run],
     ) -> Result<(u64, u64, Option<u32>), Error> {
         let count = u64::from(self.g.cluster_count);
         let mut free = 0u64;
@@ -851,12 +855,15 @@ impl<D: BlockDevice> Volume<D> {
         let mut run_start = 0u64;
         let mut run_len = 0u64;
         let mut found: Option<u32> = None;
-        let avoid = avoid.map(|r| (u64::from(r.start), u64::from(r.start) + u64::from(r.len)));
+        let avoid: Vec<(u64, u64)> = avoid
+            .iter()
+            .map(|r| (u64::from(r.start), u64::from(r.start) + u64::from(r.len)))
+            .collect();
         self.bitmap_chunks(&mut |first, bytes| {
             for (i, &byte) in bytes.iter().enumerate() {
                 let c0 = u64::from(first) + i as u64 * 8;
                 let plain =
-                    c0 + 8 <= count + 2 && avoid.is_none_or(|(s, e)| c0 + 8 <= s || c0 >= e);
+                    c0 + 8 <= count + 2 && avoid.iter().all(|&(s, e)| c0 + 8 <= s || c0 >= e);
                 // Whole bytes first: all used, or all free.
                 if plain && byte == 0xFF {
                     run_len = 0;
@@ -880,7 +887,7 @@ impl<D: BlockDevice> Volume<D> {
                         break;
                     }
                     let used =
-                        byte & (1 << bit) != 0 || avoid.is_some_and(|(s, e)| c >= s && c < e);
+                        byte & (1 << bit) != 0 || avoid.iter().any(|&(s, e)| c >= s && c < e);
                     if used {
                         run_len = 0;
                     } else {
@@ -1083,13 +1090,13 @@ impl<D: BlockDevice> Volume<D> {
 
     /// Free bytes (free clusters times the cluster size).
     pub fn free_bytes(&mut self) -> Result<u64, Error> {
-        let (free, _, _) = self.bitmap_survey(0, None)?;
+        let (free, _, _) = self.bitmap_survey(0, &[])?;
         Ok(free * self.g.cs)
     }
 
     /// The largest contiguous free run, in bytes.
     pub fn largest_free_run(&mut self) -> Result<u64, Error> {
-        let (_, longest, _) = self.bitmap_survey(0, None)?;
+        let (_, longest, _) = self.bitmap_survey(0, &[])?;
         Ok(longest * self.g.cs)
     }
 

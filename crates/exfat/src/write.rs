@@ -245,12 +245,15 @@ impl<D: BlockDevice> Volume<D> {
         Ok(())
     }
 
-    /// A free run of `n` clusters outside `avoid`, or NoSpace.
+    /// A free run of `n` clusters outside `avoid` and outstanding reservations, or
+    /// NoSpace.
     fn alloc_run(&mut self, n: u32, avoid: Option<Run>) -> Result<Run, Error> {
         if n == 0 {
             return Ok(Run { start: 0, len: 0 });
         }
-        let (_, longest, found) = self.bitmap_survey(u64::from(n), avoid)?;
+        let mut list = self.reserved.clone();
+        list.extend(avoid);
+        let (_, longest, found) = self.bitmap_survey(u64::from(n), &list)?;
         match found {
             Some(start) => Ok(Run { start, len: n }),
             None => Err(Error::NoSpace {
@@ -317,7 +320,10 @@ impl<D: BlockDevice> Volume<D> {
         let in_place = set.contiguous()
             && last != 0
             && self.valid_cluster(next.start)
-            && avoid.is_none_or(|a| next.start < a.start || next.start >= a.start + a.len)
+            && avoid
+                .iter()
+                .chain(self.reserved.iter())
+                .all(|a| next.start < a.start || next.start >= a.start + a.len)
             && self.run_is_free(next)?;
         if in_place {
             self.zero_run(next)?;
@@ -425,6 +431,9 @@ impl<D: BlockDevice> Volume<D> {
         if need > 0 {
             self.alloc_run(need, if n > 0 { Some(run) } else { None })?;
         }
+        if n > 0 {
+            self.reserved.push(run);
+        }
         let extent = if n == 0 {
             Extent { start: 0, len: 0 }
         } else {
@@ -444,6 +453,8 @@ impl<D: BlockDevice> Volume<D> {
     /// Make a reserved file visible: the bitmap first, then the entry set (NoFatChain).
     pub fn commit(&mut self, p: Pending) -> Result<DirEntry, Error> {
         self.check_writable()?;
+        // The reservation ends here, committed or not; below it is avoided explicitly.
+        self.reserved.retain(|r| *r != p.run);
         let mut t = self.target(&p.path)?;
         if self.find(&t.dir.clusters, &t.name)?.is_some() {
             return Err(Error::AlreadyExists { path: t.path });
@@ -494,6 +505,12 @@ impl<D: BlockDevice> Volume<D> {
             modified: crate::raw::le32(&entries[0], file::LAST_MODIFIED_TIMESTAMP),
             valid_size: p.size,
         })
+    }
+
+    /// Drop a reservation without writing anything (the data the caller may have
+    /// written to its extent stays invisible).
+    pub fn cancel(&mut self, p: Pending) {
+        self.reserved.retain(|r| *r != p.run);
     }
 
     /// Write `data` to the clusters of `runs` (whole sectors; the tail of the last

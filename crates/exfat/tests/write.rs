@@ -388,11 +388,31 @@ fn full_volume_is_refused_before_anything_is_written() {
 }
 
 #[test]
-fn reservation_taken_by_another_write_is_detected() {
+fn reservations_are_respected_and_a_foreign_taker_is_detected() {
     let mut r = Rig::new(512, 8 << 20, None, "lost");
-    let p = r.v().reserve_contiguous("/a.iso", 100_000).unwrap();
-    // Another writer takes the same clusters before the commit.
-    r.write("/other", &pattern(100_000, 3));
+    // Two outstanding reservations and a write in between never overlap.
+    let a = r.v().reserve_contiguous("/a.iso", 100_000).unwrap();
+    let b = r.v().reserve_contiguous("/b.iso", 100_000).unwrap();
+    let (xa, xb) = (a.extent(), b.extent());
+    assert!(xa.start + xa.len <= xb.start || xb.start + xb.len <= xa.start);
+    r.write("/between", &pattern(50_000, 3));
+    let e = r.v().stat("/between").unwrap();
+    let xe = r.v().extents(&e).unwrap()[0];
+    for x in [xa, xb] {
+        assert!(xe.start + xe.len <= x.start || x.start + x.len <= xe.start);
+    }
+    r.v().cancel(b);
+    r.v().commit(a).unwrap();
+    r.model.insert("/a.iso".into(), Some(vec![0; 100_000]));
+    r.check();
+    // Another writer (another process, its own Volume) takes the clusters before commit.
+    let p = r.v().reserve_contiguous("/c.iso", 100_000).unwrap();
+    let (start, sectors) = (r.start, r.sectors);
+    let mut other = Volume::open(r.v().device().clone(), start, sectors).unwrap();
+    other.write_file("/other", &pattern(100_000, 4)).unwrap();
+    let taken = other.into_inner();
+    *r.v().device() = taken;
+    r.model.insert("/other".into(), Some(pattern(100_000, 4)));
     assert!(matches!(
         r.v().commit(p),
         Err(Error::ReservationLost { .. })
