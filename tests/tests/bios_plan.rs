@@ -173,3 +173,43 @@ fn hard_disk_emulation_iso_reads_its_disk_with_chs() {
         Duration::from_secs(60),
     );
 }
+
+#[test]
+fn emulated_cd_takes_a_free_drive_number_next_to_a_real_cd_drive() {
+    // A real CD drive (SeaBIOS numbers it E0h) holds another GRUB ISO: the emulated CD
+    // must not shadow it, and GRUB must read its own grub.cfg from the emulated one.
+    let iso = marker_iso("bios-a").unwrap();
+    let other = marker_iso("bios-b").unwrap();
+    let image = TempImage(
+        plan_stick(&PlanStick {
+            mbr: loaders::BIOS_MBR,
+            stage2: loaders::BIOS_STAGE2,
+            iso: &iso,
+            gpt: true,
+            sector: 512,
+            pieces: 1,
+        })
+        .unwrap(),
+    );
+    let cfg = Config::bios()
+        .drive(Drive::usb(image.path()).snapshot(true))
+        .drive(Drive::cdrom(&other));
+    let mut q = Qemu::start(&cfg).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let serial = strip_ansi(&q.serial_text());
+        if serial.contains("BOOTSHELF-MARKER-bios-a") {
+            assert!(serial.contains("drive 0xe1"), "{serial}");
+            assert!(!serial.contains("BOOTSHELF-MARKER-bios-b"), "{serial}");
+            return;
+        }
+        assert!(
+            !serial.contains("BOOTSHELF-MARKER-bios-b") && !serial.contains("bootshelf: halted"),
+            "{serial}"
+        );
+        if Instant::now() > deadline || q.try_exit().is_some() {
+            panic!("no marker\n{serial}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

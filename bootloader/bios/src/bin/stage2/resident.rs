@@ -42,8 +42,26 @@ const BOUNCE_SIZE: usize = 4096;
 /// The handler's own stack, after the bounce buffer.
 const STACK_SIZE: usize = 1024;
 
-/// Drive number the no-emulation CD answers as.
+/// First drive number the no-emulation CD may answer as (the CD range SeaBIOS and
+/// others use); the first number from here the BIOS does not know is taken.
 pub const CD_DRIVE: u8 = 0xE0;
+
+/// The first drive number from [`CD_DRIVE`] that the BIOS reports as absent (INT 13h
+/// AH=15h fails or says "no drive"), so a real CD drive is never shadowed.
+fn free_cd_drive() -> u8 {
+    for d in CD_DRIVE..=0xFE {
+        let mut r = bios::Regs {
+            eax: 0x1500,
+            edx: u32::from(d),
+            ..bios::Regs::default()
+        };
+        bios::int(0x13, &mut r);
+        if r.carry() || r.ah() == 0 {
+            return d;
+        }
+    }
+    CD_DRIVE
+}
 
 /// Why an ISO cannot be booted; the menu shows it and stays.
 #[derive(Debug, Clone, Copy)]
@@ -291,6 +309,8 @@ pub fn boot(
         });
     }
 
+    let cd_drive = free_cd_drive();
+
     // Nothing can fail from here on: commit.
     let dest = usize::from(seg) * 16;
     // SAFETY: [dest, dest + kib KiB) is conventional memory below the old top (base_kib),
@@ -310,7 +330,7 @@ pub fn boot(
     img[R_STICK_DRIVE] = disk.drive();
     img[R_SECTOR_SHIFT] = disk.sector_size().trailing_zeros() as u8;
     img[R_EMU_DRIVE] = match entry.media {
-        Media::NoEmulation => CD_DRIVE,
+        Media::NoEmulation => cd_drive,
         Media::HardDisk => 0x80,
         _ => 0x00,
     };
