@@ -31,8 +31,9 @@ pub const INFO_PATH: &str = "BOOTSHELF.TXT";
 pub const DIRS: [&str; 2] = ["EFI", "EFI/BOOT"];
 /// Temporary name used while replacing a file (a valid 8.3 name, so it has no LFN).
 const TEMP_NAME: &str = "BSNEW.TMP";
-/// FAT volume label.
-pub const LABEL: &[u8; 11] = b"BOOTSHELF  ";
+/// FAT volume label: not `BOOTSHELF`, which names the data partition alone (so that
+/// `/dev/disk/by-label/BOOTSHELF` and the like are unambiguous).
+pub const LABEL: &[u8; 11] = b"BSHELF-EFI ";
 
 /// What goes into the ESP: (path relative to the root, contents). A file with empty
 /// contents is absent.

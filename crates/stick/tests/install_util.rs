@@ -128,6 +128,8 @@ pub fn check_image(img: &Path, layout: &Layout, dir: &Path) -> PathBuf {
         &esp,
     );
     ok(Command::new("fsck.fat").arg("-n").arg(&esp));
+    let label = ok(Command::new("fatlabel").arg(&esp));
+    assert_eq!(label.trim(), "BSHELF-EFI", "fatlabel");
     esp
 }
 
