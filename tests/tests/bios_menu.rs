@@ -141,3 +141,14 @@ fn refused_boot_shows_why_and_returns_to_the_menu() {
     select(&mut q, "bios-a").unwrap();
     wait_text(&mut q, "BOOTSHELF-MARKER-bios-a", Duration::from_secs(60));
 }
+
+#[test]
+fn grub_mkrescue_iso_boots_debian_kernel_and_busybox_initramfs() {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick
+        .add(&fixtures::uefi::linux_iso().unwrap(), None)
+        .unwrap();
+    let mut q = bios_machine(&stick, Attach::Usb);
+    q.send_serial(b"\r").unwrap();
+    wait_text(&mut q, "BOOTSHELF-LINUX-MARKER", Duration::from_secs(120));
+}
