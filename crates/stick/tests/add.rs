@@ -229,3 +229,58 @@ fn iso_over_4_gib_on_a_sparse_image_reads_back_identical() {
         "after adding a 4.5 GiB ISO",
     );
 }
+
+/// Flips one byte of every large (data) write: a stick that silently corrupts.
+struct CorruptData<D> {
+    inner: D,
+}
+
+impl<D: blockdev::BlockDevice> blockdev::BlockDevice for CorruptData<D> {
+    fn sector_size(&self) -> u32 {
+        self.inner.sector_size()
+    }
+    fn sector_count(&self) -> u64 {
+        self.inner.sector_count()
+    }
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), blockdev::IoError> {
+        self.inner.read_sectors(lba, buf)
+    }
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), blockdev::IoError> {
+        if buf.len() > 64 * 1024 {
+            let mut bad = buf.to_vec();
+            bad[1000] ^= 0x40;
+            self.inner.write_sectors(lba, &bad)
+        } else {
+            self.inner.write_sectors(lba, buf)
+        }
+    }
+    fn flush(&mut self) -> Result<(), blockdev::IoError> {
+        self.inner.flush()
+    }
+}
+
+#[test]
+fn verify_catches_a_corrupting_device_and_keeps_nothing() {
+    let t = TempDir::new("add-corrupt");
+    let img = t.path("stick.img");
+    new_stick(&img, 64 << 20, 512);
+    let iso = fixtures::iso::bios_uefi_hybrid().unwrap();
+    let mut s = Stick::open(&img, true).unwrap();
+    let data = s.layout().data;
+    let dev = CorruptData { inner: s.device() };
+    let mut vol = exfat::Volume::open(dev, data.first_lba(), data.sectors()).unwrap();
+    let mut store = IndexStore::load(&mut vol).unwrap();
+    let opts = AddOptions {
+        verify: Verify::Device,
+        ..AddOptions::default()
+    };
+    let p = stick::add::prepare(&mut vol, &iso, &opts).unwrap();
+    let e = stick::add::add_prepared(&mut vol, &mut store, &p, &opts, &mut |_| {}).unwrap_err();
+    assert!(matches!(e, OpError::VerifyFailed { .. }), "{e}");
+    assert!(e.to_string().contains("was not kept"), "{e}");
+    drop(vol);
+    drop(s);
+    let files = assert_consistent(&img, &BTreeMap::new(), "after a failed verify");
+    assert!(files.is_empty(), "{files:?}");
+    assert!(indexed(&img).is_empty());
+}

@@ -110,6 +110,7 @@ fn cut_everywhere(base: &Path, work: &Path, op: Op<'_>, expect: &BTreeMap<String
     let (ok, total) = run_cut(work, op, u64::MAX);
     assert!(ok, "{op:?} fails without a cut");
     assert!(total > 0);
+    eprintln!("{op:?}: {total} writes");
     for cut in 0..total {
         copy_image(base, work);
         let (ok, _) = run_cut(work, op, cut);
@@ -144,12 +145,12 @@ fn add_replace_remove_sync_survive_a_power_cut_at_every_write() {
         None,
     );
     add_one(&base, &first, &AddOptions::default()).unwrap();
-    // 40 MiB: several 8 MiB data writes before the metadata writes.
+    // 24 MiB: several 8 MiB data writes before the metadata writes.
     let second = iso_copy(
         &fixtures::iso::bios_uefi_hybrid().unwrap(),
         &t.0,
         "second.iso",
-        Some(40 << 20),
+        Some(24 << 20),
     );
     let work = t.path("work.img");
     let expect: BTreeMap<String, PathBuf> = [
@@ -177,6 +178,14 @@ fn add_replace_remove_sync_survive_a_power_cut_at_every_write() {
         .collect();
     tried += cut_everywhere(&base, &work, Op::Add(&second, true), &loose);
     tried += cut_everywhere(&base, &work, Op::Remove("second.iso"), &loose);
+    // Sync with something to do: an ISO copied in by another exFAT implementation.
+    let extra = iso_copy(&fixtures::iso::bios_only().unwrap(), &t.0, "extra.iso", None);
+    {
+        let m = Mount::new(&base, &t.path("mnt"), false);
+        std::fs::copy(&extra, m.dir.join("extra.iso")).unwrap();
+    }
+    let mut loose = loose;
+    loose.insert("/extra.iso".to_string(), extra.clone());
     tried += cut_everywhere(&base, &work, Op::Sync, &loose);
     eprintln!("power cuts tried: {tried}");
     assert!(tried >= 20, "only {tried} cut points");
