@@ -438,6 +438,18 @@ impl<D: BlockDevice> Volume<D> {
             });
         }
         self.contiguous_check(bm_first, need, "allocation bitmap FirstCluster", bm_at)?;
+        // The bitmap is read and written as one run: a FAT chain that leaves it is not
+        // supported (no known implementation fragments it).
+        let n = need.div_ceil(self.g.cs) as u32;
+        for c in bm_first..bm_first.saturating_add(n).saturating_sub(1) {
+            let next = self.fat_get(c)?;
+            if self.valid_cluster(next) && next != c + 1 {
+                return Err(Error::Unsupported {
+                    what: "fragmented allocation bitmap",
+                    value: u64::from(c),
+                });
+            }
+        }
         self.bitmap_cluster = bm_first;
         self.bitmap_len = need;
 
@@ -912,7 +924,7 @@ impl<D: BlockDevice> Volume<D> {
 
     /// Whether every cluster of `r` is free in the bitmap.
     pub(crate) fn run_is_free(&mut self, r: Run) -> Result<bool, Error> {
-        let first_bit = u64::from(r.start - 2);
+        let first_bit = u64::from(r.start.saturating_sub(2));
         let last_bit = first_bit + u64::from(r.len);
         let first_byte = first_bit / 8;
         let bytes = (last_bit.div_ceil(8) - first_byte) as usize;
@@ -939,7 +951,7 @@ impl<D: BlockDevice> Volume<D> {
         if r.len == 0 {
             return Ok(());
         }
-        let first_bit = u64::from(r.start - 2);
+        let first_bit = u64::from(r.start.saturating_sub(2));
         let last_bit = first_bit + u64::from(r.len);
         let base = self.cluster_offset(self.bitmap_cluster);
         let mut bit = first_bit;
