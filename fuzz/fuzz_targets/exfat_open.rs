@@ -61,8 +61,44 @@ fn template() -> &'static Vec<u8> {
         for i in 0..20 {
             v.write_file(&format!("/d/n{i}"), &[i as u8; 100]).expect("write");
         }
-        v.into_inner().data
+        v.write_file(&format!("/d/{}", "long".repeat(60)), b"x").expect("write");
+        let fc = v.stat("/a.iso").expect("stat").first_cluster;
+        let mut data = v.into_inner().data;
+        fragment(&mut data, fc, 10);
+        data
     })
+}
+
+/// Turn the contiguous file whose stream entry names `first` (and `n` clusters) into a
+/// FAT-chained, fragmented one: FAT links in the order first, first+2, ..., first+1,
+/// first+3, ..., NoFatChain cleared, set checksum fixed. So the template also has a chain.
+fn fragment(data: &mut [u8], first: u32, n: u32) {
+    let le32 = |d: &[u8], o: usize| u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
+    let fat = le32(data, 80) as usize * 512;
+    let heap = le32(data, 88) as usize * 512;
+    let order: Vec<u32> = (0..n).step_by(2).chain((1..n).step_by(2)).map(|k| first + k).collect();
+    for w in order.windows(2) {
+        data[fat + w[0] as usize * 4..][..4].copy_from_slice(&w[1].to_le_bytes());
+    }
+    if let Some(&last) = order.last() {
+        data[fat + last as usize * 4..][..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    }
+    let mut off = heap;
+    while off + 64 <= data.len() {
+        if data[off] == 0x85 && data[off + 32] == 0xC0 && le32(data, off + 52) == first {
+            data[off + 33] &= !0x02;
+            let count = usize::from(data[off + 1]) + 1;
+            let mut sum = 0u16;
+            for (i, &b) in data[off..off + 32 * count].iter().enumerate() {
+                if i != 2 && i != 3 {
+                    sum = sum.rotate_right(1).wrapping_add(u16::from(b));
+                }
+            }
+            data[off + 2..off + 4].copy_from_slice(&sum.to_le_bytes());
+            return;
+        }
+        off += 32;
+    }
 }
 
 fn walk(v: &mut Volume<Mem>, path: &str, depth: u32, budget: &mut u32) {
@@ -109,6 +145,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(mut v) = Volume::open(Mem { data: image, ss }, 0, sectors) {
         let mut budget = 200;
         walk(&mut v, "", 0, &mut budget);
+        if mode & 1 == 0 && rest.is_empty() {
+            // The unpatched template: everything reads, including the FAT chain.
+            let e = v.stat("/A.ISO").expect("template file");
+            assert!(!e.contiguous);
+            assert_eq!(v.extents(&e).expect("chain").len(), 10);
+        }
         let _ = v.free_bytes();
         let _ = v.largest_free_run();
     }
