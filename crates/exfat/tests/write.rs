@@ -387,6 +387,35 @@ fn full_volume_is_refused_before_anything_is_written() {
     r.check();
 }
 
+/// With no room for a copy, write_file overwrites in place when the cluster count does
+/// not change, and refuses a bigger file.
+#[test]
+fn overwrite_in_place_on_a_full_volume() {
+    let mut r = Rig::new(512, 8 << 20, None, "inplace");
+    r.write("/bootshelf.idx", &pattern(3000, 1));
+    let before = r.v().stat("/bootshelf.idx").unwrap();
+    let free = r.v().free_bytes().unwrap();
+    r.add_big("/fill.iso", &pattern(free as usize, 2));
+    r.write("/bootshelf.idx", &pattern(3500, 3));
+    let after = r.v().stat("/bootshelf.idx").unwrap();
+    assert_eq!(
+        after.first_cluster, before.first_cluster,
+        "overwritten in place"
+    );
+    r.check();
+    assert!(matches!(
+        r.v().write_file("/bootshelf.idx", &pattern(9000, 4)),
+        Err(Error::NoSpace { .. })
+    ));
+    r.check();
+    // With room again, the overwrite is copy-on-write: the data moves.
+    r.delete("/fill.iso");
+    r.write("/bootshelf.idx", &pattern(3600, 5));
+    let moved = r.v().stat("/bootshelf.idx").unwrap();
+    assert_ne!(moved.first_cluster, before.first_cluster);
+    r.check();
+}
+
 #[test]
 fn reservations_are_respected_and_a_foreign_taker_is_detected() {
     let mut r = Rig::new(512, 8 << 20, None, "lost");
