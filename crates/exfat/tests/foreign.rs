@@ -144,3 +144,53 @@ fn reads_mkfs_exfat_volumes_written_by_exfat_fuse_512_and_4096() {
         assert!(v.stat("/Dir One/sub DIR/ÜNÏCÖDÉ NAME.TXT").is_ok());
     }
 }
+
+/// We write on volumes made by mkfs.exfat and filled by exfat-fuse (FAT-chained root and
+/// files, its up-case table): fsck stays clean and exfat-fuse reads what we wrote.
+#[test]
+fn writes_on_mkfs_exfat_volumes_512_and_4096() {
+    for ss in [512u32, 4096] {
+        let t = TempDir::new(&format!("foreignw{ss}"));
+        let img = t.path("x.img");
+        mkfs_image(&img, 16 << 20, ss, &["-L", "Theirs"]);
+        {
+            let m = Mount::new(&img, &t.path("m"), ss);
+            std::fs::create_dir_all(m.dir.join("their dir")).unwrap();
+            std::fs::write(m.dir.join("their dir/a.txt"), pattern(10_000, 1)).unwrap();
+            for i in 0..30 {
+                std::fs::write(m.dir.join(format!("root file {i}")), pattern(100, i)).unwrap();
+            }
+        }
+        let data = std::fs::read(&img).unwrap();
+        let sectors = data.len() as u64 / u64::from(ss);
+        let mut v = Volume::open(MemDevice::from_bytes(ss, data), 0, sectors).unwrap();
+        v.mkdir("/Their Dir/ours").unwrap();
+        v.write_file("/their dir/ours/index.a", &pattern(5000, 2))
+            .unwrap();
+        let p = v.reserve_contiguous("/big.iso", 3_000_000).unwrap();
+        let x = p.extent();
+        let mut d = pattern(3_000_000, 3);
+        d.resize(3_000_000usize.div_ceil(ss as usize) * ss as usize, 0);
+        blockdev::BlockDevice::write_sectors(v.device(), x.start / u64::from(ss), &d).unwrap();
+        v.commit(p).unwrap();
+        v.write_file("/their dir/a.txt", &pattern(20_000, 4))
+            .unwrap();
+        v.rename("/root file 3", "/their dir/moved").unwrap();
+        v.delete("/root file 4").unwrap();
+        for i in 0..60 {
+            v.write_file(&format!("/ours {i}"), &pattern(10, i + 100))
+                .unwrap();
+        }
+        std::fs::write(&img, &v.into_inner().data).unwrap();
+        let (ok, text) = fsck_file(&img);
+        assert!(ok, "{ss}: {text}");
+        let m = Mount::new(&img, &t.path("m2"), ss);
+        let read = |p: &str| std::fs::read(m.dir.join(p)).unwrap();
+        assert!(read("their dir/ours/index.a") == pattern(5000, 2));
+        assert!(read("big.iso") == pattern(3_000_000, 3));
+        assert!(read("their dir/a.txt") == pattern(20_000, 4));
+        assert!(read("their dir/moved") == pattern(100, 3));
+        assert!(!m.dir.join("root file 4").exists());
+        assert!(read("ours 59") == pattern(10, 159));
+    }
+}
