@@ -213,3 +213,45 @@ fn emulated_cd_takes_a_free_drive_number_next_to_a_real_cd_drive() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[test]
+fn memory_map_ends_low_ram_at_the_resident_code() {
+    // GRUB's lsmmap reads INT 15h E820h: the first RAM range must end where the resident
+    // emulation starts (the address stage 2 notes), not at SeaBIOS's 0x9fc00.
+    let iso = fixtures::bios::lsmmap_iso().unwrap();
+    let image = TempImage(
+        plan_stick(&PlanStick {
+            mbr: loaders::BIOS_MBR,
+            stage2: loaders::BIOS_STAGE2,
+            iso: &iso,
+            gpt: true,
+            sector: 512,
+            pieces: 1,
+        })
+        .unwrap(),
+    );
+    let mut q =
+        Qemu::start(&Config::bios().drive(Drive::usb(image.path()).snapshot(true))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let serial = loop {
+        let serial = strip_ansi(&q.serial_text());
+        if serial.contains("BOOTSHELF-MMAP-END") {
+            break serial;
+        }
+        if Instant::now() > deadline || q.try_exit().is_some() {
+            panic!("no memory map\n{serial}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let seg = serial
+        .split("INT 13h emulation at ")
+        .nth(1)
+        .and_then(|s| s.get(..4))
+        .and_then(|s| u32::from_str_radix(s, 16).ok())
+        .unwrap_or_else(|| panic!("no resident address noted\n{serial}"));
+    let top = seg * 16;
+    let map = &serial[serial.find("BOOTSHELF-MMAP-START").unwrap()..];
+    // GRUB prints "base_addr = 0x0, length = 0x9dc00, available RAM".
+    let want = format!("base_addr = 0x0, length = {top:#x}, available RAM");
+    assert!(map.contains(&want), "{want:?} missing from\n{map}");
+}

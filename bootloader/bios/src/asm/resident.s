@@ -36,6 +36,8 @@
 .set R_SAVED_SS, 452                 # u16 caller's SS while we run on our stack
 .set R_SAVED_SP, 454                 # u16 caller's SP
 .set R_SAVED_AX, 456                 # u16 scratch for the stack switch
+.set R_OLD15, 458                    # u32 original INT 15h vector (off, seg)
+.set R_LOW_TOP, 462                  # u32 linear address of this image (new end of low RAM)
 
 # Caller's registers on our stack after `push fs; push ds; push es; pushal` (BP = SP).
 .set F_DI, 0
@@ -63,8 +65,8 @@ res_base:
     .word res_int13 - res_base
     .word res_boot - res_base
     .word res_end - res_base
-    .word 0
-    .fill R_SAVED_AX + 2 - 8, 1, 0   # parameter block, filled by stage 2
+    .word res_int15 - res_base
+    .fill R_LOW_TOP + 4 - 8, 1, 0    # parameter block, filled by stage 2
 
 res_int13:
     cmp %cs:R_EMU_DRIVE, %dl
@@ -186,6 +188,46 @@ iret_cf:
 1:  orw $1, 6(%bp)
     pop %bp
     iret
+
+# INT 15h: E820h memory map entries are clipped so that the RAM below 640 KiB ends where
+# this image starts (what BDA 0x413 already says); everything else goes to the BIOS.
+res_int15:
+    cmp $0xE820, %eax
+    je 1f
+    ljmp *%cs:R_OLD15
+1:  pushf
+    lcall *%cs:R_OLD15
+    jc 9f
+    cmp $0x534D4150, %eax
+    jne 8f
+    push %edx
+    push %esi
+    mov %cs:R_LOW_TOP, %esi
+    cmpl $0, %es:4(%di)              # based above 4 GiB: not ours
+    jne 7f
+    cmpl $1, %es:16(%di)             # only RAM ranges change
+    jne 7f
+    mov %es:(%di), %edx
+    cmp %esi, %edx
+    jae 5f
+    cmpl $0, %es:12(%di)             # starts below us: clip it if it reaches us
+    jne 4f
+    add %es:8(%di), %edx
+    jc 4f
+    cmp %esi, %edx
+    jbe 7f
+4:  mov %esi, %edx
+    sub %es:(%di), %edx
+    mov %edx, %es:8(%di)
+    movl $0, %es:12(%di)
+    jmp 7f
+5:  cmp $0xA0000, %edx               # starts inside us (below 640 KiB): reserved
+    jae 7f
+    movl $2, %es:16(%di)
+7:  pop %esi
+    pop %edx
+8:  clc
+9:  jmp iret_cf
 
 f_status:
     mov R_STATUS, %al
@@ -589,6 +631,8 @@ res_boot:
     cli
     movw $(res_int13 - res_base), %es:0x4C
     mov %cs, %es:0x4E
+    movw $(res_int15 - res_base), %es:0x54
+    mov %cs, %es:0x56
     sti
     mov R_LOAD_SEG, %es
     xor %di, %di

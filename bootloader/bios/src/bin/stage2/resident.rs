@@ -2,7 +2,8 @@
 //! chain-boots its BIOS boot image.
 //!
 //! The resident image is copied to the top of conventional memory, taken away from the
-//! OS by lowering the BDA's memory size (0x413); its parameter block gets the ISO's
+//! OS by lowering the BDA's memory size (0x413) and by clipping the INT 15h E820h memory
+//! map (the image hooks INT 15h for that); its parameter block gets the ISO's
 //! extents in 512-byte units, the stick's drive and sector size, and the boot entry.
 //! Everything that can fail is checked here, before the BDA or any vector changes, so a
 //! failure goes back to the menu with the machine as it was.
@@ -36,6 +37,8 @@ const R_EXT_COUNT: usize = 36;
 const R_EXTENTS: usize = 40;
 const R_BOUNCE: usize = 448;
 const R_STACK_TOP: usize = 450;
+const R_OLD15: usize = 458;
+const R_LOW_TOP: usize = 462;
 /// Extents the resident table holds.
 pub const MAX_EXTENTS: usize = 32;
 const BOUNCE_SIZE: usize = 4096;
@@ -322,6 +325,10 @@ pub fn boot(
     // SAFETY: 0x4C is the INT 13h vector in the real-mode IVT, identity-mapped.
     let old13 = unsafe { core::ptr::read_volatile(0x4C as *const u32) };
     put32(img, R_OLD13, old13);
+    // SAFETY: 0x54 is the INT 15h vector in the real-mode IVT, identity-mapped.
+    let old15 = unsafe { core::ptr::read_volatile(0x54 as *const u32) };
+    put32(img, R_OLD15, old15);
+    put32(img, R_LOW_TOP, dest as u32);
     put32(img, R_IMAGE_UNIT, image_unit);
     put32(img, R_ISO_UNITS, iso_units);
     put32(img, R_EMU_UNITS, emu_units);
