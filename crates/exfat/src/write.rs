@@ -555,7 +555,10 @@ impl<D: BlockDevice> Volume<D> {
             Ok(Resolved::Entry(loc)) => loc,
             Err(Error::NotFound { .. }) => {
                 let p = self.reserve_contiguous(path, data.len() as u64)?;
-                self.write_data(&[p.run], data)?;
+                if let Err(e) = self.write_data(&[p.run], data) {
+                    self.cancel(p);
+                    return Err(e);
+                }
                 self.commit(p)?;
                 return Ok(());
             }
@@ -620,7 +623,8 @@ impl<D: BlockDevice> Volume<D> {
     }
 
     /// Delete a file or an empty directory: the entry set is marked deleted (one sector
-    /// write, file entry first), then its clusters are freed in the bitmap.
+    /// write, file entry first), then its clusters are freed in the bitmap. A file whose
+    /// FAT chain is damaged is deleted too, its clusters left marked.
     pub fn delete(&mut self, path: &str) -> Result<(), Error> {
         self.check_writable()?;
         let Resolved::Entry(loc) = self.resolve(path)? else {
@@ -629,12 +633,16 @@ impl<D: BlockDevice> Volume<D> {
                 reason: "the root directory cannot be deleted",
             });
         };
-        let runs = self.file_runs(
-            loc.set.first_cluster,
-            loc.set.size,
-            loc.set.contiguous(),
-            loc.set.at,
-        )?;
+        // A file whose FAT chain is damaged can still be deleted: its clusters are then
+        // left marked (leaked, which is safe) rather than freed on a guess.
+        let runs = self
+            .file_runs(
+                loc.set.first_cluster,
+                loc.set.size,
+                loc.set.contiguous(),
+                loc.set.at,
+            )
+            .unwrap_or_default();
         let Located { parent, set } = loc;
         if set.is_dir() {
             let sub = self.dir_of(Located {

@@ -216,6 +216,14 @@ fn fat_chain_cycles_and_short_chains_are_errors() {
         Err(Error::Corrupt { what, .. }) => assert!(what.contains("shorter"), "{what}"),
         other => panic!("{other:?}"),
     }
+    // A file with a damaged chain can still be deleted (its clusters stay marked).
+    {
+        let mut v = open(data.clone(), sectors).unwrap();
+        let free = v.free_bytes().unwrap();
+        v.delete("/root.bin").unwrap();
+        assert!(matches!(v.stat("/root.bin"), Err(Error::NotFound { .. })));
+        assert_eq!(v.free_bytes().unwrap(), free);
+    }
     // A cycle in the root directory's chain (no size to stop at) is an error.
     let b = START as usize * SS;
     let root = u32::from_le_bytes(data[b + 96..b + 100].try_into().unwrap());
