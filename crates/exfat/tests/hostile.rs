@@ -4,7 +4,7 @@
 mod common;
 
 use blockdev::MemDevice;
-use common::pattern;
+use common::{assert_fsck_clean, pattern};
 use exfat::{format, Error, FormatOptions, Volume};
 
 const SS: usize = 512;
@@ -69,6 +69,8 @@ fn boot(data: &mut [u8], off: usize) -> &mut u8 {
 #[test]
 fn template_walks() {
     let (data, sectors) = template();
+    let dev = MemDevice::from_bytes(SS as u32, data.clone());
+    assert_fsck_clean(&dev, START as usize * SS, sectors as usize * SS, "template");
     let mut v = open(data, sectors).unwrap();
     assert_eq!(walk(&mut v, "", 0).unwrap(), 9);
 }
@@ -285,6 +287,13 @@ fn volume_dirty_set_by_someone_else_is_reported_and_kept() {
     v.rename("/d/e", "/x/e").unwrap();
     let data = v.into_inner().data;
     assert_eq!(data[START as usize * SS + 106] & 2, 2);
+    let dev = MemDevice::from_bytes(SS as u32, data.clone());
+    assert_fsck_clean(
+        &dev,
+        START as usize * SS,
+        sectors as usize * SS,
+        "dirty-kept",
+    );
     let v = open(data, sectors).unwrap();
     assert!(v.was_dirty());
 }
@@ -297,7 +306,14 @@ fn directory_move_clears_the_dirty_flag_it_set() {
     v.mkdir("/x").unwrap();
     v.rename("/d/e", "/x/e").unwrap();
     assert_eq!(v.read_dir("/x/e").unwrap().len(), 1);
-    let v = open(v.into_inner().data, sectors).unwrap();
+    let dev = v.into_inner();
+    assert_fsck_clean(
+        &dev,
+        START as usize * SS,
+        sectors as usize * SS,
+        "dirty-cleared",
+    );
+    let v = open(dev.data, sectors).unwrap();
     assert!(!v.was_dirty());
 }
 
