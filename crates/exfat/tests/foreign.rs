@@ -157,13 +157,20 @@ fn writes_on_mkfs_exfat_volumes_512_and_4096() {
             let m = Mount::new(&img, &t.path("m"), ss);
             std::fs::create_dir_all(m.dir.join("their dir")).unwrap();
             std::fs::write(m.dir.join("their dir/a.txt"), pattern(10_000, 1)).unwrap();
-            for i in 0..30 {
+            // Interleaved so that "their dir" cannot grow contiguously: exfat-fuse then
+            // gives it a FAT chain.
+            for i in 0..60 {
                 std::fs::write(m.dir.join(format!("root file {i}")), pattern(100, i)).unwrap();
+                std::fs::write(m.dir.join(format!("their dir/t{i}")), b"t").unwrap();
             }
         }
         let data = std::fs::read(&img).unwrap();
         let sectors = data.len() as u64 / u64::from(ss);
         let mut v = Volume::open(MemDevice::from_bytes(ss, data), 0, sectors).unwrap();
+        assert!(
+            !v.stat("/their dir").unwrap().contiguous,
+            "exfat-fuse chains directories"
+        );
         v.mkdir("/Their Dir/ours").unwrap();
         v.write_file("/their dir/ours/index.a", &pattern(5000, 2))
             .unwrap();
@@ -180,7 +187,12 @@ fn writes_on_mkfs_exfat_volumes_512_and_4096() {
         for i in 0..60 {
             v.write_file(&format!("/ours {i}"), &pattern(10, i + 100))
                 .unwrap();
+            // exfat-fuse made "their dir" FAT-chained: growing it converts it (copy-on-write).
+            v.write_file(&format!("/their dir/in theirs {i}"), &pattern(10, i + 200))
+                .unwrap();
         }
+        let theirs = v.stat("/their dir").unwrap();
+        assert!(theirs.contiguous && theirs.size > u64::from(v.cluster_size()));
         std::fs::write(&img, &v.into_inner().data).unwrap();
         let (ok, text) = fsck_file(&img);
         assert!(ok, "{ss}: {text}");
@@ -192,5 +204,10 @@ fn writes_on_mkfs_exfat_volumes_512_and_4096() {
         assert!(read("their dir/moved") == pattern(100, 3));
         assert!(!m.dir.join("root file 4").exists());
         assert!(read("ours 59") == pattern(10, 159));
+        assert!(read("their dir/in theirs 59") == pattern(10, 259));
+        assert_eq!(
+            std::fs::read_dir(m.dir.join("their dir")).unwrap().count(),
+            123
+        );
     }
 }
