@@ -3,8 +3,13 @@
 
 use crate::bios::{self, Regs};
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 const COM1: u16 = 0x3F8;
+
+/// Whether a UART answers at COM1 (without one, every port reads 0xFF, which would look
+/// like an endless stream of input).
+static COM1_PRESENT: AtomicBool = AtomicBool::new(false);
 
 fn outb(port: u16, v: u8) {
     // SAFETY: port I/O on COM1's registers has no memory effects.
@@ -31,6 +36,11 @@ const ROWS: usize = 25;
 impl Console {
     /// Initialise COM1 (115200 8N1) and clear the screen (INT 10h mode 3).
     pub fn init() -> Console {
+        outb(COM1 + 7, 0x5A);
+        let scratch_ok = inb(COM1 + 7) == 0x5A;
+        outb(COM1 + 7, 0xA5);
+        let present = scratch_ok && inb(COM1 + 7) == 0xA5 && inb(COM1 + 5) != 0xFF;
+        COM1_PRESENT.store(present, Ordering::Relaxed);
         outb(COM1 + 1, 0x00);
         outb(COM1 + 3, 0x80);
         outb(COM1, 0x01);
@@ -131,6 +141,9 @@ impl fmt::Write for Console {
 
 /// Write bytes to COM1 as they are, waiting for the transmitter each time (bounded).
 pub fn com1_write(bytes: &[u8]) {
+    if !COM1_PRESENT.load(Ordering::Relaxed) {
+        return;
+    }
     for &b in bytes {
         for _ in 0..100_000 {
             if inb(COM1 + 5) & 0x20 != 0 {
@@ -143,5 +156,8 @@ pub fn com1_write(bytes: &[u8]) {
 
 /// A byte from COM1, if one is waiting.
 pub fn com1_read() -> Option<u8> {
+    if !COM1_PRESENT.load(Ordering::Relaxed) {
+        return None;
+    }
     (inb(COM1 + 5) & 1 != 0).then(|| inb(COM1))
 }
