@@ -56,43 +56,50 @@ pub fn generate() -> (Vec<u8>, u32) {
     (bytes, sum)
 }
 
-/// A decoded up-case table: 65536 entries, identity where the table is silent.
+/// A decoded up-case table: identity where the table is silent.
+///
+/// Stored as the sorted list of characters that do not map to themselves (about 1000
+/// pairs, 4 KB, rather than a 128 KiB array: the BIOS loader's heap is a bump allocator).
 #[derive(Clone, Debug)]
 pub struct Upcase {
-    map: Vec<u16>,
+    /// (character, upper case), sorted by character.
+    pairs: Vec<(u16, u16)>,
 }
 
 impl Upcase {
     /// Decode a table (compressed or not); bytes past 0xFFFF characters are ignored.
     pub fn decode(bytes: &[u8]) -> Self {
-        let mut map: Vec<u16> = (0..=0xFFFFu32).map(|u| u as u16).collect();
-        let mut pos: usize = 0;
+        let mut pairs = Vec::new();
+        let mut pos: u32 = 0;
         let mut units = bytes
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]));
-        while pos < map.len() {
+        while pos <= 0xFFFF {
             let Some(u) = units.next() else { break };
             if u == RUN {
                 let Some(n) = units.next() else { break };
-                pos = pos.saturating_add(usize::from(n));
+                pos = pos.saturating_add(u32::from(n));
             } else {
-                if let Some(slot) = map.get_mut(pos) {
-                    *slot = u;
+                if u32::from(u) != pos {
+                    pairs.push((pos as u16, u));
                 }
                 pos += 1;
             }
         }
-        Upcase { map }
+        Upcase { pairs }
     }
 
     /// The identity mapping (no allocation); used while the real table is borrowed out.
     pub fn identity() -> Self {
-        Upcase { map: Vec::new() }
+        Upcase { pairs: Vec::new() }
     }
 
     /// Upper case of one UTF-16 unit.
     pub fn up(&self, u: u16) -> u16 {
-        self.map.get(usize::from(u)).copied().unwrap_or(u)
+        match self.pairs.binary_search_by_key(&u, |&(c, _)| c) {
+            Ok(i) => self.pairs.get(i).map_or(u, |&(_, up)| up),
+            Err(_) => u,
+        }
     }
 
     /// Upper case of a name.
@@ -122,6 +129,20 @@ mod tests {
         assert_eq!(t.up(0xDF), 0xDF); // ß has no single-character upper case
         assert_eq!(t.up(0xD800), 0xD800);
         assert_eq!(t.up(0xFFFF), 0xFFFF);
+    }
+
+    #[test]
+    fn compressed_and_uncompressed_tables_agree_everywhere() {
+        let raw: Vec<u8> = (0..=0xFFFFu32)
+            .flat_map(|u| upper_of(u).to_le_bytes())
+            .collect();
+        let a = Upcase::decode(&raw);
+        let b = Upcase::decode(&generate().0);
+        for u in 0..=0xFFFFu16 {
+            assert_eq!(a.up(u), b.up(u), "{u:#x}");
+            assert_eq!(a.up(u), upper_of(u32::from(u)), "{u:#x}");
+        }
+        assert!(b.pairs.len() < 1500, "{} pairs", b.pairs.len());
     }
 
     #[test]

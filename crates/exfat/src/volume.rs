@@ -64,6 +64,8 @@ pub struct Volume<D> {
     /// Runs handed out by `reserve_contiguous` and not yet committed or cancelled: no
     /// other allocation takes them.
     pub(crate) reserved: Vec<Run>,
+    /// One sector, for unaligned reads and read-modify-write (allocated once).
+    bounce: Vec<u8>,
 }
 
 fn default_clock() -> DateTime {
@@ -322,6 +324,7 @@ impl<D: BlockDevice> Volume<D> {
             was_dirty: flags & boot::FLAG_VOLUME_DIRTY != 0,
             read_only_reason,
             reserved: Vec::new(),
+            bounce: vec![0u8; ss as usize],
         };
         v.load_root_metadata()?;
         Ok(v)
@@ -509,7 +512,7 @@ impl<D: BlockDevice> Volume<D> {
 
     /// The device, for the caller's own writes (the data of a pending file).
     pub fn device(&mut self) -> &mut D {
-        self.fat_cache = None;
+        self.invalidate_fat_cache();
         &mut self.dev
     }
 
@@ -604,7 +607,6 @@ impl<D: BlockDevice> Volume<D> {
             }
         }
         let mut done = 0usize;
-        let mut bounce: Vec<u8> = Vec::new();
         while done < buf.len() {
             let pos = off + done as u64;
             let lba = self.start_lba + pos / ss;
@@ -615,12 +617,10 @@ impl<D: BlockDevice> Volume<D> {
                 self.dev.read_sectors(lba, &mut buf[done..done + whole])?;
                 done += whole;
             } else {
-                if bounce.is_empty() {
-                    bounce = vec![0u8; ss as usize];
-                }
                 let n = (ss as usize - within).min(remaining);
-                self.dev.read_sectors(lba, &mut bounce)?;
-                buf[done..done + n].copy_from_slice(&bounce[within..within + n]);
+                self.bounce.resize(ss as usize, 0);
+                self.dev.read_sectors(lba, &mut self.bounce)?;
+                buf[done..done + n].copy_from_slice(&self.bounce[within..within + n]);
                 done += n;
             }
         }
@@ -643,9 +643,8 @@ impl<D: BlockDevice> Volume<D> {
             }
         }
         // Any write may touch the FAT.
-        self.fat_cache = None;
+        self.invalidate_fat_cache();
         let mut done = 0usize;
-        let mut bounce: Vec<u8> = Vec::new();
         while done < data.len() {
             let pos = off + done as u64;
             let lba = self.start_lba + pos / ss;
@@ -656,13 +655,11 @@ impl<D: BlockDevice> Volume<D> {
                 self.dev.write_sectors(lba, &data[done..done + whole])?;
                 done += whole;
             } else {
-                if bounce.is_empty() {
-                    bounce = vec![0u8; ss as usize];
-                }
                 let n = (ss as usize - within).min(remaining);
-                self.dev.read_sectors(lba, &mut bounce)?;
-                bounce[within..within + n].copy_from_slice(&data[done..done + n]);
-                self.dev.write_sectors(lba, &bounce)?;
+                self.bounce.resize(ss as usize, 0);
+                self.dev.read_sectors(lba, &mut self.bounce)?;
+                self.bounce[within..within + n].copy_from_slice(&data[done..done + n]);
+                self.dev.write_sectors(lba, &self.bounce)?;
                 done += n;
             }
         }
@@ -670,6 +667,13 @@ impl<D: BlockDevice> Volume<D> {
     }
 
     // ----- FAT -----
+
+    /// Forget the cached FAT sector (keeping its buffer).
+    fn invalidate_fat_cache(&mut self) {
+        if let Some((lba, _)) = self.fat_cache.as_mut() {
+            *lba = u64::MAX;
+        }
+    }
 
     /// FAT entry of cluster `c` (`c` must be below ClusterCount + 2).
     pub(crate) fn fat_get(&mut self, c: u32) -> Result<u32, Error> {
@@ -679,7 +683,13 @@ impl<D: BlockDevice> Volume<D> {
         let within = (byte % ss) as usize;
         let hit = matches!(&self.fat_cache, Some((l, _)) if *l == lba);
         if !hit {
-            let mut buf = vec![0u8; ss as usize];
+            // Reuse the cache's buffer: one allocation for the life of the volume.
+            let mut buf = self
+                .fat_cache
+                .take()
+                .map(|(_, b)| b)
+                .unwrap_or_else(|| vec![0u8; ss as usize]);
+            buf.resize(ss as usize, 0);
             self.read_bytes(lba * ss, &mut buf)?;
             self.fat_cache = Some((lba, buf));
         }
