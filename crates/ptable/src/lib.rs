@@ -14,6 +14,7 @@
 extern crate alloc;
 
 pub mod crc32;
+pub mod describe;
 mod error;
 pub mod gpt;
 mod guid;
