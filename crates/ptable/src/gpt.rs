@@ -10,13 +10,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 use blockdev::BlockDevice;
 
-use crate::crc32::crc32;
 use crate::error::{Error, GptCopy};
 use crate::guid::Guid;
 use crate::raw::{
     GptHeader, GptPartitionEntry, GPT_ENTRY_SIZE, GPT_HEADER_SIZE, GPT_REVISION_1_0, GPT_SIGNATURE,
 };
 use crate::read_sector;
+use crc32::crc32;
 
 /// The largest partition entry array this crate reads (bounds allocations on hostile
 /// input): 1 MiB, 8192 entries of 128 bytes.

@@ -13,7 +13,8 @@
 
 extern crate alloc;
 
-pub mod crc32;
+/// CRC-32 as GPT uses it (the workspace's shared implementation).
+pub use crc32;
 pub mod describe;
 mod error;
 pub mod gpt;

@@ -8,7 +8,6 @@
 
 use blockdev::{BlockDevice, Extent};
 
-use crate::crc32::crc32;
 use crate::error::Error;
 use crate::gpt::{encode_name, GptHealth};
 use crate::guid::Guid;
@@ -19,6 +18,7 @@ use crate::layout::{
 use crate::mbr::chs;
 use crate::raw::{GptPartitionEntry, MbrPartitionRecord};
 use crate::table::Table;
+use crc32::crc32;
 
 /// The LBAs a window over a file stored in `extents` (device bytes, in file order) must
 /// cover: one run after merging adjacent extents, starting on a sector boundary. The
