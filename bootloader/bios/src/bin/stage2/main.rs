@@ -14,7 +14,6 @@ extern crate alloc;
 mod bios;
 mod console;
 mod disk;
-mod eltorito;
 mod heap;
 mod plan;
 mod resident;
@@ -25,10 +24,10 @@ use alloc::string::String;
 use blockdev::{BlockReader, ExtentReader};
 use bootloader_core::discovery::{self, Discovery, Firmware, Limits};
 use bootloader_core::{menu, window, Action, Console as _, Menu, Painter};
+use bootshelf_bios::eltorito::{self, BootEntry, Media};
 use console::Console;
 use core::fmt::Write;
 use disk::Int13Disk;
-use eltorito::{BootEntry, Media};
 
 core::arch::global_asm!(
     include_str!("../../asm/stage2_entry.s"),
@@ -201,8 +200,8 @@ fn boot_entry(
 }
 
 /// Boot the ISO named by the boot plan, or halt saying why not.
-fn boot_plan(con: &mut Console, disk: &mut Int13Disk, p: &plan::Plan) -> ! {
-    let extents = &p.extents[..p.count];
+fn boot_plan(con: &mut Console, disk: &mut Int13Disk, p: &bootshelf_bios::plan::Plan) -> ! {
+    let extents = p.extents();
     let entry = {
         let reader = ExtentReader::new(BlockReader::new(&mut *disk), extents, p.size);
         match reader

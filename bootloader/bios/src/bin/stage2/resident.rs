@@ -10,8 +10,9 @@
 
 use crate::bios;
 use crate::disk::Int13Disk;
-use crate::eltorito::{BootEntry, Media};
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, IoError, ReadAt};
+use bootshelf_bios::eltorito::{BootEntry, Media};
+use bootshelf_bios::layout::{unit_table, Geometry, LayoutError};
 
 extern "C" {
     static res_base: u8;
@@ -39,8 +40,6 @@ const R_BOUNCE: usize = 448;
 const R_STACK_TOP: usize = 450;
 const R_OLD15: usize = 458;
 const R_LOW_TOP: usize = 462;
-/// Extents the resident table holds.
-pub const MAX_EXTENTS: usize = 32;
 const BOUNCE_SIZE: usize = 4096;
 /// The handler's own stack, after the bounce buffer.
 const STACK_SIZE: usize = 1024;
@@ -69,18 +68,8 @@ fn free_cd_drive() -> u8 {
 /// Why an ISO cannot be booted; the menu shows it and stays.
 #[derive(Debug, Clone, Copy)]
 pub enum BootError {
-    /// More extents than the resident table holds.
-    TooManyExtents {
-        /// Extents of the ISO.
-        count: usize,
-    },
-    /// An extent is not 512-byte aligned, or lies beyond 2 TiB.
-    BadExtent {
-        /// Device byte offset of the extent.
-        start: u64,
-        /// Its length.
-        len: u64,
-    },
+    /// The ISO's extents do not fit the resident table.
+    Layout(LayoutError),
     /// The boot image starts beyond the end of the ISO.
     ImageOutside {
         /// Its 2048-byte sector.
@@ -115,14 +104,7 @@ impl From<IoError> for BootError {
 impl core::fmt::Display for BootError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            BootError::TooManyExtents { count } => write!(
-                f,
-                "the ISO is in {count} pieces; at most {MAX_EXTENTS} are supported (run `bootshelf sync`)"
-            ),
-            BootError::BadExtent { start, len } => write!(
-                f,
-                "ISO extent at byte {start} ({len} bytes) is not 512-byte aligned or lies beyond 2 TiB"
-            ),
+            BootError::Layout(e) => write!(f, "{e}"),
             BootError::ImageOutside { rba } => {
                 write!(f, "the boot image (sector {rba}) lies outside the ISO")
             }
@@ -139,46 +121,6 @@ impl core::fmt::Display for BootError {
             BootError::Io(e) => write!(f, "reading the ISO: {e}"),
         }
     }
-}
-
-struct Geometry {
-    cyls: u16,
-    heads: u8,
-    spt: u8,
-}
-
-impl Geometry {
-    fn units(&self) -> u32 {
-        u32::from(self.cyls) * u32::from(self.heads) * u32::from(self.spt)
-    }
-}
-
-fn hard_disk_geometry(mbr: &[u8; 512]) -> Result<Geometry, BootError> {
-    if mbr[510] != 0x55 || mbr[511] != 0xAA {
-        return Err(BootError::BadHardDiskImage);
-    }
-    let mut best: Option<Geometry> = None;
-    for i in 0..4 {
-        let e = &mbr[0x1BE + 16 * i..0x1CE + 16 * i];
-        if e[4] == 0 {
-            continue;
-        }
-        let heads = u16::from(e[5]) + 1;
-        let spt = e[6] & 0x3F;
-        let cyl = (u16::from(e[6] & 0xC0) << 2) | u16::from(e[7]);
-        if spt == 0 || heads > 255 {
-            continue;
-        }
-        let g = Geometry {
-            cyls: cyl + 1,
-            heads: heads as u8,
-            spt,
-        };
-        if best.as_ref().is_none_or(|b| g.cyls > b.cyls) {
-            best = Some(g);
-        }
-    }
-    best.ok_or(BootError::BadHardDiskImage)
 }
 
 fn put16(img: &mut [u8], at: usize, v: u16) {
@@ -212,34 +154,8 @@ pub fn boot(
     iso_size: u64,
     entry: &BootEntry,
 ) -> Result<core::convert::Infallible, BootError> {
-    if extents.len() > MAX_EXTENTS {
-        return Err(BootError::TooManyExtents {
-            count: extents.len(),
-        });
-    }
-    let iso_units = u32::try_from(iso_size.div_ceil(512)).map_err(|_| BootError::BadExtent {
-        start: 0,
-        len: iso_size,
-    })?;
-    let mut table = [(0u32, 0u32, 0u32); MAX_EXTENTS];
-    let mut iso_unit: u64 = 0;
-    for (slot, e) in table.iter_mut().zip(extents) {
-        let bad = BootError::BadExtent {
-            start: e.start,
-            len: e.len,
-        };
-        if e.start % 512 != 0 || e.len % 512 != 0 {
-            return Err(bad);
-        }
-        let dev = u32::try_from(e.start / 512).map_err(|_| bad)?;
-        let units = u32::try_from(e.len / 512).map_err(|_| bad)?;
-        u32::try_from(u64::from(dev) + u64::from(units)).map_err(|_| bad)?;
-        *slot = (iso_unit as u32, dev, units);
-        iso_unit += u64::from(units);
-        if iso_unit > u64::from(u32::MAX) {
-            return Err(bad);
-        }
-    }
+    let table = unit_table(extents, iso_size).map_err(BootError::Layout)?;
+    let iso_units = table.iso_units;
     let image_unit = entry
         .load_rba
         .checked_mul(4)
@@ -254,27 +170,13 @@ pub fn boot(
             heads: 0,
             spt: 0,
         },
-        Media::Floppy1200 => Geometry {
-            cyls: 80,
-            heads: 2,
-            spt: 15,
-        },
-        Media::Floppy1440 => Geometry {
-            cyls: 80,
-            heads: 2,
-            spt: 18,
-        },
-        Media::Floppy2880 => Geometry {
-            cyls: 80,
-            heads: 2,
-            spt: 36,
-        },
         Media::HardDisk => {
             let mut iso = ExtentReader::new(BlockReader::new(&mut *disk), extents, iso_size)?;
             let mut mbr = [0u8; 512];
             iso.read_exact_at(u64::from(image_unit) * 512, &mut mbr)?;
-            hard_disk_geometry(&mbr)?
+            Geometry::hard_disk(&mbr).ok_or(BootError::BadHardDiskImage)?
         }
+        floppy => Geometry::floppy(floppy).ok_or(BootError::BadHardDiskImage)?,
     };
     let emu_units = geometry.units().min(iso_units - image_unit);
 
@@ -345,12 +247,12 @@ pub fn boot(
     put16(img, R_CYLS, geometry.cyls);
     img[R_HEADS] = geometry.heads;
     img[R_SPT] = geometry.spt;
-    put16(img, R_EXT_COUNT, extents.len() as u16);
-    for (i, (iso, dev, units)) in table.iter().take(extents.len()).enumerate() {
+    put16(img, R_EXT_COUNT, table.count as u16);
+    for (i, e) in table.extents[..table.count].iter().enumerate() {
         let at = R_EXTENTS + 12 * i;
-        put32(img, at, *iso);
-        put32(img, at + 4, *dev);
-        put32(img, at + 8, *units);
+        put32(img, at, e.iso_unit);
+        put32(img, at + 4, e.dev_unit);
+        put32(img, at + 8, e.units);
     }
     put16(img, R_BOUNCE, bounce_at as u16);
     put16(img, R_STACK_TOP, total as u16);

@@ -172,3 +172,80 @@ pub fn bios_entry<R: ReadAt>(iso: &mut R) -> Result<BootEntry, Error> {
     }
     Err(Error::NoBiosEntry)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(path: &std::path::Path) -> Vec<u8> {
+        std::fs::read(path).unwrap()
+    }
+
+    fn entry_of(iso: &[u8]) -> Result<BootEntry, Error> {
+        let mut r: &[u8] = iso;
+        bios_entry(&mut r)
+    }
+
+    #[test]
+    fn no_emulation_entry_of_grub_mkrescue() {
+        let iso = read(&fixtures::iso::grub_mkrescue().unwrap());
+        let e = entry_of(&iso).unwrap();
+        assert_eq!(e.media, Media::NoEmulation);
+        assert_eq!(e.load_segment, 0);
+        assert_eq!(e.sector_count, 4);
+        // The image is GRUB's cdboot: it starts within the ISO.
+        assert!(u64::from(e.load_rba) * 2048 < iso.len() as u64);
+    }
+
+    #[test]
+    fn floppy_entry_of_memtest() {
+        let iso = read(&fixtures::iso::memtest().unwrap());
+        let e = entry_of(&iso).unwrap();
+        assert_eq!(e.media, Media::Floppy1440);
+        assert_eq!(e.sector_count, 1);
+    }
+
+    #[test]
+    fn hard_disk_entry_and_its_geometry() {
+        let iso = read(&fixtures::bios::hd_emulation_iso().unwrap());
+        let e = entry_of(&iso).unwrap();
+        assert_eq!(e.media, Media::HardDisk);
+        let at = e.load_rba as usize * 2048;
+        let mbr: [u8; 512] = iso[at..at + 512].try_into().unwrap();
+        let g = crate::layout::Geometry::hard_disk(&mbr).unwrap();
+        assert_eq!((g.cyls, g.heads, g.spt), (2, 16, 63));
+    }
+
+    #[test]
+    fn bios_entry_found_in_a_section_after_an_efi_initial_entry() {
+        // xorriso's multi-section fixture: whatever order, the BIOS entry is platform 0.
+        let iso = read(&fixtures::iso::bios_uefi_hybrid().unwrap());
+        assert_eq!(entry_of(&iso).unwrap().media, Media::NoEmulation);
+        let uefi_only = read(&fixtures::iso::uefi_only().unwrap());
+        assert!(matches!(entry_of(&uefi_only), Err(Error::NoBiosEntry)));
+    }
+
+    #[test]
+    fn damaged_catalogs_are_errors() {
+        let mut iso = read(&fixtures::iso::grub_mkrescue().unwrap());
+        let catalog =
+            u32::from_le_bytes(iso[17 * 2048 + 0x47..17 * 2048 + 0x4B].try_into().unwrap())
+                as usize
+                * 2048;
+        let mut bad_sum = iso.clone();
+        bad_sum[catalog + 4] ^= 1;
+        assert!(matches!(
+            entry_of(&bad_sum),
+            Err(Error::BadValidationEntry { .. })
+        ));
+        let mut bad_media = iso.clone();
+        bad_media[catalog + 33] = 0x07;
+        assert!(matches!(
+            entry_of(&bad_media),
+            Err(Error::BadMedia { value: 7 })
+        ));
+        iso[17 * 2048 + 1] = b'X';
+        assert!(matches!(entry_of(&iso), Err(Error::NoBootRecord)));
+        assert!(matches!(entry_of(&iso[..4096]), Err(Error::Io(_))));
+    }
+}
