@@ -3,8 +3,9 @@
 //! on a disk for every other command ([`Stick::open`]).
 
 use crate::device::{self, DiskInfo, TargetKind};
-use crate::partition_read::{self, Table, TableError, TypeGuid};
 use blockdev::{BlockDevice, FileDevice, IoError};
+use ptable::gpt::types as gpt_types;
+use ptable::{Partition, PartitionType, Table};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -171,135 +172,62 @@ impl Layout {
         self.bios_boot.byte_len(self.sector_size)
     }
 
-    /// Recognise a bootshelf layout in a partition table. `found` describes the disk for
-    /// the error when it is not a stick.
+    /// Recognise a bootshelf layout in a partition table read by `ptable` (the reader the
+    /// bootloaders use). On top of [`ptable::Layout::of`] (data partition, ESP, window
+    /// slot) a stick has its data partition at 1 MiB, the ESP after it, and (GPT) the data
+    /// partition named [`DATA_NAME`] and a BIOS boot partition before it, (MBR) slot 3
+    /// unused. The error is a description of the table, for [`Error::NotAStick`].
     fn recognise(table: &Table, sector_size: u32, disk_sectors: u64) -> Result<Layout, String> {
-        let ss = u64::from(sector_size);
-        let align = ALIGN_BYTES / ss;
-        let range = |first: u64, last: u64| {
-            if last < first || last >= disk_sectors {
+        let describe = || table.describe();
+        let found = ptable::Layout::of(table).map_err(|_| describe())?;
+        let align = ALIGN_BYTES / u64::from(sector_size);
+        let range = |p: &Partition| {
+            if p.last_lba < p.first_lba || p.last_lba >= disk_sectors {
                 None
             } else {
-                SectorRange::new(first, last - first + 1)
+                SectorRange::new(p.first_lba, p.last_lba - p.first_lba + 1)
             }
         };
-        match table {
-            Table::None => Err("no partition table".into()),
-            Table::Mbr(mbr) => {
-                let [d, e, third, w] = mbr.entries;
-                let describe = || describe_mbr(mbr);
-                if d.kind != MBR_TYPE_DATA
-                    || e.kind != MBR_TYPE_ESP
-                    || third.kind != 0
-                    || u64::from(d.first_lba) != align
-                {
-                    return Err(describe());
-                }
-                let data = SectorRange::new(u64::from(d.first_lba), u64::from(d.sectors))
-                    .filter(|r| r.end_lba() <= disk_sectors)
-                    .ok_or_else(describe)?;
-                let esp = SectorRange::new(u64::from(e.first_lba), u64::from(e.sectors))
-                    .filter(|r| r.end_lba() <= disk_sectors && r.first_lba() >= data.end_lba())
-                    .ok_or_else(describe)?;
-                let window = if w.kind == 0 {
-                    None
-                } else {
-                    SectorRange::new(u64::from(w.first_lba), u64::from(w.sectors))
-                };
-                Ok(Layout {
-                    scheme: Scheme::Mbr,
-                    sector_size,
-                    disk_sectors,
-                    data,
-                    esp,
-                    bios_boot: SectorRange::new(1, align - 1).ok_or_else(describe)?,
-                    window,
-                })
-            }
-            Table::Gpt(_, gpt) => {
-                let describe = || describe_gpt(gpt);
-                let (Some(d), Some(e), Some(b)) = (
-                    gpt.entry(DATA_ENTRY),
-                    gpt.entry(ESP_ENTRY),
-                    gpt.entry(BIOS_ENTRY),
-                ) else {
-                    return Err(describe());
-                };
-                if d.type_guid != TypeGuid::BASIC_DATA
-                    || d.name != DATA_NAME
-                    || e.type_guid != TypeGuid::EFI_SYSTEM
-                    || b.type_guid != TypeGuid::BIOS_BOOT
-                    || d.first_lba != align
-                {
-                    return Err(describe());
-                }
-                let data = range(d.first_lba, d.last_lba).ok_or_else(describe)?;
-                let esp = range(e.first_lba, e.last_lba)
-                    .filter(|r| r.first_lba() >= data.end_lba())
-                    .ok_or_else(describe)?;
-                let bios_boot = range(b.first_lba, b.last_lba)
-                    .filter(|r| r.end_lba() <= data.first_lba())
-                    .ok_or_else(describe)?;
-                let window = gpt
-                    .entry(WINDOW_ENTRY)
-                    .and_then(|w| range(w.first_lba, w.last_lba));
-                Ok(Layout {
-                    scheme: Scheme::Gpt,
-                    sector_size,
-                    disk_sectors,
-                    data,
-                    esp,
-                    bios_boot,
-                    window,
-                })
-            }
+        if found.data.first_lba != align {
+            return Err(describe());
         }
-    }
-}
-
-fn describe_mbr(mbr: &partition_read::Mbr) -> String {
-    let used: Vec<String> = mbr
-        .entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind != 0)
-        .map(|(i, e)| {
-            format!(
-                "{}: type {:#04x} at LBA {} ({} sectors)",
-                i + 1,
-                e.kind,
-                e.first_lba,
-                e.sectors
-            )
+        let data = range(&found.data).ok_or_else(describe)?;
+        let esp = range(&found.esp)
+            .filter(|r| r.first_lba() >= data.end_lba())
+            .ok_or_else(describe)?;
+        let window = found
+            .window
+            .and_then(|w| SectorRange::new(w.first(), w.sectors()));
+        let (scheme, bios_boot) = match table.scheme() {
+            ptable::Scheme::Gpt => {
+                let bios = table
+                    .partition(BIOS_ENTRY)
+                    .filter(|b| b.kind == PartitionType::Gpt(gpt_types::BIOS_BOOT))
+                    .and_then(|b| range(&b))
+                    .filter(|r| r.end_lba() <= data.first_lba());
+                match bios {
+                    Some(b) if found.data.name == DATA_NAME => (Scheme::Gpt, b),
+                    _ => return Err(describe()),
+                }
+            }
+            ptable::Scheme::Mbr => {
+                if table.partition(BIOS_ENTRY).is_some() {
+                    return Err(describe());
+                }
+                let gap = SectorRange::new(1, align - 1).ok_or_else(describe)?;
+                (Scheme::Mbr, gap)
+            }
+        };
+        Ok(Layout {
+            scheme,
+            sector_size,
+            disk_sectors,
+            data,
+            esp,
+            bios_boot,
+            window,
         })
-        .collect();
-    if used.is_empty() {
-        "an MBR with no partitions".into()
-    } else {
-        format!("an MBR partition table with {}", used.join(", "))
     }
-}
-
-fn describe_gpt(gpt: &partition_read::Gpt) -> String {
-    if gpt.entries.is_empty() {
-        return "a GPT with no partitions".into();
-    }
-    let used: Vec<String> = gpt
-        .entries
-        .iter()
-        .take(6)
-        .map(|e| {
-            format!(
-                "{}: {} \"{}\" at LBA {}",
-                e.number,
-                e.type_guid.describe(),
-                e.name,
-                e.first_lba
-            )
-        })
-        .collect();
-    let more = if gpt.entries.len() > 6 { ", ..." } else { "" };
-    format!("a GPT with {}{more}", used.join(", "))
 }
 
 /// Errors of the stick's layout, opening and installing.
@@ -331,8 +259,8 @@ pub enum Error {
     BadTable {
         /// The target.
         path: PathBuf,
-        /// Why.
-        source: TableError,
+        /// Why, as `ptable` found it (with the LBA and the bad value).
+        source: ptable::Error,
     },
     /// The logical sector size is neither 512 nor 4096.
     UnsupportedSectorSize(u32),
@@ -546,16 +474,7 @@ impl Stick {
 
 /// Read the partition table of `dev` and recognise a stick in it.
 pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
-    let table = partition_read::read_table(dev).map_err(|source| match source {
-        TableError::Io(source) => Error::Io {
-            what: "reading the partition table",
-            source,
-        },
-        source => Error::BadTable {
-            path: path.to_owned(),
-            source,
-        },
-    })?;
+    let table = Table::read(dev).map_err(|e| table_error(e, path))?;
     let layout =
         Layout::recognise(&table, dev.sector_size(), dev.sector_count()).map_err(|found| {
             Error::NotAStick {
@@ -586,6 +505,32 @@ pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
     Ok(layout)
 }
 
+/// What a table that `ptable` refuses to read means for `Stick::open`: no table at all,
+/// an MBR that is not a partition table we can use (both: not a stick, saying what was
+/// found), a damaged GPT, or a failed read.
+fn table_error(e: ptable::Error, path: &Path) -> Error {
+    let not_a_stick = |found: String| Error::NotAStick {
+        path: path.to_owned(),
+        found,
+    };
+    match e {
+        ptable::Error::Io { error, .. } => Error::Io {
+            what: "reading the partition table",
+            source: error,
+        },
+        ptable::Error::MbrSignature { .. } | ptable::Error::DiskTooSmall { .. } => {
+            not_a_stick("no partition table".into())
+        }
+        e @ (ptable::Error::MbrBootIndicator { .. } | ptable::Error::MbrRecordRange { .. }) => {
+            not_a_stick(format!("an MBR that is not a valid partition table ({e})"))
+        }
+        source => Error::BadTable {
+            path: path.to_owned(),
+            source,
+        },
+    }
+}
+
 /// Guess an image file's logical sector size from its partition table: a GPT header at
 /// byte 512 or 4096, else an MBR whose first partition starts at 1 MiB in 512- or
 /// 4096-byte sectors. `None` when nothing tells.
@@ -606,8 +551,13 @@ fn detect_image_sector_size(dev: &mut FileDevice) -> Result<Option<u32>> {
     if head.get(4096..4104) == Some(&b"EFI PART"[..]) {
         return Ok(Some(4096));
     }
-    if let Some(mbr) = partition_read::parse_mbr(&head) {
-        let first = u64::from(mbr.entries[0].first_lba);
+    let mbr = head
+        .get(..512)
+        .and_then(|s| <&[u8; 512]>::try_from(s).ok())
+        .map(ptable::raw::MbrSector::from_bytes)
+        .filter(|m| m.signature == ptable::raw::MBR_SIGNATURE);
+    if let Some(mbr) = mbr {
+        let first = u64::from(mbr.partition_record[0].starting_lba);
         if first * 512 == ALIGN_BYTES {
             return Ok(Some(512));
         }
@@ -655,6 +605,30 @@ mod tests {
             Err(Error::TooLargeForMbr { .. })
         ));
         assert!(Layout::plan(Scheme::Mbr, 4096, 1 << 31).is_ok());
+    }
+
+    #[test]
+    fn garbage_tables_are_refused_without_panic() {
+        use blockdev::MemDevice;
+        let mut seed = 0x1234_5678u32;
+        for round in 0..200 {
+            let mut d = MemDevice::new(512, 64);
+            for b in d.data.iter_mut() {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                *b = (seed >> 16) as u8;
+            }
+            d.data[510] = 0x55;
+            d.data[511] = 0xAA;
+            d.data[446 + 4] = 0xEE;
+            if round % 2 == 0 {
+                d.data[512..520].copy_from_slice(b"EFI PART");
+            }
+            let r = read_layout(&mut d, Path::new("garbage.img"));
+            assert!(
+                matches!(r, Err(Error::NotAStick { .. } | Error::BadTable { .. })),
+                "{r:?}"
+            );
+        }
     }
 
     #[test]

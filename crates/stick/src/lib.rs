@@ -15,7 +15,6 @@ pub mod index_io;
 pub mod install;
 pub mod layout;
 pub mod list;
-pub mod partition_read;
 pub mod partition_write;
 pub mod remove;
 pub mod sync;
