@@ -285,8 +285,12 @@ pub fn discover<D: BlockDevice>(dev: &mut D, limits: &Limits) -> Result<Discover
             notes.push(format!("index {}: {e}", slot.path()));
         }
     }
-    let index = selection.index();
-    let index_slot = selection.current.as_ref().map(|(s, _)| *s);
+    // Take the index out of the selection rather than cloning it (the BIOS loader's heap
+    // never frees).
+    let (index_slot, index) = match selection.current {
+        Some((s, i)) => (Some(s), i),
+        None => (None, Index::default()),
+    };
     drop(slot_bytes);
 
     // Every ISO file on the volume.
