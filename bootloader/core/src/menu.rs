@@ -535,6 +535,50 @@ mod tests {
         assert!(empty.render(80, 25).plain().contains("No ISO files found"));
     }
 
+    #[test]
+    fn random_keys_keep_the_selection_visible() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in [0usize, 1, 2, 9, 10, 11, 57] {
+            for rows in [1usize, 3, 10, 19] {
+                let mut m = Menu::new(items(n), rows, &cfg(Some(2), Some(n / 2)));
+                for _ in 0..2000 {
+                    let k = match next() % 12 {
+                        0 => Key::Up,
+                        1 => Key::Down,
+                        2 => Key::PageUp,
+                        3 => Key::PageDown,
+                        4 => Key::Home,
+                        5 => Key::End,
+                        6 => digit((next() % 9 + 1) as u8),
+                        7 => Key::Enter,
+                        8 => Key::Esc,
+                        9 => Key::Other,
+                        _ => {
+                            m.tick(next() % 700);
+                            continue;
+                        }
+                    };
+                    let a = m.key(k);
+                    if let Action::Boot(i) | Action::BootWithoutWindow(i) = a {
+                        assert!(i < n && m.items()[i].blocked.is_none());
+                    }
+                    if n > 0 {
+                        assert!(m.selected() < n);
+                        assert!(m.top() <= m.selected() && m.selected() < m.top() + rows);
+                    }
+                    let s = m.render(40, rows + CHROME_ROWS);
+                    assert_eq!(s.lines.len(), rows + CHROME_ROWS);
+                }
+            }
+        }
+    }
+
     struct FakeCon(Vec<String>);
     impl Console for FakeCon {
         fn size(&self) -> (usize, usize) {
