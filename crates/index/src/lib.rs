@@ -16,7 +16,8 @@
 
 extern crate alloc;
 
-pub mod crc32;
+/// CRC-32 of the slot format: the workspace's one implementation (`crates/crc32`).
+pub use crc32;
 mod decode;
 mod encode;
 mod model;
