@@ -32,7 +32,7 @@
 .set R_EXTENTS, 40                   # 32 x (iso_unit, dev_unit, units)
 .set R_DAP, 424                      # our own INT 13h AH=42h packet (+16: saved count, +18: status)
 .set R_BOUNCE, 448                   # u16 offset of the 4 KiB bounce buffer (stored here)
-.set R_STACK_TOP, 450                # u16 top of our own 1 KiB stack (after the bounce buffer)
+.set R_STACK_TOP, 450                # u16 top of our own 4 KiB stack (after the bounce buffer)
 .set R_SAVED_SS, 452                 # u16 caller's SS while we run on our stack
 .set R_SAVED_SP, 454                 # u16 caller's SP
 .set R_SAVED_AX, 456                 # u16 scratch for the stack switch

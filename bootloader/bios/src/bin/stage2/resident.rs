@@ -42,7 +42,7 @@ const R_OLD15: usize = 458;
 const R_LOW_TOP: usize = 462;
 const BOUNCE_SIZE: usize = 4096;
 /// The handler's own stack, after the bounce buffer.
-const STACK_SIZE: usize = 1024;
+const STACK_SIZE: usize = 4096;
 
 /// First drive number the no-emulation CD may answer as (the CD range SeaBIOS and
 /// others use); the first number from here the BIOS does not know is taken.
