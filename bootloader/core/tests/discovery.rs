@@ -396,6 +396,29 @@ fn window_refusals_are_explained() {
     assert_eq!(r, window::Refusal::Fragmented { pieces: 2 });
     assert!(r.to_string().contains("stored in 2 pieces"));
     assert!(std::fs::read(&img).unwrap() == before);
+    // A write-protected stick: refused with that reason, nothing written.
+    struct ReadOnly<'a>(&'a mut FileDevice);
+    impl BlockDevice for ReadOnly<'_> {
+        fn sector_size(&self) -> u32 {
+            self.0.sector_size()
+        }
+        fn sector_count(&self) -> u64 {
+            self.0.sector_count()
+        }
+        fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), blockdev::IoError> {
+            self.0.read_sectors(lba, buf)
+        }
+        fn write_sectors(&mut self, _: u64, _: &[u8]) -> Result<(), blockdev::IoError> {
+            Err(blockdev::IoError::WriteProtected)
+        }
+    }
+    let r2 = window::open(&mut ReadOnly(&mut dev), &d.entries[0]).unwrap_err();
+    assert_eq!(r2, window::Refusal::WriteProtected);
+    assert_eq!(
+        r2.to_string(),
+        "no ISO window: the stick is write-protected"
+    );
+    assert!(std::fs::read(&img).unwrap() == before);
     let mut m = menu::Menu::new(d.items(Firmware::Uefi), 10, &d.menu_config("t"));
     m.ask_boot_without_window(0, &r.to_string());
     assert_eq!(m.key(Key::Enter), menu::Action::BootWithoutWindow(0));
