@@ -5,6 +5,8 @@
 
 use crate::error::{read_at, Error, Result};
 use crate::raw::{GptHeader, GptPartitionEntry, MbrPartitionEntry};
+/// CRC-32 as GPT uses it: the workspace's one implementation (`crates/crc32`).
+pub use ::crc32::crc32;
 use blockdev::ReadAt;
 
 /// Most GPT partition entries read.
@@ -160,29 +162,5 @@ impl Gpt {
             }
         }
         Ok(())
-    }
-}
-
-/// CRC-32 (IEEE 802.3, as GPT uses), bit by bit: the inputs here are tiny.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn crc32_check_value() {
-        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
     }
 }
