@@ -421,12 +421,23 @@ impl Stick {
             }
         }
         let layout = read_layout(&mut dev, path)?;
-        Ok(Stick {
+        let mut stick = Stick {
             path: path.to_owned(),
             dev,
             layout,
             kind,
-        })
+        };
+        if writable {
+            // Every command that writes the stick removes a stale ISO window first
+            // (docs/window.md; crate::window).
+            stick.clear_window()?;
+        }
+        Ok(stick)
+    }
+
+    /// Drop the window from the layout after it was cleared on the disk (crate::window).
+    pub(crate) fn forget_window(&mut self) -> Option<SectorRange> {
+        self.layout.window.take()
     }
 
     pub(crate) fn from_parts(

@@ -19,6 +19,7 @@ pub mod partition_write;
 pub mod remove;
 pub mod sync;
 pub mod update;
+pub mod window;
 
 pub use bootcode::BootCode;
 pub use install::{install, InstallOptions};

@@ -1,0 +1,190 @@
+//! The ISO window from the CLI's side (docs/window.md): a bootloader writes partition
+//! entry 4 over the ISO it chain-boots so that the booted system finds its medium; the
+//! entry stays until the next boot or the next `bootshelf` command that writes the stick.
+//! [`Stick::open`] with `writable` calls [`Stick::clear_window`] first, so every writing
+//! command removes a stale window before it touches anything else.
+//!
+//! The table is rewritten by `ptable::clear_window` (both GPT copies and their CRCs, or
+//! the MBR's fourth record). On a block device the kernel's view is updated too: its
+//! partition 4 is deleted with the BLKPG ioctl, so `/dev/sdX4` goes away without
+//! re-reading the whole table (which fails while the data partition is mounted).
+
+use crate::layout::{Error, Result, SectorRange, Stick};
+use blockdev::BlockDevice;
+use std::os::fd::AsRawFd;
+
+impl Stick {
+    /// Remove the ISO window a boot left behind, if there is one; returns the range it
+    /// covered. Needs a stick opened writable. Writes nothing when there is no window.
+    pub fn clear_window(&mut self) -> Result<Option<SectorRange>> {
+        if self.layout().window.is_none() {
+            return Ok(None);
+        }
+        let path = self.path().to_owned();
+        let cleared = ptable::clear_window(self.device()).map_err(|e| match e {
+            ptable::Error::Io { error, .. } => Error::Io {
+                what: "clearing the ISO window (partition 4)",
+                source: error,
+            },
+            other => Error::Refused {
+                path: path.clone(),
+                reason: format!(
+                    "its ISO window (partition 4) cannot be cleared: {other}; `bootshelf check` \
+                     shows the partition table"
+                ),
+            },
+        })?;
+        self.device().flush().map_err(|source| Error::Io {
+            what: "flushing the cleared ISO window",
+            source,
+        })?;
+        let old = self.forget_window();
+        if self.disk_info().is_some() {
+            // The table on the disk is right already; a kernel that keeps a stale sdX4
+            // only confuses tools until the next re-plug, so a failure is not an error.
+            let _ = kernel_forget_partition(self.device().file(), crate::layout::WINDOW_ENTRY);
+        }
+        Ok(cleared
+            .and_then(|r| SectorRange::new(r.first(), r.last() - r.first() + 1))
+            .or(old))
+    }
+}
+
+/// `struct blkpg_partition` of `<linux/blkpg.h>`.
+#[repr(C)]
+struct BlkpgPartition {
+    start: i64,
+    length: i64,
+    pno: i32,
+    devname: [u8; 64],
+    volname: [u8; 64],
+}
+
+/// `struct blkpg_ioctl_arg` of `<linux/blkpg.h>`.
+#[repr(C)]
+struct BlkpgIoctlArg {
+    op: i32,
+    flags: i32,
+    datalen: i32,
+    data: *mut BlkpgPartition,
+}
+
+/// `BLKPG_DEL_PARTITION`.
+const BLKPG_DEL_PARTITION: i32 = 2;
+
+// BLKPG = _IO(0x12, 105), argument a pointer to struct blkpg_ioctl_arg.
+nix::ioctl_write_ptr_bad!(blkpg, 0x1269, BlkpgIoctlArg);
+
+/// Ask the kernel to drop partition `number` of the whole-disk device `file` from its
+/// view (the on-disk table is not touched). `Ok` also when it had no such partition.
+fn kernel_forget_partition(file: &std::fs::File, number: u32) -> std::io::Result<()> {
+    let mut part = BlkpgPartition {
+        start: 0,
+        length: 0,
+        pno: i32::try_from(number).unwrap_or(i32::MAX),
+        devname: [0; 64],
+        volname: [0; 64],
+    };
+    let arg = BlkpgIoctlArg {
+        op: BLKPG_DEL_PARTITION,
+        flags: 0,
+        datalen: std::mem::size_of::<BlkpgPartition>() as i32,
+        data: &mut part,
+    };
+    // SAFETY: `file` is an open block device; BLKPG reads `arg` and the `part` it points
+    // to, both live locals of the layout <linux/blkpg.h> defines, and writes nothing back.
+    match unsafe { blkpg(file.as_raw_fd(), &arg) } {
+        Ok(_) | Err(nix::errno::Errno::ENXIO) => Ok(()),
+        Err(e) => Err(std::io::Error::from(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{install, BootCode, InstallOptions, Scheme, Stick};
+    use blockdev::{Extent, FileDevice};
+    use std::process::Command;
+
+    fn image(scheme: Scheme, sector: u32) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("stick.img");
+        let opts = InstallOptions {
+            scheme,
+            create_size: Some(96 << 20),
+            image_sector_size: Some(sector),
+            ..InstallOptions::default()
+        };
+        install(&img, &opts, &BootCode::placeholder()).unwrap();
+        (dir, img)
+    }
+
+    /// Write a window over 3 MiB at 8 MiB into the data partition, as a loader would.
+    fn set_window(img: &std::path::Path, sector: u32) -> ptable::LbaRange {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(img)
+            .unwrap();
+        let len = file.metadata().unwrap().len();
+        let mut dev = FileDevice::new(file, sector, len);
+        let ext = [Extent {
+            start: 8 << 20,
+            len: 3 << 20,
+        }];
+        ptable::set_window(&mut dev, &ext).unwrap()
+    }
+
+    fn verify(img: &std::path::Path, scheme: Scheme) -> (bool, String) {
+        let out = match scheme {
+            Scheme::Gpt => Command::new("sgdisk").arg("-v").arg(img).output(),
+            Scheme::Mbr => Command::new("sfdisk").arg("--verify").arg(img).output(),
+        }
+        .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    #[test]
+    fn a_writable_open_clears_a_stale_window_and_a_read_only_one_reports_it() {
+        for (scheme, sector) in [(Scheme::Gpt, 512), (Scheme::Gpt, 4096), (Scheme::Mbr, 512)] {
+            let (_dir, img) = image(scheme, sector);
+            let r = set_window(&img, sector);
+            let ro = Stick::open(&img, false).unwrap();
+            let w = ro.layout().window.expect("read-only open reports the window");
+            assert_eq!(
+                (w.first_lba(), w.last_lba()),
+                (r.first(), r.last()),
+                "{scheme} {sector}"
+            );
+            assert_eq!(w.byte_start(sector), 8 << 20);
+            drop(ro);
+            // sgdisk reads image files in 512-byte sectors only.
+            let checkable = sector == 512;
+            if scheme == Scheme::Gpt && checkable {
+                let (_, text) = verify(&img, scheme);
+                assert!(text.contains("overlap"), "{scheme} {sector}: {text}");
+            }
+            let before = std::fs::read(&img).unwrap();
+            let rw = Stick::open(&img, true).unwrap();
+            assert_eq!(rw.layout().window, None, "{scheme} {sector}");
+            drop(rw);
+            let after = std::fs::read(&img).unwrap();
+            assert_ne!(before, after, "the table was rewritten");
+            assert_eq!(Stick::open(&img, false).unwrap().layout().window, None);
+            if checkable {
+                let (ok, text) = verify(&img, scheme);
+                assert!(ok && !text.contains("overlap"), "{scheme} {sector}: {text}");
+                if scheme == Scheme::Gpt {
+                    assert!(text.contains("No problems found"), "{text}");
+                }
+            }
+            // No window: a writable open writes nothing.
+            drop(Stick::open(&img, true).unwrap());
+            assert_eq!(std::fs::read(&img).unwrap(), after, "{scheme} {sector}");
+        }
+    }
+}
