@@ -596,3 +596,83 @@ fn a_fragmented_copy_from_a_file_manager_is_listed() {
         }
     );
 }
+
+/// Damage a real stick image at random places (partition table, exFAT metadata and
+/// folders, index, ISO descriptors and catalogs) and run discovery on each copy: it must
+/// return entries or an error, never panic, and whatever it lists must lie on the disk.
+#[test]
+fn discovery_survives_random_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, ss) = stick(dir.path(), Kind::Gpt512, 24 * MIB);
+    let mut dev = open(&img, ss);
+    let lay = format(&mut dev);
+    let uefi = std::fs::read(fixtures::iso::uefi_only().unwrap()).unwrap();
+    let small = labelled_iso(dir.path(), "SMALL", 8);
+    let mut vol = volume(&mut dev, &lay);
+    vol.mkdir("/sub").unwrap();
+    put(&mut vol, "/uefi.iso", &uefi);
+    put(&mut vol, "/sub/small.iso", &small);
+    put(&mut vol, "/other.iso", &small);
+    let index = Index {
+        generation: 1,
+        settings: Settings::default(),
+        isos: vec![
+            index_entry(&mut vol, "/uefi.iso", Some("U")),
+            index_entry(&mut vol, "/sub/small.iso", None),
+        ],
+    };
+    write_index(&mut vol, Slot::A, &index);
+    drop(vol);
+    drop(dev);
+    let pristine = std::fs::read(&img).unwrap();
+    // Where the interesting bytes are: the tables, and every sector that is not zero in
+    // the first part of the data partition (boot region, FAT, bitmap, folders, index,
+    // ISO headers).
+    let mut hot: Vec<usize> = vec![0, 512, 1024, pristine.len() - 512];
+    let data_start = (lay.data.first_lba * 512) as usize;
+    for s in (data_start..pristine.len()).step_by(512) {
+        if pristine[s..s + 512].iter().any(|&b| b != 0) {
+            hot.push(s);
+        }
+    }
+    let mut x: u64 = 0xD15C_0F3E_5EED_0001;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut ok, mut err) = (0, 0);
+    for _ in 0..300 {
+        let mut bytes = pristine.clone();
+        for _ in 0..1 + next() % 8 {
+            let sector = hot[(next() % hot.len() as u64) as usize];
+            let at = sector + (next() % 512) as usize;
+            bytes[at] = match next() % 3 {
+                0 => bytes[at] ^ (1 << (next() % 8)),
+                1 => 0xFF,
+                _ => next() as u8,
+            };
+        }
+        let len = bytes.len() as u64;
+        let mut mem = blockdev::MemDevice::from_bytes(512, bytes);
+        match discovery::discover(&mut mem, &Limits::default()) {
+            Ok(d) => {
+                ok += 1;
+                for e in &d.entries {
+                    for x in &e.extents {
+                        assert!(x.start.checked_add(x.len).is_some_and(|end| end <= len));
+                    }
+                    let _ = e.item(Firmware::Uefi);
+                }
+                let _ = d.items(Firmware::Bios);
+            }
+            Err(e) => {
+                err += 1;
+                assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+    eprintln!("random damage: {ok} discovered, {err} refused");
+    assert!(ok > 0 && err > 0, "{ok} ok, {err} errors");
+}
