@@ -91,20 +91,67 @@ impl Console for UefiConsole {
         if let Some(u) = self.used.get_mut(row) {
             *u = len;
         }
-        if text.is_empty() {
-            return;
-        }
-        text.push(0);
         let (fg, bg) = colours(line.style);
         uefi::system::with_stdout(|o| {
-            let _ = o.set_cursor_position(0, row);
             let _ = o.set_color(fg, bg);
-            if let Ok(s) = CStr16::from_u16_with_nul(&text) {
-                let _ = o.output_string(s);
+            // Beyond what the row held before, long runs of blanks (the gap between a
+            // title and its right-aligned detail) are skipped with a cursor move instead
+            // of being written: the firmware mirrors every cell to the serial port.
+            let mut col = 0;
+            // The selected row keeps its blanks: they carry the inverse-video bar.
+            let clean_from = if line.style == Style::Selected {
+                text.len()
+            } else {
+                before
+            };
+            for (start, piece) in segments(&text, clean_from) {
+                if piece.is_empty() {
+                    continue;
+                }
+                if start != col || col == 0 {
+                    let _ = o.set_cursor_position(start, row);
+                }
+                let mut buf: Vec<u16> = Vec::with_capacity(piece.len() + 1);
+                buf.extend_from_slice(piece);
+                buf.push(0);
+                if let Ok(s) = CStr16::from_u16_with_nul(&buf) {
+                    let _ = o.output_string(s);
+                }
+                col = start + piece.len();
             }
             let _ = o.set_color(Color::LightGray, Color::Black);
         });
     }
+}
+
+/// Shortest run of blanks worth a cursor move (an escape sequence of about 8 bytes).
+const SKIP_BLANKS: usize = 12;
+
+/// Split a row into pieces to write, `(column, cells)`: runs of at least [`SKIP_BLANKS`]
+/// blanks that lie entirely at or beyond column `clean_from` (where the row is already
+/// blank) are left out.
+fn segments(text: &[u16], clean_from: usize) -> Vec<(usize, &[u16])> {
+    let blank = u16::from(b' ');
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == blank && i >= clean_from {
+            let run_end = text[i..]
+                .iter()
+                .position(|&c| c != blank)
+                .map_or(text.len(), |p| i + p);
+            if run_end - i >= SKIP_BLANKS || run_end == text.len() {
+                out.push((start, &text[start..i]));
+                start = run_end;
+            }
+            i = run_end;
+        } else {
+            i += 1;
+        }
+    }
+    out.push((start, &text[start..]));
+    out
 }
 
 /// Keys from ConIn.

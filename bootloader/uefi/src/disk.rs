@@ -44,6 +44,40 @@ pub struct UefiDisk {
     io_align: usize,
     /// Aligned bounce buffer for callers whose buffers the device cannot take.
     bounce: Vec<u8>,
+    /// Read cache for small reads (see [`CACHE_BLOCK`]).
+    cache: Vec<CacheBlock>,
+    /// Counts every access, for the serial timing notes.
+    clock: u64,
+    stats: Stats,
+}
+
+/// Reads below this size are served from a cache of aligned blocks of this size, read
+/// from the stick whole: discovery reads directory clusters, FAT and index sectors a few
+/// at a time, and each firmware read costs far more than its bytes (a USB mass-storage
+/// transaction). Larger reads (the virtual CD's) go straight to the caller's buffer.
+const CACHE_BLOCK: usize = 64 * 1024;
+/// Number of cached blocks (1 MiB).
+const CACHE_BLOCKS: usize = 16;
+
+/// One cached, aligned block of the disk.
+struct CacheBlock {
+    /// Block number (device byte offset / CACHE_BLOCK).
+    number: u64,
+    /// Last use, for eviction.
+    used: u64,
+    /// Its bytes (shorter than CACHE_BLOCK at the end of the disk); empty when unused.
+    data: Vec<u8>,
+}
+
+/// What the loader asked of the stick.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// `read_sectors` calls.
+    pub reads: u64,
+    /// Bytes asked for by `read_sectors`.
+    pub bytes: u64,
+    /// Reads that went to the firmware.
+    pub firmware_reads: u64,
 }
 
 /// Size of the bounce buffer for misaligned caller buffers.
@@ -98,10 +132,62 @@ impl UefiDisk {
             sector_count,
             io_align,
             bounce: vec![0; BOUNCE_LEN + io_align],
+            cache: Vec::new(),
+            clock: 0,
+            stats: Stats::default(),
         })
     }
 
+    /// Counters of what was read so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Forget every cached block (after a program the loader started may have written to
+    /// the stick through the firmware).
+    pub fn invalidate_cache(&mut self) {
+        self.cache.clear();
+    }
+
+    /// Index in `self.cache` of block `number`, read from the stick if not cached.
+    fn cached_block(&mut self, number: u64) -> Result<usize, IoError> {
+        self.clock += 1;
+        if let Some(i) = self.cache.iter().position(|b| b.number == number) {
+            if let Some(b) = self.cache.get_mut(i) {
+                b.used = self.clock;
+            }
+            return Ok(i);
+        }
+        let ss = u64::from(self.sector_size);
+        let per_block = (CACHE_BLOCK as u64 / ss).max(1);
+        let first = number * per_block;
+        let count = per_block.min(self.sector_count.saturating_sub(first));
+        let mut data = vec![0u8; (count * ss) as usize];
+        self.uncached_read(first, &mut data)?;
+        let block = CacheBlock {
+            number,
+            used: self.clock,
+            data,
+        };
+        if self.cache.len() < CACHE_BLOCKS {
+            self.cache.push(block);
+            return Ok(self.cache.len() - 1);
+        }
+        let victim = self
+            .cache
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, b)| b.used)
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        if let Some(slot) = self.cache.get_mut(victim) {
+            *slot = block;
+        }
+        Ok(victim)
+    }
+
     fn firmware_read(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        self.stats.firmware_reads += 1;
         self.block
             .read_blocks(self.media_id, lba, buf)
             .map_err(|e| match e.status() {
@@ -124,6 +210,63 @@ impl BlockDevice for UefiDisk {
     }
 
     fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        check_sector_request(self.sector_size, self.sector_count, lba, buf.len())?;
+        self.stats.reads += 1;
+        self.stats.bytes += buf.len() as u64;
+        if buf.len() >= CACHE_BLOCK {
+            return self.uncached_read(lba, buf);
+        }
+        let ss = self.sector_size as usize;
+        let per_block = (CACHE_BLOCK / ss).max(1) as u64;
+        let mut done = 0usize;
+        let mut at = lba;
+        while done < buf.len() {
+            let i = self.cached_block(at / per_block)?;
+            let within = ((at % per_block) as usize) * ss;
+            let Some(data) = self.cache.get(i).and_then(|b| b.data.get(within..)) else {
+                return Err(IoError::OutOfRange {
+                    offset: at * ss as u64,
+                    len: buf.len() as u64,
+                    size: self.sector_count * ss as u64,
+                });
+            };
+            let n = data.len().min(buf.len() - done);
+            if n == 0 {
+                return Err(IoError::OutOfRange {
+                    offset: at * ss as u64,
+                    len: buf.len() as u64,
+                    size: self.sector_count * ss as u64,
+                });
+            }
+            buf[done..done + n].copy_from_slice(&data[..n]);
+            done += n;
+            at += (n / ss) as u64;
+        }
+        Ok(())
+    }
+
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
+        let result = self.uncached_write(lba, buf);
+        // Write-through: drop cached blocks the write touched (also after a failure,
+        // which may have written part of the range).
+        let ss = u64::from(self.sector_size);
+        let first = lba.saturating_mul(ss) / CACHE_BLOCK as u64;
+        let last = (lba.saturating_mul(ss) + buf.len() as u64) / CACHE_BLOCK as u64;
+        self.cache.retain(|b| b.number < first || b.number > last);
+        result
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.block.flush_blocks().map_err(|e| IoError::Device {
+            code: e.status().0 as u64,
+            offset: 0,
+        })
+    }
+}
+
+impl UefiDisk {
+    /// Read whole sectors from the stick, bypassing the cache.
+    fn uncached_read(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
         check_sector_request(self.sector_size, self.sector_count, lba, buf.len())?;
         if buf.is_empty() {
             return Ok(());
@@ -159,7 +302,8 @@ impl BlockDevice for UefiDisk {
         result
     }
 
-    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
+    /// Write whole sectors to the stick.
+    fn uncached_write(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
         check_sector_request(self.sector_size, self.sector_count, lba, buf.len())?;
         if buf.is_empty() {
             return Ok(());
@@ -196,12 +340,5 @@ impl BlockDevice for UefiDisk {
         }
         self.bounce = bounce;
         result
-    }
-
-    fn flush(&mut self) -> Result<(), IoError> {
-        self.block.flush_blocks().map_err(|e| IoError::Device {
-            code: e.status().0 as u64,
-            offset: 0,
-        })
     }
 }

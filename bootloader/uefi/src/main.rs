@@ -16,6 +16,7 @@ mod clock;
 mod console;
 mod devpath;
 mod disk;
+mod heap;
 mod proto;
 mod vcd;
 
@@ -59,6 +60,7 @@ fn main() -> Status {
         Err(e) => return fatal(&format!("cannot read the stick: {e}")),
     };
     let discovered = clock::ticks();
+    let stats = disk.borrow().stats();
 
     let mut con = UefiConsole::new();
     con.clear();
@@ -76,9 +78,12 @@ fn main() -> Status {
     let drawn = clock::ticks();
     clock::ensure_calibrated();
     serial_note(&format!(
-        "bootshelf: discovered {} entries at {} us",
+        "bootshelf: discovered {} entries at {} us ({} reads of {} KiB, {} from the stick)",
         disc.entries.len(),
-        clock::ticks_to_us(discovered)
+        clock::ticks_to_us(discovered),
+        stats.reads,
+        stats.bytes / 1024,
+        stats.firmware_reads
     ));
     serial_note(&format!(
         "bootshelf: menu drawn at {} us",
@@ -158,6 +163,8 @@ fn boot_entry(
         Ok(cd) => {
             let err = cd.boot();
             cd.remove();
+            // What ran may have written to the stick through the firmware.
+            disk.borrow_mut().invalidate_cache();
             format!("{}: {err}", entry.title)
         }
         Err(e) => format!("{}: {e}", entry.title),

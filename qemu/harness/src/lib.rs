@@ -447,26 +447,44 @@ pub fn menu_rows(serial: &str) -> Vec<(usize, String)> {
     rows.into_iter().collect()
 }
 
-/// Split serial output into screen rows: at CR, LF and cursor-positioning sequences
-/// (`ESC [ row ; col H`), with every other escape sequence removed.
+/// Split serial output into screen rows: at CR, LF and at cursor-positioning sequences
+/// (`ESC [ row ; col H`) that go to another row; a cursor move within the same row (a
+/// skipped run of blanks) becomes blanks. Every other escape sequence is removed.
 fn split_rows(s: &str) -> Vec<String> {
     let mut rows = Vec::new();
     let mut cur = String::new();
+    let mut row: Option<u32> = None;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\r' | '\n' => rows.push(std::mem::take(&mut cur)),
+            '\r' | '\n' => {
+                rows.push(std::mem::take(&mut cur));
+                if c == '\n' {
+                    row = row.map(|r| r + 1);
+                }
+            }
             '\u{1b}' if chars.peek() == Some(&'[') => {
                 chars.next();
+                let mut params = String::new();
                 let mut last = ' ';
                 for c in chars.by_ref() {
                     if c.is_ascii_alphabetic() {
                         last = c;
                         break;
                     }
+                    params.push(c);
                 }
                 if last == 'H' || last == 'f' {
-                    rows.push(std::mem::take(&mut cur));
+                    let mut it = params.split(';').map(|p| p.parse::<u32>().unwrap_or(1));
+                    let r = it.next().unwrap_or(1);
+                    let col = it.next().unwrap_or(1) as usize;
+                    if row == Some(r) && col > cur.chars().count() {
+                        let pad = col - 1 - cur.chars().count();
+                        cur.extend(std::iter::repeat_n(' ', pad.max(2)));
+                    } else {
+                        rows.push(std::mem::take(&mut cur));
+                    }
+                    row = Some(r);
                 }
             }
             c => cur.push(c),
@@ -827,12 +845,12 @@ mod tests {
 
     #[test]
     fn menu_rows_from_a_mirrored_screen() {
-        let serial = "\u{1b}[1;1Hbootshelf  (1 of 2)\u{1b}[3;1H\u{1b}[0;7m   1  alpha   5 MiB  UEFI\u{1b}[4;1H   2  beta gamma   7 MiB\r\n\u{1b}[3;1H   1  alpha   5 MiB  UEFI  \r\nBooting 3 things";
+        let serial = "\u{1b}[1;1Hbootshelf  (1 of 2)\u{1b}[3;1H\u{1b}[0;7m   1  alpha   5 MiB  UEFI\u{1b}[4;1H   2  beta gamma\u{1b}[04;30H7 MiB\r\n\u{1b}[3;1H   1  alpha   5 MiB  UEFI  \r\nBooting 3 things";
         assert_eq!(
             menu_rows(serial),
             vec![
                 (1, "alpha   5 MiB  UEFI".to_string()),
-                (2, "beta gamma   7 MiB".to_string())
+                (2, format!("beta gamma{}7 MiB", " ".repeat(13)))
             ]
         );
     }

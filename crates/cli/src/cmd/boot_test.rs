@@ -100,10 +100,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match &args.expect {
         Some(text) => match q.wait_for(text, remaining()) {
             Ok(t) => {
-                eprintln!(
-                    "\nbootshelf: saw {text:?} after {:.1} s",
-                    t.as_secs_f64()
-                );
+                eprintln!("\nbootshelf: saw {text:?} after {:.1} s", t.as_secs_f64());
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
@@ -147,6 +144,16 @@ fn select(q: &mut Qemu, name: &str, timeout: Duration) -> Result<()> {
     }
     keys.push(b'\r');
     q.send_serial(&keys).context("sending keys")?;
+    // A fragmented ISO gets no ISO window; the menu asks before booting it anyway.
+    let answer = q
+        .wait_for_any(
+            &["bootshelf: booting ", "no ISO window"],
+            Duration::from_secs(30).min(timeout),
+        )
+        .context("waiting for the loader to boot the entry")?;
+    if answer == 1 {
+        q.send_serial(b"\r").context("sending Enter")?;
+    }
     Ok(())
 }
 

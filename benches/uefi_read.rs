@@ -1,0 +1,70 @@
+//! Benchmark: reading through bootshelf's virtual CD against the same ISO on a plain
+//! CD-ROM drive (OVMF, TCG). The ISO's grub.cfg compares a 64 MiB file with itself
+//! (`cmp /big.bin /big.bin`: 128 MiB read) between two markers; the time between the
+//! markers on serial is the read time. Each setup is booted `RUNS` times, one machine at
+//! a time; the median is reported.
+//!
+//! Setups: the stick on USB storage and the stick as an AHCI disk, both through the
+//! virtual CD; the ISO on an AHCI CD-ROM drive booted by the firmware itself.
+//!
+//! Run: `cargo bench -p e2e --bench uefi_read` (about three minutes).
+
+use anyhow::Result;
+use e2e::{confirm_without_window, select, StickSpec, TestStick};
+use qemu_harness::{Attach, Config, Drive, Qemu};
+use std::time::Duration;
+
+const RUNS: usize = 3;
+const MIB: u32 = 64;
+
+/// Seconds between the two markers of one boot.
+fn read_time(cfg: &Config, via_menu: bool) -> Result<f64> {
+    let mut q = Qemu::start(cfg)?;
+    if via_menu {
+        q.wait_for("bootshelf: menu drawn", Duration::from_secs(120))?;
+        select(&mut q, "BOOTSHELF_BENCH")?;
+        confirm_without_window(&mut q)?;
+    }
+    let start = q.wait_for("BOOTSHELF-BENCH-START", Duration::from_secs(120))?;
+    let end = q.wait_for("BOOTSHELF-BENCH-END", Duration::from_secs(600))?;
+    Ok((end - start).as_secs_f64())
+}
+
+fn median(cfg: &Config, via_menu: bool) -> Result<f64> {
+    let mut t = Vec::new();
+    for _ in 0..RUNS {
+        t.push(read_time(cfg, via_menu)?);
+    }
+    t.sort_by(f64::total_cmp);
+    Ok(t[RUNS / 2])
+}
+
+fn main() -> Result<()> {
+    let iso = fixtures::uefi::read_bench_iso(MIB)?;
+    let stick = TestStick::install(StickSpec::default())?;
+    stick.add(&iso, None)?;
+
+    let cd = median(&Config::uefi().drive(Drive::cdrom(&iso)), false)?;
+    let usb = median(&stick.uefi_config(), true)?;
+    let mut ahci_cfg = stick.uefi_config();
+    ahci_cfg.drives[0].attach = Attach::Ide;
+    let ahci = median(&ahci_cfg, true)?;
+
+    let read = f64::from(2 * MIB);
+    println!("uefi_read: GRUB reads {read} MiB (median of {RUNS} boots each):");
+    println!(
+        "uefi_read:   plain CD-ROM (AHCI)           {cd:6.2} s  {:6.1} MiB/s",
+        read / cd
+    );
+    println!(
+        "uefi_read:   virtual CD, stick on AHCI     {ahci:6.2} s  {:6.1} MiB/s  ({:+.1}% vs CD-ROM)",
+        read / ahci,
+        (ahci / cd - 1.0) * 100.0
+    );
+    println!(
+        "uefi_read:   virtual CD, stick on USB      {usb:6.2} s  {:6.1} MiB/s  ({:+.1}% vs CD-ROM)",
+        read / usb,
+        (usb / cd - 1.0) * 100.0
+    );
+    Ok(())
+}
