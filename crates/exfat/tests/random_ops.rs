@@ -64,7 +64,9 @@ fn name(rng: &mut Rng) -> String {
     let mut s: String = (0..len)
         .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
         .collect();
-    if s == "." || s == ".." || s.ends_with('.') {
+    // No trailing dot (".", ".." and Windows-unfriendly names); length unchanged.
+    if s.ends_with('.') {
+        s.pop();
         s.push('x');
     }
     s
