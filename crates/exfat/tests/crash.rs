@@ -232,6 +232,24 @@ fn run(ss: u32) {
         v.write_file("/bootshelf/index.b", &pattern(100, 6))
             .unwrap()
     });
+    // A directory whose next cluster is taken must move to grow (copy-on-write).
+    c.v.mkdir("/cow").unwrap();
+    c.v.write_file("/after cow", &pattern(5000, 9)).unwrap();
+    // 3-entry sets per 4 KiB cluster (a set never straddles a sector).
+    let per_cluster = (4096 / ss as usize) * (ss as usize / 32 / 3);
+    for i in 0..per_cluster {
+        c.v.write_file(&format!("/cow/{i:02}"), b"z").unwrap();
+    }
+    let before = c.v.stat("/cow").unwrap();
+    c.op("write moving a full subdirectory", |v| {
+        v.write_file("/cow/the one that moves it", b"m").unwrap()
+    });
+    let after = c.v.stat("/cow").unwrap();
+    assert_ne!(
+        after.first_cluster, before.first_cluster,
+        "the directory moved"
+    );
+    assert_eq!(after.size, 2 * 4096);
     c.op("mkdir at the end", |v| v.mkdir("/tmpdir").unwrap());
     c.op("move across directories", |v| {
         v.rename("/distro.iso", "/tmpdir/distro.iso").unwrap()
