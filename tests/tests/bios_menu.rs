@@ -118,28 +118,36 @@ fn floppy_hard_disk_and_isolinux_entries_boot_by_digit_key() {
     }
 }
 
-#[test]
-fn refused_boot_shows_why_and_returns_to_the_menu() {
+/// Boot `bad` (an ISO the loader must refuse) from a stick that also holds a GRUB marker
+/// ISO: the reason (containing `why`) shows on serial and on screen, Esc clears it, and the
+/// marker ISO then boots from the same menu.
+fn refused_then_other_boots(bad: &std::path::Path, name: &str, why: &str) {
     let stick = TestStick::install(StickSpec::default()).unwrap();
-    stick
-        .add(&fixtures::bios::oversized_load_iso().unwrap(), None)
-        .unwrap();
+    stick.add(bad, None).unwrap();
     stick.add(&marker_iso("bios-a").unwrap(), None).unwrap();
     let mut q = bios_machine(&stick, Attach::Usb);
-    select(&mut q, "bios-oversized").unwrap();
+    select(&mut q, name).unwrap();
     wait_text(&mut q, "bootshelf: boot failed: ", Duration::from_secs(20));
     let serial = strip_ansi(&q.serial_text());
-    assert!(serial.contains("exceeds free RAM"), "{serial}");
-    // The message is on screen too, and the menu still works.
-    assert!(
-        q.vga_text().unwrap().contains("exceeds free RAM"),
-        "{}",
-        q.vga_text().unwrap()
-    );
+    assert!(serial.contains(why), "{serial}");
+    let screen = q.vga_text().unwrap();
+    assert!(screen.contains(why), "{screen}");
     q.send_serial(b"\x1b").unwrap();
     std::thread::sleep(Duration::from_millis(500));
     select(&mut q, "bios-a").unwrap();
     wait_text(&mut q, "BOOTSHELF-MARKER-bios-a", Duration::from_secs(60));
+}
+
+#[test]
+fn refused_boot_shows_why_and_returns_to_the_menu() {
+    let iso = fixtures::bios::oversized_load_iso().unwrap();
+    refused_then_other_boots(&iso, "bios-oversized", "exceeds free RAM");
+}
+
+#[test]
+fn boot_image_past_the_iso_end_is_refused_before_the_point_of_no_return() {
+    let iso = fixtures::bios::past_end_load_iso().unwrap();
+    refused_then_other_boots(&iso, "bios-past-end", "passes the ISO end");
 }
 
 #[test]

@@ -75,6 +75,11 @@ pub enum BootError {
         /// Its 2048-byte sector.
         rba: u32,
     },
+    /// The boot image (its sector count from the catalog) runs past the end of the ISO.
+    ImagePastEnd {
+        /// 512-byte sectors the catalog asks to load.
+        sectors: u16,
+    },
     /// The boot image would not fit between 0x500 and the resident code.
     LoadArea {
         /// Linear load address.
@@ -107,6 +112,9 @@ impl core::fmt::Display for BootError {
             BootError::Layout(e) => write!(f, "{e}"),
             BootError::ImageOutside { rba } => {
                 write!(f, "the boot image (sector {rba}) lies outside the ISO")
+            }
+            BootError::ImagePastEnd { sectors } => {
+                write!(f, "boot image ({sectors} sectors) passes the ISO end")
             }
             BootError::LoadArea { start, end, limit } => write!(
                 f,
@@ -212,6 +220,26 @@ pub fn boot(
             end: end_addr,
             limit,
         });
+    }
+
+    // Read the whole boot image once now, the way the resident code will (same extents,
+    // same stick): a bad sector or an image running past the ISO is reported here, while
+    // the menu can still show it, not after the point of no return.
+    {
+        let mut iso = ExtentReader::new(BlockReader::new(&mut *disk), extents, iso_size)?;
+        let mut buf = alloc::vec![0u8; 16 * 1024];
+        let (mut at, end) = (
+            u64::from(image_unit) * 512,
+            (u64::from(image_unit) + u64::from(count)) * 512,
+        );
+        if end > iso_size.next_multiple_of(512) {
+            return Err(BootError::ImagePastEnd { sectors: count });
+        }
+        while at < end {
+            let n = (end - at).min(buf.len() as u64) as usize;
+            iso.read_exact_at(at, &mut buf[..n])?;
+            at += n as u64;
+        }
     }
 
     let cd_drive = free_cd_drive();
