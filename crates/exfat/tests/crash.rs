@@ -212,9 +212,21 @@ fn run(ss: u32) {
         v.rename("/bootshelf/index.tmp", "/bootshelf/index.a")
             .unwrap()
     });
-    // Fill the root directory's first cluster so that it must grow (FAT chain).
-    for i in 0..40 {
-        c.v.write_file(&format!("/f{i:02}"), b"x").unwrap();
+    // Fill the root directory until the next set makes it grow (FAT chain): try the
+    // operation on a copy, add a small file while the copy does not grow.
+    let root_size = c.v.stat("/").unwrap().size;
+    let grows = |c: &mut Crash| {
+        let copy = MemDevice::from_bytes(c.ss, c.v.device().mem.data.clone());
+        let mut t = Volume::open(copy, c.start, c.sectors).unwrap();
+        t.write_file("/a file whose set makes the root grow.iso", b"t")
+            .unwrap();
+        t.stat("/").unwrap().size > root_size
+    };
+    let mut i = 0;
+    while !grows(&mut c) {
+        c.v.write_file(&format!("/f{i:03}"), b"x").unwrap();
+        i += 1;
+        assert!(i < 300);
     }
     c.op("add growing the root", |v| {
         add(
@@ -223,15 +235,31 @@ fn run(ss: u32) {
             &pattern(10_000, 5),
         )
     });
-    // Fill /bootshelf's cluster: it must grow in place or move.
-    for i in 0..40 {
-        c.v.write_file(&format!("/bootshelf/g{i:02}"), b"y")
+    assert!(c.v.stat("/").unwrap().size > root_size, "the root grew");
+    // Fill /bootshelf until the next set makes it grow (in place: the cluster after it
+    // is free by now? either way the growth happens inside the operation).
+    let dir_size = c.v.stat("/bootshelf").unwrap().size;
+    let grows = |c: &mut Crash| {
+        let copy = MemDevice::from_bytes(c.ss, c.v.device().mem.data.clone());
+        let mut t = Volume::open(copy, c.start, c.sectors).unwrap();
+        t.write_file("/bootshelf/index.b", b"t").unwrap();
+        t.stat("/bootshelf").unwrap().size > dir_size
+    };
+    let mut i = 0;
+    while !grows(&mut c) {
+        c.v.write_file(&format!("/bootshelf/g{i:03}"), b"y")
             .unwrap();
+        i += 1;
+        assert!(i < 300);
     }
     c.op("write growing a subdirectory", |v| {
         v.write_file("/bootshelf/index.b", &pattern(100, 6))
             .unwrap()
     });
+    assert!(
+        c.v.stat("/bootshelf").unwrap().size > dir_size,
+        "/bootshelf grew"
+    );
     // A directory whose next cluster is taken must move to grow (copy-on-write).
     c.v.mkdir("/cow").unwrap();
     c.v.write_file("/after cow", &pattern(5000, 9)).unwrap();
