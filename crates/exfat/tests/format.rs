@@ -123,3 +123,27 @@ fn exfatlabel_reads_our_label_and_serial() {
     let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(text.contains("0x1234abcd"), "{text}");
 }
+
+/// Empty and full-length labels, and a label that is too long.
+#[test]
+fn labels_empty_and_eleven_units() {
+    for label in ["", "ABCDEFGHIJK", "ÄÖÜäöüßéèêë"] {
+        let dev = formatted(512, 8 << 20, 0, label);
+        assert_fsck_clean(&dev, 0, 8 << 20, "labels");
+        let v = Volume::open(dev, 0, (8 << 20) / 512).unwrap();
+        assert_eq!(v.label(), label);
+    }
+    let mut dev = MemDevice::new(512, (8 << 20) / 512);
+    let r = format(
+        &mut dev,
+        0,
+        (8 << 20) / 512,
+        &FormatOptions {
+            label: "TWELVE CHARS",
+            cluster_size: None,
+            volume_serial: 1,
+        },
+    );
+    assert!(matches!(r, Err(exfat::Error::InvalidName { .. })));
+    assert!(dev.data.iter().all(|&b| b == 0), "nothing written");
+}
