@@ -545,7 +545,7 @@ impl<D: BlockDevice> Volume<D> {
     }
 }
 
-/// Unused, kept for symmetry with `raw`: the type byte of a deleted copy of `e`.
+/// A copy of entry `e` with its InUse bit cleared (how a set is deleted).
 pub(crate) fn deleted(e: &[u8; 32]) -> [u8; 32] {
     let mut d = *e;
     d[0] &= !raw::entry::IN_USE;

@@ -187,7 +187,7 @@ pub mod label {
     pub const VOLUME_LABEL: usize = 2;
 }
 
-/// Little-endian u16 at `off` (caller guarantees bounds by construction: fixed-size arrays).
+/// Little-endian u16 at `off` (0 when out of bounds).
 pub fn le16(b: &[u8], off: usize) -> u16 {
     let mut a = [0u8; 2];
     if let Some(s) = b.get(off..off + 2) {
