@@ -4,13 +4,16 @@
 //! systems do. Sticks made by `bootshelf install` + `bootshelf add`, on USB storage,
 //! booted under SeaBIOS and OVMF, GPT and MBR.
 
-use e2e::{select, StickSpec, TestStick};
+use e2e::{run_bootshelf, select, StickSpec, TempImage, TestStick};
 use fixtures::live::{self, FindBy};
-use qemu_harness::{strip_ansi, Config, Drive, Qemu};
-use std::time::Duration;
+use qemu_harness::{strip_ansi, Config, Drive, Firmware, Qemu};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-/// From power-on to the live system's verdict, under TCG.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
+/// From power-on to the live system's verdict, under TCG with up to four guests on two
+/// cores (alone, a boot takes 25 to 40 s).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Wait until the live init printed its verdict; return the (escape-free) serial text.
 fn verdict(q: &mut Qemu) -> String {
@@ -47,4 +50,194 @@ fn live_iso_written_raw_to_a_stick_finds_itself() {
             });
         }
     });
+}
+
+/// Wait until one of `texts` shows on COM1 (escape sequences removed: SeaBIOS's serial
+/// console may put cursor moves inside a word); its index.
+fn wait_text_any(q: &mut Qemu, texts: &[&str], timeout: Duration) -> usize {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let serial = strip_ansi(&q.serial_text());
+        if let Some(i) = texts.iter().position(|t| serial.contains(t)) {
+            return i;
+        }
+        if q.try_exit().is_some() || Instant::now() > deadline {
+            panic!("none of {texts:?} appeared\n--- serial ---\n{serial}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One live ISO on the stick: its name, how it finds itself, its file on the stick.
+#[derive(Clone, Copy)]
+struct Live {
+    name: &'static str,
+    find: FindBy,
+}
+
+impl Live {
+    fn iso(&self) -> std::path::PathBuf {
+        live::live_iso(self.name, self.find).unwrap()
+    }
+    fn file(&self) -> String {
+        format!("live-{}-{}-v1.iso", self.name, self.find.as_str())
+    }
+}
+
+/// A private, writable copy of `stick` (boots write the window into it).
+fn copy_of(stick: &TestStick) -> TempImage {
+    let copy = TempImage(fixtures::scratch_path("window-copy.img").unwrap());
+    fixtures::run(
+        Command::new("cp")
+            .arg("--sparse=always")
+            .arg(stick.path())
+            .arg(copy.path()),
+    )
+    .unwrap();
+    copy
+}
+
+/// The table checker's verdict on an image: `sgdisk -v` (GPT) or `sfdisk --verify`
+/// (MBR); (clean, output).
+fn table_verdict(img: &Path, mbr: bool) -> (bool, String) {
+    let out = if mbr {
+        Command::new("sfdisk").arg("--verify").arg(img).output()
+    } else {
+        Command::new("sgdisk").arg("-v").arg(img).output()
+    }
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clean = out.status.success()
+        && !text.to_ascii_lowercase().contains("overlap")
+        && (mbr || text.contains("No problems found"));
+    (clean, text)
+}
+
+/// Boot `live` from a copy of `stick` under `firmware`: bootshelf writes the window, the
+/// live system finds itself (and not `other`) on the window partition. Then `bootshelf
+/// check` reports the window, the table checker sees the overlap, a writing `bootshelf`
+/// command clears it and the checker is clean again.
+fn boot_and_find_itself(stick: &TestStick, firmware: Firmware, mbr: bool, live: Live, other: Live) {
+    let copy = copy_of(stick);
+    let img = copy.path().to_str().unwrap().to_string();
+    let cfg = match firmware {
+        Firmware::Uefi => Config::uefi(),
+        Firmware::Bios => Config::bios(),
+    }
+    .drive(Drive::usb(copy.path()));
+    let what = format!(
+        "{firmware:?} {} {}",
+        if mbr { "MBR" } else { "GPT" },
+        live.file()
+    );
+    let t0 = Instant::now();
+    let mut q = Qemu::start(&cfg).unwrap();
+    q.wait_for("bootshelf: menu drawn", BOOT_TIMEOUT).unwrap();
+    select(&mut q, &live.file()).unwrap();
+    let i = wait_text_any(
+        &mut q,
+        &["bootshelf: booting ", "no ISO window"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        i,
+        0,
+        "{what}: the loader refused the window:\n{}",
+        q.serial_text()
+    );
+    let text = verdict(&mut q);
+    let line = text
+        .lines()
+        .find(|l| l.contains("BOOTSHELF-LIVE-FOUND") || l.contains(live::NOT_FOUND))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    eprintln!("{what}: {line} after {:.1} s", t0.elapsed().as_secs_f64());
+    assert!(
+        line.starts_with(&format!(
+            "{} by={} dev=/dev/sda4",
+            live::found_marker(live.name),
+            live.find.as_str()
+        )),
+        "{what}: the live system did not find itself on the window (sda4): {line:?}\n{text}"
+    );
+    assert!(
+        !text.contains(&live::found_marker(other.name)),
+        "{what}: found the other ISO:\n{text}"
+    );
+    drop(q);
+
+    let report = run_bootshelf(&["check", &img]).unwrap();
+    assert!(
+        report.contains(&format!("ISO window: covers /{}", live.file())),
+        "{what}: check does not report the window:\n{report}"
+    );
+    let (clean, table) = table_verdict(copy.path(), mbr);
+    assert!(
+        !clean,
+        "{what}: the checker should see the window overlap partition 1:\n{table}"
+    );
+
+    // Any command that writes the stick clears the window first.
+    run_bootshelf(&["boot-next", &img, &other.file()]).unwrap();
+    let report = run_bootshelf(&["check", &img]).unwrap();
+    assert!(!report.contains("ISO window"), "{what}: {report}");
+    let (clean, table) = table_verdict(copy.path(), mbr);
+    assert!(clean, "{what}: after clearing:\n{table}");
+}
+
+/// Two live ISOs on one stick made by `bootshelf install` + `bootshelf add`, each booted
+/// in turn (in parallel, on private copies of the stick): each finds itself, one by label
+/// and one by probing.
+fn two_live_isos(firmware: Firmware, mbr: bool) {
+    // GPT sticks: ISO one by label, two by probing; MBR sticks the other way round.
+    let (one, two) = if mbr {
+        (FindBy::Probe, FindBy::Label)
+    } else {
+        (FindBy::Label, FindBy::Probe)
+    };
+    let one = Live {
+        name: "one",
+        find: one,
+    };
+    let two = Live {
+        name: "two",
+        find: two,
+    };
+    let stick = TestStick::install(StickSpec {
+        mbr,
+        ..StickSpec::default()
+    })
+    .unwrap();
+    stick.add(&one.iso(), None).unwrap();
+    stick.add(&two.iso(), None).unwrap();
+    std::thread::scope(|s| {
+        let stick = &stick;
+        s.spawn(move || boot_and_find_itself(stick, firmware, mbr, one, two));
+        s.spawn(move || boot_and_find_itself(stick, firmware, mbr, two, one));
+    });
+}
+
+#[test]
+fn bios_gpt_two_live_isos_each_find_themselves_through_the_window() {
+    two_live_isos(Firmware::Bios, false);
+}
+
+#[test]
+fn bios_mbr_two_live_isos_each_find_themselves_through_the_window() {
+    two_live_isos(Firmware::Bios, true);
+}
+
+#[test]
+fn uefi_gpt_two_live_isos_each_find_themselves_through_the_window() {
+    two_live_isos(Firmware::Uefi, false);
+}
+
+#[test]
+fn uefi_mbr_two_live_isos_each_find_themselves_through_the_window() {
+    two_live_isos(Firmware::Uefi, true);
 }
