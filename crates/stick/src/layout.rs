@@ -502,7 +502,7 @@ pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
             what: "reading the data partition's boot sector",
             source,
         })?;
-    if boot.get(3..11) != Some(&b"EXFAT   "[..]) {
+    if boot.get(3..11) != Some(&exfat::raw::boot::FS_NAME[..]) {
         let oem = String::from_utf8_lossy(boot.get(3..11).unwrap_or(&[])).into_owned();
         return Err(Error::NotAStick {
             path: path.to_owned(),
@@ -556,11 +556,11 @@ fn detect_image_sector_size(dev: &mut FileDevice) -> Result<Option<u32>> {
         },
     })?;
     head.truncate(n);
-    if head.get(512..520) == Some(&b"EFI PART"[..]) {
-        return Ok(Some(512));
-    }
-    if head.get(4096..4104) == Some(&b"EFI PART"[..]) {
-        return Ok(Some(4096));
+    for ss in [512u32, 4096] {
+        let at = ss as usize;
+        if head.get(at..at + 8) == Some(&ptable::raw::GPT_SIGNATURE[..]) {
+            return Ok(Some(ss));
+        }
     }
     let mbr = head
         .get(..512)

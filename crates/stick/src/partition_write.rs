@@ -255,16 +255,13 @@ fn build_mbr(layout: &Layout) -> Result<Tables> {
     })
 }
 
-/// CHS address of `lba` in the 255 x 63 translation, saturated as tools do.
+/// CHS address of `lba` in the 255 x 63 translation, saturated as tools do (1023/254/63,
+/// stored FE FF FF): ptable's encoding (the one the loaders write for the window), unpacked
+/// for mbrman.
 fn chs(lba: u32) -> mbrman::CHS {
-    let (heads, sectors) = (255u32, 63u32);
-    let c = lba / (heads * sectors);
-    if c > 1023 {
-        return mbrman::CHS::new(1023, 254, 63);
-    }
-    let h = (lba / sectors) % heads;
-    let s = lba % sectors + 1;
-    mbrman::CHS::new(c as u16, h as u8, s as u8)
+    let [head, sector_cyl_hi, cyl_lo] = ptable::mbr::chs(u64::from(lba));
+    let cylinder = u16::from(sector_cyl_hi & 0xC0) << 2 | u16::from(cyl_lo);
+    mbrman::CHS::new(cylinder, head, sector_cyl_hi & 0x3F)
 }
 
 /// Put `code` (at most 440 bytes) into the boot code area of an LBA 0 sector, zeroing the
@@ -281,4 +278,26 @@ pub fn set_boot_code(lba0: &mut [u8], code: &[u8]) -> Result<()> {
     dst.copy_from_slice(code);
     area[code.len()..].fill(0);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chs;
+
+    #[test]
+    fn chs_is_the_255_by_63_translation_saturating_at_1023_254_63() {
+        for lba in (0u32..20_000_000)
+            .step_by(9_973)
+            .chain([16_450_559, 16_450_560, u32::MAX])
+        {
+            let c = lba / (255 * 63);
+            let want = if c > 1023 {
+                mbrman::CHS::new(1023, 254, 63)
+            } else {
+                mbrman::CHS::new(c as u16, ((lba / 63) % 255) as u8, (lba % 63 + 1) as u8)
+            };
+            assert_eq!(chs(lba), want, "LBA {lba}");
+        }
+        assert_eq!(chs(2048), mbrman::CHS::new(0, 32, 33));
+    }
 }
