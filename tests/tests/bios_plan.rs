@@ -255,3 +255,24 @@ fn memory_map_ends_low_ram_at_the_resident_code() {
     let want = format!("base_addr = 0x0, length = {top:#x}, available RAM");
     assert!(map.contains(&want), "{want:?} missing from\n{map}");
 }
+
+#[test]
+fn a_cpu_without_long_mode_gets_a_message() {
+    let iso = marker_iso("bios-a").unwrap();
+    let image = TempImage(
+        plan_stick(&PlanStick {
+            mbr: loaders::BIOS_MBR,
+            stage2: loaders::BIOS_STAGE2,
+            iso: &iso,
+            gpt: true,
+            sector: 512,
+            pieces: 1,
+        })
+        .unwrap(),
+    );
+    let mut cfg = Config::bios().drive(Drive::usb(image.path()).snapshot(true));
+    cfg.extra_args = vec!["-cpu".into(), "pentium3".into()];
+    let mut q = Qemu::start(&cfg).unwrap();
+    q.wait_for("this CPU has no 64-bit long mode", Duration::from_secs(30))
+        .unwrap();
+}

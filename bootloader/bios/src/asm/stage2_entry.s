@@ -40,6 +40,26 @@ stage2_go:
 2:  cld
     mov %dl, stage2_boot_drive
 
+    # Long mode needs CPUID leaf 80000001h with the LM bit; say so on screen otherwise.
+    pushfl
+    popl %eax
+    mov %eax, %ecx
+    xor $0x200000, %eax              # can EFLAGS.ID be flipped? then CPUID exists
+    pushl %eax
+    popfl
+    pushfl
+    popl %eax
+    cmp %eax, %ecx
+    je no_long_mode
+    mov $0x80000000, %eax
+    cpuid
+    cmp $0x80000001, %eax
+    jb no_long_mode
+    mov $0x80000001, %eax
+    cpuid
+    test $0x20000000, %edx
+    jz no_long_mode
+
     # A20 through the system control port (SeaBIOS leaves it on; cheap to make sure).
     in $0x92, %al
     or $2, %al
@@ -95,6 +115,20 @@ stage2_go:
     .byte 0x66, 0xEA                 # ljmpl $SEL_CODE64, $long_entry
     .long long_entry
     .word SEL_CODE64
+
+no_long_mode:
+    mov $msg_no_long_mode, %si
+1:  lodsb
+    test %al, %al
+    jz 2f
+    mov $0x0E, %ah
+    mov $0x0007, %bx
+    int $0x10
+    jmp 1b
+2:  hlt
+    jmp 2b
+msg_no_long_mode:
+    .asciz "bootshelf: this CPU has no 64-bit long mode; bootshelf's BIOS loader needs one.\r\n"
 
 .code64
 long_entry:
