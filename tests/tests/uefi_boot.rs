@@ -126,8 +126,9 @@ fn stick_with_4096_byte_sectors_boots_indexed_and_fragmented_isos() {
     });
 }
 
-/// A boot that fails (an EFI boot image without a loadable BOOTX64.EFI) says why and
-/// returns to the menu, from which another ISO still boots.
+/// An ISO without a UEFI entry, and a boot that fails (an EFI boot image without a
+/// loadable BOOTX64.EFI), say why and return to the menu, from which another ISO still
+/// boots.
 #[test]
 fn failed_boot_shows_why_and_returns_to_the_menu() {
     let stick = TestStick::install(StickSpec::default()).unwrap();
@@ -135,7 +136,16 @@ fn failed_boot_shows_why_and_returns_to_the_menu() {
         .add(&fixtures::iso::uefi_only().unwrap(), Some("Broken EFI"))
         .unwrap();
     stick.add(&marker_iso("after").unwrap(), None).unwrap();
+    stick
+        .add(&fixtures::iso::bios_only().unwrap(), Some("BIOS only"))
+        .unwrap();
     let mut q = stick.boot_uefi_to_menu().unwrap();
+    // An ISO without a UEFI entry is listed but says why it cannot boot here.
+    select(&mut q, "BIOS only").unwrap();
+    q.wait_for("no UEFI boot entry in this ISO", BOOT_TIMEOUT)
+        .unwrap();
+    q.send_serial(b" ").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     select(&mut q, "Broken EFI").unwrap();
     q.wait_for("bootshelf: boot failed: Broken EFI", BOOT_TIMEOUT)
         .unwrap();
@@ -200,4 +210,22 @@ fn window_written_for_a_boot_is_cleared_by_the_next_boot() {
     q.kill();
     drop(q);
     assert_eq!(window(), None, "the loader clears a stale window at start");
+}
+
+/// Keys from the emulated keyboard (QMP send-key, PS/2 on q35) drive the menu like serial
+/// input: End selects the last entry, Enter boots it.
+#[test]
+fn keyboard_keys_choose_and_boot_an_entry() {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick.add(&marker_iso("kbd-first").unwrap(), None).unwrap();
+    stick.add(&marker_iso("kbd-last").unwrap(), None).unwrap();
+    let mut q = stick.boot_uefi_to_menu().unwrap();
+    // The first key only stops the countdown.
+    for key in ["home", "end", "ret"] {
+        q.send_key(key).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    q.wait_for("BOOTSHELF-MARKER-kbd-last", BOOT_TIMEOUT)
+        .unwrap();
+    assert!(!q.serial_text().contains("BOOTSHELF-MARKER-kbd-first"));
 }

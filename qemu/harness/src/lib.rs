@@ -55,6 +55,9 @@ pub enum Attach {
     Virtio,
     /// An IDE (pc) or AHCI (q35) CD-ROM drive; the image is read-only.
     Cdrom,
+    /// A USB CD-ROM drive (bulk-only transport on qemu-xhci with a SCSI CD-ROM); the
+    /// image is read-only.
+    UsbCdrom,
 }
 
 /// A disk image attached to the machine.
@@ -360,7 +363,7 @@ fn command_line(cfg: &Config, dir: &Path) -> Result<Vec<String>, Error> {
         if d.snapshot {
             drive.push_str(",snapshot=on");
         }
-        if d.attach == Attach::Cdrom {
+        if matches!(d.attach, Attach::Cdrom | Attach::UsbCdrom) {
             drive.push_str(",media=cdrom,readonly=on");
         }
         let mut dev = match d.attach {
@@ -378,6 +381,14 @@ fn command_line(cfg: &Config, dir: &Path) -> Result<Vec<String>, Error> {
                 } else {
                     format!("usb-storage,bus=xhci.0,drive={id}")
                 }
+            }
+            Attach::UsbCdrom => {
+                if !xhci {
+                    push(&["-device", "qemu-xhci,id=xhci"]);
+                    xhci = true;
+                }
+                push(&["-device", &format!("usb-bot,id=bot{i},bus=xhci.0")]);
+                format!("scsi-cd,bus=bot{i}.0,drive={id}")
             }
             Attach::Ide => format!("ide-hd,drive={id}"),
             Attach::Virtio => format!("virtio-blk-pci,drive={id}"),
