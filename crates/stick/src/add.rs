@@ -38,6 +38,9 @@ pub struct AddOptions {
     pub verify: Verify,
     /// Directory on the stick to put the ISO in (`/` by default).
     pub dest_dir: String,
+    /// A second descriptor of the device's file (image or block device): lets the copy
+    /// start write-out while it runs (see [`copy::WRITE_BEHIND`]) instead of all at the end.
+    pub write_behind: Option<std::sync::Arc<File>>,
 }
 
 impl Default for AddOptions {
@@ -47,6 +50,7 @@ impl Default for AddOptions {
             title: None,
             verify: Verify::No,
             dest_dir: "/".into(),
+            write_behind: None,
         }
     }
 }
@@ -380,15 +384,15 @@ pub fn add_prepared<D: BlockDevice + Send>(
         start: extent.start,
         len: extent.len.div_ceil(ss) * ss,
     };
-    let digest = copy_and_hash(&file, p.size, vol.device(), dest, progress).map_err(|source| {
-        OpError::Copy {
-            what: format!("copying {} to {target}", p.src.display()),
-            source,
-        }
-    })?;
-    vol.device()
-        .flush()
-        .map_err(dev_err(format!("flushing the data of {target}")))?;
+    // copy_and_hash flushes the device before it returns.
+    let behind = opts.write_behind.as_deref();
+    let digest =
+        copy_and_hash(&file, p.size, vol.device(), dest, behind, progress).map_err(|source| {
+            OpError::Copy {
+                what: format!("copying {} to {target} and flushing it", p.src.display()),
+                source,
+            }
+        })?;
 
     let verified = verify(vol, &opts.verify, extent, p.size, &digest, &p.dest)?;
 
