@@ -54,6 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut stick = stick::Stick::open(&args.target, true)
         .with_context(|| format!("opening {}", args.target.display()))?;
     let dev_path = stick.path().to_owned();
+    let write_behind = stick
+        .device()
+        .file()
+        .try_clone()
+        .context("duplicating the device descriptor")?;
     let mut vol = open_volume(&mut stick)?;
     let mut store = IndexStore::load(&mut vol)?;
     let opts = AddOptions {
@@ -65,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Verify::No
         },
         dest_dir: "/".into(),
+        write_behind: Some(std::sync::Arc::new(write_behind)),
     };
     // Everything is checked before anything is written.
     let mut batch = Vec::new();
