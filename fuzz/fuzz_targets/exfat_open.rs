@@ -1,5 +1,5 @@
 //! Fuzz exfat's read side (what the bootloaders run on a stick): `Volume::open`, then
-//! `read_dir` of every directory, `stat`, `extents` and `read_at` of every entry, and the
+//! `read_dir` of every directory, `read_dir_tolerant` of the root, `stat`, `extents` and `read_at` of every entry, and the
 //! free-space scans. Hostile bytes must give an error, never a panic or a hang.
 //!
 //! Input: first byte selects the mode. Even: the rest is a list of 4-byte patches
@@ -145,6 +145,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(mut v) = Volume::open(Mem { data: image, ss }, 0, sectors) {
         let mut budget = 200;
         walk(&mut v, "", 0, &mut budget);
+        let _ = v.read_dir_tolerant("/");
         if mode & 1 == 0 && rest.is_empty() {
             // The unpatched template: everything reads, including the FAT chain.
             let e = v.stat("/A.ISO").expect("template file");

@@ -61,6 +61,8 @@ pub(crate) enum Item<'a> {
     Free(u32),
     /// Any other in-use entry (bitmap, up-case, label, GUID, vendor...).
     Other(u32, &'a [u8; 32]),
+    /// A damaged entry set, skipped (lenient scans only).
+    Bad(Error),
 }
 
 /// How a scan ended.
@@ -379,7 +381,12 @@ impl<D: BlockDevice> Volume<D> {
                     let at = self.dev_offset(off + k as u64 * 32);
                     if let Some((pi, want, mut list, pat)) = pending.take() {
                         if e[0] & 0xC0 != 0xC0 && lenient {
-                            // Fall through: treat this entry on its own.
+                            // Report the cut set, then treat this entry on its own.
+                            visit(Item::Bad(Error::Corrupt {
+                                what: "entry set: expected an in-use secondary entry",
+                                offset: at,
+                                value: u64::from(e[0]),
+                            }));
                         } else if e[0] & 0xC0 != 0xC0 {
                             return Err(Error::Corrupt {
                                 what: "entry set: expected an in-use secondary entry",
@@ -395,7 +402,9 @@ impl<D: BlockDevice> Volume<D> {
                                             return Ok(ScanEnd { end: idx });
                                         }
                                     }
-                                    Err(_) if lenient => {}
+                                    Err(err) if lenient => {
+                                        visit(Item::Bad(err));
+                                    }
                                     Err(err) => return Err(err),
                                 }
                             } else {
@@ -410,7 +419,13 @@ impl<D: BlockDevice> Volume<D> {
                             break 'outer;
                         }
                         t if t & entry::IN_USE == 0 => visit(Item::Free(i)),
-                        entry::FILE if e[file::SECONDARY_COUNT] < 2 && lenient => true,
+                        entry::FILE if e[file::SECONDARY_COUNT] < 2 && lenient => {
+                            visit(Item::Bad(Error::Corrupt {
+                                what: "file entry SecondaryCount",
+                                offset: at + 1,
+                                value: u64::from(e[file::SECONDARY_COUNT]),
+                            }))
+                        }
                         entry::FILE => {
                             let sc = usize::from(e[file::SECONDARY_COUNT]);
                             if sc < 2 {
@@ -433,12 +448,17 @@ impl<D: BlockDevice> Volume<D> {
                 }
             }
         }
-        if let Some((_, _, _, pat)) = pending.filter(|_| !lenient) {
-            return Err(Error::Corrupt {
+        if let Some((_, _, _, pat)) = pending {
+            let err = Error::Corrupt {
                 what: "entry set runs past the end of the directory",
                 offset: pat,
                 value: u64::from(idx),
-            });
+            };
+            if lenient {
+                visit(Item::Bad(err));
+            } else {
+                return Err(err);
+            }
         }
         let end = end.unwrap_or(idx);
         for i in end..total {

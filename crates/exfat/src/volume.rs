@@ -1023,6 +1023,27 @@ impl<D: BlockDevice> Volume<D> {
         Ok(out)
     }
 
+    /// Like `read_dir`, but damaged entry sets are skipped and reported next to the
+    /// entries that read fine (for a boot menu that should still list the rest).
+    pub fn read_dir_tolerant(&mut self, path: &str) -> Result<(Vec<DirEntry>, Vec<Error>), Error> {
+        let dir = self.open_dir(path)?;
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        self.scan_dir_mode(
+            &dir.clusters,
+            &mut |item| {
+                match item {
+                    crate::dir::Item::File(set) => out.push(set.to_dir_entry()),
+                    crate::dir::Item::Bad(e) => bad.push(e),
+                    _ => {}
+                }
+                true
+            },
+            true,
+        )?;
+        Ok((out, bad))
+    }
+
     /// The entry at `path`; "/" is the root directory.
     pub fn stat(&mut self, path: &str) -> Result<DirEntry, Error> {
         match self.resolve(path)? {

@@ -881,6 +881,8 @@ impl<D: BlockDevice> Volume<D> {
                     return s.index < last;
                 }
                 Item::Other(i, _) => return i < last,
+                // Strict scans never yield it.
+                Item::Bad(_) => return true,
             };
             if let Some(i) = i {
                 if i >= first && i < last {

@@ -172,6 +172,16 @@ fn entry_set_damage_is_a_checksum_error_with_offset() {
         }
         other => panic!("{other:?}"),
     }
+    // The tolerant listing keeps the rest and reports the damaged set.
+    let (entries, bad) = v.read_dir_tolerant("/").unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].name, "d");
+    assert!(
+        matches!(bad.as_slice(), [Error::BadChecksum { .. }]),
+        "{bad:?}"
+    );
+    // Writing into a directory with a damaged set is refused.
+    assert!(v.write_file("/new", b"x").is_err());
 }
 
 /// Set a u32 in the FAT of the template.
