@@ -16,6 +16,7 @@ use bootshelf_index::{
     BootEntry as CatalogEntry, Emulation, Index, IsoEntry, PlatformId, Slot, Timeout,
 };
 
+use crate::cache::ReadCache;
 use crate::menu;
 
 /// The firmware the loader runs on: decides which El Torito entries count.
@@ -250,8 +251,16 @@ impl From<exfat::Error> for DiscoverError {
 
 type Vol<'d, D> = exfat::Volume<&'d mut D>;
 
-/// Discover every ISO on the stick `dev` (the whole disk).
+/// Discover every ISO on the stick `dev` (the whole disk). Reads go through a
+/// [`ReadCache`]: folder scans read one sector at a time, which costs a firmware call each.
 pub fn discover<D: BlockDevice>(dev: &mut D, limits: &Limits) -> Result<Discovery, DiscoverError> {
+    discover_uncached(&mut ReadCache::new(dev), limits)
+}
+
+fn discover_uncached<D: BlockDevice>(
+    dev: &mut D,
+    limits: &Limits,
+) -> Result<Discovery, DiscoverError> {
     let (_, layout) = ptable::read_layout(dev)?;
     let mut notes = Vec::new();
     let mut vol = exfat::Volume::open(&mut *dev, layout.data.first_lba, layout.data.sectors())?;

@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+pub mod cache;
 pub mod console;
 pub mod discovery;
 pub mod keys;
