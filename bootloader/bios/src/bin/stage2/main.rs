@@ -103,6 +103,10 @@ fn run_menu(disk: &mut Int13Disk, disc: &mut Discovery) -> ! {
                 screen.clear();
                 let mut r = bios::Regs::default();
                 bios::int(0x18, &mut r);
+                // Some BIOSes return from INT 18h: show the menu again.
+                screen.clear();
+                painter.invalidate();
+                painter.paint(&mut screen, &menu.render(cols, rows));
                 continue;
             }
             Action::Idle | Action::Redraw => continue,
