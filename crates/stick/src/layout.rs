@@ -618,6 +618,81 @@ mod tests {
         assert!(Layout::plan(Scheme::Mbr, 4096, 1 << 31).is_ok());
     }
 
+    fn installed(scheme: Scheme) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("stick.img");
+        let opts = crate::InstallOptions {
+            scheme,
+            create_size: Some(64 << 20),
+            ..Default::default()
+        };
+        crate::install(&img, &opts, &crate::BootCode::placeholder()).unwrap();
+        (dir, img)
+    }
+
+    fn poke(img: &Path, offset: u64, bytes: &[u8]) {
+        let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, bytes, offset).unwrap();
+    }
+
+    /// MBR record `slot` (1-4) of a 512-byte-sector image.
+    fn mbr_record(img: &Path, slot: u64, kind: u8, first: u32, sectors: u32) {
+        let mut r = [0u8; 16];
+        r[4] = kind;
+        r[8..12].copy_from_slice(&first.to_le_bytes());
+        r[12..16].copy_from_slice(&sectors.to_le_bytes());
+        poke(img, 446 + 16 * (slot - 1), &r);
+    }
+
+    #[test]
+    fn a_damaged_primary_gpt_falls_back_to_the_backup_and_two_are_a_bad_table() {
+        let (_dir, img) = installed(Scheme::Gpt);
+        let good = *Stick::open(&img, false).unwrap().layout();
+        // HeaderCRC32 of the primary header (LBA 1, byte 16).
+        poke(&img, 512 + 16, &[0xFF; 4]);
+        assert_eq!(*Stick::open(&img, false).unwrap().layout(), good);
+        let len = std::fs::metadata(&img).unwrap().len();
+        poke(&img, len - 512 + 16, &[0xFF; 4]);
+        let err = Stick::open(&img, false).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::BadTable { .. }), "{msg}");
+        assert!(
+            msg.contains("primary GPT header at LBA 1: CRC-32")
+                && msg.contains(&format!("backup GPT header at LBA {}", len / 512 - 1)),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn mbr_slot_4_is_the_window_or_else_not_a_stick() {
+        let (_dir, img) = installed(Scheme::Mbr);
+        assert_eq!(Stick::open(&img, false).unwrap().layout().window, None);
+        // A window (type 0x17) inside the data partition, as a loader writes it.
+        mbr_record(&img, 4, 0x17, 4096, 2048);
+        let w = Stick::open(&img, false).unwrap().layout().window.unwrap();
+        assert_eq!((w.first_lba(), w.sectors()), (4096, 2048));
+        // Anything else there: the disk is not taken for a stick, and the message says
+        // what is in each slot.
+        mbr_record(&img, 4, 0x83, 4096, 2048);
+        match Stick::open(&img, false) {
+            Err(Error::NotAStick { found, .. }) => assert!(
+                found.starts_with("an MBR partition table with 1: type 0x07 at LBA 2048")
+                    && found.ends_with("4: type 0x83 at LBA 4096 (2048 sectors)"),
+                "{found}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // An MBR that is no valid table at all (boot indicator 0x12 in slot 2).
+        mbr_record(&img, 4, 0, 0, 0);
+        poke(&img, 446 + 16, &[0x12]);
+        match Stick::open(&img, false) {
+            Err(Error::NotAStick { found, .. }) => {
+                assert!(found.contains("boot indicator 0x12"), "{found}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn garbage_tables_are_refused_without_panic() {
         use blockdev::MemDevice;
