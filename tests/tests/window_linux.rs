@@ -241,3 +241,103 @@ fn uefi_gpt_two_live_isos_each_find_themselves_through_the_window() {
 fn uefi_mbr_two_live_isos_each_find_themselves_through_the_window() {
     two_live_isos(Firmware::Uefi, true);
 }
+
+/// A live ISO copied in pieces, as a file manager may: the loader says why it gets no
+/// window and boots it without one on request, and the live system then cannot find its
+/// medium (what the window is for). `sync` reports it; `sync --defragment` rewrites it in
+/// one run (byte for byte the ISO), and the next boot finds itself through the window.
+#[test]
+fn uefi_fragmented_live_iso_gets_no_window_until_sync_defragment() {
+    let live = Live {
+        name: "frag",
+        find: FindBy::Probe,
+    };
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick
+        .copy_unindexed(&live.iso(), &live.file(), true)
+        .unwrap();
+    let pieces = stick.extents_of(&live.file()).unwrap().len();
+    assert!(
+        pieces > 3,
+        "the copy should be fragmented: {pieces} extents"
+    );
+    let img = stick.path().to_str().unwrap().to_string();
+    let out = run_bootshelf(&["sync", &img]).unwrap();
+    assert!(
+        out.contains(&format!(
+            "warning: /{} is fragmented into {pieces} extents",
+            live.file()
+        )) && out.contains("sync --defragment"),
+        "{out}"
+    );
+
+    let mut q = Qemu::start(&stick.uefi_config()).unwrap();
+    q.wait_for("bootshelf: menu drawn", BOOT_TIMEOUT).unwrap();
+    select(&mut q, &live.file()).unwrap();
+    let i = wait_text_any(
+        &mut q,
+        &["bootshelf: booting ", "no ISO window"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        i,
+        1,
+        "the loader should refuse the window:\n{}",
+        q.serial_text()
+    );
+    assert!(
+        strip_ansi(&q.serial_text()).contains(&format!("stored in {pieces} pieces")),
+        "{}",
+        q.serial_text()
+    );
+    q.send_serial(b"\r").unwrap();
+    let text = verdict(&mut q);
+    assert!(
+        text.contains(&format!("{} by=probe", live::NOT_FOUND)),
+        "without a window the live system must not find its medium:\n{text}"
+    );
+    drop(q);
+
+    let out = run_bootshelf(&["sync", "--defragment", &img]).unwrap();
+    assert!(
+        out.contains(&format!(
+            "defragmented /{}: {pieces} pieces -> one run",
+            live.file()
+        )),
+        "{out}"
+    );
+    let extents = stick.extents_of(&live.file()).unwrap();
+    assert_eq!(extents.len(), 1, "{extents:?}");
+    let want = std::fs::read(live.iso()).unwrap();
+    let mut got = vec![0u8; want.len()];
+    std::os::unix::fs::FileExt::read_exact_at(
+        &std::fs::File::open(stick.path()).unwrap(),
+        &mut got,
+        extents[0].start,
+    )
+    .unwrap();
+    assert!(got == want, "the rewritten ISO differs from the original");
+    let report = run_bootshelf(&["check", "--hash", &img]).unwrap();
+    assert!(
+        !report.contains("fragmented") && report.contains("1 hashes match"),
+        "{report}"
+    );
+
+    let mut q = Qemu::start(&stick.uefi_config()).unwrap();
+    q.wait_for("bootshelf: menu drawn", BOOT_TIMEOUT).unwrap();
+    select(&mut q, &live.file()).unwrap();
+    let i = wait_text_any(
+        &mut q,
+        &["bootshelf: booting ", "no ISO window"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(i, 0, "{}", q.serial_text());
+    let text = verdict(&mut q);
+    assert!(
+        text.contains(&format!(
+            "{} by=probe dev=/dev/sda4",
+            live::found_marker("frag")
+        )),
+        "{text}"
+    );
+}

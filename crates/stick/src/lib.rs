@@ -8,6 +8,7 @@ pub mod add;
 pub mod bootcode;
 pub mod check;
 pub mod copy;
+pub mod defrag;
 pub mod device;
 pub mod devices;
 pub mod esp;

@@ -1,4 +1,4 @@
-//! `bootshelf sync TARGET [--hash] [--dry-run]`: rebuild the index from the stick (the work
+//! `bootshelf sync TARGET [--hash] [--dry-run] [--defragment]`: rebuild the index from the stick (the work
 //! is in `stick::sync`).
 
 use anyhow::Context;
@@ -18,6 +18,10 @@ pub struct Args {
     /// Report only, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Rewrite ISOs stored in several pieces as one contiguous run, so that the loaders
+    /// can give them an ISO window (docs/window.md).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub defragment: bool,
 }
 
 /// Run the command.
@@ -43,11 +47,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (p, why) in &r.skipped {
         println!("not indexed {p}: {why}");
     }
-    for (p, n) in &r.fragmented {
-        println!(
-            "warning: {p} is fragmented into {n} extents: it boots from the menu, but the booted \
-             system may not find its medium; `bootshelf add --force` it again to make it contiguous"
-        );
+    if args.defragment {
+        use stick::defrag::Outcome;
+        for (p, outcome) in stick::defrag::defragment(&mut vol, &mut store, &mut |_| {})? {
+            match outcome {
+                Outcome::Rewritten { pieces, extent } => println!(
+                    "defragmented {p}: {pieces} pieces -> one run at device byte {}",
+                    extent.start
+                ),
+                Outcome::Left { reason } => {
+                    println!("warning: {p} stays fragmented (no ISO window at boot): {reason}")
+                }
+            }
+        }
+    } else {
+        for (p, n) in &r.fragmented {
+            println!(
+                "warning: {p} is fragmented into {n} extents: it boots from the menu, but without \
+                 an ISO window the booted system may not find its medium; `bootshelf sync \
+                 --defragment` rewrites it in one piece"
+            );
+        }
     }
     match r.generation {
         Some(g) => println!(

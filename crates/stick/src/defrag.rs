@@ -1,0 +1,236 @@
+//! `bootshelf sync --defragment`: rewrite indexed ISOs that are stored in several pieces
+//! (copied by a file manager) as one contiguous run, so that the loaders can give them an
+//! ISO window (docs/window.md, docs/window-linux.md).
+//!
+//! Per ISO, in the order `add --force` replaces a file (crash safety as in
+//! docs/index-format.md): reserve a contiguous run for `<path>.bootshelf-partial` (writes
+//! nothing) -> copy the old pieces into it, hashing them -> flush -> compare with the
+//! SHA-256 in the index, if any (a mismatch leaves everything as it was) -> commit the
+//! partial file -> index generation without the entry -> delete the old file -> rename
+//! the partial file -> index generation with the entry back in its place (same title,
+//! menu position, default and boot-next), now with one extent and a SHA-256. A kill at any
+//! instant leaves the old file indexed, or the new one, or (between the two index writes)
+//! the complete copy under its own or the `.bootshelf-partial` name, unindexed; the index
+//! never points at freed clusters.
+
+use crate::add::partial_name;
+use crate::copy::{hex, CopyError, Sha256Digest};
+use crate::index_io::{dev_err, fs_err, IndexStore, OpError};
+use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, ReadAt};
+use exfat::Volume;
+use sha2::{Digest, Sha256};
+
+/// Bytes copied per device write.
+const CHUNK: usize = 1 << 20;
+
+/// What happened to one fragmented ISO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Rewritten as one run at `extent`.
+    Rewritten {
+        /// The pieces it had.
+        pieces: usize,
+        /// Where it is now.
+        extent: Extent,
+    },
+    /// Left as it was, and why (no contiguous free run large enough, a hash mismatch).
+    Left {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Rewrite every indexed ISO that has more than one extent; `progress` gets bytes copied.
+/// Returns each such ISO's path and outcome. Errors of the device or the file system stop
+/// the run (what was done so far stays done and indexed).
+pub fn defragment<D: BlockDevice + Send>(
+    vol: &mut Volume<D>,
+    store: &mut IndexStore,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Vec<(String, Outcome)>, OpError> {
+    let fragmented: Vec<String> = store
+        .index()
+        .isos
+        .iter()
+        .filter(|e| !e.is_contiguous())
+        .map(|e| e.path.clone())
+        .collect();
+    let mut out = Vec::new();
+    for path in fragmented {
+        let outcome = defragment_one(vol, store, &path, progress)?;
+        out.push((path, outcome));
+    }
+    Ok(out)
+}
+
+fn defragment_one<D: BlockDevice + Send>(
+    vol: &mut Volume<D>,
+    store: &mut IndexStore,
+    path: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Outcome, OpError> {
+    let index = store.index();
+    let Some(entry) = index.find(path).cloned() else {
+        return Ok(Outcome::Left {
+            reason: "it left the index".into(),
+        });
+    };
+    let de = vol
+        .stat(path)
+        .map_err(fs_err(format!("looking up {path}")))?;
+    let extents = vol
+        .extents(&de)
+        .map_err(fs_err(format!("reading the extents of {path}")))?;
+    if extents != entry.extents || de.size != entry.size {
+        return Ok(Outcome::Left {
+            reason: "it changed since it was indexed (run `bootshelf sync` first)".into(),
+        });
+    }
+    let pieces = extents.len();
+    if pieces < 2 {
+        return Ok(Outcome::Left {
+            reason: "it is contiguous already".into(),
+        });
+    }
+    let partial = partial_name(path);
+    match vol.delete(&partial) {
+        Ok(()) | Err(exfat::Error::NotFound { .. }) => {}
+        Err(source) => {
+            return Err(OpError::Fs {
+                what: format!("removing the leftover {partial}"),
+                source,
+            })
+        }
+    }
+    let pending = match vol.reserve_contiguous(&partial, de.size) {
+        Ok(p) => p,
+        Err(exfat::Error::NoSpace {
+            needed,
+            largest_free_run,
+        }) => {
+            return Ok(Outcome::Left {
+                reason: format!(
+                    "it needs {needed} contiguous free bytes; the largest free run has {largest_free_run}"
+                ),
+            })
+        }
+        Err(source) => {
+            return Err(OpError::Fs {
+                what: format!("reserving {} bytes for {partial}", de.size),
+                source,
+            })
+        }
+    };
+    let dest = pending.extent();
+    let digest =
+        copy_extents(vol.device(), &extents, de.size, dest, progress).map_err(|source| {
+            OpError::Copy {
+                what: format!("copying {path} into one run"),
+                source,
+            }
+        })?;
+    vol.device()
+        .flush()
+        .map_err(dev_err(format!("flushing the copy of {path}")))?;
+    if let Some(want) = entry.sha256 {
+        if want != digest {
+            // Nothing is committed: the copy sits in free clusters.
+            return Ok(Outcome::Left {
+                reason: format!(
+                    "its content has SHA-256 {} but the index recorded {}; not touched",
+                    hex(&digest),
+                    hex(&want)
+                ),
+            });
+        }
+    }
+    let committed = vol
+        .commit(pending)
+        .map_err(fs_err(format!("committing {partial}")))?;
+    vol.device().flush().map_err(dev_err(format!(
+        "flushing the directory entry of {partial}"
+    )))?;
+    let new_extents = vol
+        .extents(&committed)
+        .map_err(fs_err(format!("reading the extents of {partial}")))?;
+    if new_extents.len() != 1 || new_extents.first().map(|e| e.start) != Some(dest.start) {
+        return Err(OpError::Misplaced {
+            path: partial,
+            written: dest,
+            found: new_extents,
+        });
+    }
+
+    // The old entry leaves the index before its clusters are freed.
+    let mut without = store.index();
+    let position = without.position(path);
+    let settings = without.settings.clone();
+    without.remove(path);
+    store.write(vol, without)?;
+    vol.delete(path)
+        .map_err(fs_err(format!("deleting the fragmented {path}")))?;
+    vol.rename(&partial, path)
+        .map_err(fs_err(format!("renaming {partial} to {path}")))?;
+    vol.device()
+        .flush()
+        .map_err(dev_err("flushing the rename"))?;
+
+    let mut back = store.index();
+    let mut entry = entry;
+    entry.extents = new_extents;
+    entry.sha256 = Some(digest);
+    let at = position.unwrap_or(back.isos.len()).min(back.isos.len());
+    back.isos.insert(at, entry);
+    back.settings = settings;
+    store.write(vol, back)?;
+    Ok(Outcome::Rewritten {
+        pieces,
+        extent: dest,
+    })
+}
+
+/// Copy the `size` bytes of a file laid over `extents` to the sector-aligned run `dest`
+/// of the same device, zero-padding the last sector; returns their SHA-256.
+fn copy_extents<D: BlockDevice>(
+    dev: &mut D,
+    extents: &[Extent],
+    size: u64,
+    dest: Extent,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Sha256Digest, CopyError> {
+    let ss = u64::from(dev.sector_size());
+    let bad = || CopyError::BadDestination {
+        extent: dest,
+        size,
+        sector_size: dev_sector_size(ss),
+    };
+    if ss == 0 || !dest.start.is_multiple_of(ss) || dest.len < size.div_ceil(ss) * ss {
+        return Err(bad());
+    }
+    let first_lba = dest.start / ss;
+    let mut buf = vec![0u8; CHUNK];
+    let mut hasher = Sha256::new();
+    let mut done = 0u64;
+    while done < size {
+        let n = usize::try_from((size - done).min(CHUNK as u64)).map_err(|_| bad())?;
+        let padded = usize::try_from((n as u64).div_ceil(ss) * ss).map_err(|_| bad())?;
+        let (data, rest) = buf.split_at_mut(n);
+        {
+            let reader = BlockReader::new(&mut *dev);
+            let mut file = ExtentReader::new(reader, extents, size).map_err(CopyError::Device)?;
+            file.read_exact_at(done, data).map_err(CopyError::Device)?;
+        }
+        hasher.update(&*data);
+        rest.iter_mut().take(padded - n).for_each(|b| *b = 0);
+        let chunk = buf.get(..padded).ok_or_else(bad)?;
+        dev.write_sectors(first_lba + done / ss, chunk)
+            .map_err(CopyError::Device)?;
+        done += n as u64;
+        progress(done);
+    }
+    Ok(hasher.finalize().into())
+}
+
+fn dev_sector_size(ss: u64) -> u32 {
+    u32::try_from(ss).unwrap_or(u32::MAX)
+}
