@@ -97,7 +97,7 @@ fn floppy_hard_disk_and_isolinux_entries_boot_by_digit_key() {
     stick.add(&fixtures::iso::ipxe().unwrap(), None).unwrap();
     for (key, name, text) in [
         (b"1", "memtest86+x64.iso", "Memtest86+"),
-        (b"2", "bios-hdemu-v1.iso", fixtures::bios::HD_MARKER),
+        (b"2", "bios-hdemu-v2.iso", fixtures::bios::HD_NEXT_DISK_OK),
         (b"3", "ipxe.iso", "iPXE initialising devices"),
     ] {
         let mut q = bios_machine(&stick, Attach::Usb);

@@ -5,7 +5,9 @@
 //! VGA text screen.
 
 use e2e::TempImage;
-use fixtures::bios::{hd_emulation_iso, plan_stick, PlanStick, HD_FAIL, HD_MARKER};
+use fixtures::bios::{
+    hd_emulation_iso, plan_stick, PlanStick, HD_FAIL, HD_MARKER, HD_NEXT_DISK_FAIL, HD_NEXT_DISK_OK,
+};
 use fixtures::uefi::marker_iso;
 use qemu_harness::{strip_ansi, Attach, Config, Drive, Qemu};
 use std::path::Path;
@@ -26,8 +28,8 @@ const USB_GPT: Stick = Stick {
 };
 
 /// Boot `iso` from a plan stick and wait until `text` shows on serial or screen; fail
-/// early if `bad` shows.
-fn boot(iso: &Path, stick: Stick, text: &str, bad: &[&str], timeout: Duration) {
+/// early if `bad` shows. Returns the serial text (escape sequences removed) and screen.
+fn boot(iso: &Path, stick: Stick, text: &str, bad: &[&str], timeout: Duration) -> String {
     let image = TempImage(
         plan_stick(&PlanStick {
             mbr: loaders::BIOS_MBR,
@@ -50,7 +52,7 @@ fn boot(iso: &Path, stick: Stick, text: &str, bad: &[&str], timeout: Duration) {
         let serial = strip_ansi(&q.serial_text());
         let screen = q.vga_text().unwrap_or_default();
         if serial.contains(text) || screen.contains(text) {
-            return;
+            return format!("{serial}\n{screen}");
         }
         for b in bad.iter().chain(&["bootshelf: halted", "bootshelf MBR:"]) {
             assert!(
@@ -163,15 +165,18 @@ fn isolinux_iso_reads_its_config_through_the_emulated_cd() {
 }
 
 #[test]
-fn hard_disk_emulation_iso_reads_its_disk_with_chs() {
+fn hard_disk_emulation_iso_reads_its_disk_with_chs_and_finds_the_stick_shifted_to_81h() {
+    // The boot sector reads its own sector 1 from drive 80h (the emulated disk), then
+    // sector 0 of drive 81h, which must be the stick (real 80h, shifted up by one).
     let iso = hd_emulation_iso().unwrap();
-    boot(
+    let text = boot(
         &iso,
         USB_GPT,
-        HD_MARKER,
-        &[HD_FAIL],
+        HD_NEXT_DISK_OK,
+        &[HD_FAIL, HD_NEXT_DISK_FAIL],
         Duration::from_secs(60),
     );
+    assert!(text.contains(HD_MARKER), "{text}");
 }
 
 #[test]
