@@ -18,6 +18,7 @@ struct Stick {
     sector: u64,
     pieces: u32,
     attach: Attach,
+    first_mib: u64,
 }
 
 const USB_GPT: Stick = Stick {
@@ -25,6 +26,7 @@ const USB_GPT: Stick = Stick {
     sector: 512,
     pieces: 1,
     attach: Attach::Usb,
+    first_mib: 2,
 };
 
 /// Boot `iso` from a plan stick and wait until `text` shows on serial or screen; fail
@@ -38,6 +40,7 @@ fn boot(iso: &Path, stick: Stick, text: &str, bad: &[&str], timeout: Duration) -
             gpt: stick.gpt,
             sector: stick.sector,
             pieces: stick.pieces,
+            first_mib: stick.first_mib,
         })
         .unwrap(),
     );
@@ -193,6 +196,7 @@ fn emulated_cd_takes_a_free_drive_number_next_to_a_real_cd_drive() {
             gpt: true,
             sector: 512,
             pieces: 1,
+            first_mib: 2,
         })
         .unwrap(),
     );
@@ -232,6 +236,7 @@ fn memory_map_ends_low_ram_at_the_resident_code() {
             gpt: true,
             sector: 512,
             pieces: 1,
+            first_mib: 2,
         })
         .unwrap(),
     );
@@ -272,6 +277,7 @@ fn a_cpu_without_long_mode_gets_a_message() {
             gpt: true,
             sector: 512,
             pieces: 1,
+            first_mib: 2,
         })
         .unwrap(),
     );
@@ -280,4 +286,23 @@ fn a_cpu_without_long_mode_gets_a_message() {
     let mut q = Qemu::start(&cfg).unwrap();
     q.wait_for("this CPU has no 64-bit long mode", Duration::from_secs(30))
         .unwrap();
+}
+
+#[test]
+fn iso_in_pieces_beyond_4_gib_of_the_stick_boots() {
+    // The pieces lie past 4 GiB (and past LBA 2^23): 64-bit byte offsets in stage 2,
+    // 32-bit unit arithmetic and the AH=42h LBA in the resident code.
+    let iso = marker_iso("bios-a").unwrap();
+    let stick = Stick {
+        pieces: 3,
+        first_mib: 5 * 1024 + 7,
+        ..USB_GPT
+    };
+    boot(
+        &iso,
+        stick,
+        "BOOTSHELF-MARKER-bios-a",
+        &[],
+        Duration::from_secs(60),
+    );
 }
