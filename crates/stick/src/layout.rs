@@ -694,6 +694,26 @@ mod tests {
     }
 
     #[test]
+    fn iso_images_written_raw_are_named_not_taken_for_damaged_sticks() {
+        // What a stick holds after `dd if=some.iso`: isohybrid MBRs (partition at LBA 0),
+        // grub-mkrescue's GPT, appended ESPs, or no table at all.
+        for (name, iso) in fixtures::iso::all().unwrap() {
+            match Stick::open(&iso, false) {
+                Err(Error::NotAStick { found, .. }) => {
+                    assert!(
+                        found == "no partition table"
+                            || found.starts_with("an MBR partition table with ")
+                            || found.starts_with("a GPT with "),
+                        "{name}: {found}"
+                    );
+                    eprintln!("{name}: {found}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn garbage_tables_are_refused_without_panic() {
         use blockdev::MemDevice;
         let mut seed = 0x1234_5678u32;
