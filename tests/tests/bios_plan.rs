@@ -306,3 +306,18 @@ fn iso_in_pieces_beyond_4_gib_of_the_stick_boots() {
         Duration::from_secs(60),
     );
 }
+
+#[test]
+fn floppy_emulation_of_each_size_maps_chs_to_the_right_sectors() {
+    for kib in [1200, 1440, 2880] {
+        let iso = fixtures::bios::floppy_emulation_iso(kib).unwrap();
+        let text = boot(
+            &iso,
+            USB_GPT,
+            &fixtures::bios::fd_last_marker(kib),
+            &[fixtures::bios::FD_FAIL],
+            Duration::from_secs(60),
+        );
+        assert!(text.contains(fixtures::bios::FD_SECTOR2), "{text}");
+    }
+}
