@@ -160,3 +160,23 @@ fn grub_mkrescue_iso_boots_debian_kernel_and_busybox_initramfs() {
     q.send_serial(b"\r").unwrap();
     wait_text(&mut q, "BOOTSHELF-LINUX-MARKER", Duration::from_secs(120));
 }
+
+#[test]
+fn esc_leaves_the_menu_to_the_next_boot_device() {
+    // Esc: bootshelf hands back to the BIOS (INT 18h), which boots the next device, here
+    // a CD-ROM drive holding another GRUB ISO.
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick.add(&marker_iso("bios-a").unwrap(), None).unwrap();
+    let cfg = Config::bios()
+        .drive(Drive::usb(stick.path()).snapshot(true))
+        .drive(Drive::cdrom(marker_iso("bios-b").unwrap()));
+    let mut q = Qemu::start(&cfg).unwrap();
+    q.wait_for("bootshelf: menu drawn", Duration::from_secs(90))
+        .unwrap();
+    // The first Esc stops the countdown, the second leaves (docs/menu.md).
+    q.send_key("esc").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    q.send_key("esc").unwrap();
+    wait_text(&mut q, "BOOTSHELF-MARKER-bios-b", Duration::from_secs(60));
+    assert!(!strip_ansi(&q.serial_text()).contains("bootshelf: booting"));
+}
