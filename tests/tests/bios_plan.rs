@@ -321,3 +321,37 @@ fn floppy_emulation_of_each_size_maps_chs_to_the_right_sectors() {
         assert!(text.contains(fixtures::bios::FD_SECTOR2), "{text}");
     }
 }
+
+#[test]
+fn mbr_says_so_when_stage_2_is_missing() {
+    let iso = marker_iso("bios-a").unwrap();
+    let image = TempImage(
+        plan_stick(&PlanStick {
+            mbr: loaders::BIOS_MBR,
+            stage2: loaders::BIOS_STAGE2,
+            iso: &iso,
+            gpt: false,
+            sector: 512,
+            pieces: 1,
+            first_mib: 2,
+        })
+        .unwrap(),
+    );
+    // Wipe stage 2's first sector (MBR layout: LBA 1), signature included.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(image.path())
+            .unwrap();
+        f.seek(SeekFrom::Start(512)).unwrap();
+        f.write_all(&[0u8; 512]).unwrap();
+    }
+    let mut q =
+        Qemu::start(&Config::bios().drive(Drive::usb(image.path()).snapshot(true))).unwrap();
+    q.wait_for(
+        "bootshelf MBR: stage 2 missing or damaged",
+        Duration::from_secs(30),
+    )
+    .unwrap();
+}
