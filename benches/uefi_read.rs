@@ -2,7 +2,7 @@
 //! CD-ROM drive (OVMF, TCG). The ISO's grub.cfg compares a 64 MiB file with itself
 //! (`cmp /big.bin /big.bin`: 128 MiB read) between two markers; the time between the
 //! markers on serial is the read time. Each setup is booted `RUNS` times, one machine at
-//! a time; the median is reported.
+//! a time, the setups interleaved; the median is reported.
 //!
 //! Setups: the stick on USB storage and the stick as an AHCI disk, both through the
 //! virtual CD; the ISO on an AHCI CD-ROM drive and on a USB CD-ROM drive, booted by the
@@ -15,7 +15,7 @@ use e2e::{confirm_without_window, select, StickSpec, TestStick};
 use qemu_harness::{Attach, Config, Drive, Qemu};
 use std::time::Duration;
 
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 const MIB: u32 = 64;
 
 /// Seconds between the two markers of one boot.
@@ -31,13 +31,9 @@ fn read_time(cfg: &Config, via_menu: bool) -> Result<f64> {
     Ok((end - start).as_secs_f64())
 }
 
-fn median(cfg: &Config, via_menu: bool) -> Result<f64> {
-    let mut t = Vec::new();
-    for _ in 0..RUNS {
-        t.push(read_time(cfg, via_menu)?);
-    }
+fn median(mut t: Vec<f64>) -> f64 {
     t.sort_by(f64::total_cmp);
-    Ok(t[RUNS / 2])
+    t[t.len() / 2]
 }
 
 fn main() -> Result<()> {
@@ -45,15 +41,26 @@ fn main() -> Result<()> {
     let stick = TestStick::install(StickSpec::default())?;
     stick.add(&iso, None)?;
 
-    let cd = median(&Config::uefi().drive(Drive::cdrom(&iso)), false)?;
-    let usb_cd = median(
-        &Config::uefi().drive(Drive::cdrom(&iso).attach(Attach::UsbCdrom)),
-        false,
-    )?;
-    let usb = median(&stick.uefi_config(), true)?;
-    let mut ahci_cfg = stick.uefi_config();
-    ahci_cfg.drives[0].attach = Attach::Ide;
-    let ahci = median(&ahci_cfg, true)?;
+    let mut ahci_stick = stick.uefi_config();
+    ahci_stick.drives[0].attach = Attach::Ide;
+    let setups = [
+        (Config::uefi().drive(Drive::cdrom(&iso)), false),
+        (
+            Config::uefi().drive(Drive::cdrom(&iso).attach(Attach::UsbCdrom)),
+            false,
+        ),
+        (ahci_stick, true),
+        (stick.uefi_config(), true),
+    ];
+    // Interleaved, so that a change in the machine's load hits every setup alike.
+    let mut times = vec![Vec::new(); setups.len()];
+    for _ in 0..RUNS {
+        for (i, (cfg, via_menu)) in setups.iter().enumerate() {
+            times[i].push(read_time(cfg, *via_menu)?);
+        }
+    }
+    eprintln!("uefi_read: all times (s): {times:?}");
+    let [cd, usb_cd, ahci, usb] = [0, 1, 2, 3].map(|i| median(times[i].clone()));
 
     let read = f64::from(2 * MIB);
     println!("uefi_read: GRUB reads {read} MiB (median of {RUNS} boots each):");
