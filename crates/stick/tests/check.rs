@@ -1,0 +1,134 @@
+//! `check`: index against file system against partition table, and `remove`. Each
+//! finding is provoked on purpose: bytes changed under the index (--hash), an index entry
+//! whose extents disagree with the file system, a torn index slot, an unindexed file.
+
+#[path = "add_helpers.rs"]
+mod helpers;
+
+use helpers::*;
+use std::collections::BTreeMap;
+use std::os::unix::fs::FileExt;
+use stick::add::AddOptions;
+use stick::check::{check, CheckOptions, CheckReport, Severity};
+use stick::index_io::{open_volume, IndexStore};
+use stick::Stick;
+
+fn run_check(img: &std::path::Path, hash: bool) -> CheckReport {
+    let mut s = Stick::open(img, false).unwrap();
+    let layout = *s.layout();
+    let mut vol = open_volume(&mut s).unwrap();
+    check(&mut vol, Some(&layout), CheckOptions { hash }, &mut |_| {}).unwrap()
+}
+
+fn problems(r: &CheckReport) -> Vec<String> {
+    r.findings
+        .iter()
+        .filter(|f| f.severity == Severity::Problem)
+        .map(|f| format!("{}: {}", f.subject, f.message))
+        .collect()
+}
+
+#[test]
+fn check_finds_what_disagrees_and_remove_cleans_up() {
+    let t = TempDir::new("check");
+    let img = t.path("stick.img");
+    new_stick(&img, 64 << 20, 512);
+    let a = iso_copy(&fixtures::iso::bios_only().unwrap(), &t.0, "a.iso", None);
+    let b = iso_copy(&fixtures::iso::uefi_only().unwrap(), &t.0, "b.iso", None);
+    let ea = add_one(&img, &a, &AddOptions::default()).unwrap();
+    add_one(&img, &b, &AddOptions::default()).unwrap();
+
+    let r = run_check(&img, true);
+    assert!(!r.has_problems(), "{:?}", r.findings);
+    assert_eq!((r.isos_checked, r.hashes_checked, r.generation), (2, 2, 2));
+
+    // One byte of a.iso changes behind the index's back.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&img)
+        .unwrap();
+    let at = ea.entry.extents[0].start + 40_000;
+    let mut old = [0u8; 1];
+    f.read_exact_at(&mut old, at).unwrap();
+    f.write_all_at(&[old[0] ^ 0xFF], at).unwrap();
+    let r = run_check(&img, false);
+    assert!(!r.has_problems(), "without --hash the bytes are not read");
+    let r = run_check(&img, true);
+    let p = problems(&r);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("/a.iso: SHA-256"), "{p:?}");
+    f.write_all_at(&old, at).unwrap();
+
+    // An index entry whose extents are not where the file system has the file.
+    {
+        let mut s = Stick::open(&img, true).unwrap();
+        let mut vol = open_volume(&mut s).unwrap();
+        let mut store = IndexStore::load(&mut vol).unwrap();
+        let mut idx = store.index();
+        idx.isos[1].extents[0].start += 4096;
+        store.write(&mut vol, idx).unwrap();
+    }
+    let p = problems(&run_check(&img, false));
+    assert!(p.iter().any(|m| m.starts_with("/b.iso: extents")), "{p:?}");
+
+    // Tear the current slot (generation 3, slot A): the previous generation (slot B,
+    // correct extents) is used, and check says so.
+    let (start, _, _) = data_partition(&img);
+    {
+        let mut s = Stick::open(&img, false).unwrap();
+        let mut vol = open_volume(&mut s).unwrap();
+        let de = vol.stat("/bootshelf/index.a").unwrap();
+        let x = vol.extents(&de).unwrap()[0];
+        assert!(x.start > start);
+        f.write_all_at(&[0xEE; 16], x.start + 70).unwrap();
+    }
+    let r = run_check(&img, true);
+    assert!(!r.has_problems(), "{:?}", r.findings);
+    assert_eq!(r.generation, 2);
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.severity == Severity::Warning && f.subject == "/bootshelf/index.a"),
+        "{:?}",
+        r.findings
+    );
+    assert_consistent(
+        &img,
+        &[
+            ("/a.iso".to_string(), a.clone()),
+            ("/b.iso".to_string(), b.clone()),
+        ]
+        .into_iter()
+        .collect(),
+        "after tearing slot A",
+    );
+
+    // remove by file name: index first, then the file; the torn slot is rewritten.
+    {
+        let mut s = Stick::open(&img, true).unwrap();
+        let mut vol = open_volume(&mut s).unwrap();
+        let mut store = IndexStore::load(&mut vol).unwrap();
+        let r = stick::remove::remove_isos(&mut vol, &mut store, &["A.ISO".to_string()]).unwrap();
+        assert_eq!(r.len(), 1);
+        assert!(r[0].was_indexed && r[0].file_deleted);
+        let e = stick::remove::remove_isos(&mut vol, &mut store, &["nope".to_string()]);
+        assert!(e.is_err());
+    }
+    let r = run_check(&img, true);
+    assert!(!r.has_problems(), "{:?}", r.findings);
+    assert_eq!(r.generation, 3);
+    assert!(
+        !r.findings.iter().any(|f| f.severity == Severity::Warning),
+        "both slots valid again: {:?}",
+        r.findings
+    );
+    let files = assert_consistent(
+        &img,
+        &[("/b.iso".to_string(), b.clone())]
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+        "after remove",
+    );
+    assert!(!files.contains_key("/a.iso"));
+}
