@@ -179,7 +179,12 @@ fn add_replace_remove_sync_survive_a_power_cut_at_every_write() {
     tried += cut_everywhere(&base, &work, Op::Add(&second, true), &loose);
     tried += cut_everywhere(&base, &work, Op::Remove("second.iso"), &loose);
     // Sync with something to do: an ISO copied in by another exFAT implementation.
-    let extra = iso_copy(&fixtures::iso::bios_only().unwrap(), &t.0, "extra.iso", None);
+    let extra = iso_copy(
+        &fixtures::iso::bios_only().unwrap(),
+        &t.0,
+        "extra.iso",
+        None,
+    );
     {
         let m = Mount::new(&base, &t.path("mnt"), false);
         std::fs::copy(&extra, m.dir.join("extra.iso")).unwrap();
