@@ -125,7 +125,8 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
     let sel = store.selection();
     let mut slot_notes = Vec::new();
     for (name, err) in [("index.a", &sel.a_error), ("index.b", &sel.b_error)] {
-        if let Some(e) = err {
+        // A missing slot is normal (written at the next change); an invalid one is news.
+        if let Some(e @ bootshelf_index::SlotError::Invalid(_)) = err {
             slot_notes.push(format!("{name}: {e}"));
         }
     }
