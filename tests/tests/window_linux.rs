@@ -156,7 +156,15 @@ fn boot_and_find_itself(stick: &TestStick, firmware: Firmware, mbr: bool, live: 
         .unwrap_or_default()
         .trim()
         .to_string();
-    eprintln!("{what}: {line} after {:.1} s", t0.elapsed().as_secs_f64());
+    let devices = text
+        .lines()
+        .find(|l| l.contains("BOOTSHELF-LIVE-DEVICES"))
+        .unwrap_or_default()
+        .trim();
+    eprintln!(
+        "{what}: {line} after {:.1} s; {devices}",
+        t0.elapsed().as_secs_f64()
+    );
     assert!(
         line.starts_with(&format!(
             "{} by={} dev=/dev/sda4",
@@ -340,4 +348,64 @@ fn uefi_fragmented_live_iso_gets_no_window_until_sync_defragment() {
         )),
         "{text}"
     );
+}
+
+/// A write-protected stick (QEMU `readonly=on`: the USB disk answers writes with DATA
+/// PROTECT): the loader cannot write the window, says so, and boots the live ISO without
+/// one on request; the stick is left unchanged.
+fn write_protected_stick_boots_without_window_on_request(firmware: Firmware) {
+    let live = Live {
+        name: "one",
+        find: FindBy::Label,
+    };
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick.add(&live.iso(), None).unwrap();
+    let before = std::fs::read(stick.path()).unwrap();
+    let mut cfg = match firmware {
+        Firmware::Uefi => Config::uefi(),
+        Firmware::Bios => Config::bios(),
+    };
+    cfg.extra_args = [
+        "-device".to_string(),
+        "qemu-xhci,id=xhci".to_string(),
+        "-drive".to_string(),
+        format!(
+            "if=none,id=wp,format=raw,readonly=on,file={}",
+            stick.path().display()
+        ),
+        "-device".to_string(),
+        "usb-storage,bus=xhci.0,drive=wp,bootindex=0".to_string(),
+    ]
+    .to_vec();
+    let mut q = Qemu::start(&cfg).unwrap();
+    q.wait_for("bootshelf: menu drawn", BOOT_TIMEOUT).unwrap();
+    select(&mut q, &live.file()).unwrap();
+    let i = wait_text_any(
+        &mut q,
+        &["bootshelf: booting ", "no ISO window"],
+        Duration::from_secs(60),
+    );
+    if i == 0 {
+        let text = verdict(&mut q);
+        panic!("{firmware:?}: the loader did not notice the write protection:\n{text}");
+    }
+    q.send_serial(b"\r").unwrap();
+    wait_text_any(&mut q, &[live::SEARCHING], BOOT_TIMEOUT);
+    drop(q);
+    assert!(
+        std::fs::read(stick.path()).unwrap() == before,
+        "a write-protected stick must not change"
+    );
+}
+
+#[test]
+fn bios_write_protected_stick_boots_without_window_on_request() {
+    write_protected_stick_boots_without_window_on_request(Firmware::Bios);
+}
+
+#[test]
+#[ignore = "UEFI loader: after the refused window write on a read-only USB stick, booting \
+            without a window fails with 'no UEFI boot image'; see docs/window-linux.md"]
+fn uefi_write_protected_stick_boots_without_window_on_request() {
+    write_protected_stick_boots_without_window_on_request(Firmware::Uefi);
 }

@@ -64,7 +64,13 @@ pub fn check(entry: &BootEntry) -> Result<(), Refusal> {
 /// chain-booting it).
 pub fn open<D: BlockDevice>(dev: &mut D, entry: &BootEntry) -> Result<LbaRange, Refusal> {
     check(entry)?;
-    ptable::set_window(dev, &entry.extents).map_err(refusal)
+    let range = ptable::set_window(dev, &entry.extents).map_err(refusal)?;
+    // Some firmware reports success for writes the device refused (SeaBIOS on a
+    // write-protected USB disk, seen under QEMU: docs/window-linux.md): read it back.
+    match ptable::read_layout(dev) {
+        Ok((_, layout)) if layout.window == Some(range) => Ok(range),
+        _ => Err(Refusal::WriteProtected),
+    }
 }
 
 /// Clear a window left by an earlier boot (call when the loader starts). `Ok(None)` when
