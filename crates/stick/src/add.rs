@@ -326,7 +326,7 @@ pub struct Added {
 /// Name of the temporary file a replacing copy is written to, next to its final name.
 /// It does not end in `.iso`, so neither `sync` nor the loader's scan list it.
 pub fn partial_name(dest: &str) -> String {
-    format!("{dest}.bootshelf-partial")
+    format!("{dest}{}", crate::index_io::PARTIAL_SUFFIX)
 }
 
 /// Copy one prepared ISO onto the stick and index it.

@@ -11,7 +11,7 @@
 //!   contiguous ISO.
 
 use crate::copy::{hash_on_device, hex};
-use crate::index_io::{find_iso_files, IndexStore, OpError};
+use crate::index_io::{find_iso_files, find_partial_files, IndexStore, OpError};
 use crate::layout::Layout;
 use blockdev::{BlockDevice, Extent};
 use exfat::Volume;
@@ -265,6 +265,16 @@ pub fn check<D: BlockDevice + Send>(
                 "on the stick but not in the index (run `bootshelf sync`)".into(),
             );
         }
+    }
+    for (path, de) in find_partial_files(vol)? {
+        r.add(
+            Severity::Warning,
+            &path,
+            format!(
+                "leftover of an interrupted `add --force` ({} bytes); `bootshelf sync` deletes it",
+                de.size
+            ),
+        );
     }
     for (what, s) in [
         ("default", &index.settings.default),

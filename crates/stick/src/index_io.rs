@@ -322,6 +322,25 @@ pub fn join(dir: &str, name: &str) -> String {
 pub fn find_iso_files<D: BlockDevice>(
     vol: &mut Volume<D>,
 ) -> Result<Vec<(String, DirEntry)>, OpError> {
+    find_files(vol, is_iso_name)
+}
+
+/// Temporary copies left by an `add --force` that was interrupted after its copy was
+/// committed but before it replaced the old file (complete, but nobody's).
+pub fn find_partial_files<D: BlockDevice>(
+    vol: &mut Volume<D>,
+) -> Result<Vec<(String, DirEntry)>, OpError> {
+    find_files(vol, |n| n.ends_with(PARTIAL_SUFFIX))
+}
+
+/// Suffix of the temporary name a replacing `add` copies to.
+pub const PARTIAL_SUFFIX: &str = ".bootshelf-partial";
+
+/// Every file whose name passes `keep`, recursively, outside `/bootshelf`, by path.
+fn find_files<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, DirEntry)>, OpError> {
     let mut out = Vec::new();
     let mut dirs = vec![String::from("/")];
     // Depth bound: a corrupt (looping) tree cannot keep us here for ever.
@@ -340,7 +359,7 @@ pub fn find_iso_files<D: BlockDevice>(
                 if !path.eq_ignore_ascii_case(SLOT_DIR) {
                     dirs.push(path);
                 }
-            } else if is_iso_name(&e.name) {
+            } else if keep(&e.name) {
                 out.push((path, e));
             }
         }

@@ -6,7 +6,7 @@
 
 use crate::add::{inspect_iso, InspectError, IsoFacts};
 use crate::copy::hash_on_device;
-use crate::index_io::{find_iso_files, fs_err, IndexStore, OpError};
+use crate::index_io::{find_iso_files, find_partial_files, fs_err, IndexStore, OpError};
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader};
 use bootshelf_index::IsoEntry;
 use exfat::{DirEntry, Volume};
@@ -55,6 +55,8 @@ pub struct SyncReport {
     /// Indexed files stored in more than one extent (they boot from the menu, but the ISO
     /// window that lets the booted system find its medium needs one run), with the count.
     pub fragmented: Vec<(String, usize)>,
+    /// Leftover temporary copies of an interrupted `add --force`, deleted.
+    pub leftovers_deleted: Vec<String>,
     /// The generation written, if the index was written.
     pub generation: Option<u64>,
 }
@@ -159,6 +161,15 @@ pub fn sync<D: BlockDevice + Send>(
             .is_some_and(|p| new.isos.iter().all(|e| !e.path.eq_ignore_ascii_case(p)))
         {
             *s = None;
+        }
+    }
+    // Temporary copies of an interrupted `add --force` are complete but unlisted (their
+    // names do not end in .iso): free their space.
+    if !opts.dry_run {
+        for (p, _) in find_partial_files(vol)? {
+            vol.delete(&p)
+                .map_err(fs_err(format!("deleting the leftover {p}")))?;
+            report.leftovers_deleted.push(p);
         }
     }
     let changed = new.isos != old.isos || new.settings != old.settings;

@@ -158,4 +158,30 @@ fn sync_on_a_fresh_stick_writes_an_empty_index() {
     assert_eq!(r.generation, Some(1));
     assert!(indexed(&img).is_empty());
     assert_consistent(&img, &BTreeMap::new(), "after sync of an empty stick");
+
+    // The leftover of an interrupted `add --force`: check warns, sync deletes it.
+    {
+        let m = Mount::new(&img, &t.path("mnt"), false);
+        std::fs::write(m.dir.join("x.iso.bootshelf-partial"), pattern(70_000, 9)).unwrap();
+    }
+    let report = {
+        let mut s = Stick::open(&img, false).unwrap();
+        let mut vol = open_volume(&mut s).unwrap();
+        stick::check::check(&mut vol, None, Default::default(), &mut |_| {}).unwrap()
+    };
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.subject == "/x.iso.bootshelf-partial" && f.message.contains("sync")),
+        "{:?}",
+        report.findings
+    );
+    let r = run_sync(&img, SyncOptions::default());
+    assert_eq!(
+        r.leftovers_deleted,
+        vec!["/x.iso.bootshelf-partial".to_string()]
+    );
+    let files = assert_consistent(&img, &BTreeMap::new(), "after sync deleted a leftover");
+    assert!(files.is_empty(), "{files:?}");
 }

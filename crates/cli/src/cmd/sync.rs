@@ -44,6 +44,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (p, why) in &r.dropped {
         println!("dropped {p}: {why}");
     }
+    for p in &r.leftovers_deleted {
+        println!("deleted {p} (left by an interrupted `add --force`)");
+    }
     for (p, why) in &r.skipped {
         println!("not indexed {p}: {why}");
     }
