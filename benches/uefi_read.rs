@@ -18,8 +18,8 @@ use std::time::Duration;
 const RUNS: usize = 5;
 const MIB: u32 = 64;
 
-/// Seconds between the two markers of one boot.
-fn read_time(cfg: &Config, via_menu: bool) -> Result<f64> {
+/// Seconds between the two markers of one boot: wall time, and QEMU's CPU time.
+fn read_time(cfg: &Config, via_menu: bool) -> Result<(f64, f64)> {
     let mut q = Qemu::start(cfg)?;
     if via_menu {
         q.wait_for("bootshelf: menu drawn", Duration::from_secs(120))?;
@@ -27,8 +27,13 @@ fn read_time(cfg: &Config, via_menu: bool) -> Result<f64> {
         confirm_without_window(&mut q)?;
     }
     let start = q.wait_for("BOOTSHELF-BENCH-START", Duration::from_secs(120))?;
+    let cpu_start = q.cpu_time()?;
     let end = q.wait_for("BOOTSHELF-BENCH-END", Duration::from_secs(600))?;
-    Ok((end - start).as_secs_f64())
+    let cpu_end = q.cpu_time()?;
+    Ok((
+        (end - start).as_secs_f64(),
+        (cpu_end - cpu_start).as_secs_f64(),
+    ))
 }
 
 fn median(mut t: Vec<f64>) -> f64 {
@@ -53,34 +58,43 @@ fn main() -> Result<()> {
         (stick.uefi_config(), true),
     ];
     // Interleaved, so that a change in the machine's load hits every setup alike.
-    let mut times = vec![Vec::new(); setups.len()];
+    let mut wall = vec![Vec::new(); setups.len()];
+    let mut cpu = vec![Vec::new(); setups.len()];
     for _ in 0..RUNS {
         for (i, (cfg, via_menu)) in setups.iter().enumerate() {
-            times[i].push(read_time(cfg, *via_menu)?);
+            let (w, c) = read_time(cfg, *via_menu)?;
+            wall[i].push(w);
+            cpu[i].push(c);
         }
     }
-    eprintln!("uefi_read: all times (s): {times:?}");
-    let [cd, usb_cd, ahci, usb] = [0, 1, 2, 3].map(|i| median(times[i].clone()));
-
+    let names = [
+        "plain CD-ROM (AHCI)        ",
+        "plain CD-ROM (USB)         ",
+        "virtual CD, stick on AHCI  ",
+        "virtual CD, stick on USB   ",
+    ];
     let read = f64::from(2 * MIB);
-    println!("uefi_read: GRUB reads {read} MiB (median of {RUNS} boots each):");
-    println!(
-        "uefi_read:   plain CD-ROM (AHCI)           {cd:6.2} s  {:6.1} MiB/s",
-        read / cd
-    );
-    println!(
-        "uefi_read:   plain CD-ROM (USB)            {usb_cd:6.2} s  {:6.1} MiB/s",
-        read / usb_cd
-    );
-    println!(
-        "uefi_read:   virtual CD, stick on AHCI     {ahci:6.2} s  {:6.1} MiB/s  ({:+.1}% vs AHCI CD-ROM)",
-        read / ahci,
-        (ahci / cd - 1.0) * 100.0
-    );
-    println!(
-        "uefi_read:   virtual CD, stick on USB      {usb:6.2} s  {:6.1} MiB/s  ({:+.1}% vs USB CD-ROM)",
-        read / usb,
-        (usb / usb_cd - 1.0) * 100.0
-    );
+    println!("uefi_read: GRUB reads {read} MiB; median of {RUNS} boots each (wall clock, QEMU CPU time):");
+    for (i, name) in names.iter().enumerate() {
+        let w = median(wall[i].clone());
+        let c = median(cpu[i].clone());
+        let versus = match i {
+            2 => format!(
+                "  CPU {:+.1}% vs AHCI CD-ROM",
+                (c / median(cpu[0].clone()) - 1.0) * 100.0
+            ),
+            3 => format!(
+                "  CPU {:+.1}% vs USB CD-ROM",
+                (c / median(cpu[1].clone()) - 1.0) * 100.0
+            ),
+            _ => String::new(),
+        };
+        println!(
+            "uefi_read:   {name} wall {w:6.2} s ({:5.1} MiB/s)  cpu {c:6.2} s ({:5.1} MiB/s){versus}",
+            read / w,
+            read / c
+        );
+    }
+    eprintln!("uefi_read: wall {wall:?}\nuefi_read: cpu {cpu:?}");
     Ok(())
 }
