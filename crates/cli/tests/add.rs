@@ -97,6 +97,24 @@ fn add_list_boot_next_remove_sync_check_through_the_binary() {
     ok(&["boot-next", s(&img), "bios.iso"]);
     let l = list_json(&img);
     assert_eq!(l["isos"][1]["boot_next"], true);
+    // Lasting menu settings through the same command.
+    let out = ok(&[
+        "boot-next",
+        s(&img),
+        "hybrid.iso",
+        "--default",
+        "--timeout",
+        "3",
+    ]);
+    assert!(out.contains("/hybrid.iso") && out.contains("3 s"), "{out}");
+    let l = list_json(&img);
+    assert_eq!(l["timeout_secs"], 3);
+    assert_eq!(l["isos"][0]["default"], true);
+    assert_eq!(l["isos"][1]["boot_next"], true, "boot-next stays set");
+    ok(&["boot-next", s(&img), "--timeout", "never"]);
+    assert!(list_json(&img)["timeout_secs"].is_null());
+    let e = fails(&["boot-next", s(&img), "--timeout", "soon"]);
+    assert!(e.contains("never"), "{e}");
     assert_consistent(&img, &expect, "after boot-next");
 
     ok(&["remove", s(&img), "hybrid.iso"]);

@@ -10,7 +10,7 @@ use exfat::{DirEntry, Volume};
 use std::fmt;
 use std::path::PathBuf;
 
-pub use bootshelf_index::{Index, IsoEntry, PlatformId};
+pub use bootshelf_index::{Index, IsoEntry, PlatformId, Timeout};
 
 /// Largest slot file read: the encoder's limit plus slack for trailing bytes.
 const MAX_SLOT_READ: u64 = 16 << 20;
@@ -455,4 +455,35 @@ pub fn open_volume(
     let data = stick.layout().data;
     Volume::open(stick.device(), data.first_lba(), data.sectors())
         .map_err(fs_err("opening the exFAT data partition"))
+}
+
+/// Menu settings to change; `None` fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct MenuChange {
+    /// New default: `Some(Some(name))` sets it, `Some(None)` clears it (first entry).
+    pub default: Option<Option<String>>,
+    /// New timeout.
+    pub timeout: Option<bootshelf_index::Timeout>,
+}
+
+/// Change the menu's default entry and/or timeout in one new index generation. Returns
+/// the settings written.
+pub fn set_menu<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    store: &mut IndexStore,
+    change: &MenuChange,
+) -> Result<bootshelf_index::Settings, OpError> {
+    let mut index = store.index();
+    if let Some(d) = &change.default {
+        index.settings.default = match d {
+            Some(name) => Some(resolve(name, &index, &[])?),
+            None => None,
+        };
+    }
+    if let Some(t) = change.timeout {
+        index.settings.timeout = t;
+    }
+    let settings = index.settings.clone();
+    store.write(vol, index)?;
+    Ok(settings)
 }
