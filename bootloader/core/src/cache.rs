@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use blockdev::{BlockDevice, IoError};
 
 /// Bytes read ahead per miss.
-pub const WINDOW_BYTES: usize = 16 * 1024;
+pub const WINDOW_BYTES: usize = 8 * 1024;
 /// Windows kept (least recently used is refilled): folder scans interleave with FAT and
 /// bitmap lookups elsewhere on the disk, so one window would thrash.
 pub const WINDOWS: usize = 8;
