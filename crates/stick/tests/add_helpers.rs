@@ -98,6 +98,60 @@ impl Drop for Loop {
     }
 }
 
+/// The rest of the stick is untouched by the ISO commands: `sgdisk -v` (GPT) or
+/// `sfdisk --verify` (MBR) on the table, `fsck.fat -n` on the ESP.
+pub fn assert_table_and_esp_clean(img: &Path, when: &str) {
+    let s = Stick::open(img, false).unwrap();
+    let l = *s.layout();
+    drop(s);
+    let (prog, args, ok_text): (&str, &[&str], &str) = match l.scheme {
+        stick::Scheme::Gpt => ("sgdisk", &["-v"], "No problems found"),
+        stick::Scheme::Mbr => ("sfdisk", &["--verify"], ""),
+    };
+    let out = Command::new(prog)
+        .args(args)
+        .arg(img)
+        .output()
+        .expect("gdisk/fdisk installed");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains(ok_text),
+        "{prog} {args:?} {when}:\n{text}"
+    );
+    let (start, len) = (
+        l.esp.byte_start(l.sector_size),
+        l.esp.byte_len(l.sector_size),
+    );
+    let lo = Command::new("losetup")
+        .args([
+            "-f",
+            "--show",
+            "--offset",
+            &start.to_string(),
+            "--sizelimit",
+            &len.to_string(),
+        ])
+        .arg(img)
+        .output()
+        .expect("losetup runs");
+    assert!(lo.status.success(), "losetup: {lo:?}");
+    let lo = Loop {
+        dev: String::from_utf8_lossy(&lo.stdout).trim().to_string(),
+    };
+    let out = Command::new("fsck.fat")
+        .arg("-n")
+        .arg(&lo.dev)
+        .output()
+        .expect("dosfstools installed");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "fsck.fat -n on the ESP {when}:\n{text}"
+    );
+}
+
 /// `fsck.exfat -n` on the data partition; panics with its output unless clean.
 pub fn assert_fsck_clean(img: &Path, when: &str) {
     let lo = Loop::data_partition(img);
@@ -203,7 +257,7 @@ pub fn indexed(img: &Path) -> BTreeMap<String, (u64, Option<String>, usize)> {
         .collect()
 }
 
-/// The checks run after every command: fsck clean; the independent reader (exfat-fuse)
+/// The checks run after every command: fsck.exfat clean, the table and the ESP clean; the independent reader (exfat-fuse)
 /// sees the same files as our reader, with the same sizes; every indexed ISO is there
 /// with the size and (when recorded, or `expect` names it) the SHA-256 of its source.
 /// `expect` maps stick paths to source files. Returns the fuse listing.
@@ -213,6 +267,7 @@ pub fn assert_consistent(
     when: &str,
 ) -> BTreeMap<String, u64> {
     assert_fsck_clean(img, when);
+    assert_table_and_esp_clean(img, when);
     let idx = indexed(img);
     let ours: BTreeMap<String, u64> = {
         let mut s = Stick::open(img, false).unwrap();
