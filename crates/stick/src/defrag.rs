@@ -2,26 +2,88 @@
 //! (copied by a file manager) as one contiguous run, so that the loaders can give them an
 //! ISO window (docs/window.md, docs/window-linux.md).
 //!
-//! Per ISO, in the order `add --force` replaces a file (crash safety as in
-//! docs/index-format.md): reserve a contiguous run for `<path>.bootshelf-partial` (writes
-//! nothing) -> copy the old pieces into it, hashing them -> flush -> compare with the
-//! SHA-256 in the index, if any (a mismatch leaves everything as it was) -> commit the
-//! partial file -> index generation without the entry -> delete the old file -> rename
-//! the partial file -> index generation with the entry back in its place (same title,
-//! menu position, default and boot-next), now with one extent and a SHA-256. A kill at any
-//! instant leaves the old file indexed, or the new one, or (between the two index writes)
-//! the complete copy under its own or the `.bootshelf-partial` name, unindexed; the index
-//! never points at freed clusters.
+//! Per ISO (crash safety as in docs/index-format.md): reserve a contiguous run for
+//! `<path>.bootshelf-defrag` (writes nothing) -> copy the old pieces into it, hashing
+//! them -> flush -> compare with the SHA-256 in the index, if any (a mismatch leaves
+//! everything as it was) -> commit the copy -> index generation without the entry ->
+//! delete the old file -> rename the copy -> index generation with the entry back in its
+//! place (same title, menu position, default and boot-next), now with one extent and a
+//! SHA-256. The index never points at freed clusters. A kill leaves the old file, or the
+//! new one, or (between delete and rename) only the complete copy under its temporary
+//! name: [`recover`], which `sync --defragment` runs first, renames such a copy into
+//! place. The temporary name is not `add`'s `.bootshelf-partial`, which `sync` deletes
+//! as a leftover: here the copy may be the only one.
 
-use crate::add::partial_name;
 use crate::copy::{hex, CopyError, Sha256Digest};
-use crate::index_io::{dev_err, fs_err, IndexStore, OpError};
+use crate::index_io::{dev_err, fs_err, join, IndexStore, OpError};
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, ReadAt};
 use exfat::Volume;
 use sha2::{Digest, Sha256};
 
 /// Bytes copied per device write.
 const CHUNK: usize = 1 << 20;
+
+/// Suffix of the temporary name an ISO is rewritten to.
+pub const DEFRAG_SUFFIX: &str = ".bootshelf-defrag";
+
+/// The temporary name of `path` while it is rewritten.
+pub fn defrag_name(path: &str) -> String {
+    format!("{path}{DEFRAG_SUFFIX}")
+}
+
+/// Finish what an interrupted defragmentation left: a `<path>.bootshelf-defrag` copy is
+/// complete (it is committed only after the copy was flushed and checked), so it is
+/// renamed to `<path>` when that is gone, and deleted when `<path>` is still there.
+/// Returns the paths renamed into place (index them with `sync`).
+pub fn recover<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Vec<String>, OpError> {
+    let mut renamed = Vec::new();
+    let mut dirs = vec![String::from("/")];
+    let mut visited = 0usize;
+    while let Some(dir) = dirs.pop() {
+        // A corrupt (looping) tree cannot keep us here for ever.
+        visited += 1;
+        if visited > 10_000 {
+            break;
+        }
+        let entries = vol
+            .read_dir(&dir)
+            .map_err(fs_err(format!("listing {dir}")))?;
+        for e in entries {
+            let path = join(&dir, &e.name);
+            if e.is_dir {
+                if !path.eq_ignore_ascii_case(bootshelf_index::SLOT_DIR) {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let Some(target) = path.strip_suffix(DEFRAG_SUFFIX) else {
+                continue;
+            };
+            match vol.stat(target) {
+                Ok(_) => vol
+                    .delete(&path)
+                    .map_err(fs_err(format!("deleting the leftover {path}")))?,
+                Err(exfat::Error::NotFound { .. }) => {
+                    vol.rename(&path, target)
+                        .map_err(fs_err(format!("renaming {path} to {target}")))?;
+                    renamed.push(target.to_string());
+                }
+                Err(source) => {
+                    return Err(OpError::Fs {
+                        what: format!("looking up {target}"),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    if !renamed.is_empty() {
+        vol.device()
+            .flush()
+            .map_err(dev_err("flushing the recovered names"))?;
+    }
+    Ok(renamed)
+}
 
 /// What happened to one fragmented ISO.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +154,7 @@ fn defragment_one<D: BlockDevice + Send>(
             reason: "it is contiguous already".into(),
         });
     }
-    let partial = partial_name(path);
+    let partial = defrag_name(path);
     match vol.delete(&partial) {
         Ok(()) | Err(exfat::Error::NotFound { .. }) => {}
         Err(source) => {
@@ -233,4 +295,47 @@ fn copy_extents<D: BlockDevice>(
 
 fn dev_sector_size(ss: u64) -> u32 {
     u32::try_from(ss).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blockdev::MemDevice;
+
+    fn volume() -> Volume<MemDevice> {
+        let mut dev = MemDevice::new(512, 8192);
+        let opts = exfat::FormatOptions {
+            label: "T",
+            cluster_size: None,
+            volume_serial: 1,
+        };
+        exfat::format(&mut dev, 0, 8192, &opts).unwrap();
+        Volume::open(dev, 0, 8192).unwrap()
+    }
+
+    #[test]
+    fn recover_renames_an_orphaned_copy_and_deletes_a_redundant_one() {
+        let mut vol = volume();
+        vol.mkdir("/d").unwrap();
+        // Killed between deleting the old file and renaming the copy: only the copy.
+        vol.write_file("/d/a.iso.bootshelf-defrag", b"new a")
+            .unwrap();
+        // Killed before deleting the old file: both.
+        vol.write_file("/b.iso", b"old b").unwrap();
+        vol.write_file("/b.iso.bootshelf-defrag", b"new b").unwrap();
+        // add's leftover is not ours.
+        vol.write_file("/c.iso.bootshelf-partial", b"c").unwrap();
+        let renamed = recover(&mut vol).unwrap();
+        assert_eq!(renamed, vec!["/d/a.iso".to_string()]);
+        let a = vol.stat("/d/a.iso").unwrap();
+        let mut buf = vec![0u8; 5];
+        vol.read_at(&a, 0, &mut buf).unwrap();
+        assert_eq!(&buf, b"new a");
+        let b = vol.stat("/b.iso").unwrap();
+        vol.read_at(&b, 0, &mut buf).unwrap();
+        assert_eq!(&buf, b"old b");
+        assert!(vol.stat("/b.iso.bootshelf-defrag").is_err());
+        assert!(vol.stat("/c.iso.bootshelf-partial").is_ok());
+        assert!(recover(&mut vol).unwrap().is_empty());
+    }
 }

@@ -30,6 +30,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening {}", args.target.display()))?;
     let mut vol = open_volume(&mut stick)?;
     let mut store = IndexStore::load(&mut vol)?;
+    if args.defragment {
+        // Finish an interrupted --defragment first, so that sync indexes what it recovers.
+        for p in stick::defrag::recover(&mut vol)? {
+            println!("recovered {p} from an interrupted --defragment");
+        }
+    }
     let opts = SyncOptions {
         hash: args.hash,
         dry_run: args.dry_run,
