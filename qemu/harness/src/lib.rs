@@ -202,7 +202,8 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io { what, source } => write!(f, "{what}: {source}"),
+            // The cause is the error's source(), printed by whoever walks the chain.
+            Error::Io { what, .. } => f.write_str(what),
             Error::Qmp(m) => write!(f, "QMP: {m}"),
             Error::Timeout {
                 expected,
@@ -572,9 +573,28 @@ impl Qemu {
         let (serial, mut qmp) = match connected {
             Ok(v) => v,
             Err(e) => {
+                // QEMU may have died at start (bad option, no display): its stderr says why.
+                let mut exited = None;
+                for _ in 0..50 {
+                    exited = child.try_wait().ok().flatten();
+                    if exited.is_some() {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(20));
+                }
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(e);
+                let mut stderr = String::new();
+                if let Some(mut s) = child.stderr.take() {
+                    let _ = s.read_to_string(&mut stderr);
+                }
+                return Err(match (exited, stderr.trim()) {
+                    (Some(status), msg) if !msg.is_empty() => Error::Io {
+                        what: format!("QEMU exited at start ({status}): {msg}"),
+                        source: io::Error::other(e.to_string()),
+                    },
+                    _ => e,
+                });
             }
         };
         let log = Arc::new(SerialLog::default());

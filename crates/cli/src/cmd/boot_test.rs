@@ -65,6 +65,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .map(|s| s.layout().sector_size)
             .unwrap_or(512),
     };
+    if !args.headless
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        bail!("no graphical display here (DISPLAY is not set): use --headless for the serial console on this terminal");
+    }
     let mut drive = Drive::usb(&args.target)
         .attach(attach)
         .snapshot(!args.write);
