@@ -229,3 +229,28 @@ fn keyboard_keys_choose_and_boot_an_entry() {
         .unwrap();
     assert!(!q.serial_text().contains("BOOTSHELF-MARKER-kbd-first"));
 }
+
+/// An indexed ISO replaced behind bootshelf's back (overwritten with another ISO by another
+/// exFAT implementation, with a different size): the loader notices, lists it as changed,
+/// parses the new file on the spot and boots it.
+#[test]
+fn iso_replaced_after_indexing_is_marked_changed_and_boots_its_new_content() {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick.add(&marker_iso("replaced").unwrap(), None).unwrap();
+    let name = "uefi-marker-replaced-v1.iso";
+    let before = stick.extents_of(name).unwrap();
+    stick
+        .copy_unindexed(&fixtures::uefi::read_bench_iso(8).unwrap(), name, false)
+        .unwrap();
+    assert_ne!(before, stick.extents_of(name).unwrap());
+    let mut q = stick.boot_uefi_to_menu().unwrap();
+    let rows = q.menu_entries();
+    assert!(
+        rows.len() == 1 && rows[0].1.contains("changed since indexed"),
+        "{rows:?}"
+    );
+    select(&mut q, name).unwrap();
+    e2e::confirm_without_window(&mut q).unwrap();
+    q.wait_for("BOOTSHELF-BENCH-START", BOOT_TIMEOUT).unwrap();
+    assert!(!q.serial_text().contains("BOOTSHELF-MARKER-replaced"));
+}
