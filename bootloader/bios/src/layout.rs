@@ -2,8 +2,8 @@
 //! table of 512-byte units (what the 16-bit code walks), and the geometry of an emulated
 //! floppy or hard disk.
 
-use crate::eltorito::Media;
 use blockdev::Extent;
+use bootshelf_index::Emulation;
 
 /// Extents the resident table holds.
 pub const MAX_EXTENTS: usize = 32;
@@ -153,12 +153,12 @@ impl Geometry {
     }
 
     /// The fixed geometry of an emulated floppy (El Torito: 1.2 MB 80x2x15, 1.44 MB
-    /// 80x2x18, 2.88 MB 80x2x36); `None` for other media.
-    pub fn floppy(media: Media) -> Option<Geometry> {
-        let spt = match media {
-            Media::Floppy1200 => 15,
-            Media::Floppy1440 => 18,
-            Media::Floppy2880 => 36,
+    /// 80x2x18, 2.88 MB 80x2x36); `None` for other emulation types.
+    pub fn floppy(emulation: Emulation) -> Option<Geometry> {
+        let spt = match emulation {
+            Emulation::FLOPPY_1_2M => 15,
+            Emulation::FLOPPY_1_44M => 18,
+            Emulation::FLOPPY_2_88M => 36,
             _ => return None,
         };
         Some(Geometry {
@@ -282,10 +282,19 @@ mod tests {
 
     #[test]
     fn floppy_geometries() {
-        assert_eq!(Geometry::floppy(Media::Floppy1440).unwrap().units(), 2880);
-        assert_eq!(Geometry::floppy(Media::Floppy1200).unwrap().units(), 2400);
-        assert_eq!(Geometry::floppy(Media::Floppy2880).unwrap().units(), 5760);
-        assert_eq!(Geometry::floppy(Media::HardDisk), None);
+        assert_eq!(
+            Geometry::floppy(Emulation::FLOPPY_1_44M).unwrap().units(),
+            2880
+        );
+        assert_eq!(
+            Geometry::floppy(Emulation::FLOPPY_1_2M).unwrap().units(),
+            2400
+        );
+        assert_eq!(
+            Geometry::floppy(Emulation::FLOPPY_2_88M).unwrap().units(),
+            5760
+        );
+        assert_eq!(Geometry::floppy(Emulation::HARD_DISK), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Layout (little endian): `+0x00 "BSPL"`, `+0x04 u32 extent count (1..=14)`,
 //! `+0x08 u64 ISO size in bytes`, `+0x10 14 x { u64 start, u64 len }` (device bytes).
 
+use crate::le::{u32_at, u64_at};
 use blockdev::Extent;
 
 /// Offset of the record in stage 2.
@@ -26,33 +27,25 @@ pub struct Plan {
     pub size: u64,
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    if let Some(s) = b.get(at..at + 8) {
-        v.copy_from_slice(s);
-    }
-    u64::from_le_bytes(v)
-}
-
 impl Plan {
     /// Decode a record; `None` when it is absent (no `BSPL`) or its count is out of range.
     pub fn decode(raw: &[u8; PLAN_LEN]) -> Option<Plan> {
         if &raw[..4] != b"BSPL" {
             return None;
         }
-        let count = u32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
+        let count = usize::try_from(u32_at(raw, 4)?).ok()?;
         if count == 0 || count > MAX_PLAN_EXTENTS {
             return None;
         }
         let mut extents = [Extent::default(); MAX_PLAN_EXTENTS];
         for (i, e) in extents.iter_mut().take(count).enumerate() {
-            e.start = u64_at(raw, 0x10 + 16 * i);
-            e.len = u64_at(raw, 0x18 + 16 * i);
+            e.start = u64_at(raw, 0x10 + 16 * i)?;
+            e.len = u64_at(raw, 0x18 + 16 * i)?;
         }
         Some(Plan {
             extents,
             count,
-            size: u64_at(raw, 8),
+            size: u64_at(raw, 8)?,
         })
     }
 

@@ -4,6 +4,7 @@
 
 use crate::bios::{self, Regs, BOUNCE, BOUNCE_LEN};
 use blockdev::{check_sector_request, BlockDevice, IoError};
+use bootshelf_bios::le;
 
 /// A BIOS drive with INT 13h extensions.
 pub struct Int13Disk {
@@ -86,10 +87,10 @@ impl Int13Disk {
             });
         }
         let buf = BOUNCE.bytes();
-        let sectors = u64::from_le_bytes([
-            buf[16], buf[17], buf[18], buf[19], buf[20], buf[21], buf[22], buf[23],
-        ]);
-        let size = u32::from(u16::from_le_bytes([buf[24], buf[25]]));
+        // EDD parameters: u64 sector count at 16, u16 bytes per sector at 24 (the buffer
+        // is far longer, so both are there; a 0 would fail the size check below).
+        let sectors = le::u64_at(buf, 16).unwrap_or(0);
+        let size = u32::from(le::u16_at(buf, 24).unwrap_or(0));
         if !(512..=4096).contains(&size) || !size.is_power_of_two() {
             return Err(DiskError::SectorSize { drive, size });
         }

@@ -5,6 +5,7 @@
 //! system takes over the memory.
 
 use crate::bios::{self, Regs, BOUNCE};
+use bootshelf_bios::le;
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 
@@ -98,9 +99,11 @@ pub fn init() -> Result<u64, NoMemory> {
             break;
         }
         let b = BOUNCE.bytes();
-        let base = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-        let len = u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
-        let kind = u32::from_le_bytes([b[16], b[17], b[18], b[19]]);
+        // E820h entry: u64 base, u64 length, u32 type (the buffer is far longer; a type
+        // of 0 is not usable RAM).
+        let base = le::u64_at(b, 0).unwrap_or(0);
+        let len = le::u64_at(b, 8).unwrap_or(0);
+        let kind = le::u32_at(b, 16).unwrap_or(0);
         if kind == 1 {
             let start = base.max(HEAP_FLOOR);
             let end = base.saturating_add(len).min(MAPPED_TOP);

@@ -24,7 +24,7 @@ use alloc::string::String;
 use blockdev::{BlockReader, ExtentReader};
 use bootloader_core::discovery::{self, Discovery, Firmware, Limits};
 use bootloader_core::{menu, window, Action, Console as _, Menu, Painter};
-use bootshelf_bios::eltorito::{self, BootEntry, Media};
+use bootshelf_bios::boot::{self, BootImage};
 use console::Console;
 use core::fmt::Write;
 use disk::Int13Disk;
@@ -134,17 +134,6 @@ enum Outcome {
     Failed(String),
 }
 
-fn media(e: &bootshelf_index::BootEntry) -> Option<Media> {
-    Some(match e.emulation.0 {
-        0 => Media::NoEmulation,
-        1 => Media::Floppy1200,
-        2 => Media::Floppy1440,
-        3 => Media::Floppy2880,
-        4 => Media::HardDisk,
-        _ => return None,
-    })
-}
-
 /// Consume a one-shot boot-next, open the ISO window, and chain-boot entry `index`.
 fn boot_entry(
     disk: &mut Int13Disk,
@@ -166,17 +155,9 @@ fn boot_entry(
     let Some(cat) = entry.boot_entry(Firmware::Bios) else {
         return Outcome::Failed(format!("{}: no BIOS boot entry", entry.title));
     };
-    let Some(m) = media(cat) else {
-        return Outcome::Failed(format!(
-            "{}: unknown El Torito media type {:#04x}",
-            entry.title, cat.emulation.0
-        ));
-    };
-    let boot = BootEntry {
-        media: m,
-        load_segment: cat.load_segment,
-        sector_count: cat.sector_count,
-        load_rba: cat.load_rba,
+    let boot = match BootImage::new(cat) {
+        Ok(b) => b,
+        Err(e) => return Outcome::Failed(format!("{}: {e}", entry.title)),
     };
     if with_window {
         if let Err(refusal) = window::open(disk, entry) {
@@ -209,17 +190,21 @@ fn boot_plan(con: &mut Console, disk: &mut Int13Disk, p: &bootshelf_bios::plan::
     let entry = {
         let reader = ExtentReader::new(BlockReader::new(&mut *disk), extents, p.size);
         match reader
-            .map_err(eltorito::Error::Io)
-            .and_then(|mut r| eltorito::bios_entry(&mut r))
+            .map_err(boot::Error::Io)
+            .and_then(boot::read_bios_image)
         {
             Ok(e) => e,
             Err(e) => halt(con, format_args!("boot plan: {e}")),
         }
     };
+    let e = entry.entry();
     let _ = writeln!(
         con,
         "bootshelf: booting the planned ISO: {:?} entry, load segment {:#x}, {} sectors at ISO sector {}",
-        entry.media, entry.load_segment, entry.sector_count, entry.load_rba
+        entry.emulated(),
+        e.load_segment,
+        e.sector_count,
+        e.load_rba
     );
     match resident::boot(disk, extents, p.size, &entry) {
         Ok(never) => match never {},

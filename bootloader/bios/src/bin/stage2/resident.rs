@@ -11,8 +11,9 @@
 use crate::bios;
 use crate::disk::Int13Disk;
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, IoError, ReadAt};
-use bootshelf_bios::eltorito::{BootEntry, Media};
+use bootshelf_bios::boot::{BootImage, Emulated};
 use bootshelf_bios::layout::{unit_table, Geometry, LayoutError};
+use bootshelf_bios::le::{put_u16, put_u32};
 
 extern "C" {
     static res_base: u8;
@@ -131,18 +132,6 @@ impl core::fmt::Display for BootError {
     }
 }
 
-fn put16(img: &mut [u8], at: usize, v: u16) {
-    if let Some(s) = img.get_mut(at..at + 2) {
-        s.copy_from_slice(&v.to_le_bytes());
-    }
-}
-
-fn put32(img: &mut [u8], at: usize, v: u32) {
-    if let Some(s) = img.get_mut(at..at + 4) {
-        s.copy_from_slice(&v.to_le_bytes());
-    }
-}
-
 fn bda_u16(addr: usize) -> u16 {
     // SAFETY: addr is a BDA field (0x400..0x500), identity-mapped and readable.
     unsafe { core::ptr::read_volatile(addr as *const u16) }
@@ -154,14 +143,15 @@ fn set_bda_u16(addr: usize, v: u16) {
 }
 
 /// Install the emulation for the ISO at `extents` (device bytes, in file order) of
-/// `iso_size` bytes with boot entry `entry`, and jump to the boot image. Returns only on
+/// `iso_size` bytes with boot image `image`, and jump to the boot image. Returns only on
 /// failure, with nothing changed.
 pub fn boot(
     disk: &mut Int13Disk,
     extents: &[Extent],
     iso_size: u64,
-    entry: &BootEntry,
+    image: &BootImage,
 ) -> Result<core::convert::Infallible, BootError> {
+    let entry = image.entry();
     let table = unit_table(extents, iso_size).map_err(BootError::Layout)?;
     let iso_units = table.iso_units;
     let image_unit = entry
@@ -172,19 +162,19 @@ pub fn boot(
             rba: entry.load_rba,
         })?;
 
-    let geometry = match entry.media {
-        Media::NoEmulation => Geometry {
+    let geometry = match image.emulated() {
+        Emulated::Cd => Geometry {
             cyls: 0,
             heads: 0,
             spt: 0,
         },
-        Media::HardDisk => {
+        Emulated::HardDisk => {
             let mut iso = ExtentReader::new(BlockReader::new(&mut *disk), extents, iso_size)?;
             let mut mbr = [0u8; 512];
             iso.read_exact_at(u64::from(image_unit) * 512, &mut mbr)?;
             Geometry::hard_disk(&mbr).ok_or(BootError::BadHardDiskImage)?
         }
-        floppy => Geometry::floppy(floppy).ok_or(BootError::BadHardDiskImage)?,
+        Emulated::Floppy(g) => g,
     };
     let emu_units = geometry.units().min(iso_units - image_unit);
 
@@ -254,49 +244,51 @@ pub fn boot(
     };
     // SAFETY: 0x4C is the INT 13h vector in the real-mode IVT, identity-mapped.
     let old13 = unsafe { core::ptr::read_volatile(0x4C as *const u32) };
-    put32(img, R_OLD13, old13);
+    // The R_* fields all lie in the image's first 0x1D2 bytes and `img` is `total` bytes,
+    // so none of these writes can fall outside it (an out-of-range one would be dropped).
+    put_u32(img, R_OLD13, old13);
     // SAFETY: 0x54 is the INT 15h vector in the real-mode IVT, identity-mapped.
     let old15 = unsafe { core::ptr::read_volatile(0x54 as *const u32) };
-    put32(img, R_OLD15, old15);
-    put32(img, R_LOW_TOP, dest as u32);
-    put32(img, R_IMAGE_UNIT, image_unit);
-    put32(img, R_ISO_UNITS, iso_units);
-    put32(img, R_EMU_UNITS, emu_units);
-    put16(img, R_LOAD_SEG, load_seg);
-    put16(img, R_LOAD_COUNT, count);
+    put_u32(img, R_OLD15, old15);
+    put_u32(img, R_LOW_TOP, dest as u32);
+    put_u32(img, R_IMAGE_UNIT, image_unit);
+    put_u32(img, R_ISO_UNITS, iso_units);
+    put_u32(img, R_EMU_UNITS, emu_units);
+    put_u16(img, R_LOAD_SEG, load_seg);
+    put_u16(img, R_LOAD_COUNT, count);
     img[R_STICK_DRIVE] = disk.drive();
     img[R_SECTOR_SHIFT] = disk.sector_size().trailing_zeros() as u8;
-    img[R_EMU_DRIVE] = match entry.media {
-        Media::NoEmulation => cd_drive,
-        Media::HardDisk => 0x80,
-        _ => 0x00,
+    img[R_EMU_DRIVE] = match image.emulated() {
+        Emulated::Cd => cd_drive,
+        Emulated::HardDisk => 0x80,
+        Emulated::Floppy(_) => 0x00,
     };
-    img[R_MEDIA] = entry.media.code();
-    put16(img, R_CYLS, geometry.cyls);
+    img[R_MEDIA] = entry.emulation.0;
+    put_u16(img, R_CYLS, geometry.cyls);
     img[R_HEADS] = geometry.heads;
     img[R_SPT] = geometry.spt;
-    put16(img, R_EXT_COUNT, table.count as u16);
+    put_u16(img, R_EXT_COUNT, table.count as u16);
     for (i, e) in table.extents[..table.count].iter().enumerate() {
         let at = R_EXTENTS + 12 * i;
-        put32(img, at, e.iso_unit);
-        put32(img, at + 4, e.dev_unit);
-        put32(img, at + 8, e.units);
+        put_u32(img, at, e.iso_unit);
+        put_u32(img, at + 4, e.dev_unit);
+        put_u32(img, at + 8, e.units);
     }
-    put16(img, R_BOUNCE, bounce_at as u16);
-    put16(img, R_STACK_TOP, total as u16);
+    put_u16(img, R_BOUNCE, bounce_at as u16);
+    put_u16(img, R_STACK_TOP, total as u16);
     let boot_off = u16::from_le_bytes([img[R_HDR_BOOT], img[R_HDR_BOOT + 1]]);
 
     set_bda_u16(0x413, new_kib);
-    match entry.media {
-        Media::NoEmulation => {}
-        Media::HardDisk => {
+    match image.emulated() {
+        Emulated::Cd => {}
+        Emulated::HardDisk => {
             // SAFETY: 0x475 is the BDA's hard-disk count.
             unsafe {
                 let p = 0x475 as *mut u8;
                 core::ptr::write_volatile(p, core::ptr::read_volatile(p).saturating_add(1));
             }
         }
-        _ => {
+        Emulated::Floppy(_) => {
             let eq = bda_u16(0x410);
             let eq = if eq & 1 == 0 {
                 (eq | 1) & !0xC0
