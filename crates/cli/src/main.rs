@@ -43,7 +43,18 @@ enum Command {
     Demo(cmd::demo::Args),
 }
 
+/// Give SIGPIPE its default action back (Rust starts programs with it ignored), so that
+/// `bootshelf list --json | head` ends quietly when the reader goes away instead of
+/// panicking inside `println!`.
+fn restore_default_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: runs first thing in `main`, before any other thread exists, and installs
+    // the default disposition, which runs no code of ours.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(a) => cmd::inspect::run(a),
