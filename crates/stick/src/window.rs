@@ -154,7 +154,10 @@ mod tests {
             let (_dir, img) = image(scheme, sector);
             let r = set_window(&img, sector);
             let ro = Stick::open(&img, false).unwrap();
-            let w = ro.layout().window.expect("read-only open reports the window");
+            let w = ro
+                .layout()
+                .window
+                .expect("read-only open reports the window");
             assert_eq!(
                 (w.first_lba(), w.last_lba()),
                 (r.first(), r.last()),
