@@ -404,8 +404,6 @@ fn bios_write_protected_stick_boots_without_window_on_request() {
 }
 
 #[test]
-#[ignore = "UEFI loader: after the refused window write on a read-only USB stick, booting \
-            without a window fails with 'no UEFI boot image'; see docs/window-linux.md"]
 fn uefi_write_protected_stick_boots_without_window_on_request() {
     write_protected_stick_boots_without_window_on_request(Firmware::Uefi);
 }

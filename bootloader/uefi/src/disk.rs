@@ -138,6 +138,13 @@ impl UefiDisk {
         })
     }
 
+    /// Whether the firmware reports the stick's medium as read-only (Block I/O
+    /// `Media.ReadOnly`; OVMF's USB mass storage takes it from the SCSI MODE SENSE
+    /// write-protect bit).
+    pub fn is_read_only(&self) -> bool {
+        self.block.media().is_read_only()
+    }
+
     /// Counters of what was read so far.
     pub fn stats(&self) -> Stats {
         self.stats
@@ -307,6 +314,12 @@ impl UefiDisk {
         check_sector_request(self.sector_size, self.sector_count, lba, buf.len())?;
         if buf.is_empty() {
             return Ok(());
+        }
+        // Never send a write the firmware already knows the medium refuses: on OVMF's
+        // USB mass storage a refused write leaves the next reads failing with
+        // EFI_TIMEOUT (docs/window-linux.md, "Write-protected sticks").
+        if self.is_read_only() {
+            return Err(IoError::WriteProtected);
         }
         let ss = self.sector_size as usize;
         let shift = self.bounce.as_ptr().align_offset(self.io_align);

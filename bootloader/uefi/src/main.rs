@@ -46,6 +46,9 @@ fn main() -> Status {
         Ok(d) => d,
         Err(e) => return fatal(&format!("cannot find the stick: {e}")),
     };
+    if disk.is_read_only() {
+        serial_note("bootshelf: the stick is read-only");
+    }
     let disk: &'static RefCell<UefiDisk> = Box::leak(Box::new(RefCell::new(disk)));
 
     // A window left by an earlier boot goes first, so the firmware and the next OS see
