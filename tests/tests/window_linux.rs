@@ -412,9 +412,6 @@ fn uefi_write_protected_stick_boots_without_window_on_request() {
 /// the ESP): the loaders do not touch it, say why, and boot without a window on request.
 /// BIOS and UEFI, in parallel; the image is unchanged.
 #[test]
-#[ignore = "both loaders stop at 'cannot read the stick': ptable::Layout::of rejects the whole \
-            table when slot 4 is foreign, so discovery fails before the menu; see \
-            docs/window-linux.md"]
 fn foreign_partition_4_gets_no_window_and_boots_without_on_request() {
     let live = Live {
         name: "one",

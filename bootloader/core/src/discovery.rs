@@ -263,6 +263,9 @@ fn discover_uncached<D: BlockDevice>(
 ) -> Result<Discovery, DiscoverError> {
     let (_, layout) = ptable::read_layout(dev)?;
     let mut notes = Vec::new();
+    if let Some(e) = layout.foreign_slot_error() {
+        notes.push(format!("{e}; ISOs boot without it"));
+    }
     let mut vol = exfat::Volume::open(&mut *dev, layout.data.first_lba, layout.data.sectors())?;
 
     // The index: both slots, the newer valid one.

@@ -272,6 +272,14 @@ impl fmt::Display for Error {
                 write!(f, "no valid GPT: {primary}; {backup}")
             }
             Error::NotBootshelf {
+                number: crate::layout::WINDOW_NUMBER,
+                expected: crate::layout::WINDOW_SLOT_EXPECTED,
+                found,
+            } => write!(
+                f,
+                "partition 4 is not bootshelf's (it is {found}): the ISO window can't be written"
+            ),
+            Error::NotBootshelf {
                 number,
                 expected,
                 found,

@@ -9,9 +9,10 @@
 //! | 4 | the window slot: unused, or the window | unused, or the window |
 //!
 //! The window is recognised by its type (GPT: Windows Recovery Environment with the name
-//! [`WINDOW_NAME`]; MBR: 0x17 inside the data partition). Anything else in slot 4 means
-//! the table is not bootshelf's and nothing is written. docs/window.md explains the
-//! choice of type and attributes.
+//! [`WINDOW_NAME`]; MBR: 0x17 inside the data partition). Anything else in slot 4 is a
+//! foreign partition: the layout is still found (the loaders list the ISOs and boot them
+//! without a window), but no window is ever written or cleared over it. docs/window.md
+//! explains the choice of type and attributes.
 
 use crate::error::{Error, FoundType};
 use crate::gpt::{attributes, types};
@@ -82,7 +83,22 @@ pub struct Layout {
     /// The EFI System Partition (number 2).
     pub esp: Partition,
     /// The ISO window, when slot 4 holds one (a stale one when no booted OS uses it).
+    /// Always `None` when [`Layout::foreign_slot`] is set.
     pub window: Option<LbaRange>,
+    /// What slot 4 holds when it is neither unused nor bootshelf's window (then no window
+    /// may be written or cleared there). Always `None` when [`Layout::window`] is set.
+    pub foreign_slot: Option<FoundType>,
+}
+
+/// What the window slot (partition 4) holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot4 {
+    /// Unused: a window may be written.
+    Empty,
+    /// bootshelf's ISO window over these LBAs.
+    Window(LbaRange),
+    /// A partition that is not bootshelf's: no window may be written or cleared.
+    Foreign(FoundType),
 }
 
 impl Layout {
@@ -103,15 +119,37 @@ impl Layout {
             first: data.first_lba,
             last: data.last_lba,
         };
-        let window = match table.partition(WINDOW_NUMBER) {
-            None => None,
-            Some(w) => Some(recognise_window(&w, &data_range)?),
+        let (window, foreign_slot) = match table.partition(WINDOW_NUMBER) {
+            None => (None, None),
+            Some(w) => match recognise_window(&w, &data_range) {
+                Ok(r) => (Some(r), None),
+                Err(found) => (None, Some(found)),
+            },
         };
         Ok(Layout {
             scheme,
             data,
             esp,
             window,
+            foreign_slot,
+        })
+    }
+
+    /// What slot 4 holds.
+    pub fn slot4(&self) -> Slot4 {
+        match (self.window, self.foreign_slot) {
+            (_, Some(found)) => Slot4::Foreign(found),
+            (Some(r), None) => Slot4::Window(r),
+            (None, None) => Slot4::Empty,
+        }
+    }
+
+    /// The error for writing or clearing a window in a foreign slot 4, if it is foreign.
+    pub fn foreign_slot_error(&self) -> Option<Error> {
+        self.foreign_slot.map(|found| Error::NotBootshelf {
+            number: WINDOW_NUMBER,
+            expected: WINDOW_SLOT_EXPECTED,
+            found,
         })
     }
 
@@ -164,32 +202,31 @@ fn expect(
     }
 }
 
-fn recognise_window(w: &Partition, data: &LbaRange) -> Result<LbaRange, Error> {
+/// What [`Error::NotBootshelf`] expects of slot 4.
+pub(crate) const WINDOW_SLOT_EXPECTED: &str = "unused or bootshelf's ISO window";
+
+/// The window's range, or what foreign partition slot 4 holds instead.
+fn recognise_window(w: &Partition, data: &LbaRange) -> Result<LbaRange, FoundType> {
     let range = LbaRange {
         first: w.first_lba,
         last: w.last_lba,
-    };
-    let not_ours = |found| Error::NotBootshelf {
-        number: WINDOW_NUMBER,
-        expected: "unused or bootshelf's ISO window",
-        found,
     };
     match w.kind {
         PartitionType::Gpt(t) if t == WINDOW_GPT_TYPE => {
             if w.name == WINDOW_NAME {
                 Ok(range)
             } else {
-                Err(not_ours(FoundType::ForeignName(t)))
+                Err(FoundType::ForeignName(t))
             }
         }
         PartitionType::Mbr(t) if t == WINDOW_MBR_TYPE => {
             if range.within(data) {
                 Ok(range)
             } else {
-                Err(not_ours(FoundType::MbrWindowOutside(t.0)))
+                Err(FoundType::MbrWindowOutside(t.0))
             }
         }
-        PartitionType::Gpt(t) => Err(not_ours(FoundType::Gpt(t))),
-        PartitionType::Mbr(t) => Err(not_ours(FoundType::Mbr(t.0))),
+        PartitionType::Gpt(t) => Err(FoundType::Gpt(t)),
+        PartitionType::Mbr(t) => Err(FoundType::Mbr(t.0)),
     }
 }

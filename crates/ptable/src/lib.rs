@@ -4,7 +4,8 @@
 //! * [`Table::read`] parses and validates LBA 0 and, behind a protective MBR, both GPT
 //!   copies (headers, CRC-32s, entry arrays), on 512- and 4096-byte sectors.
 //! * [`Layout::of`] finds bootshelf's partitions: data (1), ESP (2) and the ISO window
-//!   slot (4), or says why the table is not bootshelf's.
+//!   slot (4), or says why the table is not bootshelf's. A foreign partition 4 does not
+//!   fail it ([`Slot4::Foreign`]); it only rules out the window.
 //! * [`set_window`] / [`clear_window`] write the ISO window (see docs/window.md).
 //!
 //! Module [`raw`] holds the on-disk structures as the UEFI specification names them.
@@ -28,7 +29,7 @@ mod window;
 pub use error::{Error, FoundType, GptCopy};
 pub use gpt::{Gpt, GptHealth};
 pub use guid::Guid;
-pub use layout::{Layout, LbaRange};
+pub use layout::{Layout, LbaRange, Slot4};
 pub use mbr::{Mbr, MbrType};
 pub use table::{Partition, PartitionType, Scheme, Table};
 pub use window::{clear_window, read_layout, set_window, window_guid, window_range};

@@ -67,6 +67,9 @@ pub fn read_layout<D: BlockDevice>(dev: &mut D) -> Result<(Table, Layout), Error
 /// partition, or (MBR) it lies beyond 2^32 sectors. Also repairs a damaged GPT copy.
 pub fn set_window<D: BlockDevice>(dev: &mut D, extents: &[Extent]) -> Result<LbaRange, Error> {
     let (table, layout) = read_layout(dev)?;
+    if let Some(e) = layout.foreign_slot_error() {
+        return Err(e);
+    }
     let range = window_range(extents, dev.sector_size())?;
     let data = layout.data_range();
     if !range.within(&data) {
@@ -82,9 +85,13 @@ pub fn set_window<D: BlockDevice>(dev: &mut D, extents: &[Extent]) -> Result<Lba
 }
 
 /// Clear a window left in slot 4; returns the range it covered, or `None` when there was
-/// none (then nothing is written unless a damaged GPT copy needed repair).
+/// none (then nothing is written unless a damaged GPT copy needed repair). A foreign
+/// partition 4 is never cleared: that is an error and nothing is written.
 pub fn clear_window<D: BlockDevice>(dev: &mut D) -> Result<Option<LbaRange>, Error> {
     let (table, layout) = read_layout(dev)?;
+    if let Some(e) = layout.foreign_slot_error() {
+        return Err(e);
+    }
     let old = layout.window;
     write_slot(dev, table, &layout, None)?;
     Ok(old)
@@ -96,6 +103,10 @@ fn write_slot<D: BlockDevice>(
     layout: &Layout,
     range: Option<LbaRange>,
 ) -> Result<(), Error> {
+    // Never overwrite a partition that is not bootshelf's (callers check too).
+    if let Some(e) = layout.foreign_slot_error() {
+        return Err(e);
+    }
     let slot = WINDOW_NUMBER - 1;
     match table {
         Table::Gpt { mut gpt, .. } => {

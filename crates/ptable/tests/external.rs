@@ -255,6 +255,24 @@ fn refusals_write_nothing() {
         clear_window(&mut dev),
         Err(Error::NotBootshelf { number: 4, .. })
     ));
+    assert!(
+        err.to_string()
+            .starts_with("partition 4 is not bootshelf's"),
+        "{err}"
+    );
+    // The layout is still found: data and ESP, slot 4 foreign and no window.
+    let (_, lay) = read_layout(&mut dev).unwrap();
+    assert_eq!(lay.data.number, 1);
+    assert_eq!(lay.esp.number, 2);
+    assert_eq!(lay.window, None);
+    match lay.slot4() {
+        ptable::Slot4::Foreign(f @ ptable::FoundType::Gpt(_)) => {
+            assert!(f
+                .to_string()
+                .contains("0FC63DAF-8483-4772-8E79-3D69D8477DE4"))
+        }
+        other => panic!("slot 4 should be foreign: {other:?}"),
+    }
     drop(dev);
     assert!(std::fs::read(&p).unwrap() == before);
 
@@ -463,6 +481,18 @@ fn mbr_window_is_what_sfdisk_sees_and_clears_clean() {
             ..
         })
     ));
+    assert!(matches!(
+        clear_window(&mut dev),
+        Err(Error::NotBootshelf { number: 4, .. })
+    ));
+    let (_, lay) = read_layout(&mut dev).unwrap();
+    assert_eq!(
+        lay.slot4(),
+        ptable::Slot4::Foreign(ptable::FoundType::Mbr(0x83))
+    );
+    drop(dev);
+    let (_, dump) = run("sfdisk", &["-d", target], None);
+    assert!(dump.contains("type=83"), "a foreign slot 4 stays: {dump}");
 }
 
 /// A 4096-byte-sector GPT made by fdisk; checked by fdisk and, through a loop device with

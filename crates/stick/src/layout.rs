@@ -180,6 +180,11 @@ impl Layout {
     fn recognise(table: &Table, sector_size: u32, disk_sectors: u64) -> Result<Layout, String> {
         let describe = || table.describe();
         let found = ptable::Layout::of(table).map_err(|_| describe())?;
+        // A foreign partition 4 is no stick of ours to write to (the loaders still boot it).
+        // (The description lists partition 4 with its type.)
+        if found.foreign_slot.is_some() {
+            return Err(describe());
+        }
         let align = ALIGN_BYTES / u64::from(sector_size);
         let range = |p: &Partition| {
             if p.last_lba < p.first_lba || p.last_lba >= disk_sectors {
