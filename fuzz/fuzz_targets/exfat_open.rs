@@ -8,45 +8,16 @@
 //! sectors, else 512).
 #![no_main]
 
-use blockdev::{check_sector_request, BlockDevice, IoError};
+use blockdev::MemDevice;
 use exfat::{format, FormatOptions, Volume};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-
-struct Mem {
-    data: Vec<u8>,
-    ss: u32,
-}
-
-impl BlockDevice for Mem {
-    fn sector_size(&self) -> u32 {
-        self.ss
-    }
-    fn sector_count(&self) -> u64 {
-        (self.data.len() / self.ss as usize) as u64
-    }
-    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        check_sector_request(self.ss, self.sector_count(), lba, buf.len())?;
-        let s = lba as usize * self.ss as usize;
-        buf.copy_from_slice(&self.data[s..s + buf.len()]);
-        Ok(())
-    }
-    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
-        check_sector_request(self.ss, self.sector_count(), lba, buf.len())?;
-        let s = lba as usize * self.ss as usize;
-        self.data[s..s + buf.len()].copy_from_slice(buf);
-        Ok(())
-    }
-}
 
 fn template() -> &'static Vec<u8> {
     static T: OnceLock<Vec<u8>> = OnceLock::new();
     T.get_or_init(|| {
         let sectors = 2 * 1024 * 1024 / 512;
-        let mut dev = Mem {
-            data: vec![0; sectors * 512],
-            ss: 512,
-        };
+        let mut dev = MemDevice::new(512, sectors as u64);
         let opts = FormatOptions {
             label: "FUZZ",
             cluster_size: Some(512),
@@ -101,7 +72,7 @@ fn fragment(data: &mut [u8], first: u32, n: u32) {
     }
 }
 
-fn walk(v: &mut Volume<Mem>, path: &str, depth: u32, budget: &mut u32) {
+fn walk(v: &mut Volume<MemDevice>, path: &str, depth: u32, budget: &mut u32) {
     let Ok(entries) = v.read_dir(if path.is_empty() { "/" } else { path }) else {
         return;
     };
@@ -142,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
         (img, ss as u32)
     };
     let sectors = (image.len() / ss as usize) as u64;
-    if let Ok(mut v) = Volume::open(Mem { data: image, ss }, 0, sectors) {
+    if let Ok(mut v) = Volume::open(MemDevice::from_bytes(ss, image), 0, sectors) {
         let mut budget = 200;
         walk(&mut v, "", 0, &mut budget);
         let _ = v.read_dir_tolerant("/");

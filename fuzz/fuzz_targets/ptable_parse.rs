@@ -8,35 +8,8 @@
 //! each prefixed with one mode byte: `(printf '\x18'; cat d) > corpus/ptable_parse/gpt`.
 #![no_main]
 
-use blockdev::{check_sector_request, BlockDevice, Extent, IoError};
+use blockdev::{Extent, MemDevice};
 use libfuzzer_sys::fuzz_target;
-
-/// An in-memory disk (the fuzz crate builds blockdev without its `std` adapters).
-struct Disk {
-    data: Vec<u8>,
-    ss: u32,
-}
-
-impl BlockDevice for Disk {
-    fn sector_size(&self) -> u32 {
-        self.ss
-    }
-    fn sector_count(&self) -> u64 {
-        (self.data.len() / self.ss as usize) as u64
-    }
-    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        check_sector_request(self.ss, self.sector_count(), lba, buf.len())?;
-        let s = (lba * u64::from(self.ss)) as usize;
-        buf.copy_from_slice(&self.data[s..s + buf.len()]);
-        Ok(())
-    }
-    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
-        check_sector_request(self.ss, self.sector_count(), lba, buf.len())?;
-        let s = (lba * u64::from(self.ss)) as usize;
-        self.data[s..s + buf.len()].copy_from_slice(buf);
-        Ok(())
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, disk)) = data.split_first() else {
@@ -48,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     if bytes.is_empty() {
         return;
     }
-    let mut dev = Disk { data: bytes, ss };
+    let mut dev = MemDevice::from_bytes(ss, bytes);
     if let Ok(t) = ptable::Table::read(&mut dev) {
         for p in t.partitions() {
             assert!(p.first_lba <= p.last_lba);
