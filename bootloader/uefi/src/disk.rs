@@ -283,30 +283,11 @@ impl UefiDisk {
         }
         // The caller's buffer is not aligned as the device needs: go through the bounce
         // buffer, whole sectors at a time.
-        let ss = self.sector_size as usize;
-        let shift = self.bounce.as_ptr().align_offset(self.io_align);
-        let chunk = (BOUNCE_LEN / ss).max(1) * ss;
-        let mut bounce = core::mem::take(&mut self.bounce);
-        let mut result = Ok(());
-        let mut done = 0usize;
-        while done < buf.len() {
-            let n = chunk.min(buf.len() - done);
-            let Some(tmp) = bounce.get_mut(shift..shift + n) else {
-                result = Err(IoError::Misaligned {
-                    value: n as u64,
-                    sector_size: self.sector_size,
-                });
-                break;
-            };
-            if let Err(e) = self.firmware_read(lba + (done / ss) as u64, tmp) {
-                result = Err(e);
-                break;
-            }
-            buf[done..done + n].copy_from_slice(tmp);
-            done += n;
-        }
-        self.bounce = bounce;
-        result
+        self.through_bounce(lba, buf.len(), |disk, at, tmp, range| {
+            disk.firmware_read(at, tmp)?;
+            buf[range].copy_from_slice(tmp);
+            Ok(())
+        })
     }
 
     /// Write whole sectors to the stick.
@@ -321,14 +302,40 @@ impl UefiDisk {
         if self.is_read_only() {
             return Err(IoError::WriteProtected);
         }
+        let ss = self.sector_size as u64;
+        self.through_bounce(lba, buf.len(), |disk, at, tmp, range| {
+            tmp.copy_from_slice(&buf[range]);
+            disk.block
+                .write_blocks(disk.media_id, at, tmp)
+                .map_err(|e| match e.status() {
+                    Status::WRITE_PROTECTED => IoError::WriteProtected,
+                    Status::NO_MEDIA => IoError::NoMedia,
+                    s => IoError::Device {
+                        code: s.0 as u64,
+                        offset: at.saturating_mul(ss),
+                    },
+                })
+        })
+    }
+
+    /// Move `len` bytes starting at sector `lba` through the aligned bounce buffer, one
+    /// chunk of whole sectors at a time: `step(disk, chunk_lba, chunk, range)` transfers
+    /// one chunk, where `range` is its place in the caller's buffer. Stops at the first
+    /// error.
+    fn through_bounce(
+        &mut self,
+        lba: u64,
+        len: usize,
+        mut step: impl FnMut(&mut Self, u64, &mut [u8], core::ops::Range<usize>) -> Result<(), IoError>,
+    ) -> Result<(), IoError> {
         let ss = self.sector_size as usize;
         let shift = self.bounce.as_ptr().align_offset(self.io_align);
         let chunk = (BOUNCE_LEN / ss).max(1) * ss;
         let mut bounce = core::mem::take(&mut self.bounce);
         let mut result = Ok(());
         let mut done = 0usize;
-        while done < buf.len() {
-            let n = chunk.min(buf.len() - done);
+        while done < len {
+            let n = chunk.min(len - done);
             let Some(tmp) = bounce.get_mut(shift..shift + n) else {
                 result = Err(IoError::Misaligned {
                     value: n as u64,
@@ -336,17 +343,8 @@ impl UefiDisk {
                 });
                 break;
             };
-            tmp.copy_from_slice(&buf[done..done + n]);
-            let at = lba + (done / ss) as u64;
-            if let Err(e) = self.block.write_blocks(self.media_id, at, tmp) {
-                result = Err(match e.status() {
-                    Status::WRITE_PROTECTED => IoError::WriteProtected,
-                    Status::NO_MEDIA => IoError::NoMedia,
-                    s => IoError::Device {
-                        code: s.0 as u64,
-                        offset: at.saturating_mul(ss as u64),
-                    },
-                });
+            if let Err(e) = step(self, lba + (done / ss) as u64, tmp, done..done + n) {
+                result = Err(e);
                 break;
             }
             done += n;
