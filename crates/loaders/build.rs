@@ -66,6 +66,7 @@ const SHARED_SOURCES: &[&str] = &[
     "crates/exfat",
     "crates/index",
     "crates/ptable",
+    "crates/shelf",
     "bootloader/core",
 ];
 

@@ -1,0 +1,514 @@
+//! Discovery: what is on the stick, in the order the menu shows it. Partition layout and
+//! data volume ([`crate::open`]) -> the index ([`crate::store`]) -> every ISO the scan
+//! policy finds ([`crate::scan`]). Indexed files are taken from the index without opening
+//! them; files the index lacks, and indexed files whose size or first cluster changed,
+//! are read on the spot ([`crate::catalog`]). The loaders build their menu from
+//! [`Discovery::entries`]; `bootshelf list` prints [`Contents::entries`].
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use blockdev::{BlockDevice, Extent};
+use bootshelf_index::{BootEntry as CatalogEntry, Index, IsoEntry, PlatformId, Slot};
+use exfat::{DirEntry, Volume};
+
+use crate::catalog::read_on_volume;
+use crate::scan::{self, Limits};
+use crate::store::{IndexStore, WriteError};
+
+/// The firmware the loader runs on: decides which El Torito entries count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    /// UEFI: needs an entry for platform 0xEF.
+    Uefi,
+    /// Legacy BIOS: needs an entry for platform 0x00 (x86).
+    Bios,
+}
+
+impl Firmware {
+    /// The El Torito platform this firmware boots.
+    pub fn platform(self) -> PlatformId {
+        match self {
+            Firmware::Uefi => PlatformId::EFI,
+            Firmware::Bios => PlatformId::X86,
+        }
+    }
+
+    /// The menu message for an ISO without an entry for this firmware.
+    pub fn no_entry_message(self) -> &'static str {
+        match self {
+            Firmware::Uefi => "no UEFI boot entry in this ISO",
+            Firmware::Bios => "no BIOS boot entry in this ISO",
+        }
+    }
+}
+
+/// Where an entry came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// From the index, file unchanged: nothing was read from the ISO.
+    Indexed,
+    /// Read from the ISO: not in the index, or changed since it was indexed.
+    Scanned,
+}
+
+/// One ISO on the stick, bootable or not: a menu entry, a row of `bootshelf list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Menu title: the custom title from the index, else the file name.
+    pub title: String,
+    /// Absolute path on the data partition.
+    pub path: String,
+    /// File size in bytes.
+    pub size: u64,
+    /// ISO 9660 volume label.
+    pub label: String,
+    /// The file's device byte extents, in file order (one when contiguous).
+    pub extents: Vec<Extent>,
+    /// Every El Torito entry, in catalog order.
+    pub boot: Vec<CatalogEntry>,
+    /// Indexed or scanned.
+    pub source: Source,
+    /// The index has the file, but its size or first cluster differ from what is on the
+    /// volume now (the entry holds the fresh data, read on the spot).
+    pub changed: bool,
+    /// Why the ISO could not be read (then `boot` is empty).
+    pub problem: Option<String>,
+}
+
+impl Entry {
+    /// The El Torito entry to boot on `fw`: the first bootable entry for its platform.
+    pub fn boot_entry(&self, fw: Firmware) -> Option<&CatalogEntry> {
+        self.boot
+            .iter()
+            .find(|b| b.bootable && b.platform == fw.platform())
+    }
+
+    /// Whether it boots under UEFI.
+    pub fn uefi(&self) -> bool {
+        self.boot_entry(Firmware::Uefi).is_some()
+    }
+
+    /// Whether it boots under BIOS.
+    pub fn bios(&self) -> bool {
+        self.boot_entry(Firmware::Bios).is_some()
+    }
+
+    /// Whether the file is one run of bytes on the device (needed for the ISO window).
+    pub fn is_contiguous(&self) -> bool {
+        let mut runs = 0;
+        let mut end = None;
+        for e in self.extents.iter().filter(|e| e.len > 0) {
+            if end != Some(e.start) {
+                runs += 1;
+            }
+            end = e.start.checked_add(e.len);
+        }
+        runs == 1
+    }
+
+    /// Whether the entry's data is the index's (`Indexed`, or `changed` and re-read).
+    pub fn indexed(&self) -> bool {
+        self.source == Source::Indexed || self.changed
+    }
+
+    /// Why Enter cannot boot it on `fw`, if it cannot.
+    pub fn blocked(&self, fw: Firmware) -> Option<String> {
+        if let Some(p) = &self.problem {
+            return Some(if self.changed {
+                format!("ISO changed since it was indexed, and reading it failed: {p}")
+            } else {
+                format!("cannot read this ISO: {p}")
+            });
+        }
+        match self.boot_entry(fw) {
+            Some(_) => None,
+            None => Some(String::from(fw.no_entry_message())),
+        }
+    }
+}
+
+/// What the data volume holds: the index and the entries, in menu order.
+#[derive(Clone, Debug)]
+pub struct Contents {
+    /// The entries in menu order: indexed ISOs in index order, then the rest in scan
+    /// order ([`crate::scan`]).
+    pub entries: Vec<Entry>,
+    /// The index slots read, and the index in use (an empty one when no slot is valid).
+    pub store: IndexStore,
+    /// Entry to select at start: boot-next, else the default, else the first.
+    pub preselect: Option<usize>,
+    /// Whether `preselect` is a one-shot boot-next.
+    pub boot_next: bool,
+    /// Things worth telling the user that did not stop discovery (damaged index slot,
+    /// indexed file missing, scan limits reached).
+    pub notes: Vec<String>,
+}
+
+/// What discovery found on the whole stick.
+#[derive(Clone, Debug)]
+pub struct Discovery {
+    /// bootshelf's partitions (and a stale ISO window, if one is left).
+    pub layout: ptable::Layout,
+    /// The entries in menu order: indexed ISOs in index order, then the rest in scan
+    /// order.
+    pub entries: Vec<Entry>,
+    /// The index slots read, and the index in use (an empty one when no slot is valid).
+    pub store: IndexStore,
+    /// Entry to select at start: boot-next, else the default, else the first.
+    pub preselect: Option<usize>,
+    /// Whether `preselect` is a one-shot boot-next.
+    pub boot_next: bool,
+    /// Things worth telling the user that did not stop discovery (foreign partition 4,
+    /// damaged index slot, indexed file missing, scan limits reached).
+    pub notes: Vec<String>,
+}
+
+impl Discovery {
+    /// The index in use (an empty one when no slot is valid).
+    pub fn index(&self) -> &Index {
+        self.store.current_index()
+    }
+
+    /// The slot the index was read from; `None` when no slot was valid.
+    pub fn index_slot(&self) -> Option<Slot> {
+        self.store.slot()
+    }
+}
+
+/// Why discovery failed as a whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiscoverError {
+    /// The partition table is unreadable or not bootshelf's.
+    Table(ptable::Error),
+    /// The data partition's exFAT could not be opened or its root read.
+    Volume(exfat::Error),
+    /// The index could not be encoded or written (boot-next consumption).
+    Index(String),
+}
+
+impl fmt::Display for DiscoverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiscoverError::Table(e) => write!(f, "partition table: {e}"),
+            DiscoverError::Volume(e) => write!(f, "data partition: {e}"),
+            DiscoverError::Index(e) => write!(f, "index: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for DiscoverError {}
+
+impl From<ptable::Error> for DiscoverError {
+    fn from(e: ptable::Error) -> Self {
+        DiscoverError::Table(e)
+    }
+}
+
+impl From<exfat::Error> for DiscoverError {
+    fn from(e: exfat::Error) -> Self {
+        DiscoverError::Volume(e)
+    }
+}
+
+impl From<WriteError> for DiscoverError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Encode(e) => DiscoverError::Index(e.to_string()),
+            WriteError::Fs { source, .. } => DiscoverError::Volume(source),
+            WriteError::Flush(e) => DiscoverError::Volume(exfat::Error::Io(e)),
+        }
+    }
+}
+
+/// Discover every ISO on the stick `dev` (the whole disk).
+pub fn discover<D: BlockDevice>(dev: &mut D, limits: &Limits) -> Result<Discovery, DiscoverError> {
+    let (layout, mut vol) = crate::open::open(dev)?;
+    let contents = discover_volume(&mut vol, limits)?;
+    let mut notes = Vec::new();
+    if let Some(e) = layout.foreign_slot_error() {
+        notes.push(format!("{e}; ISOs boot without it"));
+    }
+    notes.extend(contents.notes);
+    Ok(Discovery {
+        layout,
+        entries: contents.entries,
+        store: contents.store,
+        preselect: contents.preselect,
+        boot_next: contents.boot_next,
+        notes,
+    })
+}
+
+/// Discover every ISO on an opened data volume: the index, the scan, the entries in menu
+/// order. Only the root folder's failure is an error.
+pub fn discover_volume<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    limits: &Limits,
+) -> Result<Contents, exfat::Error> {
+    let store = IndexStore::read(vol, limits);
+    let mut notes = store.notes();
+    let index = store.current_index();
+
+    let scan = scan::isos(vol, limits)?;
+    notes.extend(scan.notes());
+    let files = scan.files;
+    let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, (p, _)) in files.iter().enumerate() {
+        by_path.insert(p.to_ascii_lowercase(), i);
+    }
+    let mut used = vec![false; files.len()];
+    let mut entries = Vec::with_capacity(files.len());
+    for iso in &index.isos {
+        let Some(&i) = by_path.get(&iso.path.to_ascii_lowercase()) else {
+            notes.push(format!("{}: in the index but not on the stick", iso.path));
+            continue;
+        };
+        let Some((path, de)) = files.get(i) else {
+            continue;
+        };
+        if let Some(u) = used.get_mut(i) {
+            *u = true;
+        }
+        let first = first_cluster_offset(vol, de);
+        let unchanged = de.size == iso.size && first == iso.extents.first().map(|e| e.start);
+        if unchanged {
+            entries.push(from_index(iso));
+        } else {
+            let mut e = read_file(vol, path, de);
+            e.changed = true;
+            if let Some(t) = &iso.title {
+                e.title.clone_from(t);
+            }
+            entries.push(e);
+        }
+    }
+    for (i, (path, de)) in files.iter().enumerate() {
+        if !used.get(i).copied().unwrap_or(true) {
+            entries.push(read_file(vol, path, de));
+        }
+    }
+
+    let (preselect, boot_next) = match &index.settings.boot_next {
+        Some(p) => match position(&entries, p) {
+            Some(i) => (Some(i), true),
+            None => (default_position(index, &entries), false),
+        },
+        None => (default_position(index, &entries), false),
+    };
+    Ok(Contents {
+        entries,
+        store,
+        preselect,
+        boot_next,
+        notes,
+    })
+}
+
+fn position(entries: &[Entry], path: &str) -> Option<usize> {
+    entries
+        .iter()
+        .position(|e| e.path.eq_ignore_ascii_case(path))
+}
+
+fn default_position(index: &Index, entries: &[Entry]) -> Option<usize> {
+    match &index.settings.default {
+        Some(p) => position(entries, p).or((!entries.is_empty()).then_some(0)),
+        None => (!entries.is_empty()).then_some(0),
+    }
+}
+
+/// Clear a one-shot boot-next before booting: write the index with `boot_next` removed
+/// as the next generation ([`IndexStore::consume_boot_next`]). Does nothing when there is
+/// no boot-next.
+pub fn consume_boot_next<D: BlockDevice>(
+    dev: &mut D,
+    disc: &mut Discovery,
+) -> Result<(), DiscoverError> {
+    if disc.index().settings.boot_next.is_none() {
+        return Ok(());
+    }
+    let mut vol = crate::open::volume(&mut *dev, &disc.layout)?;
+    disc.store.consume_boot_next(&mut vol)?;
+    disc.boot_next = false;
+    Ok(())
+}
+
+/// Device byte offset of a file's first cluster, computed without reading its FAT chain.
+fn first_cluster_offset<D: BlockDevice>(vol: &mut Volume<D>, de: &DirEntry) -> Option<u64> {
+    if de.size == 0 {
+        return None;
+    }
+    let probe = DirEntry {
+        size: 1,
+        valid_size: 1,
+        contiguous: true,
+        ..de.clone()
+    };
+    vol.extents(&probe).ok()?.first().map(|e| e.start)
+}
+
+fn from_index(iso: &IsoEntry) -> Entry {
+    Entry {
+        title: String::from(iso.display_title()),
+        path: iso.path.clone(),
+        size: iso.size,
+        label: iso.label.clone(),
+        extents: iso.extents.clone(),
+        boot: iso.boot.clone(),
+        source: Source::Indexed,
+        changed: false,
+        problem: None,
+    }
+}
+
+/// Read one ISO file on the spot: its extents, label and El Torito catalog.
+fn read_file<D: BlockDevice>(vol: &mut Volume<D>, path: &str, de: &DirEntry) -> Entry {
+    let mut e = Entry {
+        title: String::from(path.rsplit('/').next().unwrap_or(path)),
+        path: String::from(path),
+        size: de.size,
+        label: String::new(),
+        extents: Vec::new(),
+        boot: Vec::new(),
+        source: Source::Scanned,
+        changed: false,
+        problem: None,
+    };
+    match read_on_volume(vol, de) {
+        Err(err) => e.problem = Some(err.to_string()),
+        Ok(on) => {
+            e.extents = on.extents;
+            match on.facts {
+                Ok(facts) => {
+                    e.label = facts.label;
+                    e.boot = facts.boot;
+                }
+                Err(err) => e.problem = Some(err.to_string()),
+            }
+        }
+    }
+    e
+}
+
+/// "4.2 GiB", "700 MiB", "12 KiB".
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut unit = 0;
+    let mut v = bytes;
+    let mut rem = 0;
+    while v >= 1024 && unit + 1 < UNITS.len() {
+        rem = v % 1024;
+        v /= 1024;
+        unit += 1;
+    }
+    let name = UNITS.get(unit).copied().unwrap_or("B");
+    if v < 10 && unit > 0 {
+        format!("{v}.{} {name}", rem * 10 / 1024)
+    } else {
+        format!("{v} {name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blockdev::MemDevice;
+    use bootshelf_index::Settings;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(700 << 20), "700 MiB");
+        assert_eq!(human_size((4 << 30) + (1 << 29)), "4.5 GiB");
+    }
+
+    #[test]
+    fn contiguity_merges_adjacent_extents() {
+        let mut e = Entry {
+            title: String::new(),
+            path: String::new(),
+            size: 0,
+            label: String::new(),
+            extents: vec![Extent { start: 0, len: 10 }, Extent { start: 10, len: 5 }],
+            boot: Vec::new(),
+            source: Source::Indexed,
+            changed: false,
+            problem: None,
+        };
+        assert!(e.is_contiguous());
+        e.extents.push(Extent { start: 100, len: 1 });
+        assert!(!e.is_contiguous());
+        assert_eq!(
+            e.blocked(Firmware::Uefi).as_deref(),
+            Some("no UEFI boot entry in this ISO")
+        );
+    }
+
+    /// Indexed files first in index order (missing ones noted), then the rest in scan
+    /// order; the default preselected.
+    #[test]
+    fn index_order_then_scan_order() {
+        let mut dev = MemDevice::new(512, 8192);
+        let opts = exfat::FormatOptions {
+            label: "T",
+            cluster_size: None,
+            volume_serial: 1,
+        };
+        exfat::format(&mut dev, 0, 8192, &opts).unwrap();
+        let mut vol = Volume::open(dev, 0, 8192).unwrap();
+        for f in ["/b.iso", "/a.iso", "/c.iso"] {
+            vol.write_file(f, b"not an iso").unwrap();
+        }
+        let c = vol.stat("/c.iso").unwrap();
+        let extents = vol.extents(&c).unwrap();
+        let mut store = IndexStore::load(&mut vol).unwrap();
+        let entry = |path: &str, extents: Vec<Extent>, title: Option<&str>| IsoEntry {
+            path: path.into(),
+            size: 10,
+            sha256: None,
+            label: "C".into(),
+            title: title.map(String::from),
+            extents,
+            boot: Vec::new(),
+        };
+        let index = Index {
+            isos: vec![
+                entry(
+                    "/gone.iso",
+                    vec![Extent {
+                        start: 1 << 20,
+                        len: 10,
+                    }],
+                    None,
+                ),
+                entry("/C.ISO", extents, Some("Custom")),
+            ],
+            settings: Settings {
+                default: Some("/b.iso".into()),
+                ..Settings::default()
+            },
+            ..Index::default()
+        };
+        store.write(&mut vol, index).unwrap();
+        let found = discover_volume(&mut vol, &Limits::default()).unwrap();
+        let titles: Vec<&str> = found.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["Custom", "a.iso", "b.iso"]);
+        assert_eq!(found.entries[0].source, Source::Indexed);
+        assert_eq!(found.entries[0].label, "C");
+        assert_eq!(found.entries[1].source, Source::Scanned);
+        assert!(found.entries[1].problem.is_some());
+        assert_eq!(found.preselect, Some(2));
+        assert!(!found.boot_next);
+        assert_eq!(
+            found.notes,
+            ["/gone.iso: in the index but not on the stick"]
+        );
+    }
+}
