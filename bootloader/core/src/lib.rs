@@ -4,11 +4,13 @@
 //! * [`keys`]: menu keys, and terminal escape sequences from a serial line decoded into them;
 //! * [`menu`]: the boot menu as a pure state machine, rendered as rows for a [`Console`];
 //! * [`console`]: the traits each loader implements (text console, key input, clock);
-//! * [`discovery`]: partition table -> exFAT data partition -> index + scan -> entries;
+//! * [`discovery`]: crates/shelf's discovery (partition table -> exFAT data partition ->
+//!   index + scan -> entries, the same reading `bootshelf list` uses) through a read cache,
+//!   and its menu view ([`DiscoveryMenu`], [`EntryMenu`]);
 //! * [`window`]: the ISO window decision before chain-booting, and stale-window cleanup.
 //!
 //! A loader's flow: [`window::clear_stale`], [`discovery::discover`], build a
-//! [`menu::Menu`] from [`discovery::Discovery::items`], [`menu::run`] it, then for the chosen
+//! [`menu::Menu`] from [`DiscoveryMenu::items`], [`menu::run`] it, then for the chosen
 //! entry [`discovery::consume_boot_next`], [`window::open`] (on refusal
 //! [`menu::Menu::ask_boot_without_window`]) and chain-boot; on failure
 //! [`menu::Menu::fail`] and run the menu again. See docs/menu.md.
@@ -25,6 +27,8 @@ pub mod menu;
 pub mod window;
 
 pub use console::{Clock, Console, Input, Line, Painter, Screen, Style};
-pub use discovery::{discover, BootEntry, Discovery, Firmware, Limits};
+pub use discovery::{
+    discover, BootEntry, DiscoverError, Discovery, DiscoveryMenu, EntryMenu, Firmware, Limits,
+};
 pub use keys::{Key, SerialDecoder};
 pub use menu::{Action, Menu};

@@ -3,7 +3,9 @@
 //! (qemu/fixtures) written into it, and an index written by crates/index.
 
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, FileDevice};
-use bootloader_core::discovery::{self, consume_boot_next, parse_iso, Firmware, Limits, Source};
+use bootloader_core::discovery::{
+    self, consume_boot_next, parse_iso, DiscoveryMenu, EntryMenu, Firmware, Limits, Source,
+};
 use bootloader_core::{menu, window, Key};
 use bootshelf_index::{Index, IsoEntry, Settings, Slot, Timeout};
 use std::fs::{File, OpenOptions};
@@ -242,8 +244,8 @@ fn discover_and_check(kind: Kind) {
         ["/uefi.iso", "/linux/Hybrid.ISO", "/bios.iso", "/plain.iso"],
         "{kind:?}"
     );
-    assert_eq!(d.index_slot, Some(Slot::A));
-    assert_eq!(d.index.generation, 4);
+    assert_eq!(d.index_slot(), Some(Slot::A));
+    assert_eq!(d.index().generation, 4);
     assert!(
         d.notes.iter().any(|n| n.contains("/gone.iso")),
         "{:?}",
@@ -362,9 +364,9 @@ fn changed_files_are_rescanned_and_boot_next_is_consumed() {
 
     consume_boot_next(&mut dev, &mut d).unwrap();
     let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
-    assert_eq!(d.index_slot, Some(Slot::B));
-    assert_eq!(d.index.generation, 2);
-    assert_eq!(d.index.settings.boot_next, None);
+    assert_eq!(d.index_slot(), Some(Slot::B));
+    assert_eq!(d.index().generation, 2);
+    assert_eq!(d.index().settings.boot_next, None);
     assert_eq!((d.preselect, d.boot_next), (Some(0), false));
 }
 

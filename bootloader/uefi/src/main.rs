@@ -23,7 +23,7 @@ mod vcd;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
-use bootloader_core::discovery::{self, Discovery, Firmware, Limits};
+use bootloader_core::discovery::{self, Discovery, DiscoveryMenu as _, Firmware, Limits};
 use bootloader_core::{menu, window, Action, Console, Menu, Painter};
 use core::cell::RefCell;
 use core::time::Duration;

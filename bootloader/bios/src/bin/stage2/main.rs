@@ -22,7 +22,7 @@ mod ui;
 use alloc::format;
 use alloc::string::String;
 use blockdev::{BlockReader, ExtentReader};
-use bootloader_core::discovery::{self, Discovery, Firmware, Limits};
+use bootloader_core::discovery::{self, Discovery, DiscoveryMenu as _, Firmware, Limits};
 use bootloader_core::{menu, window, Action, Console as _, Menu, Painter};
 use bootshelf_bios::boot::{self, BootImage};
 use console::Console;
