@@ -99,9 +99,15 @@ pub enum InspectError {
     NotBootable(String),
 }
 
-/// [`read_iso`], then judge whether a PC can boot it.
+/// [`read_iso`], then [`judge`].
 pub fn inspect<R: ReadAt>(r: R) -> Result<IsoFacts, InspectError> {
-    let facts = match read_iso(r) {
+    judge(read_iso(r))
+}
+
+/// Judge what [`read_iso`] returned: not an ISO, not bootable on a PC (no catalog, an
+/// unreadable one, no bootable BIOS or UEFI entry), or usable.
+pub fn judge(read: Result<IsoFacts, IsoError>) -> Result<IsoFacts, InspectError> {
+    let facts = match read {
         Ok(f) => f,
         Err(IsoError::NotIso(e)) => return Err(InspectError::NotIso(e.to_string())),
         Err(IsoError::Catalog(e)) => {
@@ -131,6 +137,20 @@ pub struct OnVolume {
     pub extents: Vec<Extent>,
     /// What it says about itself, or why it could not be read.
     pub facts: Result<IsoFacts, OnVolumeError>,
+}
+
+impl OnVolume {
+    /// The extents, and the facts [`judge`]d as `add` and `sync` judge them.
+    pub fn judged(self) -> (Vec<Extent>, Result<IsoFacts, InspectError>) {
+        let facts = match self.facts {
+            Ok(f) => judge(Ok(f)),
+            Err(OnVolumeError::Iso(e)) => judge(Err(e)),
+            Err(OnVolumeError::Extents(e)) => Err(InspectError::NotIso(format!(
+                "its extents do not fit the device: {e}"
+            ))),
+        };
+        (self.extents, facts)
+    }
 }
 
 /// Why an ISO on the volume could not be read.

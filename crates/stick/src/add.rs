@@ -10,7 +10,7 @@
 use crate::copy::{self, copy_and_hash, hex, Sha256Digest};
 use crate::index_io::{dev_err, fs_err, join, IndexStore, OpError};
 use blockdev::{BlockDevice, Extent, ReadAt};
-use bootshelf_index::{BootEntry, Emulation, IsoEntry, PlatformId};
+use bootshelf_index::IsoEntry;
 use exfat::Volume;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -55,82 +55,13 @@ impl Default for AddOptions {
     }
 }
 
-/// What an ISO says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IsoFacts {
-    /// Volume label (trailing spaces removed).
-    pub label: String,
-    /// Every El Torito entry.
-    pub boot: Vec<BootEntry>,
-}
-
-impl IsoFacts {
-    /// Whether some entry is bootable on BIOS or UEFI PCs.
-    pub fn bootable(&self) -> bool {
-        self.boot
-            .iter()
-            .any(|b| b.bootable && (b.platform == PlatformId::X86 || b.platform == PlatformId::EFI))
-    }
-}
-
-/// Why an ISO was judged unusable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InspectError {
-    /// Not ISO 9660 at all.
-    NotIso(String),
-    /// ISO 9660 but nothing bootable on a PC.
-    NotBootable(String),
-}
+pub use shelf::catalog::{InspectError, IsoFacts};
 
 /// Read the label and every El Torito entry of an ISO (with the real size of each boot
-/// image), and judge whether a PC can boot it.
+/// image), and judge whether a PC can boot it: shelf's one conversion
+/// ([`shelf::catalog::inspect`]).
 pub fn inspect_iso<R: ReadAt>(r: &mut R) -> Result<IsoFacts, InspectError> {
-    let mut iso = iso9660::Iso::open(r).map_err(|e| InspectError::NotIso(e.to_string()))?;
-    let label = iso.volume().label().trim_end().to_string();
-    let catalog = match iso.boot_catalog() {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return Err(InspectError::NotBootable(
-                "it has no El Torito boot catalog".into(),
-            ))
-        }
-        Err(e) => {
-            return Err(InspectError::NotBootable(format!(
-                "its El Torito boot catalog is unreadable: {e}"
-            )))
-        }
-    };
-    let mut raw = Vec::new();
-    for e in catalog.entries(iso.reader()) {
-        raw.push(e.map_err(|e| {
-            InspectError::NotBootable(format!("its El Torito boot catalog is unreadable: {e}"))
-        })?);
-    }
-    let mut boot = Vec::with_capacity(raw.len());
-    for e in &raw {
-        // An image whose size cannot be found keeps what the catalog says.
-        let image_size = iso
-            .image_size(e)
-            .map(|s| s.bytes)
-            .unwrap_or(u64::from(e.sector_count) * 512);
-        boot.push(BootEntry {
-            platform: PlatformId(e.platform.0),
-            emulation: Emulation(e.emulation().0),
-            bootable: e.bootable,
-            system_type: e.system_type,
-            load_segment: e.load_segment,
-            sector_count: e.sector_count,
-            load_rba: e.load_rba,
-            image_size,
-        });
-    }
-    let facts = IsoFacts { label, boot };
-    if !facts.bootable() {
-        return Err(InspectError::NotBootable(
-            "its El Torito catalog has no bootable entry for BIOS or UEFI".into(),
-        ));
-    }
-    Ok(facts)
+    shelf::catalog::inspect(r)
 }
 
 /// A source file as a [`ReadAt`].
@@ -236,6 +167,10 @@ pub fn prepare<D: BlockDevice>(
         .to_string();
     check_name(&name)?;
     let dest = join(&opts.dest_dir, &name);
+    shelf::scan::reaches(&shelf::Limits::default(), &dest).map_err(|why| OpError::Unscanned {
+        path: dest.clone(),
+        why,
+    })?;
     let (facts, forced_because) = match inspect_iso(&mut FileReadAt::new(&file, size)) {
         Ok(f) => (Some(f), None),
         Err(InspectError::NotIso(reason)) if !opts.force => {
@@ -396,22 +331,7 @@ pub fn add_prepared<D: BlockDevice + Send>(
 
     let verified = verify(vol, &opts.verify, extent, p.size, &digest, &p.dest)?;
 
-    let entry = vol
-        .commit(pending)
-        .map_err(fs_err(format!("committing {target}")))?;
-    vol.device()
-        .flush()
-        .map_err(dev_err(format!("flushing the directory entry of {target}")))?;
-    let extents = vol
-        .extents(&entry)
-        .map_err(fs_err(format!("reading the extents of {target}")))?;
-    if extents.len() != 1 || extents.first().map(|e| e.start) != Some(extent.start) {
-        return Err(OpError::Misplaced {
-            path: target,
-            written: extent,
-            found: extents,
-        });
-    }
+    let extents = commit_in_place(vol, pending, &target)?;
 
     let mut index = store.index();
     if p.replaces {
@@ -449,6 +369,34 @@ pub fn add_prepared<D: BlockDevice + Send>(
         forced_because: p.forced_because.clone(),
         generation,
     })
+}
+
+/// Commit a reserved copy whose data is written and flushed, flush its directory entry,
+/// and check that the file system placed it where the data was written (one extent at
+/// the reserved start). Returns its extents. Shared by `add` and `sync --defragment`.
+pub fn commit_in_place<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    pending: exfat::Pending,
+    path: &str,
+) -> Result<Vec<Extent>, OpError> {
+    let written = pending.extent();
+    let entry = vol
+        .commit(pending)
+        .map_err(fs_err(format!("committing {path}")))?;
+    vol.device()
+        .flush()
+        .map_err(dev_err(format!("flushing the directory entry of {path}")))?;
+    let extents = vol
+        .extents(&entry)
+        .map_err(fs_err(format!("reading the extents of {path}")))?;
+    if extents.len() != 1 || extents.first().map(|e| e.start) != Some(written.start) {
+        return Err(OpError::Misplaced {
+            path: path.to_string(),
+            written,
+            found: extents,
+        });
+    }
+    Ok(extents)
 }
 
 fn verify<D: BlockDevice + Send>(

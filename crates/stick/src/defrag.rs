@@ -14,8 +14,9 @@
 //! place. The temporary name is not `add`'s `.bootshelf-partial`, which `sync` deletes
 //! as a leftover: here the copy may be the only one.
 
+use crate::add::commit_in_place;
 use crate::copy::{hex, CopyError, Sha256Digest};
-use crate::index_io::{dev_err, fs_err, join, IndexStore, OpError};
+use crate::index_io::{dev_err, find_files_ending, fs_err, IndexStore, OpError};
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, ReadAt};
 use exfat::Volume;
 use sha2::{Digest, Sha256};
@@ -37,43 +38,24 @@ pub fn defrag_name(path: &str) -> String {
 /// Returns the paths renamed into place (index them with `sync`).
 pub fn recover<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Vec<String>, OpError> {
     let mut renamed = Vec::new();
-    let mut dirs = vec![String::from("/")];
-    let mut visited = 0usize;
-    while let Some(dir) = dirs.pop() {
-        // A corrupt (looping) tree cannot keep us here for ever.
-        visited += 1;
-        if visited > 10_000 {
-            break;
-        }
-        let entries = vol
-            .read_dir(&dir)
-            .map_err(fs_err(format!("listing {dir}")))?;
-        for e in entries {
-            let path = join(&dir, &e.name);
-            if e.is_dir {
-                if !path.eq_ignore_ascii_case(bootshelf_index::SLOT_DIR) {
-                    dirs.push(path);
-                }
-                continue;
+    for (path, _) in find_files_ending(vol, DEFRAG_SUFFIX)? {
+        let Some(target) = path.strip_suffix(DEFRAG_SUFFIX) else {
+            continue;
+        };
+        match vol.stat(target) {
+            Ok(_) => vol
+                .delete(&path)
+                .map_err(fs_err(format!("deleting the leftover {path}")))?,
+            Err(exfat::Error::NotFound { .. }) => {
+                vol.rename(&path, target)
+                    .map_err(fs_err(format!("renaming {path} to {target}")))?;
+                renamed.push(target.to_string());
             }
-            let Some(target) = path.strip_suffix(DEFRAG_SUFFIX) else {
-                continue;
-            };
-            match vol.stat(target) {
-                Ok(_) => vol
-                    .delete(&path)
-                    .map_err(fs_err(format!("deleting the leftover {path}")))?,
-                Err(exfat::Error::NotFound { .. }) => {
-                    vol.rename(&path, target)
-                        .map_err(fs_err(format!("renaming {path} to {target}")))?;
-                    renamed.push(target.to_string());
-                }
-                Err(source) => {
-                    return Err(OpError::Fs {
-                        what: format!("looking up {target}"),
-                        source,
-                    })
-                }
+            Err(source) => {
+                return Err(OpError::Fs {
+                    what: format!("looking up {target}"),
+                    source,
+                })
             }
         }
     }
@@ -206,22 +188,7 @@ fn defragment_one<D: BlockDevice + Send>(
             });
         }
     }
-    let committed = vol
-        .commit(pending)
-        .map_err(fs_err(format!("committing {partial}")))?;
-    vol.device().flush().map_err(dev_err(format!(
-        "flushing the directory entry of {partial}"
-    )))?;
-    let new_extents = vol
-        .extents(&committed)
-        .map_err(fs_err(format!("reading the extents of {partial}")))?;
-    if new_extents.len() != 1 || new_extents.first().map(|e| e.start) != Some(dest.start) {
-        return Err(OpError::Misplaced {
-            path: partial,
-            written: dest,
-            found: new_extents,
-        });
-    }
+    let new_extents = commit_in_place(vol, pending, &partial)?;
 
     // The old entry leaves the index before its clusters are freed.
     let mut without = store.index();

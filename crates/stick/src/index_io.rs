@@ -1,19 +1,21 @@
-//! Reading and writing the index slots on the data partition (format: crates/index,
-//! docs/index-format.md), the errors of the ISO commands (add, remove, list, sync, check,
-//! boot-next), and the helpers they share: finding ISO files on the stick and resolving
-//! the names a user types.
+//! The errors of the ISO commands (add, remove, list, sync, check, boot-next) and what
+//! they share on top of crates/shelf (the one reading of a stick, also the loaders'):
+//! shelf's index store, shelf's scan policy as lists of files (an unreadable folder is an
+//! error here, since commands change the stick from what they find), and resolving the
+//! names a user types.
 
 use crate::copy::CopyError;
 use blockdev::{BlockDevice, Extent};
-use bootshelf_index::{encode, select, EncodeError, Selection, Slot, SLOT_DIR};
+use bootshelf_index::{EncodeError, SLOT_DIR};
 use exfat::{DirEntry, Volume};
+use shelf::scan::{self, Limits, Scan};
+use shelf::store::{LoadError, WriteError};
 use std::fmt;
 use std::path::PathBuf;
 
 pub use bootshelf_index::{Index, IsoEntry, PlatformId, Timeout};
-
-/// Largest slot file read: the encoder's limit plus slack for trailing bytes.
-const MAX_SLOT_READ: u64 = 16 << 20;
+pub use shelf::scan::join;
+pub use shelf::IndexStore;
 
 /// Why an ISO command failed. Each variant names what it was doing and the value at fault.
 #[derive(Debug)]
@@ -107,6 +109,13 @@ pub enum OpError {
         /// Why.
         reason: &'static str,
     },
+    /// The destination lies where the menu's scan never looks (shelf's scan policy).
+    Unscanned {
+        /// Path on the stick.
+        path: String,
+        /// Why the scan misses it.
+        why: scan::Unreached,
+    },
     /// The file system placed a committed file elsewhere than where its data was written.
     Misplaced {
         /// Path on the stick.
@@ -167,6 +176,10 @@ impl fmt::Display for OpError {
                 "verification of {path} failed: copied SHA-256 {expected}, read back {found}; the copy was not kept"
             ),
             OpError::BadName { name, reason } => write!(f, "bad name {name:?}: {reason}"),
+            OpError::Unscanned { path, why } => write!(
+                f,
+                "{path} would not be in the menu: {why}; choose another folder"
+            ),
             OpError::Misplaced {
                 path,
                 written,
@@ -219,110 +232,54 @@ pub fn human(n: u64) -> String {
     }
 }
 
-/// The index as found on the stick, and where the next generation goes.
-#[derive(Debug, Clone)]
-pub struct IndexStore {
-    sel: Selection,
+impl From<LoadError> for OpError {
+    fn from(e: LoadError) -> Self {
+        OpError::Fs {
+            what: format!("reading {}", e.path),
+            source: e.source,
+        }
+    }
 }
 
-fn read_slot<D: BlockDevice>(vol: &mut Volume<D>, slot: Slot) -> Result<Option<Vec<u8>>, OpError> {
-    let path = slot.path();
-    let e = match vol.stat(path) {
-        Ok(e) => e,
-        Err(exfat::Error::NotFound { .. }) => return Ok(None),
-        Err(source) => {
-            return Err(OpError::Fs {
-                what: format!("looking up {path}"),
+impl From<WriteError> for OpError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Encode(e) => OpError::Index(e),
+            WriteError::Fs { path, source } if path == SLOT_DIR => OpError::Fs {
+                what: format!("creating {path}"),
                 source,
-            })
+            },
+            WriteError::Fs { path, source } => OpError::Fs {
+                what: format!("writing {path}"),
+                source,
+            },
+            WriteError::Flush(source) => OpError::Device {
+                what: "flushing the index".into(),
+                source,
+            },
         }
-    };
-    if e.is_dir {
-        // Not a slot file: decodes as an empty (invalid) slot.
-        return Ok(Some(Vec::new()));
-    }
-    let len = e.size.min(MAX_SLOT_READ) as usize;
-    let mut buf = vec![0u8; len];
-    vol.read_at(&e, 0, &mut buf)
-        .map_err(fs_err(format!("reading {path}")))?;
-    Ok(Some(buf))
-}
-
-impl IndexStore {
-    /// Read both slots.
-    pub fn load<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Self, OpError> {
-        let a = read_slot(vol, Slot::A)?;
-        let b = read_slot(vol, Slot::B)?;
-        Ok(IndexStore {
-            sel: select(a.as_deref(), b.as_deref()),
-        })
-    }
-
-    /// What was found in the slots.
-    pub fn selection(&self) -> &Selection {
-        &self.sel
-    }
-
-    /// The newest valid index (empty, generation 0, when there is none).
-    pub fn index(&self) -> Index {
-        self.sel.index()
-    }
-
-    /// Whether both slots hold a valid index.
-    pub fn both_valid(&self) -> bool {
-        self.sel.a_error.is_none() && self.sel.b_error.is_none()
-    }
-
-    /// Write `index` as the next generation into the slot not holding the newest valid
-    /// copy, and flush the device. Returns the generation written.
-    pub fn write<D: BlockDevice>(
-        &mut self,
-        vol: &mut Volume<D>,
-        mut index: Index,
-    ) -> Result<u64, OpError> {
-        let slot = self.sel.slot_to_write();
-        index.generation = self.sel.next_generation();
-        let bytes = encode(&index).map_err(OpError::Index)?;
-        vol.mkdir(SLOT_DIR)
-            .map_err(fs_err(format!("creating {SLOT_DIR}")))?;
-        vol.write_file(slot.path(), &bytes)
-            .map_err(fs_err(format!("writing {}", slot.path())))?;
-        vol.device()
-            .flush()
-            .map_err(dev_err("flushing the index"))?;
-        let generation = index.generation;
-        match slot {
-            Slot::A => self.sel.a_error = None,
-            Slot::B => self.sel.b_error = None,
-        }
-        self.sel.current = Some((slot, index));
-        Ok(generation)
     }
 }
 
-/// Whether a file name is one the ISO commands manage (`*.iso`, any case).
-pub fn is_iso_name(name: &str) -> bool {
-    name.len() > 4
-        && name
-            .get(name.len() - 4..)
-            .is_some_and(|ext| ext.eq_ignore_ascii_case(".iso"))
-}
-
-/// Join a directory path and a name.
-pub fn join(dir: &str, name: &str) -> String {
-    if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
+/// A scan's files; a folder the scan could not read is an error (a command must not
+/// drop or miss what it cannot see). A scan stopped by a limit stops here too, as the
+/// menu's does.
+fn scanned(scan: Result<Scan, exfat::Error>) -> Result<Vec<(String, DirEntry)>, OpError> {
+    let scan = scan.map_err(fs_err("listing /"))?;
+    if let Some((dir, source)) = scan.unreadable.into_iter().next() {
+        return Err(OpError::Fs {
+            what: format!("listing {dir}"),
+            source,
+        });
     }
+    Ok(scan.files)
 }
 
-/// Every `*.iso` file on the data partition (recursively, outside `/bootshelf`), with its
-/// directory entry, in directory order.
+/// Every ISO file the menu lists (shelf's scan policy, [`scan::isos`]), in scan order.
 pub fn find_iso_files<D: BlockDevice>(
     vol: &mut Volume<D>,
 ) -> Result<Vec<(String, DirEntry)>, OpError> {
-    find_files(vol, is_iso_name)
+    scanned(scan::isos(vol, &Limits::default()))
 }
 
 /// Temporary copies left by an `add --force` that was interrupted after its copy was
@@ -330,43 +287,19 @@ pub fn find_iso_files<D: BlockDevice>(
 pub fn find_partial_files<D: BlockDevice>(
     vol: &mut Volume<D>,
 ) -> Result<Vec<(String, DirEntry)>, OpError> {
-    find_files(vol, |n| n.ends_with(PARTIAL_SUFFIX))
+    find_files_ending(vol, PARTIAL_SUFFIX)
+}
+
+/// Every file named `*<suffix>` where the scan looks for ISOs ([`scan::files_ending`]).
+pub fn find_files_ending<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    suffix: &str,
+) -> Result<Vec<(String, DirEntry)>, OpError> {
+    scanned(scan::files_ending(vol, &Limits::default(), suffix))
 }
 
 /// Suffix of the temporary name a replacing `add` copies to.
 pub const PARTIAL_SUFFIX: &str = ".bootshelf-partial";
-
-/// Every file whose name passes `keep`, recursively, outside `/bootshelf`, by path.
-fn find_files<D: BlockDevice>(
-    vol: &mut Volume<D>,
-    keep: impl Fn(&str) -> bool,
-) -> Result<Vec<(String, DirEntry)>, OpError> {
-    let mut out = Vec::new();
-    let mut dirs = vec![String::from("/")];
-    // Depth bound: a corrupt (looping) tree cannot keep us here for ever.
-    let mut visited = 0usize;
-    while let Some(dir) = dirs.pop() {
-        visited += 1;
-        if visited > 10_000 {
-            break;
-        }
-        let entries = vol
-            .read_dir(&dir)
-            .map_err(fs_err(format!("listing {dir}")))?;
-        for e in entries {
-            let path = join(&dir, &e.name);
-            if e.is_dir {
-                if !path.eq_ignore_ascii_case(SLOT_DIR) {
-                    dirs.push(path);
-                }
-            } else if keep(&e.name) {
-                out.push((path, e));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
 
 /// Resolve what a user typed to one path: an exact path (with or without the leading
 /// `/`), else a file name, else an index title; case-insensitive as exFAT.
@@ -435,12 +368,7 @@ pub fn clear_boot_next<D: BlockDevice>(
     vol: &mut Volume<D>,
     store: &mut IndexStore,
 ) -> Result<Option<String>, OpError> {
-    let mut index = store.index();
-    let old = index.settings.boot_next.take();
-    if old.is_some() {
-        store.write(vol, index)?;
-    }
-    Ok(old)
+    Ok(store.consume_boot_next(vol)?)
 }
 
 /// The index entry for `path`, if listed.

@@ -1,12 +1,13 @@
-//! `bootshelf list`: the ISOs on the stick as the menu will show them, from the index, plus
-//! ISO files that are on the file system but not indexed yet.
+//! `bootshelf list`: the ISOs on the stick exactly as the loaders' menus show them (same
+//! entries, titles and order: both come from `shelf::discover_volume`), then the indexed
+//! ISOs the menu cannot find, as rows with `present: false`.
 
 use crate::copy::hex;
-use crate::index_io::{find_iso_files, IndexStore, OpError};
-use crate::sync::inspect_on_stick;
+use crate::index_io::OpError;
 use blockdev::BlockDevice;
-use bootshelf_index::{PlatformId, Timeout};
+use bootshelf_index::Timeout;
 use exfat::Volume;
+use shelf::{discover_volume, Limits, Source};
 
 /// One ISO in the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +30,12 @@ pub struct Row {
     pub contiguous: bool,
     /// Listed in the index (else only found on the file system).
     pub indexed: bool,
-    /// The file exists on the file system.
+    /// The menu lists it (else it is indexed, but the menu's scan does not find it).
     pub present: bool,
-    /// SHA-256 recorded in the index.
+    /// SHA-256 recorded in the index (for files unchanged since they were indexed).
     pub sha256: Option<String>,
-    /// Device byte extents (from the index, or the file system for unindexed files).
+    /// Device byte extents (from the index, or the file system for unindexed or changed
+    /// files).
     pub extents: Vec<blockdev::Extent>,
     /// The menu's default.
     pub is_default: bool,
@@ -48,87 +50,68 @@ pub struct Listing {
     pub generation: u64,
     /// Menu timeout in seconds (`None`: waits for a key).
     pub timeout: Option<u16>,
-    /// Rows, index order first, then unindexed files.
+    /// Rows: the menu's entries in menu order, then indexed files the menu does not find.
     pub rows: Vec<Row>,
-    /// Why a slot was not usable, for information.
-    pub slot_notes: Vec<String>,
+    /// What the menu would tell the user: damaged index slots, indexed files not found,
+    /// unreadable folders, scan limits reached.
+    pub notes: Vec<String>,
 }
 
 /// Build the listing; reads only.
 pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
-    let store = IndexStore::load(vol)?;
-    let index = store.index();
-    let files = find_iso_files(vol)?;
+    let found = discover_volume(vol, &Limits::default()).map_err(|source| OpError::Fs {
+        what: "listing /".into(),
+        source,
+    })?;
+    let index = found.store.current_index();
+    let names =
+        |s: &Option<String>, path: &str| s.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(path));
     let mut rows = Vec::new();
-    for e in &index.isos {
-        let present = files.iter().any(|(p, _)| p.eq_ignore_ascii_case(&e.path));
-        let is = |s: &Option<String>| {
-            s.as_deref()
-                .is_some_and(|d| d.eq_ignore_ascii_case(&e.path))
-        };
+    for e in &found.entries {
+        let indexed = index.find(&e.path);
         rows.push(Row {
-            title: e.display_title().to_string(),
-            custom_title: e.title.is_some(),
+            title: e.title.clone(),
+            custom_title: indexed.is_some_and(|i| i.title.is_some()),
             path: e.path.clone(),
             size: e.size,
             label: e.label.clone(),
-            bios: e.boots_on(PlatformId::X86),
-            uefi: e.boots_on(PlatformId::EFI),
+            bios: e.bios(),
+            uefi: e.uefi(),
             contiguous: e.is_contiguous(),
-            indexed: true,
-            present,
-            sha256: e.sha256.as_ref().map(hex),
+            indexed: indexed.is_some(),
+            present: true,
+            sha256: indexed
+                .filter(|_| e.source == Source::Indexed)
+                .and_then(|i| i.sha256.as_ref().map(hex)),
             extents: e.extents.clone(),
-            is_default: is(&index.settings.default),
-            is_boot_next: is(&index.settings.boot_next),
+            is_default: names(&index.settings.default, &e.path),
+            is_boot_next: names(&index.settings.boot_next, &e.path),
         });
     }
-    for (path, de) in &files {
-        if index.find(path).is_some() {
+    for i in &index.isos {
+        if found
+            .entries
+            .iter()
+            .any(|e| e.path.eq_ignore_ascii_case(&i.path))
+        {
             continue;
         }
-        let (label, bios, uefi, extents) = match inspect_on_stick(vol, de) {
-            Ok((Ok(facts), extents)) => {
-                let on = |p: PlatformId| facts.boot.iter().any(|b| b.bootable && b.platform == p);
-                (
-                    facts.label.clone(),
-                    on(PlatformId::X86),
-                    on(PlatformId::EFI),
-                    extents,
-                )
-            }
-            Ok((Err(_), extents)) => (String::new(), false, false, extents),
-            Err(_) => (String::new(), false, false, Vec::new()),
-        };
-        let contiguous = if extents.is_empty() {
-            de.contiguous
-        } else {
-            extents.len() == 1
-        };
         rows.push(Row {
-            title: de.name.clone(),
-            custom_title: false,
-            path: path.clone(),
-            size: de.size,
-            label,
-            bios,
-            uefi,
-            contiguous,
-            indexed: false,
-            present: true,
-            sha256: None,
-            extents,
-            is_default: false,
-            is_boot_next: false,
+            title: i.display_title().to_string(),
+            custom_title: i.title.is_some(),
+            path: i.path.clone(),
+            size: i.size,
+            label: i.label.clone(),
+            bios: i.boots_on(shelf::Firmware::Bios.platform()),
+            uefi: i.boots_on(shelf::Firmware::Uefi.platform()),
+            contiguous: i.is_contiguous(),
+            indexed: true,
+            present: false,
+            sha256: i.sha256.as_ref().map(hex),
+            extents: i.extents.clone(),
+            is_default: names(&index.settings.default, &i.path),
+            is_boot_next: names(&index.settings.boot_next, &i.path),
         });
-    }
-    let sel = store.selection();
-    let mut slot_notes = Vec::new();
-    for (name, err) in [("index.a", &sel.a_error), ("index.b", &sel.b_error)] {
-        // A missing slot is normal (written at the next change); an invalid one is news.
-        if let Some(e @ bootshelf_index::SlotError::Invalid(_)) = err {
-            slot_notes.push(format!("{name}: {e}"));
-        }
     }
     Ok(Listing {
         generation: index.generation,
@@ -137,6 +120,6 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             Timeout::Seconds(s) => Some(s),
         },
         rows,
-        slot_notes,
+        notes: found.notes,
     })
 }

@@ -4,29 +4,24 @@
 //! entries (hash, title) whose files are unchanged. Reads the file system, then writes one
 //! index generation; a kill before that write changes nothing.
 
-use crate::add::{inspect_iso, InspectError, IsoFacts};
+use crate::add::{InspectError, IsoFacts};
 use crate::copy::hash_on_device;
 use crate::index_io::{find_iso_files, find_partial_files, fs_err, IndexStore, OpError};
-use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader};
+use blockdev::{BlockDevice, Extent};
 use bootshelf_index::IsoEntry;
 use exfat::{DirEntry, Volume};
+use shelf::catalog::read_on_volume;
 
-/// Read an ISO in place on the stick: its extents and what its El Torito catalog says.
-/// The outer error is the file system's; the inner one says why the content is unusable.
+/// Read an ISO in place on the stick: its extents and what its El Torito catalog says
+/// (shelf's one conversion, judged as `add` judges). The outer error is the file
+/// system's; the inner one says why the content is unusable.
 pub fn inspect_on_stick<D: BlockDevice>(
     vol: &mut Volume<D>,
     de: &DirEntry,
 ) -> Result<(Result<IsoFacts, InspectError>, Vec<Extent>), OpError> {
-    let extents = vol
-        .extents(de)
-        .map_err(fs_err(format!("reading the extents of {}", de.name)))?;
-    let reader = BlockReader::new(vol.device());
-    let facts = match ExtentReader::new(reader, &extents, de.size) {
-        Ok(mut r) => inspect_iso(&mut r),
-        Err(e) => Err(InspectError::NotIso(format!(
-            "its extents do not fit the device: {e}"
-        ))),
-    };
+    let (extents, facts) = read_on_volume(vol, de)
+        .map_err(fs_err(format!("reading the extents of {}", de.name)))?
+        .judged();
     Ok((facts, extents))
 }
 
@@ -61,6 +56,29 @@ pub struct SyncReport {
     pub generation: Option<u64>,
 }
 
+/// Why an indexed file is not among the ISOs the menu lists.
+fn unlisted<D: BlockDevice>(vol: &mut Volume<D>, path: &str) -> Result<String, OpError> {
+    match vol.stat(path) {
+        Err(exfat::Error::NotFound { .. }) => Ok("the file is gone".into()),
+        Err(source) => Err(OpError::Fs {
+            what: format!("looking up {path}"),
+            source,
+        }),
+        Ok(de) if de.is_dir => Ok("it is a folder".into()),
+        Ok(de) => Ok(
+            match shelf::scan::reaches(&shelf::Limits::default(), path) {
+                Err(why) => format!("the menu does not list it: {why}"),
+                Ok(()) if !shelf::scan::is_iso_name(&de.name) => {
+                    "the menu does not list it: its name is not *.iso (or is a macOS ._ file)"
+                        .into()
+                }
+                Ok(()) if de.size == 0 => "the menu does not list it: it is empty".into(),
+                Ok(()) => "the menu does not list it: the scan stopped at its limits".into(),
+            },
+        ),
+    }
+}
+
 /// Run `sync`.
 pub fn sync<D: BlockDevice + Send>(
     vol: &mut Volume<D>,
@@ -81,7 +99,7 @@ pub fn sync<D: BlockDevice + Send>(
             Some(f) => order.push(f.clone()),
             None => report
                 .dropped
-                .push((e.path.clone(), "the file is gone".into())),
+                .push((e.path.clone(), unlisted(vol, &e.path)?)),
         }
     }
     for f in &files {

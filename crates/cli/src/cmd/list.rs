@@ -1,5 +1,6 @@
-//! `bootshelf list TARGET [--json]`: the ISOs on the stick as the menu shows them (the
-//! work is in `stick::list`).
+//! `bootshelf list TARGET [--json]`: the ISOs on the stick as the menu shows them, in its
+//! order, then indexed files the menu does not find (`present: false`; the
+//! work is in `stick::list`, on crates/shelf's discovery).
 
 use anyhow::Context;
 use serde::Serialize;
@@ -76,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     boot_next: r.is_boot_next,
                 })
                 .collect(),
-            notes: &l.slot_notes,
+            notes: &l.notes,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -122,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if l.rows.iter().any(|r| !r.present) {
         println!("! = indexed but the file is gone (run `bootshelf sync`)");
     }
-    for n in &l.slot_notes {
+    for n in &l.notes {
         println!("note: {n}");
     }
     Ok(ExitCode::SUCCESS)
