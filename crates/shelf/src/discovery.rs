@@ -418,7 +418,6 @@ pub fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use blockdev::MemDevice;
     use bootshelf_index::Settings;
 
     #[test]
@@ -455,14 +454,7 @@ mod tests {
     /// order; the default preselected.
     #[test]
     fn index_order_then_scan_order() {
-        let mut dev = MemDevice::new(512, 8192);
-        let opts = exfat::FormatOptions {
-            label: "T",
-            cluster_size: None,
-            volume_serial: 1,
-        };
-        exfat::format(&mut dev, 0, 8192, &opts).unwrap();
-        let mut vol = Volume::open(dev, 0, 8192).unwrap();
+        let mut vol = crate::test_support::volume(8192);
         for f in ["/b.iso", "/a.iso", "/c.iso"] {
             vol.write_file(f, b"not an iso").unwrap();
         }

@@ -29,3 +29,22 @@ pub use discovery::{
 };
 pub use scan::Limits;
 pub use store::IndexStore;
+
+/// What the unit tests share.
+#[cfg(test)]
+mod test_support {
+    use blockdev::MemDevice;
+    use exfat::Volume;
+
+    /// A freshly formatted exFAT volume of `sectors` 512-byte sectors, in memory.
+    pub fn volume(sectors: u64) -> Volume<MemDevice> {
+        let mut dev = MemDevice::new(512, sectors);
+        let opts = exfat::FormatOptions {
+            label: "T",
+            cluster_size: None,
+            volume_serial: 1,
+        };
+        exfat::format(&mut dev, 0, sectors, &opts).unwrap();
+        Volume::open(dev, 0, sectors).unwrap()
+    }
+}

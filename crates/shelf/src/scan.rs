@@ -232,17 +232,9 @@ fn walk<D: BlockDevice>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use blockdev::MemDevice;
 
-    fn volume() -> Volume<MemDevice> {
-        let mut dev = MemDevice::new(512, 16384);
-        let opts = exfat::FormatOptions {
-            label: "T",
-            cluster_size: None,
-            volume_serial: 1,
-        };
-        exfat::format(&mut dev, 0, 16384, &opts).unwrap();
-        Volume::open(dev, 0, 16384).unwrap()
+    fn volume() -> Volume<blockdev::MemDevice> {
+        crate::test_support::volume(16384)
     }
 
     fn paths(scan: &Scan) -> Vec<&str> {

@@ -266,18 +266,10 @@ fn read_slot<D: BlockDevice>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use blockdev::MemDevice;
     use bootshelf_index::{IsoEntry, Settings};
 
-    fn volume() -> Volume<MemDevice> {
-        let mut dev = MemDevice::new(512, 8192);
-        let opts = exfat::FormatOptions {
-            label: "T",
-            cluster_size: None,
-            volume_serial: 1,
-        };
-        exfat::format(&mut dev, 0, 8192, &opts).unwrap();
-        Volume::open(dev, 0, 8192).unwrap()
+    fn volume() -> Volume<blockdev::MemDevice> {
+        crate::test_support::volume(8192)
     }
 
     fn iso(path: &str) -> IsoEntry {
