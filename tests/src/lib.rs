@@ -4,7 +4,8 @@
 //!
 //! Sticks are made by the real `bootshelf` binary ([`bootshelf`] builds it once per test
 //! process into the test's own target directory), ISOs are copied "as a file manager
-//! would" through exfat-fuse ([`TestStick::copy_unindexed`]), and boots run through
+//! would" through exfat-fuse ([`TestStick::copy_unindexed`], or any file operations on a
+//! [`TestStick::mount_data`] mount), and boots run through
 //! `qemu-harness` with the stick on USB storage in snapshot mode, so one stick image can
 //! serve several boots at once.
 
