@@ -165,9 +165,9 @@ struct MenuSeen {
     serial: String,
 }
 
-/// Boot `cfg`, wait for the menu and read its rows from COM1. The loader notes
-/// `bootshelf: discovered N entries` on COM1 first; the rows are read until all N are
-/// there, and must be numbered 1..=N (all on one screen, nothing scrolled away).
+/// Boot `cfg`, wait for the menu and read its rows from COM1. Both loaders also note
+/// `bootshelf: discovered N entries` on COM1 (by "menu drawn"); the rows are read until
+/// all N are there, and must be numbered 1..=N (all on one screen, nothing scrolled away).
 fn read_menu(cfg: &Config, firmware: &str) -> Result<MenuSeen, String> {
     let mut q = Qemu::start(cfg).map_err(|e| format!("{firmware}: starting QEMU: {e}"))?;
     q.wait_for("bootshelf: menu drawn", MENU_TIMEOUT)
