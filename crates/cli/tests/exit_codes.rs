@@ -234,7 +234,7 @@ fn refusing_a_disk_is_2_and_so_is_answering_no() {
     assert!(err.contains("--yes"), "{err}");
     // Asked on a terminal, answered "no".
     let pty = nix::pty::openpty(None, None).expect("openpty");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bootshelf"))
+    let child = Command::new(env!("CARGO_BIN_EXE_bootshelf"))
         .args(["install", dev, "--force"])
         .current_dir(d)
         .stdin(Stdio::from(pty.slave))
