@@ -255,3 +255,45 @@ fn boot_entry<P: Platform>(
     }
     Attempt::Failed(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    /// The end-to-end tests read these texts from COM1: they must not change.
+    #[test]
+    fn note_texts() {
+        let e = "E";
+        let texts = [
+            (
+                Note::OldWindowKept(&e),
+                "bootshelf: could not clear an old ISO window: E",
+            ),
+            (
+                Note::Discovered { entries: 3 },
+                "bootshelf: discovered 3 entries",
+            ),
+            (Note::MenuDrawn, "bootshelf: menu drawn"),
+            (
+                Note::BootNextKept(&e),
+                "bootshelf: could not clear the one-shot default: E",
+            ),
+            (
+                Note::Booting { title: "Debian" },
+                "bootshelf: booting Debian",
+            ),
+            (
+                Note::WindowKept(&e),
+                "bootshelf: could not clear the ISO window: E",
+            ),
+            (
+                Note::BootFailed { message: "x: y" },
+                "bootshelf: boot failed: x: y",
+            ),
+        ];
+        for (note, text) in texts {
+            assert_eq!(note.to_string(), text);
+        }
+    }
+}
