@@ -17,14 +17,14 @@ use crate::discovery::{consume_boot_next, discover, BootEntry, Discovery, Firmwa
 use crate::menu::{self, Action, Menu};
 use crate::window;
 
-/// The screen, keys and clock the menu runs on, borrowed together from a [`Platform`].
-pub struct Io<'a, C: ?Sized, I: ?Sized, T: ?Sized> {
+/// The screen, keys and clock the menu runs on, kept together by a [`Platform`].
+pub struct Io<C, I, T> {
     /// The text screen.
-    pub console: &'a mut C,
+    pub console: C,
     /// Keys (keyboard and serial).
-    pub input: &'a mut I,
+    pub input: I,
     /// Milliseconds, for the countdown.
-    pub clock: &'a mut T,
+    pub clock: T,
 }
 
 /// What a loader provides to [`run`]: firmware glue only, no decisions.
@@ -55,7 +55,7 @@ pub trait Platform {
     fn disk(&mut self) -> &mut Self::Disk;
 
     /// The screen, keys and clock for the menu.
-    fn io(&mut self) -> Io<'_, Self::Console, Self::Input, Self::Clock>;
+    fn io(&mut self) -> &mut Io<Self::Console, Self::Input, Self::Clock>;
 
     /// Tell tests and benchmarks what happened (COM1; see [`Note`] for the texts).
     fn note(&mut self, note: &Note<'_>);
@@ -157,12 +157,18 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
         menu.fail(note);
     }
     let mut painter = Painter::new();
-    painter.paint(io.console, &menu.render(cols, rows));
+    painter.paint(&mut io.console, &menu.render(cols, rows));
     platform.note(&Note::MenuDrawn);
 
     loop {
         let io = platform.io();
-        let action = menu::run(&mut menu, io.console, io.input, io.clock, &mut painter);
+        let action = menu::run(
+            &mut menu,
+            &mut io.console,
+            &mut io.input,
+            &mut io.clock,
+            &mut painter,
+        );
         let attempt = match action {
             Action::Boot(index) => boot_entry(platform, &mut disc, index, true),
             Action::BootWithoutWindow(index) => boot_entry(platform, &mut disc, index, false),
@@ -190,7 +196,7 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
         let io = platform.io();
         io.console.clear();
         painter.invalidate();
-        painter.paint(io.console, &menu.render(cols, rows));
+        painter.paint(&mut io.console, &menu.render(cols, rows));
     }
 }
 

@@ -202,9 +202,7 @@ impl fmt::Display for FakeError {
 
 struct Fake {
     disk: FakeDisk,
-    screen: FakeScreen,
-    keys: FakeKeys,
-    clock: FakeClock,
+    io: Io<FakeScreen, FakeKeys, FakeClock>,
     events: Vec<Event>,
     /// When set, every `prepare_boot` fails with it (as BIOS does for an ISO it cannot
     /// emulate).
@@ -222,14 +220,16 @@ impl Fake {
                 mem: MemDevice::from_bytes(SECTOR, stick),
                 write_protected: false,
             },
-            screen: FakeScreen {
-                rows: vec![Line::blank(); ROWS],
-                written: Vec::new(),
+            io: Io {
+                console: FakeScreen {
+                    rows: vec![Line::blank(); ROWS],
+                    written: Vec::new(),
+                },
+                input: FakeKeys {
+                    script: script.iter().copied().collect(),
+                },
+                clock: FakeClock(0),
             },
-            keys: FakeKeys {
-                script: script.iter().copied().collect(),
-            },
-            clock: FakeClock(0),
             events: Vec::new(),
             prepare_error: None,
             chain_boots: VecDeque::new(),
@@ -268,7 +268,8 @@ impl Fake {
 
     /// Whether a row in `style` containing `text` was ever on the screen.
     fn showed(&self, style: Style, text: &str) -> bool {
-        self.screen
+        self.io
+            .console
             .written
             .iter()
             .any(|l| l.style == style && l.text.contains(text))
@@ -291,12 +292,8 @@ impl Platform for Fake {
         &mut self.disk
     }
 
-    fn io(&mut self) -> Io<'_, FakeScreen, FakeKeys, FakeClock> {
-        Io {
-            console: &mut self.screen,
-            input: &mut self.keys,
-            clock: &mut self.clock,
-        }
+    fn io(&mut self) -> &mut Io<FakeScreen, FakeKeys, FakeClock> {
+        &mut self.io
     }
 
     fn note(&mut self, note: &Note<'_>) {
@@ -336,8 +333,8 @@ impl Platform for Fake {
 
     fn leave(&mut self) -> Option<Ended> {
         self.events.push(Event::Leave {
-            screen_blank: self.screen.rows.iter().all(|r| r.text.is_empty()),
-            rows_written: self.screen.written.len(),
+            screen_blank: self.io.console.rows.iter().all(|r| r.text.is_empty()),
+            rows_written: self.io.console.written.len(),
         });
         self.leaves
             .pop_front()
@@ -541,7 +538,7 @@ fn boot_next_is_consumed_before_booting() {
         }]
     );
     assert!(p.showed(Style::Selected, UEFI_ONLY));
-    assert!(p.clock.0 >= 10_000, "booted after the 10 s countdown");
+    assert!(p.io.clock.0 >= 10_000, "booted after the 10 s countdown");
 }
 
 #[test]

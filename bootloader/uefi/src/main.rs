@@ -49,9 +49,11 @@ fn main() -> Status {
     let disk: &'static RefCell<UefiDisk> = Box::leak(Box::new(RefCell::new(disk)));
     flow::run(&mut Uefi {
         disk: SharedDisk(disk),
-        console: UefiConsole::new(),
-        input: UefiInput,
-        clock: TscClock,
+        io: Io {
+            console: UefiConsole::new(),
+            input: UefiInput,
+            clock: TscClock,
+        },
         discovered: None,
     })
 }
@@ -59,9 +61,7 @@ fn main() -> Status {
 /// The loader flow's platform on UEFI.
 struct Uefi {
     disk: SharedDisk,
-    console: UefiConsole,
-    input: UefiInput,
-    clock: TscClock,
+    io: Io<UefiConsole, UefiInput, TscClock>,
     /// When discovery ended, what it had read and how many entries it found: noted on
     /// COM1 once the menu is drawn, so the serial port does not slow the first paint.
     discovered: Option<(u64, Stats, usize)>,
@@ -83,12 +83,8 @@ impl Platform for Uefi {
         &mut self.disk
     }
 
-    fn io(&mut self) -> Io<'_, UefiConsole, UefiInput, TscClock> {
-        Io {
-            console: &mut self.console,
-            input: &mut self.input,
-            clock: &mut self.clock,
-        }
+    fn io(&mut self) -> &mut Io<UefiConsole, UefiInput, TscClock> {
+        &mut self.io
     }
 
     /// On COM1 only; `discovered` and `menu drawn` get the time since the entry point.

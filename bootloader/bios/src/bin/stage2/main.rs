@@ -60,9 +60,11 @@ extern "sysv64" fn stage2_main(boot_drive: u32) -> ! {
     match flow::run(&mut Bios {
         log: con,
         disk,
-        screen: ui::BiosConsole,
-        input: ui::BiosInput::new(),
-        clock: ui::TickClock::new(),
+        io: Io {
+            console: ui::BiosConsole,
+            input: ui::BiosInput::new(),
+            clock: ui::TickClock::new(),
+        },
     }) {}
 }
 
@@ -71,9 +73,7 @@ struct Bios {
     /// The log console, for halting.
     log: Console,
     disk: Int13Disk,
-    screen: ui::BiosConsole,
-    input: ui::BiosInput,
-    clock: ui::TickClock,
+    io: Io<ui::BiosConsole, ui::BiosInput, ui::TickClock>,
 }
 
 /// Why the chosen entry could not be chain-booted.
@@ -112,12 +112,8 @@ impl Platform for Bios {
         &mut self.disk
     }
 
-    fn io(&mut self) -> Io<'_, ui::BiosConsole, ui::BiosInput, ui::TickClock> {
-        Io {
-            console: &mut self.screen,
-            input: &mut self.input,
-            clock: &mut self.clock,
-        }
+    fn io(&mut self) -> &mut Io<ui::BiosConsole, ui::BiosInput, ui::TickClock> {
+        &mut self.io
     }
 
     /// On COM1 only. Once the menu is on the serial terminal, a note starts on a line of
