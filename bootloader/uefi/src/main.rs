@@ -62,9 +62,19 @@ fn main() -> Status {
 struct Uefi {
     disk: SharedDisk,
     io: Io<UefiConsole, UefiInput, TscClock>,
-    /// When discovery ended, what it had read and how many entries it found: noted on
-    /// COM1 once the menu is drawn, so the serial port does not slow the first paint.
-    discovered: Option<(u64, Stats, usize)>,
+    /// Discovery's note, kept until the menu is drawn.
+    discovered: Option<Discovered>,
+}
+
+/// What discovery's note says: written to COM1 once the menu is drawn, so the serial
+/// port does not slow the first paint.
+struct Discovered {
+    /// When discovery ended (TSC ticks).
+    at: u64,
+    /// What it had read from the stick.
+    stats: Stats,
+    /// Entries it found.
+    entries: usize,
 }
 
 impl Platform for Uefi {
@@ -91,12 +101,16 @@ impl Platform for Uefi {
     fn note(&mut self, note: &Note<'_>) {
         match note {
             Note::Discovered { entries } => {
-                self.discovered = Some((clock::ticks(), self.disk.0.borrow().stats(), *entries));
+                self.discovered = Some(Discovered {
+                    at: clock::ticks(),
+                    stats: self.disk.0.borrow().stats(),
+                    entries: *entries,
+                });
             }
             Note::MenuDrawn => {
                 let drawn = clock::ticks();
                 clock::ensure_calibrated();
-                if let Some((at, stats, entries)) = self.discovered.take() {
+                if let Some(Discovered { at, stats, entries }) = self.discovered.take() {
                     serial_note(&format!(
                         "{} at {} us ({} reads of {} KiB, {} from the stick)",
                         Note::Discovered { entries },
