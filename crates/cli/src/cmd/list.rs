@@ -2,10 +2,10 @@
 //! order, then indexed files the menu does not find (`present: false`; the
 //! work is in `stick::list`, on crates/shelf's discovery).
 
+use crate::exit::Outcome;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use stick::index_io::{human, open_volume};
 
 /// Arguments of `bootshelf list`.
@@ -48,7 +48,7 @@ struct JsonListing<'a> {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, false)
         .with_context(|| format!("opening {}", args.target.display()))?;
     let mut vol = open_volume(&mut stick)?;
@@ -80,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             notes: &l.notes,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     if l.rows.is_empty() {
         println!("no ISOs on the stick");
@@ -126,5 +126,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for n in &l.notes {
         println!("note: {n}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
