@@ -13,7 +13,7 @@
 //! ([`Qemu::send_key`]), reads the VGA text buffer ([`Qemu::vga_text`]) or takes a
 //! screendump ([`Qemu::screendump`]). Dropping a [`Qemu`] always kills the process.
 //!
-//! See `../shared/QEMU.md` for the facts about QEMU on the build machines this rests on.
+//! See docs/qemu.md for the facts about QEMU on the build machines this rests on.
 #![deny(missing_docs)]
 
 mod machine;
@@ -174,7 +174,7 @@ fn prepare_run_files(cfg: &Config, files: &RunFiles) -> Result<(), Error> {
             )))?;
         }
         Firmware::Bios => {
-            // SeaBIOS wants a raw little-endian u16, not a string (QEMU.md).
+            // SeaBIOS wants a raw little-endian u16, not a string (docs/qemu.md).
             std::fs::write(&files.sercon_port, COM1_PORT.to_le_bytes())
                 .map_err(io_err("writing the sercon-port fw_cfg file"))?;
         }
