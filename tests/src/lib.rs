@@ -13,8 +13,9 @@ use qemu_harness::{Config, Drive, Qemu};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
+use testkit::fuse::FuseMount;
+use testkit::loopdev::{LoopDev, LoopOptions};
 
 /// A scratch file removed when dropped (stick images of one test).
 pub struct TempImage(pub PathBuf);
@@ -32,48 +33,10 @@ impl Drop for TempImage {
     }
 }
 
-/// The `bootshelf` binary, built once per test process with the same cargo, target
-/// directory and profile as the running test (so the loaders embedded in it are the ones
-/// of this source tree).
+/// The `bootshelf` binary of this source tree (built once per test process with the
+/// running test's cargo, target directory and profile; see `testkit::cli`).
 pub fn bootshelf() -> Result<&'static Path> {
-    static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| build_bootshelf().map_err(|e| format!("{e:#}")))
-        .as_deref()
-        .map_err(|e| anyhow::anyhow!("building bootshelf: {e}"))
-}
-
-fn build_bootshelf() -> Result<PathBuf> {
-    // <target>/<profile>/deps/<test binary>
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test binary is not in <target>/<profile>/deps")?;
-    let target_dir = profile_dir.parent().context("no target directory")?;
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(p) => p,
-        None => bail!("no profile directory"),
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "bootshelf", "--profile", profile])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .env_remove("RUSTFLAGS")
-        .status()
-        .context("running cargo build -p bootshelf")?;
-    if !status.success() {
-        bail!("cargo build -p bootshelf failed");
-    }
-    let bin = profile_dir.join("bootshelf");
-    if !bin.is_file() {
-        bail!("{} was not built", bin.display());
-    }
-    Ok(bin)
+    testkit::cli::bootshelf_path()
 }
 
 /// Run `bootshelf ARGS`; fail with its output when it fails.
@@ -183,28 +146,17 @@ impl TestStick {
                 l.data.byte_len(l.sector_size),
             )
         };
-        let out = fixtures::run(
-            Command::new("losetup")
-                .args(["-f", "--show", "--offset", &start.to_string()])
-                .args(["--sizelimit", &len.to_string()])
-                .arg(self.path()),
-        )?;
-        let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let device = LoopDev::attach(self.path(), LoopOptions::range(start, len))?;
         let mnt = fixtures::scratch_path("e2e-mnt")?;
-        std::fs::create_dir_all(&mnt)?;
         let result = (|| -> Result<()> {
-            fixtures::run(Command::new("mount.exfat-fuse").arg(&dev).arg(&mnt))?;
-            let copied = write_copy(iso, &mnt.join(name), fragmented);
-            let unmounted = fixtures::run(Command::new("fusermount").arg("-u").arg(&mnt));
+            let mount = FuseMount::exfat(device, &mnt, false)?;
+            let copied = write_copy(iso, &mount.dir().join(name), fragmented);
+            let unmounted = mount.unmount();
             copied?;
-            unmounted?;
-            Ok(())
+            unmounted
         })();
-        let detached = fixtures::run(Command::new("losetup").args(["-d", &dev]));
         let _ = std::fs::remove_dir(&mnt);
-        result?;
-        detached?;
-        Ok(())
+        result
     }
 
     /// Extents of `/name` on the data partition, read with bootshelf's exFAT.

@@ -12,6 +12,7 @@ use stick::add::{add_prepared, check_space, prepare, AddOptions};
 use stick::index_io::IndexStore;
 use stick::Stick;
 use testkit::cutdev::{Count, CutAfter};
+use testkit::image::copy_sparse;
 use testkit::stick::*;
 use testkit::TempDir;
 
@@ -50,26 +51,16 @@ fn run_cut(img: &Path, op: Op<'_>, cut: u64) -> (bool, u64) {
     (ok, done)
 }
 
-fn copy_image(from: &Path, to: &Path) {
-    let st = std::process::Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
 /// Cut `op` after every possible number of writes on copies of `base`; `expect` maps
 /// paths to sources. Returns how many cuts were tried.
 fn cut_everywhere(base: &Path, work: &Path, op: Op<'_>, expect: &BTreeMap<String, PathBuf>) -> u64 {
-    copy_image(base, work);
+    copy_sparse(base, work);
     let (ok, total) = run_cut(work, op, u64::MAX);
     assert!(ok, "{op:?} fails without a cut");
     assert!(total > 0);
     eprintln!("{op:?}: {total} writes");
     for cut in 0..total {
-        copy_image(base, work);
+        copy_sparse(base, work);
         let (ok, _) = run_cut(work, op, cut);
         assert!(
             !ok,

@@ -28,6 +28,17 @@ pub fn open_device(path: &Path, sector_size: u32) -> FileDevice {
     FileDevice::new(f, sector_size, len)
 }
 
+/// Copy the image `from` to `to`, keeping holes (`cp --sparse=always`): a private,
+/// writable copy of a stick image for one test or one boot.
+pub fn copy_sparse(from: &Path, to: &Path) {
+    crate::cmd::ok(
+        std::process::Command::new("cp")
+            .arg("--sparse=always")
+            .arg(from)
+            .arg(to),
+    );
+}
+
 /// The `len` bytes at byte `offset` of `path`.
 pub fn read_range(path: &Path, offset: u64, len: u64) -> Vec<u8> {
     let f = File::open(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
