@@ -8,7 +8,7 @@ use bootloader_core::{menu, window, Key};
 use bootshelf_index::{Index, IsoEntry, Settings, Slot, Timeout};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use testkit::fuse::FuseMount;
+use testkit::fuse::{scatter_free_space, FuseMount};
 use testkit::image::open_device;
 use testkit::loopdev::{LoopDev, LoopOptions};
 use testkit::table::{self, TableKind, TableSpec};
@@ -459,14 +459,7 @@ fn a_fragmented_copy_from_a_file_manager_is_listed() {
         .unwrap();
         let m = FuseMount::exfat(lo, &dir.path().join("mnt"), false).unwrap();
         // Fill the volume with 512 KiB files, then free every other one.
-        let mut n = 0;
-        while std::fs::write(m.dir().join(format!("fill{n:03}")), vec![7u8; 512 * 1024]).is_ok() {
-            n += 1;
-        }
-        let _ = std::fs::remove_file(m.dir().join(format!("fill{n:03}")));
-        for i in (0..n).step_by(2) {
-            std::fs::remove_file(m.dir().join(format!("fill{i:03}"))).unwrap();
-        }
+        scatter_free_space(m.dir());
         std::fs::write(m.dir().join("frag.iso"), &hybrid).unwrap();
     }
     let mut dev = open_device(&img, ss);

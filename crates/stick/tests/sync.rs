@@ -8,6 +8,7 @@ use stick::add::AddOptions;
 use stick::index_io::{open_volume, IndexStore, PlatformId};
 use stick::sync::{sync, SyncOptions, SyncReport};
 use stick::Stick;
+use testkit::fuse::scatter_free_space;
 use testkit::rng::pattern;
 use testkit::stick::*;
 use testkit::TempDir;
@@ -57,14 +58,7 @@ fn sync_indexes_foreign_copies_reports_fragments_and_drops_the_gone() {
     {
         let m = mount_data(&img, &t.path("mnt"), false);
         // Scatter the free space, then copy: exfat-fuse stores the copy FAT-chained.
-        let mut n = 0;
-        while std::fs::write(m.dir().join(format!("fill{n:03}")), vec![7u8; 512 * 1024]).is_ok() {
-            n += 1;
-        }
-        let _ = std::fs::remove_file(m.dir().join(format!("fill{n:03}")));
-        for i in (0..n).step_by(2) {
-            std::fs::remove_file(m.dir().join(format!("fill{i:03}"))).unwrap();
-        }
+        scatter_free_space(m.dir());
         std::fs::create_dir_all(m.dir().join("more")).unwrap();
         std::fs::copy(&hybrid, m.dir().join("more/frag.iso")).unwrap();
         std::fs::copy(&plain, m.dir().join("plain.iso")).unwrap();

@@ -56,6 +56,25 @@ impl FuseMount {
     }
 }
 
+/// Scatter the free space of the file system mounted at `root` the way months of use
+/// would: fill it with 512 KiB files (`fill000`, `fill001`, ...), then delete every other
+/// one. A file copied in afterwards is stored FAT-chained in several pieces. Returns how
+/// many filler files were written (the odd-numbered ones stay).
+pub fn scatter_free_space(root: &Path) -> usize {
+    let filler = |i: usize| root.join(format!("fill{i:03}"));
+    let mut n = 0;
+    while std::fs::write(filler(n), vec![7u8; 512 * 1024]).is_ok() {
+        n += 1;
+    }
+    // The write that failed may have left a partial file.
+    let _ = std::fs::remove_file(filler(n));
+    for i in (0..n).step_by(2) {
+        std::fs::remove_file(filler(i))
+            .unwrap_or_else(|e| panic!("removing {}: {e}", filler(i).display()));
+    }
+    n
+}
+
 /// `fusermount -u dir`, retried for up to 10 s while the file system is busy.
 fn fusermount_u(dir: &Path) -> bool {
     for _ in 0..100 {

@@ -259,23 +259,16 @@ pub fn check_image(img: &Path, layout: &Layout, dir: &Path) -> PathBuf {
         (Some(dev), Scheme::Gpt) => check::sgdisk_verify(dev).assert_clean("sgdisk -v"),
         (Some(dev), Scheme::Mbr) => check::sfdisk_verify(dev).assert_clean("sfdisk --verify"),
     }
-    let data = dir.join("data.part");
-    crate::image::cut(
-        img,
-        layout.data.byte_start(ss),
-        layout.data.byte_len(ss),
-        &data,
-    );
+    let cut_out = |range: stick::SectorRange, name: &str| {
+        let part = dir.join(name);
+        crate::image::cut(img, range.byte_start(ss), range.byte_len(ss), &part);
+        part
+    };
+    let data = cut_out(layout.data, "data.part");
     check::fsck_exfat(&data).assert_clean("fsck.exfat -n on the data partition");
     let label = cmd::ok(Command::new("exfatlabel").arg(&data));
     assert!(label.contains("BOOTSHELF"), "exfatlabel: {label}");
-    let esp = dir.join("esp.part");
-    crate::image::cut(
-        img,
-        layout.esp.byte_start(ss),
-        layout.esp.byte_len(ss),
-        &esp,
-    );
+    let esp = cut_out(layout.esp, "esp.part");
     check::fsck_fat(&esp).assert_clean("fsck.fat -n on the ESP");
     let label = cmd::ok(Command::new("fatlabel").arg(&esp));
     assert_eq!(label.trim(), "BSHELF-EFI", "fatlabel");
