@@ -12,7 +12,6 @@ use anyhow::{bail, Context, Result};
 use qemu_harness::{Config, Drive, Qemu};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 use testkit::fuse::FuseMount;
 use testkit::loopdev::{LoopDev, LoopOptions};
@@ -41,19 +40,18 @@ pub fn bootshelf() -> Result<&'static Path> {
 
 /// Run `bootshelf ARGS`; fail with its output when it fails.
 pub fn run_bootshelf(args: &[&str]) -> Result<String> {
-    let out = Command::new(bootshelf()?)
-        .args(args)
-        .output()
-        .context("running bootshelf")?;
-    if !out.status.success() {
+    // A failed build is an error here, not a panic in testkit::cli::run.
+    bootshelf()?;
+    let out = testkit::cli::run(args);
+    if !out.success() {
         bail!(
-            "bootshelf {args:?} failed ({}):\n{}{}",
+            "bootshelf {args:?} failed ({}):
+{}",
             out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            out.text()
         );
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(out.stdout)
 }
 
 /// How to install a test stick.
