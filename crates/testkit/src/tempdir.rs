@@ -3,6 +3,23 @@
 //! removed with everything in it when dropped.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// `<workspace>/target/fixtures/tmp`: next to the cached fixtures, so that every
+/// engineer's and CI's target directory (and `CARGO_TARGET_DIR`) shares it.
+pub fn scratch_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures/tmp")
+}
+
+/// A fresh path in [`scratch_dir`] that nobody else uses (not created; the caller removes
+/// it): `stem.<process id>.<counter>`.
+pub fn scratch_path(stem: &str) -> std::io::Result<PathBuf> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = scratch_dir();
+    std::fs::create_dir_all(&dir)?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Ok(dir.join(format!("{stem}.{}.{n}", std::process::id())))
+}
 
 /// A fresh, empty directory that no other test (thread or process) uses; removed on drop.
 pub struct TempDir {
@@ -12,7 +29,8 @@ pub struct TempDir {
 impl TempDir {
     /// A new directory whose name starts with `tag` (to tell leftovers apart).
     pub fn new(tag: &str) -> TempDir {
-        let dir = fixtures::scratch_path(tag).expect("a scratch path under target/fixtures/tmp");
+        let dir = scratch_path(tag)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", scratch_dir().display()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         TempDir { dir }
     }
