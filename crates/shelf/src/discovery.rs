@@ -111,11 +111,6 @@ impl Entry {
         runs == 1
     }
 
-    /// Whether the entry's data is the index's (`Indexed`, or `changed` and re-read).
-    pub fn indexed(&self) -> bool {
-        self.source == Source::Indexed || self.changed
-    }
-
     /// Why Enter cannot boot it on `fw`, if it cannot.
     pub fn blocked(&self, fw: Firmware) -> Option<String> {
         if let Some(p) = &self.problem {
