@@ -16,7 +16,7 @@
 
 use crate::error::{Error, FoundType};
 use crate::gpt::{attributes, types};
-use crate::guid::Guid;
+use crate::Guid;
 use crate::mbr::MbrType;
 use crate::table::{Partition, PartitionType, Scheme, Table};
 

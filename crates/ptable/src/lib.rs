@@ -8,7 +8,8 @@
 //!   fail it ([`Slot4::Foreign`]); it only rules out the window.
 //! * [`set_window`] / [`clear_window`] write the ISO window (see docs/window.md).
 //!
-//! Module [`raw`] holds the on-disk structures as the UEFI specification names them.
+//! Module [`raw`] holds the on-disk structures as the UEFI specification names them (crate
+//! `partition-raw`, re-exported).
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
@@ -19,7 +20,6 @@ pub use crc32;
 pub mod describe;
 mod error;
 pub mod gpt;
-mod guid;
 pub mod layout;
 pub mod mbr;
 pub mod raw;
@@ -28,7 +28,7 @@ mod window;
 
 pub use error::{Error, FoundType, GptCopy};
 pub use gpt::{Gpt, GptHealth};
-pub use guid::Guid;
+pub use partition_raw::Guid;
 pub use layout::{Layout, LbaRange, Slot4};
 pub use mbr::{Mbr, MbrType};
 pub use table::{Partition, PartitionType, Scheme, Table};

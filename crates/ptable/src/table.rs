@@ -7,7 +7,7 @@ use blockdev::BlockDevice;
 
 use crate::error::Error;
 use crate::gpt::{decode_name, Gpt};
-use crate::guid::Guid;
+use crate::Guid;
 use crate::mbr::{Mbr, MbrType};
 
 /// GPT or MBR.

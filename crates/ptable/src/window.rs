@@ -10,7 +10,7 @@ use blockdev::{BlockDevice, Extent};
 
 use crate::error::Error;
 use crate::gpt::{encode_name, GptHealth};
-use crate::guid::Guid;
+use crate::Guid;
 use crate::layout::{
     Layout, LbaRange, WINDOW_GPT_ATTRIBUTES, WINDOW_GPT_TYPE, WINDOW_MBR_TYPE, WINDOW_NAME,
     WINDOW_NUMBER,
