@@ -8,8 +8,8 @@ use crate::dir::{self, Dir};
 use crate::eltorito::{BootEntry, Emulation};
 use crate::error::{read_at, Error, Result};
 use crate::raw::FatBootSector;
-use partition_raw::MbrSector;
 use blockdev::ReadAt;
+use partition_raw::MbrSector;
 
 /// Where an image size was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

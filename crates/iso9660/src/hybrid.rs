@@ -81,7 +81,11 @@ impl Hybrid {
         let sector = MbrSector::from_bytes(&crate::raw::array(&s, 0));
         let mbr = sector.has_signature().then(|| {
             let mut partitions = [None; 4];
-            for ((i, slot), e) in partitions.iter_mut().enumerate().zip(sector.partition_record) {
+            for ((i, slot), e) in partitions
+                .iter_mut()
+                .enumerate()
+                .zip(sector.partition_record)
+            {
                 if e.os_type != 0 || e.size_in_lba != 0 {
                     *slot = Some(MbrPartition {
                         number: i as u8 + 1,

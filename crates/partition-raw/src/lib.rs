@@ -503,13 +503,20 @@ mod tests {
         assert_eq!(gpt_header_crc32(&b), crc, "the stored CRC is not counted");
         assert_eq!(GptHeader::from_bytes(&b).header_crc32, crc);
         // Short input never panics.
-        assert_eq!(gpt_header_crc32(&b[..18]), crc32::crc32(&[&b[..16], &[0, 0]].concat()));
+        assert_eq!(
+            gpt_header_crc32(&b[..18]),
+            crc32::crc32(&[&b[..16], &[0, 0]].concat())
+        );
     }
 
     #[test]
     fn entry_names_stop_at_nul_and_replace_lone_surrogates() {
         let mut e = GptPartitionEntry::UNUSED;
-        for (d, u) in e.partition_name.iter_mut().zip("bootshelf ü".encode_utf16()) {
+        for (d, u) in e
+            .partition_name
+            .iter_mut()
+            .zip("bootshelf ü".encode_utf16())
+        {
             *d = u;
         }
         assert_eq!(e.name().collect::<String>(), "bootshelf ü");

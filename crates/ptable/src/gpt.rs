@@ -11,12 +11,12 @@ use alloc::vec::Vec;
 use blockdev::BlockDevice;
 
 use crate::error::{Error, GptCopy};
-use crate::Guid;
 use crate::raw::{
     gpt_header_crc32, GptHeader, GptPartitionEntry, GPT_ENTRY_SIZE, GPT_HEADER_CRC32_OFFSET,
     GPT_HEADER_SIZE, GPT_REVISION_1_0,
 };
 use crate::read_sector;
+use crate::Guid;
 use crc32::crc32;
 
 /// The largest partition entry array this crate reads (bounds allocations on hostile

@@ -28,9 +28,9 @@ mod window;
 
 pub use error::{Error, FoundType, GptCopy};
 pub use gpt::{Gpt, GptHealth};
-pub use partition_raw::Guid;
 pub use layout::{Layout, LbaRange, Slot4};
 pub use mbr::{Mbr, MbrType};
+pub use partition_raw::Guid;
 pub use table::{Partition, PartitionType, Scheme, Table};
 pub use window::{clear_window, read_layout, set_window, window_guid, window_range};
 
