@@ -33,36 +33,25 @@ pub const GPT_NAME_UNITS: usize = 36;
 /// Byte offset of `HeaderCRC32` in the GPT header.
 pub const GPT_HEADER_CRC32_OFFSET: usize = 16;
 
-fn u16_at<const N: usize>(b: &[u8; N], off: usize) -> u16 {
-    let mut a = [0u8; 2];
-    if let Some(s) = b.get(off..off + 2) {
+/// The `M` bytes of `b` at `off` (zero past its end: decoding never panics).
+fn bytes_at<const M: usize, const N: usize>(b: &[u8; N], off: usize) -> [u8; M] {
+    let mut a = [0u8; M];
+    if let Some(s) = b.get(off..off + M) {
         a.copy_from_slice(s);
     }
-    u16::from_le_bytes(a)
+    a
+}
+
+fn u16_at<const N: usize>(b: &[u8; N], off: usize) -> u16 {
+    u16::from_le_bytes(bytes_at(b, off))
 }
 
 fn u32_at<const N: usize>(b: &[u8; N], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    if let Some(s) = b.get(off..off + 4) {
-        a.copy_from_slice(s);
-    }
-    u32::from_le_bytes(a)
+    u32::from_le_bytes(bytes_at(b, off))
 }
 
 fn u64_at<const N: usize>(b: &[u8; N], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    if let Some(s) = b.get(off..off + 8) {
-        a.copy_from_slice(s);
-    }
-    u64::from_le_bytes(a)
-}
-
-fn guid_at<const N: usize>(b: &[u8; N], off: usize) -> Guid {
-    let mut a = [0u8; 16];
-    if let Some(s) = b.get(off..off + 16) {
-        a.copy_from_slice(s);
-    }
-    Guid(a)
+    u64::from_le_bytes(bytes_at(b, off))
 }
 
 fn put<const N: usize>(b: &mut [u8; N], off: usize, v: &[u8]) {
@@ -137,9 +126,9 @@ impl MbrPartitionRecord {
     pub fn from_bytes(b: &[u8; 16]) -> Self {
         MbrPartitionRecord {
             boot_indicator: b[0],
-            starting_chs: [b[1], b[2], b[3]],
+            starting_chs: bytes_at(b, 1),
             os_type: b[4],
-            ending_chs: [b[5], b[6], b[7]],
+            ending_chs: bytes_at(b, 5),
             starting_lba: u32_at(b, 8),
             size_in_lba: u32_at(b, 12),
         }
@@ -194,19 +183,13 @@ impl MbrSector {
 
     /// Decode.
     pub fn from_bytes(b: &[u8; 512]) -> Self {
-        let mut boot_code = [0u8; 440];
-        boot_code.copy_from_slice(&b[..440]);
         let mut recs = [MbrPartitionRecord::default(); 4];
         for (i, r) in recs.iter_mut().enumerate() {
-            let mut raw = [0u8; 16];
-            let off = MBR_PARTITION_RECORDS_OFFSET + i * 16;
-            if let Some(s) = b.get(off..off + 16) {
-                raw.copy_from_slice(s);
-            }
-            *r = MbrPartitionRecord::from_bytes(&raw);
+            let off = MBR_PARTITION_RECORDS_OFFSET + i * MbrPartitionRecord::SIZE;
+            *r = MbrPartitionRecord::from_bytes(&bytes_at(b, off));
         }
         MbrSector {
-            boot_code,
+            boot_code: bytes_at(b, 0),
             unique_mbr_disk_signature: u32_at(b, MBR_DISK_SIGNATURE_OFFSET),
             unknown: u16_at(b, 444),
             partition_record: recs,
@@ -274,10 +257,8 @@ pub struct GptHeader {
 impl GptHeader {
     /// Decode the 92 defined bytes.
     pub fn from_bytes(b: &[u8; GPT_HEADER_SIZE]) -> Self {
-        let mut signature = [0u8; 8];
-        signature.copy_from_slice(&b[..8]);
         GptHeader {
-            signature,
+            signature: bytes_at(b, 0),
             revision: u32_at(b, 8),
             header_size: u32_at(b, 12),
             header_crc32: u32_at(b, 16),
@@ -286,7 +267,7 @@ impl GptHeader {
             alternate_lba: u64_at(b, 32),
             first_usable_lba: u64_at(b, 40),
             last_usable_lba: u64_at(b, 48),
-            disk_guid: guid_at(b, 56),
+            disk_guid: Guid(bytes_at(b, 56)),
             partition_entry_lba: u64_at(b, 72),
             number_of_partition_entries: u32_at(b, 80),
             size_of_partition_entry: u32_at(b, 84),
@@ -368,8 +349,8 @@ impl GptPartitionEntry {
             *u = u16_at(b, 56 + 2 * i);
         }
         GptPartitionEntry {
-            partition_type_guid: guid_at(b, 0),
-            unique_partition_guid: guid_at(b, 16),
+            partition_type_guid: Guid(bytes_at(b, 0)),
+            unique_partition_guid: Guid(bytes_at(b, 16)),
             starting_lba: u64_at(b, 32),
             ending_lba: u64_at(b, 40),
             attributes: u64_at(b, 48),
