@@ -75,6 +75,14 @@ pub trait Console {
     fn size(&self) -> (usize, usize);
     /// Draw row `row` (0 = top) as `line`, clearing the rest of the row.
     fn write_line(&mut self, row: usize, line: &Line);
+    /// Blank the whole screen (before handing it to another program, or after one drew
+    /// on it). By default every row is written blank; a loader clears faster its own way.
+    fn clear(&mut self) {
+        let (_, rows) = self.size();
+        for row in 0..rows {
+            self.write_line(row, &Line::blank());
+        }
+    }
 }
 
 /// A source of keys (keyboard and serial); `None` when no key is waiting.

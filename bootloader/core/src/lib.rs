@@ -5,12 +5,14 @@
 //! * [`menu`]: the boot menu as a pure state machine, rendered as rows for a [`Console`];
 //! * [`console`]: the traits each loader implements (text console, key input, clock);
 //! * [`discovery`]: partition table -> exFAT data partition -> index + scan -> entries;
-//! * [`window`]: the ISO window decision before chain-booting, and stale-window cleanup.
+//! * [`window`]: the ISO window decision before chain-booting, and stale-window cleanup;
+//! * [`flow`]: the loader flow written once over those, behind a [`flow::Platform`] each
+//!   loader implements (disk, console, input, clock, chain-boot, leave, notes).
 //!
-//! A loader's flow: [`window::clear_stale`], [`discovery::discover`], build a
-//! [`menu::Menu`] from [`discovery::Discovery::items`], [`menu::run`] it, then for the chosen
-//! entry [`discovery::consume_boot_next`], [`window::open`] (on refusal
-//! [`menu::Menu::ask_boot_without_window`]) and chain-boot; on failure
+//! A loader's flow ([`flow::run`]): [`window::clear_stale`], [`discovery::discover`], build
+//! a [`menu::Menu`] from [`discovery::Discovery::items`], [`menu::run`] it, then for the
+//! chosen entry [`discovery::consume_boot_next`], [`window::open`] (on refusal
+//! [`menu::Menu::ask_boot_without_window`]) and chain-boot; on failure clear the window,
 //! [`menu::Menu::fail`] and run the menu again. See docs/menu.md.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
@@ -20,11 +22,13 @@ extern crate alloc;
 pub mod cache;
 pub mod console;
 pub mod discovery;
+pub mod flow;
 pub mod keys;
 pub mod menu;
 pub mod window;
 
 pub use console::{Clock, Console, Input, Line, Painter, Screen, Style};
 pub use discovery::{discover, BootEntry, Discovery, Firmware, Limits};
+pub use flow::{Io, Note, Platform};
 pub use keys::{Key, SerialDecoder};
 pub use menu::{Action, Menu};

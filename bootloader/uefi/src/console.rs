@@ -40,15 +40,6 @@ impl UefiConsole {
             used: alloc::vec![cols; rows],
         }
     }
-
-    /// Clear the screen (before handing it to another program, or after one used it).
-    pub fn clear(&mut self) {
-        uefi::system::with_stdout(|o| {
-            let _ = o.set_color(Color::LightGray, Color::Black);
-            let _ = o.clear();
-        });
-        self.used.iter_mut().for_each(|u| *u = 0);
-    }
 }
 
 fn colours(style: Style) -> (Color, Color) {
@@ -64,6 +55,15 @@ fn colours(style: Style) -> (Color, Color) {
 impl Console for UefiConsole {
     fn size(&self) -> (usize, usize) {
         (self.cols, self.rows)
+    }
+
+    /// Clear the screen (before handing it to another program, or after one used it).
+    fn clear(&mut self) {
+        uefi::system::with_stdout(|o| {
+            let _ = o.set_color(Color::LightGray, Color::Black);
+            let _ = o.clear();
+        });
+        self.used.iter_mut().for_each(|u| *u = 0);
     }
 
     fn write_line(&mut self, row: usize, line: &Line) {

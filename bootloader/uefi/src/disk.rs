@@ -5,6 +5,7 @@ use crate::{devpath, proto};
 use alloc::vec;
 use alloc::vec::Vec;
 use blockdev::{check_sector_request, BlockDevice, IoError};
+use core::cell::RefCell;
 use uefi::boot::{self, ScopedProtocol};
 use uefi::proto::device_path::DevicePath;
 use uefi::proto::loaded_image::LoadedImage;
@@ -268,6 +269,33 @@ impl BlockDevice for UefiDisk {
             code: e.status().0 as u64,
             offset: 0,
         })
+    }
+}
+
+/// The stick shared by the loader flow and the virtual CD, which reads it while a
+/// chain-booted image runs ([`crate::vcd`]): each call borrows it for that call only.
+#[derive(Clone, Copy)]
+pub struct SharedDisk(pub &'static RefCell<UefiDisk>);
+
+impl BlockDevice for SharedDisk {
+    fn sector_size(&self) -> u32 {
+        self.0.borrow().sector_size()
+    }
+
+    fn sector_count(&self) -> u64 {
+        self.0.borrow().sector_count()
+    }
+
+    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        self.0.borrow_mut().read_sectors(lba, buf)
+    }
+
+    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
+        self.0.borrow_mut().write_sectors(lba, buf)
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.0.borrow_mut().flush()
     }
 }
 

@@ -1,7 +1,7 @@
-//! bootshelf's UEFI loader: finds the stick it was started from, lists the ISOs on it with
-//! bootloader-core's discovery, runs bootloader-core's menu, and chain-boots the chosen
-//! ISO's El Torito EFI image through a virtual CD ([`vcd`]). This crate is only firmware
-//! glue: the stick as a block device ([`disk`]), the console, keys and clock
+//! bootshelf's UEFI loader: finds the stick it was started from and runs bootloader-core's
+//! loader flow (discovery, menu, ISO window) on it as a [`Platform`]; the chosen ISO's El
+//! Torito EFI image is chain-booted through a virtual CD ([`vcd`]). This crate is only
+//! firmware glue: the stick as a block device ([`disk`]), the console, keys and clock
 //! ([`console`]), and the virtual CD.
 //!
 //! On COM1 (serial only, not on screen) it notes `bootshelf: discovered N entries at T us`
@@ -22,20 +22,17 @@ mod vcd;
 
 use alloc::boxed::Box;
 use alloc::format;
-use alloc::string::String;
-use bootloader_core::discovery::{self, Discovery, Firmware, Limits};
-use bootloader_core::{menu, window, Action, Console, Menu, Painter};
+use bootloader_core::discovery::{BootEntry, Firmware};
+use bootloader_core::{flow, Io, Note, Platform};
 use core::cell::RefCell;
+use core::fmt;
 use core::time::Duration;
 use uefi::prelude::*;
 use uefi::println;
 
 use console::{serial_note, TscClock, UefiConsole, UefiInput};
-use disk::UefiDisk;
-use vcd::{IsoLocation, VirtualCd};
-
-/// The menu's title bar.
-const TITLE: &str = "bootshelf";
+use disk::{SharedDisk, Stats, UefiDisk};
+use vcd::{IsoLocation, VcdError, VirtualCd};
 
 #[entry]
 fn main() -> Status {
@@ -44,146 +41,124 @@ fn main() -> Status {
     let _ = boot::set_watchdog_timer(0, 0x10000, None);
     let disk = match UefiDisk::of_loaded_image() {
         Ok(d) => d,
-        Err(e) => return fatal(&format!("cannot find the stick: {e}")),
+        Err(e) => return fatal(format_args!("cannot find the stick: {e}")),
     };
     if disk.is_read_only() {
         serial_note("bootshelf: the stick is read-only");
     }
     let disk: &'static RefCell<UefiDisk> = Box::leak(Box::new(RefCell::new(disk)));
+    flow::run(&mut Uefi {
+        disk: SharedDisk(disk),
+        io: Io {
+            console: UefiConsole::new(),
+            input: UefiInput,
+            clock: TscClock,
+        },
+        discovered: None,
+    })
+}
 
-    // A window left by an earlier boot goes first, so the firmware and the next OS see
-    // the stick as installed.
-    if let Err(e) = window::clear_stale(&mut *disk.borrow_mut()) {
-        serial_note(&format!(
-            "bootshelf: could not clear an old ISO window: {e}"
-        ));
+/// The loader flow's platform on UEFI.
+struct Uefi {
+    disk: SharedDisk,
+    io: Io<UefiConsole, UefiInput, TscClock>,
+    /// Discovery's note, kept until the menu is drawn.
+    discovered: Option<Discovered>,
+}
+
+/// What discovery's note says: written to COM1 once the menu is drawn, so the serial
+/// port does not slow the first paint.
+struct Discovered {
+    /// When discovery ended (TSC ticks).
+    at: u64,
+    /// What it had read from the stick.
+    stats: Stats,
+    /// Entries it found.
+    entries: usize,
+}
+
+impl Platform for Uefi {
+    const FIRMWARE: Firmware = Firmware::Uefi;
+    const TITLE: &'static str = "bootshelf";
+
+    type Disk = SharedDisk;
+    type Console = UefiConsole;
+    type Input = UefiInput;
+    type Clock = TscClock;
+    type Prepared = ();
+    type BootError = VcdError;
+    type Exit = Status;
+
+    fn disk(&mut self) -> &mut SharedDisk {
+        &mut self.disk
     }
-    let mut disc = match discovery::discover(&mut *disk.borrow_mut(), &Limits::default()) {
-        Ok(d) => d,
-        Err(e) => return fatal(&format!("cannot read the stick: {e}")),
-    };
-    let discovered = clock::ticks();
-    let stats = disk.borrow().stats();
 
-    let mut con = UefiConsole::new();
-    con.clear();
-    let (cols, rows) = con.size();
-    let mut menu = Menu::new(
-        disc.items(Firmware::Uefi),
-        Menu::view_rows_for(rows),
-        &disc.menu_config(TITLE),
-    );
-    if let Some(note) = disc.notes.first() {
-        menu.fail(note);
+    fn io(&mut self) -> &mut Io<UefiConsole, UefiInput, TscClock> {
+        &mut self.io
     }
-    let mut painter = Painter::new();
-    painter.paint(&mut con, &menu.render(cols, rows));
-    let drawn = clock::ticks();
-    clock::ensure_calibrated();
-    serial_note(&format!(
-        "bootshelf: discovered {} entries at {} us ({} reads of {} KiB, {} from the stick)",
-        disc.entries.len(),
-        clock::ticks_to_us(discovered),
-        stats.reads,
-        stats.bytes / 1024,
-        stats.firmware_reads
-    ));
-    serial_note(&format!(
-        "bootshelf: menu drawn at {} us",
-        clock::ticks_to_us(drawn)
-    ));
 
-    loop {
-        let action = menu::run(
-            &mut menu,
-            &mut con,
-            &mut UefiInput,
-            &mut TscClock,
-            &mut painter,
-        );
-        let (index, with_window) = match action {
-            Action::Boot(i) => (i, true),
-            Action::BootWithoutWindow(i) => (i, false),
-            Action::Exit => {
-                con.clear();
-                return Status::ABORTED;
+    /// On COM1 only; `discovered` and `menu drawn` get the time since the entry point.
+    fn note(&mut self, note: &Note<'_>) {
+        match note {
+            Note::Discovered { entries } => {
+                self.discovered = Some(Discovered {
+                    at: clock::ticks(),
+                    stats: self.disk.0.borrow().stats(),
+                    entries: *entries,
+                });
             }
-            Action::Idle | Action::Redraw => continue,
+            Note::MenuDrawn => {
+                let drawn = clock::ticks();
+                clock::ensure_calibrated();
+                if let Some(Discovered { at, stats, entries }) = self.discovered.take() {
+                    serial_note(&format!(
+                        "{} at {} us ({} reads of {} KiB, {} from the stick)",
+                        Note::Discovered { entries },
+                        clock::ticks_to_us(at),
+                        stats.reads,
+                        stats.bytes / 1024,
+                        stats.firmware_reads
+                    ));
+                }
+                serial_note(&format!("{note} at {} us", clock::ticks_to_us(drawn)));
+            }
+            _ => serial_note(&format!("{note}")),
+        }
+    }
+
+    fn prepare_boot(&mut self, _entry: &BootEntry) -> Result<(), VcdError> {
+        Ok(())
+    }
+
+    fn chain_boot(&mut self, entry: &BootEntry, (): ()) -> Result<Status, VcdError> {
+        uefi::system::with_stdout(|o| {
+            let _ = o.clear();
+        });
+        let iso = IsoLocation {
+            size: entry.size,
+            extents: &entry.extents,
         };
-        match boot_entry(disk, &mut disc, index, with_window) {
-            Outcome::AskWithoutWindow(reason) => menu.ask_boot_without_window(index, &reason),
-            Outcome::Failed(message) => {
-                menu.fail(&message);
-                serial_note(&format!("bootshelf: boot failed: {message}"));
-            }
-        }
-        con.clear();
-        painter.invalidate();
-        painter.paint(&mut con, &menu.render(cols, rows));
+        let cd = VirtualCd::install(self.disk.0, &iso)?;
+        let err = cd.boot();
+        cd.remove();
+        // What ran may have written to the stick through the firmware.
+        self.disk.0.borrow_mut().invalidate_cache();
+        Err(err)
     }
-}
 
-/// How an attempt to boot ended (it only ends when it did not boot).
-enum Outcome {
-    /// The ISO window could not be written: ask whether to boot without it.
-    AskWithoutWindow(String),
-    /// The boot failed; show this and go back to the menu.
-    Failed(String),
-}
+    /// Back to the firmware, which tries its next boot option.
+    fn leave(&mut self) -> Option<Status> {
+        Some(Status::ABORTED)
+    }
 
-/// Consume a one-shot boot-next, open the ISO window, and chain-boot entry `index`.
-fn boot_entry(
-    disk: &'static RefCell<UefiDisk>,
-    disc: &mut Discovery,
-    index: usize,
-    with_window: bool,
-) -> Outcome {
-    if let Err(e) = discovery::consume_boot_next(&mut *disk.borrow_mut(), disc) {
-        serial_note(&format!(
-            "bootshelf: could not clear the one-shot default: {e}"
-        ));
+    fn fatal(&mut self, message: fmt::Arguments<'_>) -> Status {
+        fatal(message)
     }
-    let Some(entry) = disc.entries.get(index) else {
-        return Outcome::Failed(format!("no entry {index}"));
-    };
-    if let Some(why) = entry.blocked(Firmware::Uefi) {
-        return Outcome::Failed(format!("{}: {why}", entry.title));
-    }
-    if with_window {
-        if let Err(refusal) = window::open(&mut *disk.borrow_mut(), entry) {
-            return Outcome::AskWithoutWindow(format!("{refusal}"));
-        }
-    }
-    serial_note(&format!("bootshelf: booting {}", entry.title));
-    uefi::system::with_stdout(|o| {
-        let _ = o.clear();
-    });
-    let iso = IsoLocation {
-        size: entry.size,
-        extents: &entry.extents,
-    };
-    let message = match VirtualCd::install(disk, &iso) {
-        Ok(cd) => {
-            let err = cd.boot();
-            cd.remove();
-            // What ran may have written to the stick through the firmware.
-            disk.borrow_mut().invalidate_cache();
-            format!("{}: {err}", entry.title)
-        }
-        Err(e) => format!("{}: {e}", entry.title),
-    };
-    // The entry did not boot: the window must not stay behind.
-    if with_window {
-        if let Err(e) = window::clear_stale(&mut *disk.borrow_mut()) {
-            serial_note(&format!("bootshelf: could not clear the ISO window: {e}"));
-        }
-    }
-    Outcome::Failed(message)
 }
 
 /// Show a message that ends the loader, wait a while for it to be read, and return to the
 /// firmware.
-fn fatal(message: &str) -> Status {
+fn fatal(message: fmt::Arguments<'_>) -> Status {
     println!("bootshelf: {message}");
     serial_note(&format!("bootshelf: fatal: {message}"));
     boot::stall(Duration::from_secs(10));

@@ -1,15 +1,24 @@
 //! `bootshelf`: the command-line front end. Parses arguments, runs one command, and maps
-//! errors to exit codes in one place.
+//! its result to the exit status in one place (`exit`: 0 success, 1 problems found,
+//! 2 error).
 
 mod cmd;
+mod exit;
 
 use clap::{Parser, Subcommand};
+use exit::{Exit, Outcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Multi-ISO boot USB manager.
 #[derive(Parser, Debug)]
-#[command(name = "bootshelf", version, about, propagate_version = true)]
+#[command(
+    name = "bootshelf",
+    version,
+    about,
+    propagate_version = true,
+    after_help = exit::help_section()
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,8 +64,24 @@ fn restore_default_sigpipe() {
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version on stdout, usage errors on stderr, as clap does.
+            let _ = e.print();
+            return Exit::of_parse_error(&e).into();
+        }
+    };
+    let result = run(cli.command);
+    if let Err(e) = &result {
+        eprintln!("bootshelf: error: {e:#}");
+    }
+    Exit::of_command(&result).into()
+}
+
+/// Run one command.
+fn run(command: Command) -> anyhow::Result<Outcome> {
+    match command {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Install(a) => cmd::install::run(a),
         Command::Update(a) => cmd::update::run(a),
@@ -69,13 +94,6 @@ fn main() -> ExitCode {
         Command::BootNext(a) => cmd::boot_next::run(a),
         Command::BootTest(a) => cmd::boot_test::run(a),
         Command::Demo(a) => cmd::demo::run(a),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("bootshelf: error: {e:#}");
-            ExitCode::from(1)
-        }
     }
 }
 

@@ -60,11 +60,11 @@ fn errors_name_the_problem_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     // No such file and no --size.
     let o = bootshelf(&["install", "new.img"], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--size"), "{}", text(&o).1);
     // Too small.
     let o = bootshelf(&["install", "t.img", "--size", "20M"], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("at least"), "{}", text(&o).1);
     // Bad size syntax is a usage error (clap: exit 2).
     let o = bootshelf(&["install", "t.img", "--size", "12Q"], dir.path());
@@ -75,7 +75,7 @@ fn errors_name_the_problem_and_the_fix() {
         .set_len(64 << 20)
         .unwrap();
     let o = bootshelf(&["update", "blank.img"], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = text(&o).1;
     assert!(
         err.contains("not a bootshelf stick") && err.contains("bootshelf install blank.img"),
@@ -126,11 +126,11 @@ fn block_devices_need_confirmation_and_force() {
     let dev = lp.dev.to_str().unwrap();
     // Not removable: refused without --force, before anything else.
     let o = bootshelf(&["install", dev, "--yes"], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--force"), "{}", text(&o).1);
     // No terminal to ask on: refused, telling to use --yes.
     let o = bootshelf(&["install", dev, "--force"], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = text(&o).1;
     assert!(err.contains("--yes") && err.contains(dev), "{err}");
     assert!(read_range(&file, 0, 1 << 20).iter().all(|&b| b == 0));

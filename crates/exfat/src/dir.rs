@@ -325,6 +325,198 @@ pub(crate) fn validate_name(name: &str) -> Result<Vec<u16>, Error> {
     Ok(units)
 }
 
+/// One 32-byte directory entry as read: its index in the directory, its bytes and its
+/// device byte offset.
+#[derive(Clone, Copy)]
+struct RawEntry {
+    index: u32,
+    bytes: [u8; 32],
+    at: u64,
+}
+
+/// Reads a directory's entries in order, one sector at a time.
+struct EntryCursor<'c> {
+    clusters: &'c [u32],
+    /// Index of the next entry.
+    index: u32,
+    /// The sector holding the next entry (read when the next entry starts it).
+    sector: Vec<u8>,
+    /// Partition byte offset of `sector`.
+    sector_offset: u64,
+}
+
+impl<'c> EntryCursor<'c> {
+    fn new(clusters: &'c [u32], sector_size: u32) -> Self {
+        EntryCursor {
+            clusters,
+            index: 0,
+            sector: vec![0u8; sector_size as usize],
+            sector_offset: 0,
+        }
+    }
+
+    /// The next entry, or None after the last cluster.
+    fn next<D: BlockDevice>(&mut self, v: &mut Volume<D>) -> Result<Option<RawEntry>, Error> {
+        let byte = u64::from(self.index) * entry::SIZE as u64;
+        let Some(&c) = usize::try_from(byte / v.g.cs)
+            .ok()
+            .and_then(|i| self.clusters.get(i))
+        else {
+            return Ok(None);
+        };
+        let ss = u64::from(v.g.ss);
+        let within_cluster = byte % v.g.cs;
+        let within_sector = (within_cluster % ss) as usize;
+        if within_sector == 0 {
+            self.sector_offset = v.cluster_offset(c) + within_cluster;
+            v.read_bytes(self.sector_offset, &mut self.sector)?;
+        }
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&self.sector[within_sector..within_sector + 32]);
+        let raw = RawEntry {
+            index: self.index,
+            bytes,
+            at: v.dev_offset(self.sector_offset + within_sector as u64),
+        };
+        self.index += 1;
+        Ok(Some(raw))
+    }
+}
+
+/// An entry set being read: the file entry and the secondary entries so far.
+struct PartialSet {
+    /// Index of the file entry.
+    index: u32,
+    /// Entries the complete set has (1 + SecondaryCount).
+    want: usize,
+    entries: Vec<[u8; 32]>,
+    /// Device byte offset of the file entry.
+    at: u64,
+}
+
+/// What the scan does after an entry.
+enum Flow {
+    /// Read the next entry.
+    Next,
+    /// The visitor asked to stop.
+    Stop,
+    /// The end-of-directory mark: no entry after it is in use.
+    EndOfDirectory,
+}
+
+/// Gathers entries into file entry sets and hands items to the visitor; `lenient`
+/// reports damaged sets as [`Item::Bad`] instead of failing.
+struct SetCollector {
+    pending: Option<PartialSet>,
+    lenient: bool,
+}
+
+impl SetCollector {
+    /// Fail with `err`, or (lenient) report it and go on.
+    fn damaged(&self, err: Error, visit: &mut dyn FnMut(Item) -> bool) -> Result<bool, Error> {
+        if self.lenient {
+            Ok(visit(Item::Bad(err)))
+        } else {
+            Err(err)
+        }
+    }
+
+    /// Take one entry.
+    fn feed(&mut self, e: RawEntry, visit: &mut dyn FnMut(Item) -> bool) -> Result<Flow, Error> {
+        if let Some(set) = self.pending.take() {
+            if e.bytes[0] & 0xC0 == 0xC0 {
+                return self.add_secondary(set, e, visit);
+            }
+            // A cut set: report it, then treat this entry on its own.
+            self.damaged(
+                Error::Corrupt {
+                    what: "entry set: expected an in-use secondary entry",
+                    offset: e.at,
+                    value: u64::from(e.bytes[0]),
+                },
+                visit,
+            )?;
+        }
+        self.primary(e, visit)
+    }
+
+    /// Add secondary entry `e` to `set`; a complete set is parsed and visited.
+    fn add_secondary(
+        &mut self,
+        mut set: PartialSet,
+        e: RawEntry,
+        visit: &mut dyn FnMut(Item) -> bool,
+    ) -> Result<Flow, Error> {
+        set.entries.push(e.bytes);
+        if set.entries.len() < set.want {
+            self.pending = Some(set);
+            return Ok(Flow::Next);
+        }
+        let go = match FileSet::parse(set.index, set.entries, set.at) {
+            Ok(file) => visit(Item::File(&file)),
+            Err(err) => {
+                self.damaged(err, visit)?;
+                true
+            }
+        };
+        Ok(if go { Flow::Next } else { Flow::Stop })
+    }
+
+    /// An entry that is not a secondary of a set being read.
+    fn primary(&mut self, e: RawEntry, visit: &mut dyn FnMut(Item) -> bool) -> Result<Flow, Error> {
+        let go = match e.bytes[0] {
+            entry::END_OF_DIRECTORY => return Ok(Flow::EndOfDirectory),
+            t if t & entry::IN_USE == 0 => visit(Item::Free(e.index)),
+            entry::FILE => self.start_set(e, visit)?,
+            _ => visit(Item::Other(e.index, &e.bytes)),
+        };
+        Ok(if go { Flow::Next } else { Flow::Stop })
+    }
+
+    /// Start a set at file entry `e`; false if the visitor asked to stop.
+    fn start_set(
+        &mut self,
+        e: RawEntry,
+        visit: &mut dyn FnMut(Item) -> bool,
+    ) -> Result<bool, Error> {
+        let sc = usize::from(e.bytes[file::SECONDARY_COUNT]);
+        if sc < 2 {
+            return self.damaged(
+                Error::Corrupt {
+                    what: "file entry SecondaryCount",
+                    offset: e.at + 1,
+                    value: sc as u64,
+                },
+                visit,
+            );
+        }
+        let mut entries = Vec::with_capacity(sc + 1);
+        entries.push(e.bytes);
+        self.pending = Some(PartialSet {
+            index: e.index,
+            want: sc + 1,
+            entries,
+            at: e.at,
+        });
+        Ok(true)
+    }
+
+    /// The directory ended (`index` entries read): a set still being read is cut.
+    fn finish(&mut self, visit: &mut dyn FnMut(Item) -> bool, index: u32) -> Result<(), Error> {
+        if let Some(set) = self.pending.take() {
+            self.damaged(
+                Error::Corrupt {
+                    what: "entry set runs past the end of the directory",
+                    offset: set.at,
+                    value: u64::from(index),
+                },
+                visit,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl<D: BlockDevice> Volume<D> {
     /// Partition byte offset of entry `index` of a directory.
     pub(crate) fn entry_offset(&self, clusters: &[u32], index: u32) -> Result<u64, Error> {
@@ -360,107 +552,25 @@ impl<D: BlockDevice> Volume<D> {
         visit: &mut dyn FnMut(Item) -> bool,
         lenient: bool,
     ) -> Result<ScanEnd, Error> {
-        let ss = u64::from(self.g.ss);
-        let cs = self.g.cs;
-        let per_sector = (ss / 32) as usize;
-        let total = (clusters.len() as u64 * cs / 32).min(u64::from(u32::MAX)) as u32;
-        let mut sector = vec![0u8; ss as usize];
-        let mut pending: Option<(u32, usize, Vec<[u8; 32]>, u64)> = None;
-        let mut idx: u32 = 0;
-        let mut end: Option<u32> = None;
-        'outer: for &c in clusters {
-            let base = self.cluster_offset(c);
-            for s in 0..cs / ss {
-                let off = base + s * ss;
-                self.read_bytes(off, &mut sector)?;
-                for k in 0..per_sector {
-                    let mut e = [0u8; 32];
-                    e.copy_from_slice(&sector[k * 32..k * 32 + 32]);
-                    let i = idx;
-                    idx += 1;
-                    let at = self.dev_offset(off + k as u64 * 32);
-                    if let Some((pi, want, mut list, pat)) = pending.take() {
-                        if e[0] & 0xC0 != 0xC0 && lenient {
-                            // Report the cut set, then treat this entry on its own.
-                            visit(Item::Bad(Error::Corrupt {
-                                what: "entry set: expected an in-use secondary entry",
-                                offset: at,
-                                value: u64::from(e[0]),
-                            }));
-                        } else if e[0] & 0xC0 != 0xC0 {
-                            return Err(Error::Corrupt {
-                                what: "entry set: expected an in-use secondary entry",
-                                offset: at,
-                                value: u64::from(e[0]),
-                            });
-                        } else {
-                            list.push(e);
-                            if list.len() == want {
-                                match FileSet::parse(pi, list, pat) {
-                                    Ok(set) => {
-                                        if !visit(Item::File(&set)) {
-                                            return Ok(ScanEnd { end: idx });
-                                        }
-                                    }
-                                    Err(err) if lenient => {
-                                        visit(Item::Bad(err));
-                                    }
-                                    Err(err) => return Err(err),
-                                }
-                            } else {
-                                pending = Some((pi, want, list, pat));
-                            }
-                            continue;
-                        }
-                    }
-                    let go = match e[0] {
-                        entry::END_OF_DIRECTORY => {
-                            end = Some(i);
-                            break 'outer;
-                        }
-                        t if t & entry::IN_USE == 0 => visit(Item::Free(i)),
-                        entry::FILE if e[file::SECONDARY_COUNT] < 2 && lenient => {
-                            visit(Item::Bad(Error::Corrupt {
-                                what: "file entry SecondaryCount",
-                                offset: at + 1,
-                                value: u64::from(e[file::SECONDARY_COUNT]),
-                            }))
-                        }
-                        entry::FILE => {
-                            let sc = usize::from(e[file::SECONDARY_COUNT]);
-                            if sc < 2 {
-                                return Err(Error::Corrupt {
-                                    what: "file entry SecondaryCount",
-                                    offset: at + 1,
-                                    value: sc as u64,
-                                });
-                            }
-                            let mut list = Vec::with_capacity(sc + 1);
-                            list.push(e);
-                            pending = Some((i, sc + 1, list, at));
-                            true
-                        }
-                        _ => visit(Item::Other(i, &e)),
-                    };
-                    if !go {
-                        return Ok(ScanEnd { end: idx });
-                    }
+        let total = (clusters.len() as u64 * self.g.cs / 32).min(u64::from(u32::MAX)) as u32;
+        let mut cursor = EntryCursor::new(clusters, self.g.ss);
+        let mut sets = SetCollector {
+            pending: None,
+            lenient,
+        };
+        let mut end = None;
+        while let Some(raw) = cursor.next(self)? {
+            match sets.feed(raw, visit)? {
+                Flow::Next => {}
+                Flow::Stop => return Ok(ScanEnd { end: cursor.index }),
+                Flow::EndOfDirectory => {
+                    end = Some(raw.index);
+                    break;
                 }
             }
         }
-        if let Some((_, _, _, pat)) = pending {
-            let err = Error::Corrupt {
-                what: "entry set runs past the end of the directory",
-                offset: pat,
-                value: u64::from(idx),
-            };
-            if lenient {
-                visit(Item::Bad(err));
-            } else {
-                return Err(err);
-            }
-        }
-        let end = end.unwrap_or(idx);
+        sets.finish(visit, cursor.index)?;
+        let end = end.unwrap_or(cursor.index);
         for i in end..total {
             if !visit(Item::Free(i)) {
                 break;

@@ -237,15 +237,7 @@ pub fn format<D: BlockDevice>(
     opts: &FormatOptions,
 ) -> Result<(), Error> {
     let sector_size = dev.sector_size();
-    match start_lba.checked_add(sectors) {
-        Some(end) if end <= dev.sector_count() => {}
-        _ => {
-            return Err(Error::InvalidParameter {
-                what: "partition end (past the end of the device)",
-                value: start_lba.saturating_add(sectors),
-            })
-        }
-    }
+    crate::volume::check_partition_fits(dev.sector_count(), start_lba, sectors)?;
     let volume_bytes = sectors.saturating_mul(u64::from(sector_size));
     let cluster_size = opts
         .cluster_size

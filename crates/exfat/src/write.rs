@@ -74,6 +74,16 @@ struct Target {
     parent_path: String,
 }
 
+/// Set DataLength and ValidDataLength of entry set `e` to `len` and its modified and
+/// accessed times to `now` (packed DOS time).
+fn set_length(e: &mut [[u8; 32]], len: u64, now: u32) {
+    put64(&mut e[1], stream::DATA_LENGTH, len);
+    put64(&mut e[1], stream::VALID_DATA_LENGTH, len);
+    put32(&mut e[0], file::LAST_MODIFIED_TIMESTAMP, now);
+    put32(&mut e[0], file::LAST_ACCESSED_TIMESTAMP, now);
+    e[0][file::LAST_MODIFIED_10MS] = 0;
+}
+
 impl<D: BlockDevice> Volume<D> {
     fn now(&self) -> DateTime {
         (self.clock)()
@@ -253,12 +263,12 @@ impl<D: BlockDevice> Volume<D> {
         }
         let mut list = self.reserved.clone();
         list.extend(avoid);
-        let (_, longest, found) = self.bitmap_survey(u64::from(n), &list)?;
-        match found {
+        let survey = self.bitmap_survey(u64::from(n), &list)?;
+        match survey.found {
             Some(start) => Ok(Run { start, len: n }),
             None => Err(Error::NoSpace {
                 needed: u64::from(n) * self.g.cs,
-                largest_free_run: longest * self.g.cs,
+                largest_free_run: survey.longest * self.g.cs,
             }),
         }
     }
@@ -376,6 +386,40 @@ impl<D: BlockDevice> Volume<D> {
         2 + name.len().div_ceil(entry::NAME_CHARS_PER_ENTRY)
     }
 
+    /// The target of `path`, whose name must not exist yet in its parent.
+    fn free_target(&mut self, path: &str) -> Result<Target, Error> {
+        let t = self.target(path)?;
+        if self.find(&t.dir.clusters, &t.name)?.is_some() {
+            return Err(Error::AlreadyExists { path: t.path });
+        }
+        Ok(t)
+    }
+
+    /// The entry set of a new file or directory `name` of `size` bytes in `run`
+    /// (its start is the FirstCluster), created and modified now.
+    fn new_set(
+        &self,
+        name: &[u16],
+        attributes: u16,
+        flags: u8,
+        run: Run,
+        size: u64,
+    ) -> Vec<[u8; 32]> {
+        let now = self.now();
+        build_set(
+            &NewSet {
+                name,
+                attributes,
+                flags,
+                first_cluster: run.start,
+                size,
+                created: now,
+                modified: now,
+            },
+            &self.upcase,
+        )
+    }
+
     /// Create a directory; its parent must exist. Ok if it already is a directory.
     pub fn mkdir(&mut self, path: &str) -> Result<(), Error> {
         self.check_writable()?;
@@ -394,18 +438,12 @@ impl<D: BlockDevice> Volume<D> {
         self.zero_run(r)?;
         self.bitmap_set(r, true)?;
         self.dev.flush()?;
-        let now = self.now();
-        let set = build_set(
-            &NewSet {
-                name: &t.name,
-                attributes: file::ATTR_DIRECTORY,
-                flags: stream::ALLOCATION_POSSIBLE | stream::NO_FAT_CHAIN,
-                first_cluster: r.start,
-                size: self.g.cs,
-                created: now,
-                modified: now,
-            },
-            &self.upcase,
+        let set = self.new_set(
+            &t.name,
+            file::ATTR_DIRECTORY,
+            stream::ALLOCATION_POSSIBLE | stream::NO_FAT_CHAIN,
+            r,
+            self.g.cs,
         );
         self.write_entries(&t.dir.clusters, &Self::place_changes(slot, &set))?;
         self.dev.flush()?;
@@ -416,10 +454,7 @@ impl<D: BlockDevice> Volume<D> {
     /// exist, the name must be free). Writes nothing.
     pub fn reserve_contiguous(&mut self, path: &str, size: u64) -> Result<Pending, Error> {
         self.check_writable()?;
-        let t = self.target(path)?;
-        if self.find(&t.dir.clusters, &t.name)?.is_some() {
-            return Err(Error::AlreadyExists { path: t.path });
-        }
+        let t = self.free_target(path)?;
         let n64 = size.div_ceil(self.g.cs);
         let n = u32::try_from(n64).map_err(|_| Error::NoSpace {
             needed: size,
@@ -455,10 +490,7 @@ impl<D: BlockDevice> Volume<D> {
         self.check_writable()?;
         // The reservation ends here, committed or not; below it is avoided explicitly.
         self.reserved.retain(|r| *r != p.run);
-        let mut t = self.target(&p.path)?;
-        if self.find(&t.dir.clusters, &t.name)?.is_some() {
-            return Err(Error::AlreadyExists { path: t.path });
-        }
+        let mut t = self.free_target(&p.path)?;
         let reserved = (p.run.len > 0).then_some(p.run);
         if let Some(r) = reserved {
             if !self.run_is_free(r)? {
@@ -473,23 +505,12 @@ impl<D: BlockDevice> Volume<D> {
             self.bitmap_set(r, true)?;
             self.dev.flush()?;
         }
-        let now = self.now();
-        let set = build_set(
-            &NewSet {
-                name: &t.name,
-                attributes: file::ATTR_ARCHIVE,
-                flags: if reserved.is_some() {
-                    stream::ALLOCATION_POSSIBLE | stream::NO_FAT_CHAIN
-                } else {
-                    stream::ALLOCATION_POSSIBLE
-                },
-                first_cluster: p.run.start,
-                size: p.size,
-                created: now,
-                modified: now,
-            },
-            &self.upcase,
-        );
+        let flags = if reserved.is_some() {
+            stream::ALLOCATION_POSSIBLE | stream::NO_FAT_CHAIN
+        } else {
+            stream::ALLOCATION_POSSIBLE
+        };
+        let set = self.new_set(&t.name, file::ATTR_ARCHIVE, flags, p.run, p.size);
         self.write_entries(&t.dir.clusters, &Self::place_changes(slot, &set))?;
         self.dev.flush()?;
         let entries = set;
@@ -584,13 +605,7 @@ impl<D: BlockDevice> Volume<D> {
             Err(Error::NoSpace { .. }) if u64::from(new_n) == old_n && new_n > 0 => {
                 self.write_data(&old_runs, data)?;
                 self.dev.flush()?;
-                self.rewrite_set(&parent.clusters, &mut set, |e| {
-                    put64(&mut e[1], stream::DATA_LENGTH, len);
-                    put64(&mut e[1], stream::VALID_DATA_LENGTH, len);
-                    put32(&mut e[0], file::LAST_MODIFIED_TIMESTAMP, now);
-                    put32(&mut e[0], file::LAST_ACCESSED_TIMESTAMP, now);
-                    e[0][file::LAST_MODIFIED_10MS] = 0;
-                })?;
+                self.rewrite_set(&parent.clusters, &mut set, |e| set_length(e, len, now))?;
                 self.dev.flush()?;
                 return Ok(());
             }
@@ -608,11 +623,7 @@ impl<D: BlockDevice> Volume<D> {
             };
             e[1][stream::FLAGS] = flags;
             put32(&mut e[1], stream::FIRST_CLUSTER, r.start);
-            put64(&mut e[1], stream::DATA_LENGTH, len);
-            put64(&mut e[1], stream::VALID_DATA_LENGTH, len);
-            put32(&mut e[0], file::LAST_MODIFIED_TIMESTAMP, now);
-            put32(&mut e[0], file::LAST_ACCESSED_TIMESTAMP, now);
-            e[0][file::LAST_MODIFIED_10MS] = 0;
+            set_length(e, len, now);
         })?;
         self.dev.flush()?;
         for o in old_runs {

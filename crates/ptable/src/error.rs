@@ -168,6 +168,20 @@ pub enum Error {
         /// Last LBA of the range.
         last: u64,
     },
+    /// A new table ([`crate::write`]) has more entries than its entry array holds.
+    TooManyEntries {
+        /// Entries asked for.
+        count: usize,
+        /// Entries the array holds.
+        max: u32,
+    },
+    /// Two partitions of a new table ([`crate::write`]) share sectors.
+    PartitionsOverlap {
+        /// The lower partition number (1-based).
+        first: u32,
+        /// The higher one.
+        second: u32,
+    },
 }
 
 /// A partition type as found on disk, for error messages.
@@ -311,6 +325,14 @@ impl fmt::Display for Error {
             Error::BeyondMbrLimit { last } => write!(
                 f,
                 "the ISO ends at LBA {last}, beyond what an MBR entry can address (2^32 sectors)"
+            ),
+            Error::TooManyEntries { count, max } => write!(
+                f,
+                "a new partition table with {count} entries: the entry array holds {max}"
+            ),
+            Error::PartitionsOverlap { first, second } => write!(
+                f,
+                "a new partition table where partitions {first} and {second} overlap"
             ),
         }
     }

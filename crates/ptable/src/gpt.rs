@@ -163,6 +163,28 @@ impl Gpt {
         })
     }
 
+    /// A GPT that is not on the disk yet, for [`crate::write`]: `header` as the primary
+    /// copy (its CRCs and the other copy's locations are filled in by [`Gpt::write`]),
+    /// the entry array in whole sectors, and the backup header and entry array LBAs.
+    pub(crate) fn new_unwritten(
+        sector_size: u32,
+        header: GptHeader,
+        entries: Vec<u8>,
+        backup_lba: u64,
+        backup_entries_lba: u64,
+    ) -> Gpt {
+        Gpt {
+            sector_size,
+            header,
+            header_sector: vec![0; sector_size as usize],
+            entries,
+            primary_entries_lba: header.partition_entry_lba,
+            backup_lba,
+            backup_entries_lba,
+            health: GptHealth::Clean,
+        }
+    }
+
     /// The header of the copy in use.
     pub fn header(&self) -> &GptHeader {
         &self.header

@@ -7,6 +7,8 @@
 //!   slot (4), or says why the table is not bootshelf's. A foreign partition 4 does not
 //!   fail it ([`Slot4::Foreign`]); it only rules out the window.
 //! * [`set_window`] / [`clear_window`] write the ISO window (see docs/window.md).
+//! * [`write::write_gpt`] / [`write::write_mbr`] write a whole new table (`install`),
+//!   through the same ordered GPT writer (backup first, primary last, LBA 0 after both).
 //!
 //! Module [`raw`] holds the on-disk structures as the UEFI specification names them (crate
 //! `partition-raw`, re-exported).
@@ -25,6 +27,7 @@ pub mod mbr;
 pub mod raw;
 mod table;
 mod window;
+pub mod write;
 
 pub use error::{Error, FoundType, GptCopy};
 pub use gpt::{Gpt, GptHealth};

@@ -14,9 +14,9 @@ use crate::layout::{
     Layout, LbaRange, WINDOW_GPT_ATTRIBUTES, WINDOW_GPT_TYPE, WINDOW_MBR_TYPE, WINDOW_NAME,
     WINDOW_NUMBER,
 };
-use crate::mbr::chs;
 use crate::raw::{GptPartitionEntry, MbrPartitionRecord};
 use crate::table::Table;
+use crate::write::mbr_record;
 use crate::Guid;
 use crc32::crc32;
 
@@ -138,23 +138,7 @@ fn write_slot<D: BlockDevice>(
                 return Ok(());
             }
             let record = match range {
-                Some(r) => {
-                    let start = u32::try_from(r.first())
-                        .map_err(|_| Error::BeyondMbrLimit { last: r.last() })?;
-                    let size = u32::try_from(r.sectors())
-                        .map_err(|_| Error::BeyondMbrLimit { last: r.last() })?;
-                    if r.last() > u64::from(u32::MAX) {
-                        return Err(Error::BeyondMbrLimit { last: r.last() });
-                    }
-                    MbrPartitionRecord {
-                        boot_indicator: 0,
-                        starting_chs: chs(r.first()),
-                        os_type: WINDOW_MBR_TYPE.0,
-                        ending_chs: chs(r.last()),
-                        starting_lba: start,
-                        size_in_lba: size,
-                    }
-                }
+                Some(r) => mbr_record(r, WINDOW_MBR_TYPE, false)?,
                 None => MbrPartitionRecord::default(),
             };
             mbr.set_record(slot as usize, record);

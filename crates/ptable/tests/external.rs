@@ -799,3 +799,179 @@ fn random_mbr_layouts_and_windows_agree_with_sfdisk() {
         assert!(ok && v.contains("No errors detected."), "{v}");
     }
 }
+
+/// bootshelf's three GPT entries on a disk of `disk` 512-byte sectors, named `data`.
+fn new_gpt_entries(disk: u64, data: &str) -> Vec<ptable::raw::GptPartitionEntry> {
+    use ptable::gpt::{encode_name, types};
+    let g = ptable::write::GptGeometry::new(512, disk).unwrap();
+    let esp_first = (g.last_usable_lba() + 1) / 2048 * 2048 - 16384;
+    let e = |ty, first, last, name, id: u8| ptable::raw::GptPartitionEntry {
+        partition_type_guid: ty,
+        unique_partition_guid: Guid([id; 16]),
+        starting_lba: first,
+        ending_lba: last,
+        attributes: 0,
+        partition_name: encode_name(name),
+    };
+    vec![
+        e(types::MICROSOFT_BASIC_DATA, 2048, esp_first - 1, data, 0x11),
+        e(
+            types::EFI_SYSTEM,
+            esp_first,
+            esp_first + 16383,
+            "BOOTSHELF EFI",
+            0x22,
+        ),
+        e(
+            types::BIOS_BOOT,
+            g.first_usable_lba(),
+            2047,
+            "BOOTSHELF BIOS",
+            0x33,
+        ),
+    ]
+}
+
+#[test]
+fn new_tables_are_what_sgdisk_and_sfdisk_see() {
+    use ptable::write::{mbr_record, write_gpt, write_mbr};
+    let dir = tempfile::tempdir().unwrap();
+    let p = image(dir.path(), "new.img", 64 * MIB);
+    let target = p.to_str().unwrap();
+    let disk = 64 * MIB / 512;
+    write_gpt(
+        &mut open(&p, 512),
+        Guid([0x44; 16]),
+        &new_gpt_entries(disk, "BOOTSHELF"),
+        &[0; 440],
+    )
+    .unwrap();
+    let v = sgdisk_verify(target);
+    assert!(sgdisk_clean(&v), "{v}");
+    let expect = [
+        (
+            1,
+            "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",
+            "'BOOTSHELF'",
+            2048,
+        ),
+        (
+            2,
+            "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+            "'BOOTSHELF EFI'",
+            112_640,
+        ),
+        (
+            3,
+            "21686148-6449-6E6F-744E-656564454649",
+            "'BOOTSHELF BIOS'",
+            34,
+        ),
+    ];
+    for (n, ty, name, first) in expect {
+        let info = sgdisk_info(target, n);
+        assert!(
+            field(&info, "Partition GUID code:").starts_with(ty),
+            "{info}"
+        );
+        assert_eq!(field(&info, "Partition name:"), name, "{info}");
+        assert_eq!(first_number(field(&info, "First sector:")), first, "{info}");
+        assert_eq!(field(&info, "Attribute flags:"), "0000000000000000");
+    }
+    let (_, dump) = run("sgdisk", &["-p", target], None);
+    assert!(dump.contains("Disk identifier (GUID): 44444444-4444-4444-4444-444444444444"));
+    assert!(dump.contains("holds up to 128 entries"), "{dump}");
+    assert!(dump.contains("First usable sector is 34, last usable sector is 131038"));
+
+    let rec = |first: u64, sectors: u64, ty, active| {
+        let r = layout::LbaRange::new(first, first + sectors - 1).unwrap();
+        mbr_record(r, ty, active).unwrap()
+    };
+    let records = [
+        rec(2048, 110_592, ptable::MbrType::EXFAT, true),
+        rec(112_640, 16384, ptable::MbrType::EFI_SYSTEM, false),
+        Default::default(),
+        Default::default(),
+    ];
+    write_mbr(&mut open(&p, 512), 0x1234_5678, records, &[0; 440]).unwrap();
+    let (ok, v) = run("sfdisk", &["--verify", target], None);
+    assert!(ok, "{v}");
+    let (_, dump) = run("sfdisk", &["-d", target], None);
+    assert!(dump.contains("label-id: 0x12345678"), "{dump}");
+    assert!(
+        dump.contains(&format!(
+            "{target}1 : start=        2048, size=      110592, type=7, bootable"
+        )),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(&format!(
+            "{target}2 : start=      112640, size=       16384, type=ef"
+        )),
+        "{dump}"
+    );
+    assert!(!dump.contains(&format!("{target}3")) && !dump.contains(&format!("{target}4")));
+}
+
+#[test]
+fn a_new_gpt_goes_backup_first_and_lba0_last_and_a_crash_leaves_the_old_or_the_new_table() {
+    let disk = 64 * MIB / 512;
+    let old_entries = new_gpt_entries(disk, "OLD");
+    let new_entries = new_gpt_entries(disk, "NEW");
+    let mut old = MemDevice::new(512, disk);
+    ptable::write::write_gpt(&mut old, Guid([1; 16]), &old_entries, &[0; 440]).unwrap();
+    let mut new = MemDevice::new(512, disk);
+    ptable::write::write_gpt(&mut new, Guid([2; 16]), &new_entries, &[0x90; 440]).unwrap();
+    // The order, sector by sector: backup entries, backup header, primary entries, primary
+    // header, LBA 0.
+    let order: Vec<u64> = (disk - 33..disk).chain(2..34).chain([1, 0]).collect();
+    let sector = |d: &MemDevice, lba: u64| {
+        let at = lba as usize * 512;
+        d.data[at..at + 512].to_vec()
+    };
+    let (mut seen_old, mut seen_new) = (0, 0);
+    for budget in 0..=order.len() as u64 {
+        let mut dev = Crashing {
+            inner: old.clone(),
+            budget,
+        };
+        let done = ptable::write::write_gpt(&mut dev, Guid([2; 16]), &new_entries, &[0x90; 440]);
+        assert_eq!(
+            done.is_ok(),
+            budget == order.len() as u64,
+            "budget {budget}"
+        );
+        let mut after = dev.inner;
+        for (i, &lba) in order.iter().enumerate() {
+            let want = if (i as u64) < budget { &new } else { &old };
+            assert!(
+                sector(&after, lba) == sector(want, lba),
+                "budget {budget}: LBA {lba} is not the {} one",
+                if (i as u64) < budget { "new" } else { "old" }
+            );
+        }
+        let Table::Gpt { gpt, .. } = Table::read(&mut after)
+            .unwrap_or_else(|e| panic!("unreadable after a crash at sector {budget}: {e}"))
+        else {
+            panic!("not a GPT after a crash at sector {budget}");
+        };
+        let now: Vec<_> = (0..3).map(|i| gpt.entry(i).unwrap()).collect();
+        if gpt.disk_guid() == Guid([1; 16]) {
+            assert_eq!(now, old_entries, "budget {budget}");
+            seen_old += 1;
+        } else {
+            assert_eq!((gpt.disk_guid(), &now), (Guid([2; 16]), &new_entries));
+            seen_new += 1;
+        }
+    }
+    assert!(seen_old > 0 && seen_new > 0);
+    assert!(after_all_is(&new, &order));
+}
+
+/// Every sector outside `written` of a freshly written disk is zero.
+fn after_all_is(dev: &MemDevice, written: &[u64]) -> bool {
+    dev.data
+        .chunks(512)
+        .enumerate()
+        .all(|(lba, s)| written.contains(&(lba as u64)) || s.iter().all(|&b| b == 0))
+}

@@ -1,7 +1,7 @@
 //! The boot code `install` and `update` write: the MBR's 440 bytes of code, BIOS stage 2
 //! (in the BIOS boot area below 1 MiB) and the UEFI loader (`\EFI\BOOT\BOOTX64.EFI`).
-//! Until crates/loaders builds the real loaders, [`BootCode::placeholder`] supplies an MBR
-//! that says so on screen.
+//! The `bootshelf` binary installs the real loaders (crates/loaders); [`BootCode::placeholder`]
+//! serves where none is built (this crate's own tests): an MBR that says so on screen.
 
 use crate::layout::{Error, Layout, Result};
 

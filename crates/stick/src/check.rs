@@ -1,20 +1,31 @@
 //! `bootshelf check`: the index against the file system against the partition table.
-//! Reads only. Every finding names the ISO and the values that disagree.
+//! Reads only. Each rule is one function below and reports typed [`Finding`]s: a variant
+//! per kind of finding, carrying the values that disagree; its `Display` is the message
+//! `bootshelf check` prints and [`Finding::severity`] says how bad it is.
 //!
-//! * index: both slots (which is current, why the other is not), settings naming ISOs
-//!   that are not listed;
-//! * per indexed ISO: the file exists, is a file, has the indexed size, the file system's
-//!   extents equal the indexed ones, they lie inside the data partition and overlap no
-//!   other ISO, the boot entries lie inside the file, and with `--hash` the SHA-256;
-//! * the file system: ISO files the index does not list;
+//! The rules, in the order they run (findings come out in this order):
+//!
+//! * the index: which slot is current ([`index_in_use`]), why the other is not
+//!   ([`slot_state`]);
+//! * per indexed ISO ([`indexed_iso`]): the file exists and is a file ([`iso_file`]), has
+//!   the indexed size ([`size_matches`]), the file system's extents equal the indexed ones
+//!   ([`extents_match`]), it is in one piece ([`contiguous`]), each extent lies inside the
+//!   data partition ([`inside_data_partition`]) and overlaps no other ISO
+//!   ([`overlapping`]), the boot images lie inside the file ([`boot_images_inside`]), and
+//!   with `--hash` the SHA-256 ([`hash_matches`]);
+//! * the file system: ISO files the index does not list ([`unindexed`]), leftovers of an
+//!   interrupted `add --force` ([`partial_leftovers`]);
+//! * the settings: default and boot-next name indexed ISOs ([`settings_name_indexed`]);
 //! * the partition table: the ISO window entry, when set, covers exactly one indexed,
-//!   contiguous ISO.
+//!   contiguous ISO ([`window_matches`]).
 
 use crate::copy::{hash_on_device, hex};
 use crate::index_io::{find_iso_files, find_partial_files, IndexStore, OpError};
-use crate::layout::Layout;
+use crate::layout::{Layout, SectorRange};
 use blockdev::{BlockDevice, Extent};
-use exfat::Volume;
+use bootshelf_index::{DecodeError, Index, IsoEntry, Selection, Slot, SlotError};
+use exfat::{DirEntry, Volume};
+use std::fmt;
 
 /// Severity of a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,15 +38,374 @@ pub enum Severity {
     Problem,
 }
 
-/// One finding.
+impl Severity {
+    /// Stable lower-case name: `note`, `warning`, `problem`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Problem => "problem",
+        }
+    }
+}
+
+/// A setting of the index that names an ISO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// The entry selected at every boot.
+    Default,
+    /// The entry booted once at the next boot.
+    BootNext,
+}
+
+impl Setting {
+    /// Its name as the CLI spells it: `default`, `boot-next`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Default => "default",
+            Setting::BootNext => "boot-next",
+        }
+    }
+}
+
+/// What `check` found. `Display` gives the message (without the subject).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// How bad.
-    pub severity: Severity,
-    /// The ISO or structure concerned.
-    pub subject: String,
-    /// What is wrong.
-    pub message: String,
+#[non_exhaustive]
+pub enum Finding {
+    /// The index in use (note).
+    CurrentIndex {
+        /// The slot it was read from.
+        slot: Slot,
+        /// Its generation.
+        generation: u64,
+    },
+    /// No index and no ISO: a fresh stick (note).
+    NoIndexYet,
+    /// ISOs are on the stick but neither slot holds a valid index (problem).
+    NoValidIndex,
+    /// A slot file is missing while the other slot holds the index (note).
+    SlotMissing {
+        /// The missing slot.
+        slot: Slot,
+    },
+    /// A slot file is not a valid index; the other slot is used (warning).
+    SlotInvalid {
+        /// The slot.
+        slot: Slot,
+        /// Why it does not decode.
+        error: DecodeError,
+    },
+    /// An indexed ISO's file is gone (problem).
+    IsoGone {
+        /// Path on the stick.
+        path: String,
+    },
+    /// Looking an indexed ISO up in the file system failed (problem).
+    IsoLookupFailed {
+        /// Path on the stick.
+        path: String,
+        /// What the file system said.
+        error: exfat::Error,
+    },
+    /// An indexed path is a directory (problem).
+    IsoIsDirectory {
+        /// Path on the stick.
+        path: String,
+    },
+    /// The file's size differs from the indexed one (problem).
+    SizeMismatch {
+        /// Path on the stick.
+        path: String,
+        /// Size in the index.
+        indexed: u64,
+        /// Size in the file system.
+        on_file_system: u64,
+    },
+    /// The file system has the file elsewhere than the index says (problem).
+    ExtentsMismatch {
+        /// Path on the stick.
+        path: String,
+        /// Extents in the index.
+        indexed: Vec<Extent>,
+        /// Extents in the file system.
+        on_file_system: Vec<Extent>,
+    },
+    /// The file's extents could not be read from the file system (problem).
+    ExtentsUnreadable {
+        /// Path on the stick.
+        path: String,
+        /// What the file system said.
+        error: exfat::Error,
+    },
+    /// The ISO is in several pieces: no ISO window for it (warning).
+    Fragmented {
+        /// Path on the stick.
+        path: String,
+        /// Number of extents.
+        extents: usize,
+    },
+    /// An indexed extent lies (partly) outside the data partition (problem).
+    OutsideDataPartition {
+        /// Path on the stick.
+        path: String,
+        /// The extent (device bytes).
+        extent: Extent,
+        /// First device byte of the data partition.
+        data_start: u64,
+        /// Device byte just past the data partition.
+        data_end: u64,
+    },
+    /// An indexed extent overlaps an extent of an ISO indexed before it (problem).
+    Overlap {
+        /// Path on the stick.
+        path: String,
+        /// The extent (device bytes).
+        extent: Extent,
+        /// The other ISO.
+        other: String,
+    },
+    /// A boot entry's image reaches past the end of the file (problem).
+    BootImagePastEnd {
+        /// Path on the stick.
+        path: String,
+        /// Index of the boot entry in the index.
+        entry: usize,
+        /// ISO sector (2048 bytes) of the image.
+        load_rba: u32,
+        /// Size of the image in bytes.
+        image_size: u64,
+    },
+    /// `--hash`: the index has no SHA-256 for this ISO (note).
+    NoHashRecorded {
+        /// Path on the stick.
+        path: String,
+    },
+    /// `--hash`: the bytes on the stick do not have the indexed SHA-256 (problem).
+    HashMismatch {
+        /// Path on the stick.
+        path: String,
+        /// SHA-256 in the index.
+        indexed: [u8; 32],
+        /// SHA-256 of the bytes on the stick.
+        on_stick: [u8; 32],
+    },
+    /// `--hash`: reading the ISO failed (problem).
+    HashUnreadable {
+        /// Path on the stick.
+        path: String,
+        /// The read error's message (the copy error carries an `io::Error`, which can be
+        /// neither cloned nor compared).
+        error: String,
+    },
+    /// An ISO file the index does not list (warning).
+    Unindexed {
+        /// Path on the stick.
+        path: String,
+    },
+    /// The temporary copy of an interrupted `add --force` (warning).
+    PartialLeftover {
+        /// Path on the stick.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// A setting names an ISO that is not indexed (warning).
+    SettingNotIndexed {
+        /// Which setting.
+        setting: Setting,
+        /// The path it names.
+        names: String,
+    },
+    /// The ISO window covers an indexed ISO (note).
+    WindowCovers {
+        /// Path on the stick.
+        path: String,
+    },
+    /// The ISO window covers sectors that match no indexed ISO (warning).
+    WindowStale {
+        /// First sector.
+        first_lba: u64,
+        /// Sector just past the end.
+        end_lba: u64,
+    },
+}
+
+impl Finding {
+    /// How bad it is.
+    pub fn severity(&self) -> Severity {
+        use Finding::*;
+        match self {
+            CurrentIndex { .. }
+            | NoIndexYet
+            | SlotMissing { .. }
+            | NoHashRecorded { .. }
+            | WindowCovers { .. } => Severity::Note,
+            SlotInvalid { .. }
+            | Fragmented { .. }
+            | Unindexed { .. }
+            | PartialLeftover { .. }
+            | SettingNotIndexed { .. }
+            | WindowStale { .. } => Severity::Warning,
+            NoValidIndex
+            | IsoGone { .. }
+            | IsoLookupFailed { .. }
+            | IsoIsDirectory { .. }
+            | SizeMismatch { .. }
+            | ExtentsMismatch { .. }
+            | ExtentsUnreadable { .. }
+            | OutsideDataPartition { .. }
+            | Overlap { .. }
+            | BootImagePastEnd { .. }
+            | HashMismatch { .. }
+            | HashUnreadable { .. } => Severity::Problem,
+        }
+    }
+
+    /// What it is about: an ISO's path on the stick, an index slot's path, `index`, a
+    /// setting's name or `ISO window`.
+    pub fn subject(&self) -> &str {
+        use Finding::*;
+        match self {
+            CurrentIndex { slot, .. } | SlotMissing { slot } | SlotInvalid { slot, .. } => {
+                slot.path()
+            }
+            NoIndexYet | NoValidIndex => "index",
+            IsoGone { path }
+            | IsoLookupFailed { path, .. }
+            | IsoIsDirectory { path }
+            | SizeMismatch { path, .. }
+            | ExtentsMismatch { path, .. }
+            | ExtentsUnreadable { path, .. }
+            | Fragmented { path, .. }
+            | OutsideDataPartition { path, .. }
+            | Overlap { path, .. }
+            | BootImagePastEnd { path, .. }
+            | NoHashRecorded { path }
+            | HashMismatch { path, .. }
+            | HashUnreadable { path, .. }
+            | Unindexed { path }
+            | PartialLeftover { path, .. } => path,
+            SettingNotIndexed { setting, .. } => setting.name(),
+            WindowCovers { .. } | WindowStale { .. } => "ISO window",
+        }
+    }
+
+    /// A stable name of the kind of finding, for scripts (`bootshelf check --json`).
+    pub fn kind(&self) -> &'static str {
+        use Finding::*;
+        match self {
+            CurrentIndex { .. } => "current_index",
+            NoIndexYet => "no_index_yet",
+            NoValidIndex => "no_valid_index",
+            SlotMissing { .. } => "slot_missing",
+            SlotInvalid { .. } => "slot_invalid",
+            IsoGone { .. } => "iso_gone",
+            IsoLookupFailed { .. } => "iso_lookup_failed",
+            IsoIsDirectory { .. } => "iso_is_directory",
+            SizeMismatch { .. } => "size_mismatch",
+            ExtentsMismatch { .. } => "extents_mismatch",
+            ExtentsUnreadable { .. } => "extents_unreadable",
+            Fragmented { .. } => "fragmented",
+            OutsideDataPartition { .. } => "outside_data_partition",
+            Overlap { .. } => "overlap",
+            BootImagePastEnd { .. } => "boot_image_past_end",
+            NoHashRecorded { .. } => "no_hash_recorded",
+            HashMismatch { .. } => "hash_mismatch",
+            HashUnreadable { .. } => "hash_unreadable",
+            Unindexed { .. } => "unindexed",
+            PartialLeftover { .. } => "partial_leftover",
+            SettingNotIndexed { .. } => "setting_not_indexed",
+            WindowCovers { .. } => "window_covers",
+            WindowStale { .. } => "window_stale",
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Finding::*;
+        match self {
+            CurrentIndex { generation, .. } => {
+                write!(f, "current index, generation {generation}")
+            }
+            NoIndexYet => f.write_str("no index yet and no ISO on the stick"),
+            NoValidIndex => f.write_str("no valid index slot (run `bootshelf sync`)"),
+            SlotMissing { .. } => f.write_str("missing (written at the next change)"),
+            SlotInvalid { error, .. } => write!(
+                f,
+                "not usable ({error}); the other slot is used and this one is rewritten at the next change"
+            ),
+            IsoGone { .. } => f.write_str("indexed but the file is gone"),
+            IsoLookupFailed { error, .. } => write!(f, "cannot look it up: {error}"),
+            IsoIsDirectory { .. } => f.write_str("indexed but it is a directory"),
+            SizeMismatch {
+                indexed,
+                on_file_system,
+                ..
+            } => write!(
+                f,
+                "size {indexed} in the index, {on_file_system} on the file system"
+            ),
+            ExtentsMismatch {
+                indexed,
+                on_file_system,
+                ..
+            } => write!(
+                f,
+                "extents {indexed:?} in the index, {on_file_system:?} on the file system"
+            ),
+            ExtentsUnreadable { error, .. } => write!(f, "cannot read its extents: {error}"),
+            Fragmented { extents, .. } => write!(
+                f,
+                "fragmented into {extents} extents: the ISO window cannot expose it to the booted system"
+            ),
+            OutsideDataPartition {
+                extent,
+                data_start,
+                data_end,
+                ..
+            } => write!(
+                f,
+                "extent at device byte {} ({} bytes) lies outside the data partition [{data_start}, {data_end})",
+                extent.start, extent.len
+            ),
+            Overlap { extent, other, .. } => {
+                write!(f, "extent at device byte {} overlaps {other}", extent.start)
+            }
+            BootImagePastEnd {
+                entry,
+                load_rba,
+                image_size,
+                ..
+            } => write!(
+                f,
+                "boot entry {entry}: image at ISO sector {load_rba} ({image_size} bytes) reaches past the end of the file"
+            ),
+            NoHashRecorded { .. } => f.write_str("no SHA-256 recorded (indexed by sync)"),
+            HashMismatch {
+                indexed, on_stick, ..
+            } => write!(
+                f,
+                "SHA-256 {} in the index, {} on the stick",
+                hex(indexed),
+                hex(on_stick)
+            ),
+            HashUnreadable { error, .. } => write!(f, "cannot read it: {error}"),
+            Unindexed { .. } => {
+                f.write_str("on the stick but not in the index (run `bootshelf sync`)")
+            }
+            PartialLeftover { size, .. } => write!(
+                f,
+                "leftover of an interrupted `add --force` ({size} bytes); `bootshelf sync` deletes it"
+            ),
+            SettingNotIndexed { names, .. } => write!(f, "names {names}, which is not indexed"),
+            WindowCovers { path } => write!(f, "covers {path} (left by the last boot)"),
+            WindowStale { first_lba, end_lba } => write!(
+                f,
+                "covers sectors {first_lba}..{end_lba} which match no indexed ISO (stale; the next boot rewrites it)"
+            ),
+        }
+    }
 }
 
 /// The result of `check`.
@@ -54,17 +424,15 @@ pub struct CheckReport {
 impl CheckReport {
     /// Whether anything is a [`Severity::Problem`].
     pub fn has_problems(&self) -> bool {
-        self.findings
-            .iter()
-            .any(|f| f.severity == Severity::Problem)
+        self.problems() > 0
     }
 
-    fn add(&mut self, severity: Severity, subject: &str, message: String) {
-        self.findings.push(Finding {
-            severity,
-            subject: subject.to_string(),
-            message,
-        });
+    /// How many findings are a [`Severity::Problem`].
+    pub fn problems(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity() == Severity::Problem)
+            .count()
     }
 }
 
@@ -73,10 +441,6 @@ impl CheckReport {
 pub struct CheckOptions {
     /// Read every indexed ISO and compare its SHA-256.
     pub hash: bool,
-}
-
-fn overlaps(a: &Extent, b: &Extent) -> bool {
-    a.start < b.start.saturating_add(b.len) && b.start < a.start.saturating_add(a.len)
 }
 
 /// Run the checks. `layout` is the partition table's view (`None` for a bare exFAT image).
@@ -91,234 +455,548 @@ pub fn check<D: BlockDevice + Send>(
     let mut r = CheckReport::default();
     let files = find_iso_files(vol)?;
 
-    match &sel.current {
-        Some((slot, idx)) => {
-            r.generation = idx.generation;
-            r.add(
-                Severity::Note,
-                slot.path(),
-                format!("current index, generation {}", idx.generation),
-            );
-        }
-        None if files.is_empty() => r.add(
-            Severity::Note,
-            "index",
-            "no index yet and no ISO on the stick".into(),
-        ),
-        None => r.add(
-            Severity::Problem,
-            "index",
-            "no valid index slot (run `bootshelf sync`)".into(),
-        ),
+    if let Some((_, idx)) = &sel.current {
+        r.generation = idx.generation;
     }
-    for (slot, err) in [
-        ("/bootshelf/index.a", &sel.a_error),
-        ("/bootshelf/index.b", &sel.b_error),
-    ] {
-        match err {
-            Some(bootshelf_index::SlotError::Missing) if sel.current.is_some() => r.add(
-                Severity::Note,
-                slot,
-                "missing (written at the next change)".into(),
-            ),
-            Some(bootshelf_index::SlotError::Invalid(e)) => r.add(
-                Severity::Warning,
-                slot,
-                format!("not usable ({e}); the other slot is used and this one is rewritten at the next change"),
-            ),
-            _ => {}
-        }
+    r.findings.push(index_in_use(sel, !files.is_empty()));
+    let has_current = sel.current.is_some();
+    for (slot, err) in [(Slot::A, &sel.a_error), (Slot::B, &sel.b_error)] {
+        r.findings
+            .extend(slot_state(slot, err.as_ref(), has_current));
     }
     let index = store.index();
 
-    let data = layout.map(|l| {
-        (
-            l.data.byte_start(l.sector_size),
-            l.data.byte_start(l.sector_size) + l.data.byte_len(l.sector_size),
-        )
-    });
+    let data = layout.map(DataPartition::of);
     let mut placed: Vec<(String, Extent)> = Vec::new();
     for e in &index.isos {
         r.isos_checked += 1;
-        let p = e.path.as_str();
-        let de = match vol.stat(p) {
-            Ok(de) => de,
-            Err(exfat::Error::NotFound { .. }) => {
-                r.add(Severity::Problem, p, "indexed but the file is gone".into());
-                continue;
-            }
-            Err(err) => {
-                r.add(Severity::Problem, p, format!("cannot look it up: {err}"));
-                continue;
-            }
-        };
-        if de.is_dir {
-            r.add(Severity::Problem, p, "indexed but it is a directory".into());
-            continue;
-        }
-        if de.size != e.size {
-            r.add(
-                Severity::Problem,
-                p,
-                format!(
-                    "size {} in the index, {} on the file system",
-                    e.size, de.size
-                ),
-            );
-        }
-        match vol.extents(&de) {
-            Ok(fs_ext) if fs_ext != e.extents => r.add(
-                Severity::Problem,
-                p,
-                format!(
-                    "extents {:?} in the index, {:?} on the file system",
-                    e.extents, fs_ext
-                ),
-            ),
-            Ok(_) => {}
-            Err(err) => r.add(
-                Severity::Problem,
-                p,
-                format!("cannot read its extents: {err}"),
-            ),
-        }
-        if !e.is_contiguous() {
-            r.add(
-                Severity::Warning,
-                p,
-                format!(
-                    "fragmented into {} extents: the ISO window cannot expose it to the booted system",
-                    e.extents.len()
-                ),
-            );
-        }
-        for x in &e.extents {
-            if let Some((lo, hi)) = data {
-                if x.start < lo || x.start.saturating_add(x.len) > hi {
-                    r.add(
-                        Severity::Problem,
-                        p,
-                        format!(
-                            "extent at device byte {} ({} bytes) lies outside the data partition [{lo}, {hi})",
-                            x.start, x.len
-                        ),
-                    );
-                }
-            }
-            for (other, y) in &placed {
-                if overlaps(x, y) {
-                    r.add(
-                        Severity::Problem,
-                        p,
-                        format!("extent at device byte {} overlaps {other}", x.start),
-                    );
-                }
-            }
-        }
-        for x in &e.extents {
-            placed.push((p.to_string(), *x));
-        }
-        for (i, b) in e.boot.iter().enumerate() {
-            let end = u64::from(b.load_rba) * 2048 + b.image_size;
-            if end > e.size {
-                r.add(
-                    Severity::Problem,
-                    p,
-                    format!(
-                        "boot entry {i}: image at ISO sector {} ({} bytes) reaches past the end of the file",
-                        b.load_rba, b.image_size
-                    ),
-                );
-            }
-        }
-        if opts.hash {
-            match e.sha256 {
-                None => r.add(
-                    Severity::Note,
-                    p,
-                    "no SHA-256 recorded (indexed by sync)".into(),
-                ),
-                Some(want) => {
-                    let got = hash_on_device(vol.device(), &e.extents, e.size, progress);
-                    match got {
-                        Ok(got) if got == want => r.hashes_checked += 1,
-                        Ok(got) => r.add(
-                            Severity::Problem,
-                            p,
-                            format!(
-                                "SHA-256 {} in the index, {} on the stick",
-                                hex(&want),
-                                hex(&got)
-                            ),
-                        ),
-                        Err(err) => r.add(Severity::Problem, p, format!("cannot read it: {err}")),
-                    }
-                }
-            }
+        let hashed = indexed_iso(vol, e, data, &mut placed, opts, progress, &mut r.findings);
+        if hashed {
+            r.hashes_checked += 1;
         }
     }
-    for (path, _) in &files {
-        if index.find(path).is_none() {
-            r.add(
-                Severity::Warning,
-                path,
-                "on the stick but not in the index (run `bootshelf sync`)".into(),
-            );
-        }
-    }
-    for (path, de) in find_partial_files(vol)? {
-        r.add(
-            Severity::Warning,
-            &path,
-            format!(
-                "leftover of an interrupted `add --force` ({} bytes); `bootshelf sync` deletes it",
-                de.size
-            ),
-        );
-    }
-    for (what, s) in [
-        ("default", &index.settings.default),
-        ("boot-next", &index.settings.boot_next),
-    ] {
-        if let Some(p) = s {
-            if index.find(p).is_none() {
-                r.add(
-                    Severity::Warning,
-                    what,
-                    format!("names {p}, which is not indexed"),
-                );
-            }
-        }
-    }
+    r.findings.extend(unindexed(&files, &index));
+    r.findings
+        .extend(partial_leftovers(&find_partial_files(vol)?));
+    r.findings.extend(settings_name_indexed(&index));
     if let Some(l) = layout {
-        if let Some(w) = l.window {
-            let ws = w.byte_start(l.sector_size);
-            let wl = w.byte_len(l.sector_size);
-            let hit = index.isos.iter().find(|e| {
-                e.extents.first().is_some_and(|x| {
-                    e.is_contiguous()
-                        && x.start == ws
-                        && wl >= e.size
-                        && wl - e.size < u64::from(l.sector_size)
-                })
-            });
-            match hit {
-                Some(e) => r.add(
-                    Severity::Note,
-                    "ISO window",
-                    format!("covers {} (left by the last boot)", e.path),
-                ),
-                None => r.add(
-                    Severity::Warning,
-                    "ISO window",
-                    format!(
-                        "covers sectors {}..{} which match no indexed ISO (stale; the next boot rewrites it)",
-                        w.first_lba(),
-                        w.end_lba()
-                    ),
-                ),
-            }
-        }
+        r.findings.extend(window_matches(l, &index));
     }
     Ok(r)
+}
+
+/// The data partition in device bytes, `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataPartition {
+    /// First device byte.
+    pub start: u64,
+    /// Device byte just past the end.
+    pub end: u64,
+}
+
+impl DataPartition {
+    /// The data partition of `layout`.
+    pub fn of(layout: &Layout) -> Self {
+        let start = layout.data.byte_start(layout.sector_size);
+        DataPartition {
+            start,
+            end: start + layout.data.byte_len(layout.sector_size),
+        }
+    }
+}
+
+/// Rule: which index is in use. A note naming its slot and generation; without one, a
+/// note on a fresh stick, a problem when there are ISOs.
+pub fn index_in_use(sel: &Selection, isos_on_stick: bool) -> Finding {
+    match &sel.current {
+        Some((slot, idx)) => Finding::CurrentIndex {
+            slot: *slot,
+            generation: idx.generation,
+        },
+        None if !isos_on_stick => Finding::NoIndexYet,
+        None => Finding::NoValidIndex,
+    }
+}
+
+/// Rule: why a slot is not in use. A missing slot beside a current index is a note (it
+/// is written at the next change); an invalid one is a warning.
+pub fn slot_state(slot: Slot, error: Option<&SlotError>, has_current: bool) -> Option<Finding> {
+    match error? {
+        SlotError::Missing if has_current => Some(Finding::SlotMissing { slot }),
+        SlotError::Missing => None,
+        SlotError::Invalid(e) => Some(Finding::SlotInvalid {
+            slot,
+            error: e.clone(),
+        }),
+    }
+}
+
+/// Every per-ISO rule on one indexed ISO, in order; findings go to `out`. `placed` holds
+/// the extents of the ISOs checked before it (this one's are added). Returns whether its
+/// SHA-256 was read and matched.
+fn indexed_iso<D: BlockDevice + Send>(
+    vol: &mut Volume<D>,
+    e: &IsoEntry,
+    data: Option<DataPartition>,
+    placed: &mut Vec<(String, Extent)>,
+    opts: CheckOptions,
+    progress: &mut dyn FnMut(u64),
+    out: &mut Vec<Finding>,
+) -> bool {
+    let de = match iso_file(vol, e) {
+        Ok(de) => de,
+        Err(f) => {
+            out.push(f);
+            return false;
+        }
+    };
+    out.extend(size_matches(e, &de));
+    out.extend(extents_match(vol, e, &de));
+    out.extend(contiguous(e));
+    for x in &e.extents {
+        if let Some(data) = data {
+            out.extend(inside_data_partition(&e.path, x, data));
+        }
+        out.extend(overlapping(&e.path, x, placed));
+    }
+    placed.extend(e.extents.iter().map(|x| (e.path.clone(), *x)));
+    out.extend(boot_images_inside(e));
+    if !opts.hash {
+        return false;
+    }
+    match hash_matches(vol, e, progress) {
+        None => true,
+        Some(f) => {
+            out.push(f);
+            false
+        }
+    }
+}
+
+/// Rule: the indexed ISO's file exists and is a file. `Err` holds the finding that makes
+/// the other per-ISO rules moot.
+pub fn iso_file<D: BlockDevice>(vol: &mut Volume<D>, e: &IsoEntry) -> Result<DirEntry, Finding> {
+    let path = || e.path.clone();
+    match vol.stat(&e.path) {
+        Ok(de) if de.is_dir => Err(Finding::IsoIsDirectory { path: path() }),
+        Ok(de) => Ok(de),
+        Err(exfat::Error::NotFound { .. }) => Err(Finding::IsoGone { path: path() }),
+        Err(error) => Err(Finding::IsoLookupFailed {
+            path: path(),
+            error,
+        }),
+    }
+}
+
+/// Rule: the file has the indexed size.
+pub fn size_matches(e: &IsoEntry, de: &DirEntry) -> Option<Finding> {
+    (de.size != e.size).then(|| Finding::SizeMismatch {
+        path: e.path.clone(),
+        indexed: e.size,
+        on_file_system: de.size,
+    })
+}
+
+/// Rule: the file system has the file where the index says.
+pub fn extents_match<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    e: &IsoEntry,
+    de: &DirEntry,
+) -> Option<Finding> {
+    match vol.extents(de) {
+        Ok(fs) if fs != e.extents => Some(Finding::ExtentsMismatch {
+            path: e.path.clone(),
+            indexed: e.extents.clone(),
+            on_file_system: fs,
+        }),
+        Ok(_) => None,
+        Err(error) => Some(Finding::ExtentsUnreadable {
+            path: e.path.clone(),
+            error,
+        }),
+    }
+}
+
+/// Rule: the ISO is in one piece (else the ISO window cannot expose it).
+pub fn contiguous(e: &IsoEntry) -> Option<Finding> {
+    (!e.is_contiguous()).then(|| Finding::Fragmented {
+        path: e.path.clone(),
+        extents: e.extents.len(),
+    })
+}
+
+/// Rule: an extent lies inside the data partition.
+pub fn inside_data_partition(path: &str, x: &Extent, data: DataPartition) -> Option<Finding> {
+    (x.start < data.start || x.start.saturating_add(x.len) > data.end).then(|| {
+        Finding::OutsideDataPartition {
+            path: path.to_string(),
+            extent: *x,
+            data_start: data.start,
+            data_end: data.end,
+        }
+    })
+}
+
+/// Rule: an extent overlaps no extent of the ISOs `placed` before it; one finding per
+/// overlapped extent.
+pub fn overlapping(path: &str, x: &Extent, placed: &[(String, Extent)]) -> Vec<Finding> {
+    placed
+        .iter()
+        .filter(|(_, y)| overlaps(x, y))
+        .map(|(other, _)| Finding::Overlap {
+            path: path.to_string(),
+            extent: *x,
+            other: other.clone(),
+        })
+        .collect()
+}
+
+fn overlaps(a: &Extent, b: &Extent) -> bool {
+    a.start < b.start.saturating_add(b.len) && b.start < a.start.saturating_add(a.len)
+}
+
+/// Rule: every boot entry's image lies inside the file.
+pub fn boot_images_inside(e: &IsoEntry) -> Vec<Finding> {
+    e.boot
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| (u64::from(b.load_rba) * 2048).saturating_add(b.image_size) > e.size)
+        .map(|(entry, b)| Finding::BootImagePastEnd {
+            path: e.path.clone(),
+            entry,
+            load_rba: b.load_rba,
+            image_size: b.image_size,
+        })
+        .collect()
+}
+
+/// Rule (`--hash`): the bytes on the stick have the indexed SHA-256. `None` when they
+/// were read and match.
+pub fn hash_matches<D: BlockDevice + Send>(
+    vol: &mut Volume<D>,
+    e: &IsoEntry,
+    progress: &mut dyn FnMut(u64),
+) -> Option<Finding> {
+    let path = || e.path.clone();
+    let Some(indexed) = e.sha256 else {
+        return Some(Finding::NoHashRecorded { path: path() });
+    };
+    match hash_on_device(vol.device(), &e.extents, e.size, progress) {
+        Ok(on_stick) if on_stick == indexed => None,
+        Ok(on_stick) => Some(Finding::HashMismatch {
+            path: path(),
+            indexed,
+            on_stick,
+        }),
+        Err(err) => Some(Finding::HashUnreadable {
+            path: path(),
+            error: err.to_string(),
+        }),
+    }
+}
+
+/// Rule: every ISO file on the stick is indexed.
+pub fn unindexed(files: &[(String, DirEntry)], index: &Index) -> Vec<Finding> {
+    files
+        .iter()
+        .filter(|(path, _)| index.find(path).is_none())
+        .map(|(path, _)| Finding::Unindexed { path: path.clone() })
+        .collect()
+}
+
+/// Rule: no leftover of an interrupted `add --force` (`partials` as
+/// [`find_partial_files`] returns them).
+pub fn partial_leftovers(partials: &[(String, DirEntry)]) -> Vec<Finding> {
+    partials
+        .iter()
+        .map(|(path, de)| Finding::PartialLeftover {
+            path: path.clone(),
+            size: de.size,
+        })
+        .collect()
+}
+
+/// Rule: the default and boot-next settings name indexed ISOs.
+pub fn settings_name_indexed(index: &Index) -> Vec<Finding> {
+    [
+        (Setting::Default, &index.settings.default),
+        (Setting::BootNext, &index.settings.boot_next),
+    ]
+    .into_iter()
+    .filter_map(|(setting, named)| {
+        let p = named.as_ref()?;
+        index.find(p).is_none().then(|| Finding::SettingNotIndexed {
+            setting,
+            names: p.clone(),
+        })
+    })
+    .collect()
+}
+
+/// Rule: the ISO window entry, when set, covers exactly one indexed, contiguous ISO
+/// (a note naming it), else it is stale (a warning).
+pub fn window_matches(layout: &Layout, index: &Index) -> Option<Finding> {
+    let w = layout.window?;
+    Some(match window_iso(layout.sector_size, &w, index) {
+        Some(e) => Finding::WindowCovers {
+            path: e.path.clone(),
+        },
+        None => Finding::WindowStale {
+            first_lba: w.first_lba(),
+            end_lba: w.end_lba(),
+        },
+    })
+}
+
+/// The indexed, contiguous ISO that window `w` covers: it starts at the ISO's first byte
+/// and is the ISO's size rounded up to a sector.
+fn window_iso<'i>(sector_size: u32, w: &SectorRange, index: &'i Index) -> Option<&'i IsoEntry> {
+    let ws = w.byte_start(sector_size);
+    let wl = w.byte_len(sector_size);
+    index.isos.iter().find(|e| {
+        e.extents.first().is_some_and(|x| {
+            e.is_contiguous()
+                && x.start == ws
+                && wl >= e.size
+                && wl - e.size < u64::from(sector_size)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bootshelf_index::{BootEntry, Emulation, PlatformId};
+
+    fn iso(path: &str, size: u64, extents: &[(u64, u64)]) -> IsoEntry {
+        IsoEntry {
+            path: path.into(),
+            size,
+            sha256: None,
+            label: String::new(),
+            title: None,
+            extents: extents
+                .iter()
+                .map(|&(start, len)| Extent { start, len })
+                .collect(),
+            boot: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn messages_are_the_ones_check_printed_before_typed_findings() {
+        let cases: [(Finding, Severity, &str, &str); 6] = [
+            (
+                Finding::CurrentIndex {
+                    slot: Slot::B,
+                    generation: 7,
+                },
+                Severity::Note,
+                "/bootshelf/index.b",
+                "current index, generation 7",
+            ),
+            (
+                Finding::NoValidIndex,
+                Severity::Problem,
+                "index",
+                "no valid index slot (run `bootshelf sync`)",
+            ),
+            (
+                Finding::SizeMismatch {
+                    path: "/a.iso".into(),
+                    indexed: 10,
+                    on_file_system: 12,
+                },
+                Severity::Problem,
+                "/a.iso",
+                "size 10 in the index, 12 on the file system",
+            ),
+            (
+                Finding::HashMismatch {
+                    path: "/a.iso".into(),
+                    indexed: [0xAB; 32],
+                    on_stick: [0x01; 32],
+                },
+                Severity::Problem,
+                "/a.iso",
+                &format!("SHA-256 {} in the index, {} on the stick", "ab".repeat(32), "01".repeat(32)),
+            ),
+            (
+                Finding::SettingNotIndexed {
+                    setting: Setting::BootNext,
+                    names: "/x.iso".into(),
+                },
+                Severity::Warning,
+                "boot-next",
+                "names /x.iso, which is not indexed",
+            ),
+            (
+                Finding::WindowStale {
+                    first_lba: 100,
+                    end_lba: 200,
+                },
+                Severity::Warning,
+                "ISO window",
+                "covers sectors 100..200 which match no indexed ISO (stale; the next boot rewrites it)",
+            ),
+        ];
+        for (f, sev, subject, message) in cases {
+            assert_eq!(f.severity(), sev, "{f:?}");
+            assert_eq!(f.subject(), subject, "{f:?}");
+            assert_eq!(f.to_string(), message, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn index_rules_name_the_slot_and_why() {
+        let empty = Selection {
+            current: None,
+            a_error: Some(SlotError::Missing),
+            b_error: Some(SlotError::Missing),
+        };
+        assert_eq!(index_in_use(&empty, false), Finding::NoIndexYet);
+        assert_eq!(index_in_use(&empty, true), Finding::NoValidIndex);
+        assert_eq!(slot_state(Slot::A, Some(&SlotError::Missing), false), None);
+        assert_eq!(
+            slot_state(Slot::A, Some(&SlotError::Missing), true),
+            Some(Finding::SlotMissing { slot: Slot::A })
+        );
+        assert_eq!(slot_state(Slot::B, None, true), None);
+        let bad = bootshelf_index::decode(&[0u8; 8]).unwrap_err();
+        let f = slot_state(Slot::B, Some(&SlotError::Invalid(bad.clone())), true).unwrap();
+        assert_eq!(f.severity(), Severity::Warning);
+        assert_eq!(f.subject(), "/bootshelf/index.b");
+        assert!(f.to_string().contains(&bad.to_string()), "{f}");
+    }
+
+    #[test]
+    fn placement_rules_report_each_extent() {
+        let data = DataPartition {
+            start: 1 << 20,
+            end: 64 << 20,
+        };
+        let inside = Extent {
+            start: 2 << 20,
+            len: 4096,
+        };
+        let across_end = Extent {
+            start: (64 << 20) - 2048,
+            len: 4096,
+        };
+        assert_eq!(inside_data_partition("/a.iso", &inside, data), None);
+        let f = inside_data_partition("/a.iso", &across_end, data).unwrap();
+        assert_eq!(f.kind(), "outside_data_partition");
+        assert!(
+            f.to_string()
+                .ends_with(&format!("[{}, {})", 1 << 20, 64 << 20)),
+            "{f}"
+        );
+
+        let placed = vec![
+            (
+                "/b.iso".to_string(),
+                Extent {
+                    start: 0x20_0800,
+                    len: 10,
+                },
+            ),
+            (
+                "/c.iso".to_string(),
+                Extent {
+                    start: 0x30_0000,
+                    len: 10,
+                },
+            ),
+            (
+                "/d.iso".to_string(),
+                Extent {
+                    start: 0x20_0000,
+                    len: 1,
+                },
+            ),
+        ];
+        let hits: Vec<String> = overlapping("/a.iso", &inside, &placed)
+            .iter()
+            .map(|f| match f {
+                Finding::Overlap { other, .. } => other.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(hits, ["/b.iso", "/d.iso"]);
+        // Touching is not overlapping.
+        let next = Extent {
+            start: inside.start + inside.len,
+            len: 1,
+        };
+        assert!(overlapping("/e.iso", &next, &[("/a.iso".into(), inside)]).is_empty());
+    }
+
+    #[test]
+    fn entry_rules_fragmented_and_boot_images() {
+        let one = iso("/one.iso", 8192, &[(1 << 20, 8192)]);
+        assert_eq!(contiguous(&one), None);
+        let two = iso("/two.iso", 8192, &[(1 << 20, 4096), (2 << 20, 4096)]);
+        assert_eq!(
+            contiguous(&two),
+            Some(Finding::Fragmented {
+                path: "/two.iso".into(),
+                extents: 2
+            })
+        );
+        let mut e = one.clone();
+        let boot = |load_rba, image_size| BootEntry {
+            platform: PlatformId::X86,
+            emulation: Emulation(0),
+            bootable: true,
+            system_type: 0,
+            load_segment: 0,
+            sector_count: 4,
+            load_rba,
+            image_size,
+        };
+        // Sector 3 of an 8192-byte file ends at byte 8192: inside; sector 3 + 1 byte: not.
+        e.boot = vec![boot(3, 2048), boot(3, 2049), boot(u32::MAX, u64::MAX)];
+        let past: Vec<usize> = boot_images_inside(&e)
+            .iter()
+            .map(|f| match f {
+                Finding::BootImagePastEnd { entry, .. } => *entry,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(past, [1, 2]);
+    }
+
+    #[test]
+    fn settings_and_window_rules() {
+        let mut index = Index::default();
+        index.isos.push(iso("/a.iso", 5000, &[(1 << 20, 8192)]));
+        index.settings.default = Some("/a.iso".into());
+        index.settings.boot_next = Some("/gone.iso".into());
+        assert_eq!(
+            settings_name_indexed(&index),
+            [Finding::SettingNotIndexed {
+                setting: Setting::BootNext,
+                names: "/gone.iso".into()
+            }]
+        );
+
+        let mut layout = Layout::plan(crate::Scheme::Gpt, 512, 256 << 11).unwrap();
+        assert_eq!(window_matches(&layout, &index), None, "no window set");
+        // 5000 bytes round up to 10 sectors of 512.
+        layout.window = SectorRange::new(2048, 10);
+        assert_eq!(
+            window_matches(&layout, &index),
+            Some(Finding::WindowCovers {
+                path: "/a.iso".into()
+            })
+        );
+        layout.window = SectorRange::new(2048, 11);
+        assert_eq!(
+            window_matches(&layout, &index),
+            Some(Finding::WindowStale {
+                first_lba: 2048,
+                end_lba: 2059
+            })
+        );
+    }
 }

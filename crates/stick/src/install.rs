@@ -163,18 +163,7 @@ impl Prepared {
         dev.flush().map_err(io("flushing stage 2"))?;
 
         progress(Step::Table);
-        let tables = partition_write::build(&layout)?;
-        for group in [&tables.backup, &tables.primary] {
-            for (lba, data) in group {
-                dev.write_sectors(*lba, data)
-                    .map_err(io("writing the GPT"))?;
-            }
-            dev.flush().map_err(io("flushing the GPT"))?;
-        }
-        let mut lba0 = tables.lba0;
-        partition_write::set_boot_code(&mut lba0, &boot.mbr_for(&layout)?)?;
-        dev.write_sectors(0, &lba0).map_err(io("writing LBA 0"))?;
-        dev.flush().map_err(io("flushing LBA 0"))?;
+        partition_write::write_table(dev, &layout, &boot.mbr_for(&layout)?)?;
 
         // Read back what we wrote through the same code every other command uses.
         let found = crate::layout::read_layout(dev, &self.path)?;

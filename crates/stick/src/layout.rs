@@ -132,9 +132,12 @@ impl Layout {
             });
         }
         let align = ALIGN_BYTES / ss;
-        // GPT: the backup array and header take the last 1 + 16 KiB / ss sectors.
+        // GPT: the primary header and entries take LBA 1 up to the first usable LBA, the
+        // backup entries and header the sectors after the last usable one.
+        let gpt = ptable::write::GptGeometry::new(sector_size, disk_sectors)
+            .map_err(crate::partition_write::table_error)?;
         let usable_end = match scheme {
-            Scheme::Gpt => disk_sectors - 1 - (16384 / ss),
+            Scheme::Gpt => gpt.last_usable_lba() + 1,
             Scheme::Mbr => {
                 if disk_sectors > u64::from(u32::MAX) {
                     return Err(Error::TooLargeForMbr {
@@ -150,7 +153,7 @@ impl Layout {
         let esp_first = esp_end - esp_sectors;
         let data_first = align;
         let bios_first = match scheme {
-            Scheme::Gpt => 2 + 16384 / ss,
+            Scheme::Gpt => gpt.first_usable_lba(),
             Scheme::Mbr => 1,
         };
         let bad = |what| Error::Internal(what);
@@ -306,10 +309,10 @@ pub enum Error {
         /// The detail.
         message: String,
     },
-    /// Building the partition table failed (`gpt` / `mbrman`).
+    /// ptable's writer refused the planned partition table (a bug: the plan is checked).
     Table {
-        /// The detail.
-        message: String,
+        /// What the writer found wrong.
+        source: ptable::Error,
     },
     /// The ESP is not the FAT file system bootshelf wrote.
     BadEsp {
@@ -363,7 +366,7 @@ impl fmt::Display for Error {
             }
             Error::Exfat { what, message } => write!(f, "{what}: {message}"),
             Error::Esp { what, message } => write!(f, "EFI system partition: {what}: {message}"),
-            Error::Table { message } => write!(f, "building the partition table: {message}"),
+            Error::Table { source } => write!(f, "writing the partition table: {source}"),
             Error::BadEsp { message } => write!(
                 f,
                 "the EFI system partition is not as bootshelf wrote it: {message}"

@@ -1,126 +1,27 @@
-//! Building the stick's partition tables with the `gpt` and `mbrman` crates, in memory:
-//! the crates write into a [`Recorder`] (a seekable device of the disk's size that keeps
-//! what is written), and `install` then writes the recorded sectors itself, in the order
-//! that keeps a half-written disk unrecognisable (backup GPT, primary GPT, LBA 0 last).
+//! The stick's partition table as `install` writes it, through ptable's writer
+//! ([`ptable::write`], the ordered writer the loaders' ISO window uses too): backup GPT,
+//! flush, primary GPT, flush, LBA 0 with the boot code last, flush.
+//!
+//! GPT: entry 1 data (Microsoft basic data, `BOOTSHELF`), 2 ESP (EFI System,
+//! `BOOTSHELF EFI`), 3 BIOS boot (`BOOTSHELF BIOS`), entry 4 left unused for the ISO
+//! window; no attribute bits; random disk and partition GUIDs. MBR (`--mbr`): record 1
+//! data (0x07, active), 2 ESP (0xEF), 3 and 4 unused; a random disk signature.
+//! docs/stick-layout.md says why there is no second table writer (gpt/mbrman).
 
 use crate::layout::{
-    Error, Layout, Result, Scheme, BIOS_ENTRY, BIOS_NAME, DATA_ENTRY, DATA_NAME, ESP_ENTRY,
-    ESP_NAME, MBR_TYPE_DATA, MBR_TYPE_ESP,
+    Error, Layout, Result, Scheme, SectorRange, BIOS_ENTRY, BIOS_NAME, DATA_ENTRY, DATA_NAME,
+    ESP_ENTRY, ESP_NAME, MBR_TYPE_DATA, MBR_TYPE_ESP, WINDOW_ENTRY,
 };
-use std::collections::BTreeMap;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-
-/// A stand-in for a disk of `size` bytes: reads see what was written (zeros elsewhere),
-/// writes are kept in order.
-#[derive(Debug)]
-pub struct Recorder {
-    size: u64,
-    pos: u64,
-    writes: Vec<(u64, Vec<u8>)>,
-    /// What was written, in 512-byte blocks, for reads.
-    blocks: BTreeMap<u64, [u8; 512]>,
-}
-
-impl Recorder {
-    /// An empty recorder for a disk of `size` bytes.
-    pub fn new(size: u64) -> Self {
-        Recorder {
-            size,
-            pos: 0,
-            writes: Vec::new(),
-            blocks: BTreeMap::new(),
-        }
-    }
-
-    /// The recorded writes folded into whole sectors (later writes win), over zeros.
-    pub fn sectors(&self, sector_size: u32) -> BTreeMap<u64, Vec<u8>> {
-        let ss = u64::from(sector_size);
-        let mut out: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-        for (off, data) in &self.writes {
-            let mut done = 0usize;
-            while done < data.len() {
-                let pos = off + done as u64;
-                let lba = pos / ss;
-                let within = (pos % ss) as usize;
-                let n = (ss as usize - within).min(data.len() - done);
-                let sector = out.entry(lba).or_insert_with(|| vec![0; ss as usize]);
-                sector[within..within + n].copy_from_slice(&data[done..done + n]);
-                done += n;
-            }
-        }
-        out
-    }
-}
-
-impl Read for Recorder {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (self.size.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
-        for (i, b) in buf[..n].iter_mut().enumerate() {
-            let p = self.pos + i as u64;
-            *b = self
-                .blocks
-                .get(&(p / 512))
-                .map(|blk| blk[(p % 512) as usize])
-                .unwrap_or(0);
-        }
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl Write for Recorder {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.pos.saturating_add(buf.len() as u64) > self.size {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "write past the end of the disk",
-            ));
-        }
-        self.writes.push((self.pos, buf.to_vec()));
-        for (i, &b) in buf.iter().enumerate() {
-            let p = self.pos + i as u64;
-            self.blocks.entry(p / 512).or_insert([0; 512])[(p % 512) as usize] = b;
-        }
-        self.pos += buf.len() as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Seek for Recorder {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let new = match pos {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.size.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        match new {
-            Some(p) => {
-                self.pos = p;
-                Ok(p)
-            }
-            None => Err(io::Error::new(io::ErrorKind::InvalidInput, "bad seek")),
-        }
-    }
-}
-
-/// The sectors of a new partition table, grouped by when `install` writes them.
-#[derive(Debug, Clone)]
-pub struct Tables {
-    /// Backup GPT entries and header at the end of the disk (empty for MBR).
-    pub backup: BTreeMap<u64, Vec<u8>>,
-    /// Primary GPT header and entries, LBA 1.. (empty for MBR).
-    pub primary: BTreeMap<u64, Vec<u8>>,
-    /// LBA 0: the protective or real MBR, with zeroed boot code (bytes 0..440).
-    pub lba0: Vec<u8>,
-}
+use blockdev::BlockDevice;
+use ptable::gpt::{encode_name, types};
+use ptable::raw::{GptPartitionEntry, MbrPartitionRecord};
+use ptable::write::{self as ptwrite, BOOT_CODE_BYTES, NEW_GPT_ENTRY_ARRAY_BYTES};
+use ptable::{Guid, LbaRange, MbrType};
 
 /// LBAs covered by a table: sectors `install` wipes before writing anything else.
 pub fn table_areas(layout: &Layout) -> Vec<(u64, u64)> {
-    let ss = u64::from(layout.sector_size);
-    let gpt_sectors = 1 + 16384 / ss;
+    // A backup GPT (header and 16 KiB of entries) in the last sectors.
+    let gpt_sectors = 1 + NEW_GPT_ENTRY_ARRAY_BYTES.div_ceil(u64::from(layout.sector_size));
     // LBA 0 through the start of the data partition (old GPT, old boot code), and the last
     // sectors where a backup GPT lives.
     vec![
@@ -132,172 +33,155 @@ pub fn table_areas(layout: &Layout) -> Vec<(u64, u64)> {
     ]
 }
 
-fn gpt_err(e: impl std::fmt::Display) -> Error {
-    Error::Table {
-        message: e.to_string(),
-    }
-}
-
-/// Build the tables for `layout`.
-pub fn build(layout: &Layout) -> Result<Tables> {
+/// Write the partition table of `layout` with `boot_code` (at most 440 bytes) in LBA 0.
+pub fn write_table<D: BlockDevice>(dev: &mut D, layout: &Layout, boot_code: &[u8]) -> Result<()> {
+    let code = boot_code_area(boot_code)?;
     match layout.scheme {
-        Scheme::Gpt => build_gpt(layout),
-        Scheme::Mbr => build_mbr(layout),
-    }
-}
-
-fn build_gpt(layout: &Layout) -> Result<Tables> {
-    use gpt::disk::LogicalBlockSize;
-    let ss = layout.sector_size;
-    let lb = match ss {
-        512 => LogicalBlockSize::Lb512,
-        4096 => LogicalBlockSize::Lb4096,
-        other => return Err(Error::UnsupportedSectorSize(other)),
-    };
-    let size = layout.disk_sectors * u64::from(ss);
-    let rec = Recorder::new(size);
-    let mut disk = gpt::GptConfig::new()
-        .writable(true)
-        .logical_block_size(lb)
-        .create_from_device(rec, None)
-        .map_err(gpt_err)?;
-    let parts = [
-        (
-            DATA_NAME,
-            DATA_ENTRY,
-            layout.data,
-            gpt::partition_types::BASIC,
-        ),
-        (ESP_NAME, ESP_ENTRY, layout.esp, gpt::partition_types::EFI),
-        (
-            BIOS_NAME,
-            BIOS_ENTRY,
-            layout.bios_boot,
-            gpt::partition_types::BIOS,
-        ),
-    ];
-    for (name, id, range, ty) in parts {
-        disk.add_partition_at(name, id, range.first_lba(), range.sectors(), ty, 0)
-            .map_err(gpt_err)?;
-    }
-    let rec = disk.write().map_err(gpt_err)?;
-    let all = rec.sectors(ss);
-    let mut backup = BTreeMap::new();
-    let mut primary = BTreeMap::new();
-    let half = layout.disk_sectors / 2;
-    for (lba, data) in all {
-        if lba == 0 {
-            continue; // the gpt crate does not touch LBA 0 here; we build it below
+        Scheme::Gpt => {
+            let mut entries = [GptPartitionEntry::UNUSED; WINDOW_ENTRY as usize];
+            let parts = [
+                (
+                    DATA_ENTRY,
+                    types::MICROSOFT_BASIC_DATA,
+                    layout.data,
+                    DATA_NAME,
+                ),
+                (ESP_ENTRY, types::EFI_SYSTEM, layout.esp, ESP_NAME),
+                (BIOS_ENTRY, types::BIOS_BOOT, layout.bios_boot, BIOS_NAME),
+            ];
+            for (number, ty, range, name) in parts {
+                let slot = entries
+                    .get_mut(number as usize - 1)
+                    .ok_or(Error::Internal("partition number beyond the entries"))?;
+                *slot = GptPartitionEntry {
+                    partition_type_guid: ty,
+                    unique_partition_guid: random_guid(),
+                    starting_lba: range.first_lba(),
+                    ending_lba: range.last_lba(),
+                    attributes: 0,
+                    partition_name: encode_name(name),
+                };
+            }
+            ptwrite::write_gpt(dev, random_guid(), &entries, &code).map_err(table_error)
         }
-        if lba >= half {
-            backup.insert(lba, data);
-        } else {
-            primary.insert(lba, data);
+        Scheme::Mbr => {
+            let mut records = [MbrPartitionRecord::default(); 4];
+            // Some BIOSes only boot a disk with an active partition: mark the data partition.
+            let parts = [
+                (DATA_ENTRY, MBR_TYPE_DATA, layout.data, true),
+                (ESP_ENTRY, MBR_TYPE_ESP, layout.esp, false),
+            ];
+            for (number, ty, range, active) in parts {
+                let slot = records
+                    .get_mut(number as usize - 1)
+                    .ok_or(Error::Internal("partition number beyond the records"))?;
+                *slot = ptwrite::mbr_record(lba_range(range)?, MbrType(ty), active)
+                    .map_err(table_error)?;
+            }
+            let signature = uuid::Uuid::new_v4().as_u128() as u32;
+            ptwrite::write_mbr(dev, signature, records, &code).map_err(table_error)
         }
     }
-    let pmbr_len = u32::try_from(layout.disk_sectors - 1).unwrap_or(u32::MAX);
-    let pmbr = gpt::mbr::ProtectiveMBR::with_lb_size(pmbr_len);
-    let mut lba0 = vec![0u8; ss as usize];
-    lba0[..512].copy_from_slice(&pmbr.to_bytes());
-    Ok(Tables {
-        backup,
-        primary,
-        lba0,
-    })
 }
 
-fn build_mbr(layout: &Layout) -> Result<Tables> {
-    let ss = layout.sector_size;
-    let size = layout.disk_sectors * u64::from(ss);
-    let mut rec = Recorder::new(size);
-    let sig: [u8; 4] = uuid::Uuid::new_v4().as_bytes()[..4]
-        .try_into()
-        .map_err(|_| Error::Internal("uuid has 16 bytes"))?;
-    let mut mbr = mbrman::MBR::new_from(&mut rec, ss, sig).map_err(gpt_err)?;
-    let entry =
-        |kind: u8, range: crate::layout::SectorRange| -> Result<mbrman::MBRPartitionEntry> {
-            let too_big = || Error::TooLargeForMbr {
-                size,
-                max: u64::from(u32::MAX) * u64::from(ss),
-            };
-            Ok(mbrman::MBRPartitionEntry {
-                boot: mbrman::BOOT_INACTIVE,
-                first_chs: mbrman::CHS::empty(),
-                sys: kind,
-                last_chs: mbrman::CHS::empty(),
-                starting_lba: u32::try_from(range.first_lba()).map_err(|_| too_big())?,
-                sectors: u32::try_from(range.sectors()).map_err(|_| too_big())?,
-            })
-        };
-    let mut data = entry(MBR_TYPE_DATA, layout.data)?;
-    // Some BIOSes only boot a disk with an active partition: mark the data partition.
-    data.boot = mbrman::BOOT_ACTIVE;
-    let mut esp = entry(MBR_TYPE_ESP, layout.esp)?;
-    for e in [&mut data, &mut esp] {
-        // CHS is informational (every BIOS since the 1990s uses LBA): the usual
-        // 255 heads x 63 sectors translation, saturating at 1023/254/63.
-        e.first_chs = chs(e.starting_lba);
-        e.last_chs = chs(e.starting_lba + (e.sectors - 1));
+/// A random (version 4) GUID in GPT's byte order.
+fn random_guid() -> Guid {
+    let id = uuid::Uuid::new_v4();
+    let (d1, d2, d3, d4) = id.as_fields();
+    Guid::from_fields(d1, d2, d3, *d4)
+}
+
+fn lba_range(r: SectorRange) -> Result<LbaRange> {
+    LbaRange::new(r.first_lba(), r.last_lba()).ok_or(Error::Internal("reversed sector range"))
+}
+
+/// A write failure is an I/O error like every other of `install`; anything else means the
+/// planned table was refused by the writer.
+pub(crate) fn table_error(e: ptable::Error) -> Error {
+    match e {
+        ptable::Error::Io { what, error, .. } => Error::Io {
+            what,
+            source: error,
+        },
+        source => Error::Table { source },
     }
-    mbr[DATA_ENTRY as usize] = data;
-    mbr[ESP_ENTRY as usize] = esp;
-    let mut rec = Recorder::new(size);
-    mbr.write_into(&mut rec).map_err(gpt_err)?;
-    let sectors = rec.sectors(ss);
-    let lba0 = sectors
-        .get(&0)
-        .cloned()
-        .ok_or(Error::Internal("mbrman wrote no LBA 0"))?;
-    Ok(Tables {
-        backup: BTreeMap::new(),
-        primary: BTreeMap::new(),
-        lba0,
-    })
 }
 
-/// CHS address of `lba` in the 255 x 63 translation, saturated as tools do (1023/254/63,
-/// stored FE FF FF): ptable's encoding (the one the loaders write for the window), unpacked
-/// for mbrman.
-fn chs(lba: u32) -> mbrman::CHS {
-    let [head, sector_cyl_hi, cyl_lo] = ptable::mbr::chs(u64::from(lba));
-    let cylinder = u16::from(sector_cyl_hi & 0xC0) << 2 | u16::from(cyl_lo);
-    mbrman::CHS::new(cylinder, head, sector_cyl_hi & 0x3F)
+/// The 440 bytes of LBA 0's boot code area: `code`, zero-padded.
+pub fn boot_code_area(code: &[u8]) -> Result<[u8; BOOT_CODE_BYTES]> {
+    let mut area = [0u8; BOOT_CODE_BYTES];
+    area.get_mut(..code.len())
+        .ok_or(Error::BootCodeTooLarge {
+            what: "MBR boot code",
+            len: code.len(),
+            max: BOOT_CODE_BYTES as u64,
+        })?
+        .copy_from_slice(code);
+    Ok(area)
 }
 
 /// Put `code` (at most 440 bytes) into the boot code area of an LBA 0 sector, zeroing the
 /// rest of the area; the disk signature, table and 0x55AA stay as they are.
 pub fn set_boot_code(lba0: &mut [u8], code: &[u8]) -> Result<()> {
-    let area = lba0
-        .get_mut(..crate::bootcode::MBR_CODE_MAX)
-        .ok_or(Error::Internal("LBA 0 buffer shorter than 440 bytes"))?;
-    let dst = area.get_mut(..code.len()).ok_or(Error::BootCodeTooLarge {
-        what: "MBR boot code",
-        len: code.len(),
-        max: crate::bootcode::MBR_CODE_MAX as u64,
-    })?;
-    dst.copy_from_slice(code);
-    area[code.len()..].fill(0);
+    let area = boot_code_area(code)?;
+    lba0.get_mut(..BOOT_CODE_BYTES)
+        .ok_or(Error::Internal("LBA 0 buffer shorter than 440 bytes"))?
+        .copy_from_slice(&area);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::chs;
+    use super::*;
+    use blockdev::MemDevice;
 
     #[test]
-    fn chs_is_the_255_by_63_translation_saturating_at_1023_254_63() {
-        for lba in (0u32..20_000_000)
-            .step_by(9_973)
-            .chain([16_450_559, 16_450_560, u32::MAX])
-        {
-            let c = lba / (255 * 63);
-            let want = if c > 1023 {
-                mbrman::CHS::new(1023, 254, 63)
-            } else {
-                mbrman::CHS::new(c as u16, ((lba / 63) % 255) as u8, (lba % 63 + 1) as u8)
-            };
-            assert_eq!(chs(lba), want, "LBA {lba}");
+    fn boot_code_is_padded_and_limited_to_440_bytes() {
+        let area = boot_code_area(&[7; 300]).unwrap();
+        assert!(area[..300].iter().all(|&b| b == 7) && area[300..].iter().all(|&b| b == 0));
+        assert!(matches!(
+            boot_code_area(&[0; 441]),
+            Err(Error::BootCodeTooLarge {
+                len: 441,
+                max: 440,
+                ..
+            })
+        ));
+        let mut lba0 = vec![0xEE; 512];
+        set_boot_code(&mut lba0, &[1; 10]).unwrap();
+        assert!(lba0[..10].iter().all(|&b| b == 1));
+        assert!(lba0[10..440].iter().all(|&b| b == 0));
+        assert!(lba0[440..].iter().all(|&b| b == 0xEE));
+    }
+
+    #[test]
+    fn two_installs_get_different_guids_and_signatures() {
+        for scheme in [Scheme::Gpt, Scheme::Mbr] {
+            let layout = Layout::plan(scheme, 512, 131_072).unwrap();
+            let mut images = Vec::new();
+            for _ in 0..2 {
+                let mut dev = MemDevice::new(512, layout.disk_sectors);
+                write_table(&mut dev, &layout, &[]).unwrap();
+                images.push(ptable::Table::read(&mut dev).unwrap());
+            }
+            match (&images[0], &images[1]) {
+                (ptable::Table::Gpt { gpt: a, .. }, ptable::Table::Gpt { gpt: b, .. }) => {
+                    assert_ne!(a.disk_guid(), b.disk_guid());
+                    let guids: Vec<Guid> = (0..3)
+                        .flat_map(|i| [a.entry(i), b.entry(i)])
+                        .map(|e| e.unwrap().unique_partition_guid)
+                        .collect();
+                    for (i, g) in guids.iter().enumerate() {
+                        assert_eq!(g.0[7] >> 4, 4, "version 4");
+                        assert!(!guids[i + 1..].contains(g));
+                    }
+                }
+                (ptable::Table::Mbr(a), ptable::Table::Mbr(b)) => assert_ne!(
+                    a.sector().unique_mbr_disk_signature,
+                    b.sector().unique_mbr_disk_signature
+                ),
+                other => panic!("{scheme}: {other:?}"),
+            }
         }
-        assert_eq!(chs(2048), mbrman::CHS::new(0, 32, 33));
     }
 }

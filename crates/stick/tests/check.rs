@@ -9,7 +9,7 @@ use helpers::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 use stick::add::AddOptions;
-use stick::check::{check, CheckOptions, CheckReport, Severity};
+use stick::check::{check, CheckOptions, CheckReport, Finding, Severity};
 use stick::index_io::{open_volume, IndexStore};
 use stick::Stick;
 
@@ -23,8 +23,8 @@ fn run_check(img: &std::path::Path, hash: bool) -> CheckReport {
 fn problems(r: &CheckReport) -> Vec<String> {
     r.findings
         .iter()
-        .filter(|f| f.severity == Severity::Problem)
-        .map(|f| format!("{}: {}", f.subject, f.message))
+        .filter(|f| f.severity() == Severity::Problem)
+        .map(|f| format!("{}: {f}", f.subject()))
         .collect()
 }
 
@@ -58,6 +58,15 @@ fn check_finds_what_disagrees_and_remove_cleans_up() {
     let p = problems(&r);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].starts_with("/a.iso: SHA-256"), "{p:?}");
+    assert!(
+        r.findings.iter().any(|f| matches!(
+            f,
+            Finding::HashMismatch { path, indexed, on_stick }
+                if path == "/a.iso" && Some(*indexed) == ea.entry.sha256 && indexed != on_stick
+        )),
+        "{:?}",
+        r.findings
+    );
     f.write_all_at(&old, at).unwrap();
 
     // An index entry whose extents are not where the file system has the file.
@@ -69,8 +78,18 @@ fn check_finds_what_disagrees_and_remove_cleans_up() {
         idx.isos[1].extents[0].start += 4096;
         store.write(&mut vol, idx).unwrap();
     }
-    let p = problems(&run_check(&img, false));
+    let r = run_check(&img, false);
+    let p = problems(&r);
     assert!(p.iter().any(|m| m.starts_with("/b.iso: extents")), "{p:?}");
+    assert!(
+        r.findings.iter().any(|f| matches!(
+            f,
+            Finding::ExtentsMismatch { path, indexed, on_file_system }
+                if path == "/b.iso" && indexed[0].start == on_file_system[0].start + 4096
+        )),
+        "{:?}",
+        r.findings
+    );
 
     // Tear the current slot (generation 3, slot A): the previous generation (slot B,
     // correct extents) is used, and check says so.
@@ -89,7 +108,7 @@ fn check_finds_what_disagrees_and_remove_cleans_up() {
     assert!(
         r.findings
             .iter()
-            .any(|f| f.severity == Severity::Warning && f.subject == "/bootshelf/index.a"),
+            .any(|f| f.severity() == Severity::Warning && f.subject() == "/bootshelf/index.a"),
         "{:?}",
         r.findings
     );
@@ -119,7 +138,7 @@ fn check_finds_what_disagrees_and_remove_cleans_up() {
     assert!(!r.has_problems(), "{:?}", r.findings);
     assert_eq!(r.generation, 3);
     assert!(
-        !r.findings.iter().any(|f| f.severity == Severity::Warning),
+        !r.findings.iter().any(|f| f.severity() == Severity::Warning),
         "both slots valid again: {:?}",
         r.findings
     );

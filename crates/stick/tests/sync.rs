@@ -173,7 +173,7 @@ fn sync_on_a_fresh_stick_writes_an_empty_index() {
         report
             .findings
             .iter()
-            .any(|f| f.subject == "/x.iso.bootshelf-partial" && f.message.contains("sync")),
+            .any(|f| f.subject() == "/x.iso.bootshelf-partial" && f.to_string().contains("sync")),
         "{:?}",
         report.findings
     );

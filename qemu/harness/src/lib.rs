@@ -1,7 +1,9 @@
 //! Runs QEMU for bootshelf's tests and for `bootshelf boot-test`.
 //!
-//! [`Qemu::start`] boots a machine described by a [`Config`]: OVMF (UEFI, q35, a fresh copy
-//! of the variable store for every run) or SeaBIOS (pc, serial console mirrored to COM1),
+//! [`Qemu::start`] boots a machine described by a [`Config`] (the command line is the pure
+//! function [`command_line`], in `machine.rs`): OVMF (UEFI, q35, a fresh copy
+//! of the variable store for every run; [`Config::uefi_secure_boot`]: the Secure Boot
+//! build with Microsoft's keys, SMM on) or SeaBIOS (pc, serial console mirrored to COM1),
 //! one or more disks attached as USB storage on an xHCI controller, IDE/AHCI, virtio or a
 //! CD-ROM, always with TCG. The machine starts paused and runs only once the serial console
 //! and the QMP socket are connected, so no output is ever lost.
@@ -11,12 +13,17 @@
 //! ([`Qemu::send_key`]), reads the VGA text buffer ([`Qemu::vga_text`]) or takes a
 //! screendump ([`Qemu::screendump`]). Dropping a [`Qemu`] always kills the process.
 //!
-//! See `../shared/QEMU.md` for the facts about QEMU on the build machines this rests on.
+//! See docs/qemu.md for the facts about QEMU on the build machines this rests on.
 #![deny(missing_docs)]
 
+mod machine;
 mod qmp;
 mod screen;
 
+pub use machine::{
+    command_line, Attach, Config, Drive, Firmware, RunFiles, COM1_PORT, OVMF_CODE,
+    OVMF_SECURE_BOOT_CODE, OVMF_SECURE_BOOT_VARS, OVMF_VARS,
+};
 pub use screen::{decode_vga_text, Ppm};
 
 use qmp::Qmp;
@@ -29,140 +36,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// OVMF's code image (read-only pflash unit 0).
-pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-/// OVMF's pristine variable store, copied for every run (pflash unit 1).
-pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-
-/// Which firmware boots the machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Firmware {
-    /// OVMF on a q35 machine.
-    Uefi,
-    /// SeaBIOS on a pc machine, its text console mirrored to COM1.
-    Bios,
-}
-
-/// How a disk image is attached to the machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Attach {
-    /// USB mass storage on a qemu-xhci controller: how a stick is seen.
-    Usb,
-    /// An IDE (pc) or AHCI (q35) hard disk.
-    Ide,
-    /// A virtio-blk PCI disk.
-    Virtio,
-    /// An IDE (pc) or AHCI (q35) CD-ROM drive; the image is read-only.
-    Cdrom,
-    /// A USB CD-ROM drive (bulk-only transport on qemu-xhci with a SCSI CD-ROM); the
-    /// image is read-only.
-    UsbCdrom,
-}
-
-/// A disk image attached to the machine.
-#[derive(Clone, Debug)]
-pub struct Drive {
-    /// The raw image file.
-    pub path: PathBuf,
-    /// Where it is attached.
-    pub attach: Attach,
-    /// Keep the image unchanged: guest writes go to a temporary overlay.
-    pub snapshot: bool,
-    /// Logical (and physical) sector size presented to the guest; `None` is 512.
-    pub sector_size: Option<u32>,
-}
-
-impl Drive {
-    /// A stick image on USB storage, written through (no snapshot), 512-byte sectors.
-    pub fn usb(path: impl Into<PathBuf>) -> Self {
-        Drive {
-            path: path.into(),
-            attach: Attach::Usb,
-            snapshot: false,
-            sector_size: None,
-        }
-    }
-
-    /// An image on a CD-ROM drive.
-    pub fn cdrom(path: impl Into<PathBuf>) -> Self {
-        Drive {
-            path: path.into(),
-            attach: Attach::Cdrom,
-            snapshot: false,
-            sector_size: None,
-        }
-    }
-
-    /// Attach it elsewhere.
-    pub fn attach(mut self, attach: Attach) -> Self {
-        self.attach = attach;
-        self
-    }
-
-    /// Keep the image file unchanged.
-    pub fn snapshot(mut self, on: bool) -> Self {
-        self.snapshot = on;
-        self
-    }
-
-    /// Present `size`-byte logical sectors (e.g. 4096 for a 4Kn stick).
-    pub fn sector_size(mut self, size: u32) -> Self {
-        self.sector_size = Some(size);
-        self
-    }
-}
-
-/// What machine to start.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// The firmware.
-    pub firmware: Firmware,
-    /// Disks, in the order they are attached (the first one boots first).
-    pub drives: Vec<Drive>,
-    /// Guest memory in MiB.
-    pub memory_mib: u32,
-    /// No window (`-display none`); otherwise QEMU opens its default display.
-    pub headless: bool,
-    /// Copy everything the guest prints on COM1 to this process's stdout as it arrives.
-    pub echo_serial: bool,
-    /// OVMF code image (UEFI only).
-    pub ovmf_code: PathBuf,
-    /// OVMF variable store template, copied for each run (UEFI only).
-    pub ovmf_vars: PathBuf,
-    /// Extra arguments appended to the QEMU command line.
-    pub extra_args: Vec<String>,
-}
-
-impl Config {
-    /// A headless UEFI machine (OVMF, q35, 1 GiB) with no disks yet.
-    pub fn uefi() -> Self {
-        Config {
-            firmware: Firmware::Uefi,
-            drives: Vec::new(),
-            memory_mib: 1024,
-            headless: true,
-            echo_serial: false,
-            ovmf_code: OVMF_CODE.into(),
-            ovmf_vars: OVMF_VARS.into(),
-            extra_args: Vec::new(),
-        }
-    }
-
-    /// A headless BIOS machine (SeaBIOS, pc, 1 GiB) with no disks yet.
-    pub fn bios() -> Self {
-        Config {
-            firmware: Firmware::Bios,
-            ..Config::uefi()
-        }
-    }
-
-    /// Add a disk.
-    pub fn drive(mut self, drive: Drive) -> Self {
-        self.drives.push(drive);
-        self
-    }
-}
 
 /// Why the harness failed.
 #[derive(Debug)]
@@ -290,121 +163,23 @@ pub struct Qemu {
     dir: WorkDir,
 }
 
-/// Build the QEMU command line for `cfg` with its scratch files in `dir`.
-fn command_line(cfg: &Config, dir: &Path) -> Result<Vec<String>, Error> {
-    let mut a: Vec<String> = Vec::new();
-    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
-    push(&[
-        "-accel",
-        "tcg",
-        "-nic",
-        "none",
-        "-no-reboot",
-        "-monitor",
-        "none",
-    ]);
-    push(&["-m", &cfg.memory_mib.to_string()]);
-    push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
-    if cfg.headless {
-        push(&["-display", "none"]);
-    }
+/// Create the files QEMU reads at start: a fresh copy of the OVMF variable store (UEFI)
+/// or SeaBIOS's sercon-port fw_cfg file (BIOS).
+fn prepare_run_files(cfg: &Config, files: &RunFiles) -> Result<(), Error> {
     match cfg.firmware {
         Firmware::Uefi => {
-            let vars = dir.join("OVMF_VARS.fd");
-            std::fs::copy(&cfg.ovmf_vars, &vars).map_err(io_err(format!(
+            std::fs::copy(&cfg.ovmf_vars, &files.ovmf_vars).map_err(io_err(format!(
                 "copying the OVMF variable store {}",
                 cfg.ovmf_vars.display()
             )))?;
-            push(&["-machine", "q35"]);
-            push(&[
-                "-drive",
-                &format!(
-                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
-                    cfg.ovmf_code.display()
-                ),
-            ]);
-            push(&[
-                "-drive",
-                &format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
-            ]);
         }
         Firmware::Bios => {
-            // SeaBIOS wants a raw little-endian u16, not a string (QEMU.md).
-            let sercon = dir.join("sercon-port.bin");
-            std::fs::write(&sercon, 0x3f8u16.to_le_bytes())
+            // SeaBIOS wants a raw little-endian u16, not a string (docs/qemu.md).
+            std::fs::write(&files.sercon_port, COM1_PORT.to_le_bytes())
                 .map_err(io_err("writing the sercon-port fw_cfg file"))?;
-            push(&["-machine", "pc"]);
-            push(&[
-                "-fw_cfg",
-                &format!("name=etc/sercon-port,file={}", sercon.display()),
-            ]);
         }
     }
-    let serial = dir.join("serial.sock");
-    push(&[
-        "-chardev",
-        &format!(
-            "socket,id=ser0,path={},server=on,wait=off,logfile={}",
-            serial.display(),
-            dir.join("serial.log").display()
-        ),
-    ]);
-    push(&["-serial", "chardev:ser0"]);
-    push(&[
-        "-qmp",
-        &format!("unix:{},server=on,wait=off", dir.join("qmp.sock").display()),
-    ]);
-    // Start paused; `cont` once serial and QMP are connected.
-    push(&["-S"]);
-
-    let mut xhci = false;
-    for (i, d) in cfg.drives.iter().enumerate() {
-        let id = format!("disk{i}");
-        let mut drive = format!("if=none,id={id},format=raw,file={}", d.path.display());
-        if d.snapshot {
-            drive.push_str(",snapshot=on");
-        }
-        if matches!(d.attach, Attach::Cdrom | Attach::UsbCdrom) {
-            drive.push_str(",media=cdrom,readonly=on");
-        }
-        let mut dev = match d.attach {
-            Attach::Usb => {
-                if !xhci {
-                    push(&["-device", "qemu-xhci,id=xhci"]);
-                    xhci = true;
-                }
-                if d.sector_size.is_some() {
-                    // usb-storage accepts logical_block_size but does not pass it on to
-                    // its SCSI disk (OVMF still sees 512-byte blocks); a bulk-only
-                    // transport with an explicit scsi-hd does.
-                    push(&["-device", &format!("usb-bot,id=bot{i},bus=xhci.0")]);
-                    format!("scsi-hd,bus=bot{i}.0,drive={id}")
-                } else {
-                    format!("usb-storage,bus=xhci.0,drive={id}")
-                }
-            }
-            Attach::UsbCdrom => {
-                if !xhci {
-                    push(&["-device", "qemu-xhci,id=xhci"]);
-                    xhci = true;
-                }
-                push(&["-device", &format!("usb-bot,id=bot{i},bus=xhci.0")]);
-                format!("scsi-cd,bus=bot{i}.0,drive={id}")
-            }
-            Attach::Ide => format!("ide-hd,drive={id}"),
-            Attach::Virtio => format!("virtio-blk-pci,drive={id}"),
-            Attach::Cdrom => format!("ide-cd,drive={id}"),
-        };
-        if let Some(ss) = d.sector_size {
-            dev.push_str(&format!(
-                ",logical_block_size={ss},physical_block_size={ss}"
-            ));
-        }
-        dev.push_str(&format!(",bootindex={i}"));
-        push(&["-drive", &drive, "-device", &dev]);
-    }
-    a.extend(cfg.extra_args.iter().cloned());
-    Ok(a)
+    Ok(())
 }
 
 /// Connect to a unix socket QEMU is about to create, retrying for a few seconds.
@@ -555,7 +330,9 @@ impl Qemu {
     /// Start QEMU as configured and let the guest run.
     pub fn start(cfg: &Config) -> Result<Qemu, Error> {
         let dir = WorkDir::new().map_err(io_err("creating a scratch directory"))?;
-        let args = command_line(cfg, &dir.0)?;
+        let files = RunFiles::in_dir(&dir.0);
+        prepare_run_files(cfg, &files)?;
+        let args = command_line(cfg, &files);
         let mut child = Command::new("qemu-system-x86_64")
             .args(&args)
             .stdin(Stdio::null())
@@ -565,8 +342,8 @@ impl Qemu {
             .map_err(io_err("starting qemu-system-x86_64"))?;
         // From here on a failure must not leave QEMU running.
         let connected = (|| {
-            let serial = connect(&dir.0.join("serial.sock"), &mut child)?;
-            let qmp_stream = connect(&dir.0.join("qmp.sock"), &mut child)?;
+            let serial = connect(&files.serial_socket, &mut child)?;
+            let qmp_stream = connect(&files.qmp_socket, &mut child)?;
             let qmp = Qmp::handshake(qmp_stream)?;
             Ok::<_, Error>((serial, qmp))
         })();
@@ -911,16 +688,18 @@ mod tests {
     }
 
     #[test]
-    fn command_line_usb_stick_4k_snapshot() {
+    fn run_files_prepared_for_uefi_and_bios() {
         let dir = WorkDir::new().unwrap();
-        let cfg = Config::uefi().drive(Drive::usb("/x/stick.img").snapshot(true).sector_size(4096));
-        let args = command_line(&cfg, &dir.0).unwrap().join(" ");
-        assert!(args.contains("-accel tcg"));
-        assert!(args.contains("-device qemu-xhci,id=xhci"));
-        assert!(args.contains("file=/x/stick.img,snapshot=on"));
-        assert!(args.contains("-device usb-bot,id=bot0,bus=xhci.0"));
-        assert!(args.contains("scsi-hd,bus=bot0.0,drive=disk0,logical_block_size=4096"));
-        assert!(dir.0.join("OVMF_VARS.fd").exists());
+        let files = RunFiles::in_dir(&dir.0);
+        let mut cfg = Config::uefi();
+        let template = dir.0.join("vars-template.fd");
+        std::fs::write(&template, b"pristine vars").unwrap();
+        cfg.ovmf_vars = template;
+        prepare_run_files(&cfg, &files).unwrap();
+        assert_eq!(std::fs::read(&files.ovmf_vars).unwrap(), b"pristine vars");
+        assert!(!files.sercon_port.exists());
+        prepare_run_files(&Config::bios(), &files).unwrap();
+        assert_eq!(std::fs::read(&files.sercon_port).unwrap(), [0xf8, 0x03]);
     }
 
     /// Boots OVMF with no disk and sees its first words on COM1: the harness's own
@@ -933,6 +712,13 @@ mod tests {
         drop(q);
         // kill() also reaps the process, so not even a zombie is left.
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    /// The Secure Boot OVMF (SMM under TCG) starts and reaches its boot manager.
+    #[test]
+    fn secure_boot_ovmf_prints_on_serial() {
+        let mut q = Qemu::start(&Config::uefi_secure_boot()).unwrap();
+        q.wait_for("BdsDxe", Duration::from_secs(90)).unwrap();
     }
 
     #[test]

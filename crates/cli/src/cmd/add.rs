@@ -1,10 +1,10 @@
 //! `bootshelf add TARGET ISO... [--verify] [--force] [--title T]`: copy ISOs onto the stick
 //! contiguously, hash and index them (the work is in `stick::add`).
 
+use crate::exit::Outcome;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use stick::add::{add_prepared, check_space, prepare, AddOptions, Verify};
 use stick::copy::hex;
 use stick::index_io::{human, open_volume, IndexStore, PlatformId};
@@ -47,7 +47,7 @@ fn bar(quiet: bool, len: u64, name: &str) -> ProgressBar {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.title.is_some() && args.isos.len() > 1 {
         bail!("--title needs exactly one ISO");
     }
@@ -126,5 +126,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             added.generation
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

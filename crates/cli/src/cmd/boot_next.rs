@@ -3,9 +3,9 @@
 //! lasting choices: `--default` makes NAME the entry selected at every boot, `--timeout`
 //! the seconds before it boots (`never`: wait for a key).
 
+use crate::exit::Outcome;
 use anyhow::{bail, Context};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use stick::index_io::{
     clear_boot_next, open_volume, set_boot_next, set_menu, IndexStore, MenuChange,
 };
@@ -43,7 +43,7 @@ fn parse_timeout(s: &str) -> Result<stick::index_io::Timeout, String> {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, true)
         .with_context(|| format!("opening {}", args.target.display()))?;
     let mut vol = open_volume(&mut stick)?;
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 stick::index_io::Timeout::Seconds(n) => format!("{n} s"),
             }
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     match (&args.name, args.clear) {
         (_, true) => match clear_boot_next(&mut vol, &mut store)? {
@@ -78,5 +78,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         (None, false) => bail!("give an ISO name, --clear, --default or --timeout"),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

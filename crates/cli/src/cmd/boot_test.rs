@@ -6,11 +6,11 @@
 //! The stick is attached with `snapshot=on` unless `--write` is given, so a boot test
 //! never changes the stick (the loader writes the one-shot default and the ISO window).
 
+use crate::exit::Outcome;
 use anyhow::{bail, Context, Result};
 use qemu_harness::{Attach, Config, Drive, Qemu};
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Arguments of `bootshelf boot-test`.
@@ -48,7 +48,7 @@ pub struct Args {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args) -> Result<Outcome> {
     if !args.target.exists() {
         bail!("{} does not exist", args.target.display());
     }
@@ -107,11 +107,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(text) => match q.wait_for(text, remaining()) {
             Ok(t) => {
                 eprintln!("\nbootshelf: saw {text:?} after {:.1} s", t.as_secs_f64());
-                Ok(ExitCode::SUCCESS)
+                Ok(Outcome::Success)
             }
             Err(e) => {
                 eprintln!("\nbootshelf: {e}");
-                Ok(ExitCode::from(1))
+                Ok(Outcome::Problems)
             }
         },
         None => {
@@ -119,11 +119,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             match status {
                 Some(s) => {
                     eprintln!("\nbootshelf: QEMU ended ({s})");
-                    Ok(ExitCode::SUCCESS)
+                    Ok(Outcome::Success)
                 }
                 None => {
                     eprintln!("\nbootshelf: time is up; stopping QEMU");
-                    Ok(ExitCode::from(1))
+                    Ok(Outcome::Problems)
                 }
             }
         }

@@ -1,10 +1,12 @@
-//! `bootshelf check TARGET [--hash]`: the index against the file system against the
-//! partition table (the work is in `stick::check`). Exit code 1 when a problem is found.
+//! `bootshelf check TARGET [--hash] [--json]`: the index against the file system against
+//! the partition table (the rules and their findings are in `stick::check`). The command
+//! ends in [`Outcome::Problems`] (exit status 1) when a finding is a problem.
 
+use crate::exit::Outcome;
 use anyhow::Context;
+use serde::Serialize;
 use std::path::PathBuf;
-use std::process::ExitCode;
-use stick::check::{CheckOptions, Severity};
+use stick::check::{CheckOptions, CheckReport, Finding, Severity};
 use stick::index_io::open_volume;
 
 /// Arguments of `bootshelf check`.
@@ -15,10 +17,37 @@ pub struct Args {
     /// Also read every ISO and compare its SHA-256 with the index.
     #[arg(long)]
     pub hash: bool,
+    /// Print the findings as a JSON array instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One finding in `--json` output.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct JsonFinding {
+    /// Stable name of the kind of finding (`iso_gone`, `hash_mismatch`, ...).
+    pub kind: &'static str,
+    /// `note`, `warning` or `problem`.
+    pub severity: &'static str,
+    /// The ISO or structure concerned.
+    pub subject: String,
+    /// What was found, as the text output says it.
+    pub message: String,
+}
+
+impl From<&Finding> for JsonFinding {
+    fn from(f: &Finding) -> Self {
+        JsonFinding {
+            kind: f.kind(),
+            severity: f.severity().as_str(),
+            subject: f.subject().to_string(),
+            message: f.to_string(),
+        }
+    }
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, false)
         .with_context(|| format!("opening {}", args.target.display()))?;
     let layout = *stick.layout();
@@ -29,23 +58,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         CheckOptions { hash: args.hash },
         &mut |_| {},
     )?;
+    if args.json {
+        let rows: Vec<JsonFinding> = r.findings.iter().map(JsonFinding::from).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print_text(&r, args.hash);
+    }
+    Ok(if r.has_problems() {
+        Outcome::Problems
+    } else {
+        Outcome::Success
+    })
+}
+
+/// One line per finding, then a summary line.
+fn print_text(r: &CheckReport, hash: bool) {
     for f in &r.findings {
-        let sev = match f.severity {
+        let sev = match f.severity() {
             Severity::Note => "note",
             Severity::Warning => "warning",
             Severity::Problem => "PROBLEM",
         };
-        println!("{sev}: {}: {}", f.subject, f.message);
+        println!("{sev}: {}: {f}", f.subject());
     }
-    let problems = r
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Problem)
-        .count();
+    let problems = r.problems();
     println!(
         "checked {} indexed ISOs{}: {}",
         r.isos_checked,
-        if args.hash {
+        if hash {
             format!(" ({} hashes match)", r.hashes_checked)
         } else {
             String::new()
@@ -56,9 +96,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             format!("{problems} problem(s)")
         }
     );
-    Ok(if problems == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }

@@ -5,9 +5,9 @@
 //!
 //! It is the same code path a user takes: `install`, `add`, `list`, `boot-test`.
 
+use crate::exit::Outcome;
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use super::{add, boot_test, install, list};
 
@@ -42,7 +42,7 @@ pub struct Args {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let isos = samples()?;
     build_image(&args.out, &isos)?;
 
@@ -52,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.out.display(),
             args.out.display()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     let has_display =
         std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();

@@ -1,7 +1,7 @@
 //! `bootshelf devices [--json]`: disks that could become a stick.
 
+use crate::exit::Outcome;
 use serde::Serialize;
-use std::process::ExitCode;
 
 /// Arguments of `bootshelf devices`.
 #[derive(clap::Args, Debug)]
@@ -28,7 +28,7 @@ struct Row {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let rows: Vec<Row> = stick::devices::list()
         .into_iter()
         .map(|c| Row {
@@ -47,11 +47,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     if rows.is_empty() {
         println!("no disks found in /sys/block");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     println!(
         "{:<14} {:>10} {:>5} {:<28} {:<4} STATUS",
@@ -74,5 +74,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             status
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

@@ -3,13 +3,13 @@
 //! (MBR, GPT, appended partitions) and hints. The JSON form is documented in
 //! docs/inspect.md and stable: fields are only ever added.
 
-use anyhow::{Context, Result};
+use crate::exit::Outcome;
+use anyhow::{bail, Context, Result};
 use blockdev::{BlockReader, FileDevice};
 use iso9660::hybrid::Hybrid;
 use iso9660::{Iso, PlatformId, ReadAt};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Arguments of `bootshelf inspect`.
 #[derive(clap::Args, Debug)]
@@ -82,6 +82,19 @@ pub struct IsoReport {
     pub uefi_bootable: bool,
     pub hybrid: Option<HybridReport>,
     pub hints: Vec<String>,
+    /// `error` says the file could not be opened or read (an OS or device error), as
+    /// opposed to: read, and not a (bootable) ISO. Not in the JSON; it makes the exit
+    /// status 2 instead of 1.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+impl IsoReport {
+    /// Read completely, and has an El Torito entry that boots on BIOS or UEFI: what
+    /// `bootshelf add` takes without `--force`.
+    pub fn is_bootable_iso(&self) -> bool {
+        self.error.is_none() && (self.bios_bootable || self.uefi_bootable)
+    }
 }
 
 /// The boot catalog's head.
@@ -156,7 +169,7 @@ pub struct HybridReport {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: Args) -> Result<Outcome> {
     let reports: Vec<IsoReport> = args
         .isos
         .iter()
@@ -173,7 +186,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             rep
         })
         .collect();
-    let failed = reports.iter().any(|r| r.error.is_some());
+    let unreadable: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.unreadable)
+        .map(|r| r.path.as_str())
+        .collect();
+    let unreadable = unreadable.join(", ");
+    let problems = reports.iter().any(|r| !r.is_bootable_iso());
     if args.json {
         let doc = Report {
             version: JSON_VERSION,
@@ -188,10 +207,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             print_text(r);
         }
     }
-    Ok(if failed {
-        ExitCode::from(1)
+    if !unreadable.is_empty() {
+        bail!("could not read {unreadable}");
+    }
+    Ok(if problems {
+        Outcome::Problems
     } else {
-        ExitCode::SUCCESS
+        Outcome::Success
     })
 }
 
@@ -204,9 +226,26 @@ pub fn inspect_path_counted(path: &std::path::Path) -> (IsoReport, u64, u64) {
     };
     let mut counts = (0, 0);
     if let Err(e) = open_and_fill(path, &mut rep, &mut counts) {
+        rep.unreadable = is_read_failure(&e);
         rep.error = Some(format!("{e:#}"));
     }
     (rep, counts.0, counts.1)
+}
+
+/// Whether `e` says the file could not be opened or read (an OS error, a device error,
+/// the medium gone), rather than that its bytes are not an ISO or are damaged (a read
+/// past the end of a truncated image counts as damaged).
+fn is_read_failure(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some()
+            || matches!(
+                c.downcast_ref::<iso9660::Error>(),
+                Some(iso9660::Error::Io {
+                    error: blockdev::IoError::Device { .. } | blockdev::IoError::NoMedia,
+                    ..
+                })
+            )
+    })
 }
 
 fn open_and_fill(

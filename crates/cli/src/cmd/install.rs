@@ -1,10 +1,10 @@
 //! `bootshelf install TARGET [--size 32G] [--mbr] [--yes] [--force] [--sector-size N]`:
 //! make an image file or a USB disk a bootshelf stick (erasing it).
 
+use crate::exit::Outcome;
 use anyhow::Context;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use stick::device::SafetyOverrides;
 use stick::install::{InstallOptions, Step};
 use stick::Scheme;
@@ -97,7 +97,7 @@ pub fn step_bar(len: u64) -> indicatif::ProgressBar {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let opts = InstallOptions {
         scheme: if args.mbr { Scheme::Mbr } else { Scheme::Gpt },
         create_size: args.size,
@@ -176,7 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "note: this build has no UEFI loader yet; \\EFI\\BOOT\\BOOTX64.EFI was not written"
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 #[cfg(test)]

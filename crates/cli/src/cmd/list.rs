@@ -1,10 +1,10 @@
 //! `bootshelf list TARGET [--json]`: the ISOs on the stick as the menu shows them (the
 //! work is in `stick::list`).
 
+use crate::exit::Outcome;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use stick::index_io::{human, open_volume};
 
 /// Arguments of `bootshelf list`.
@@ -47,7 +47,7 @@ struct JsonListing<'a> {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, false)
         .with_context(|| format!("opening {}", args.target.display()))?;
     let mut vol = open_volume(&mut stick)?;
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             notes: &l.slot_notes,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     if l.rows.is_empty() {
         println!("no ISOs on the stick");
@@ -125,5 +125,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for n in &l.slot_notes {
         println!("note: {n}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

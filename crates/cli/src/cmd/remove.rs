@@ -1,9 +1,9 @@
 //! `bootshelf remove TARGET NAME...`: take ISOs off the stick (the work is in
 //! `stick::remove`). A NAME is a path, a file name or a menu title.
 
+use crate::exit::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use stick::index_io::{open_volume, IndexStore};
 
 /// Arguments of `bootshelf remove`.
@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, true)
         .with_context(|| format!("opening {}", args.target.display()))?;
     let mut vol = open_volume(&mut stick)?;
@@ -31,5 +31,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         println!("{what} {}", r.path);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

@@ -1,9 +1,9 @@
 //! `bootshelf sync TARGET [--hash] [--dry-run] [--defragment]`: rebuild the index from the stick (the work
 //! is in `stick::sync`).
 
+use crate::exit::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use stick::index_io::{open_volume, IndexStore};
 use stick::sync::SyncOptions;
 
@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, !args.dry_run)
         .with_context(|| format!("opening {}", args.target.display()))?;
     let mut vol = open_volume(&mut stick)?;
@@ -87,5 +87,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None if args.dry_run => println!("dry run: nothing written"),
         None => println!("index unchanged ({} ISOs)", r.kept.len()),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

@@ -1,8 +1,8 @@
 //! `bootshelf update TARGET`: rewrite the boot code and the ESP; the ISOs are not touched.
 
+use crate::exit::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Arguments of `bootshelf update`.
 #[derive(clap::Args, Debug)]
@@ -12,7 +12,7 @@ pub struct Args {
 }
 
 /// Run the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, true)?;
     let boot = super::install::boot_code();
     let r = stick::update::update(&mut stick, &boot)
@@ -34,5 +34,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         println!("{}: updated {}", args.target.display(), changed.join(", "));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }

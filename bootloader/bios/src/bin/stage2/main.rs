@@ -20,13 +20,13 @@ mod resident;
 mod ui;
 
 use alloc::format;
-use alloc::string::String;
 use blockdev::{BlockReader, ExtentReader};
-use bootloader_core::discovery::{self, Discovery, Firmware, Limits};
-use bootloader_core::{menu, window, Action, Console as _, Menu, Painter};
+use bootloader_core::discovery::{BootEntry, Firmware};
+use bootloader_core::{flow, Io, Note, Platform};
 use bootshelf_bios::boot::{self, BootImage};
 use console::Console;
-use core::fmt::Write;
+use core::convert::Infallible;
+use core::fmt::{self, Write};
 use disk::Int13Disk;
 
 core::arch::global_asm!(
@@ -34,9 +34,6 @@ core::arch::global_asm!(
     options(att_syntax)
 );
 core::arch::global_asm!(include_str!("../../asm/resident.s"), options(att_syntax));
-
-/// The menu's title bar.
-const TITLE: &str = "bootshelf (BIOS)";
 
 /// Called by the 16-bit entry once in long mode, with the BIOS boot drive.
 #[no_mangle]
@@ -60,128 +57,107 @@ extern "sysv64" fn stage2_main(boot_drive: u32) -> ! {
     if let Some(p) = plan::read() {
         boot_plan(&mut con, &mut disk, &p);
     }
-    if let Err(e) = window::clear_stale(&mut disk) {
-        con.note(format_args!(
-            "bootshelf: could not clear an old ISO window: {e}"
-        ));
-    }
-    let mut disc = match discovery::discover(&mut disk, &Limits::default()) {
-        Ok(d) => d,
-        Err(e) => halt(&mut con, format_args!("cannot read the stick: {e}")),
-    };
-    con.note(format_args!(
-        "bootshelf: discovered {} entries",
-        disc.entries.len()
-    ));
-    run_menu(&mut disk, &mut disc)
+    match flow::run(&mut Bios {
+        log: con,
+        disk,
+        io: Io {
+            console: ui::BiosConsole,
+            input: ui::BiosInput::new(),
+            clock: ui::TickClock::new(),
+        },
+    }) {}
 }
 
-fn run_menu(disk: &mut Int13Disk, disc: &mut Discovery) -> ! {
-    let mut screen = ui::BiosConsole;
-    screen.clear();
-    let (cols, rows) = screen.size();
-    let mut menu = Menu::new(
-        disc.items(Firmware::Bios),
-        Menu::view_rows_for(rows),
-        &disc.menu_config(TITLE),
-    );
-    if let Some(note) = disc.notes.first() {
-        menu.fail(note);
+/// The loader flow's platform on BIOS.
+struct Bios {
+    /// The log console, for halting.
+    log: Console,
+    disk: Int13Disk,
+    io: Io<ui::BiosConsole, ui::BiosInput, ui::TickClock>,
+}
+
+/// Why the chosen entry could not be chain-booted.
+enum BiosBootError {
+    /// The ISO has no El Torito entry for BIOS.
+    NoBiosEntry,
+    /// Its BIOS entry cannot be emulated.
+    Image(boot::Error),
+    /// The resident emulation could not be installed.
+    Resident(resident::BootError),
+}
+
+impl fmt::Display for BiosBootError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BiosBootError::NoBiosEntry => f.write_str("no BIOS boot entry"),
+            BiosBootError::Image(e) => write!(f, "{e}"),
+            BiosBootError::Resident(e) => write!(f, "{e}"),
+        }
     }
-    let mut painter = Painter::new();
-    painter.paint(&mut screen, &menu.render(cols, rows));
-    console::com1_write(b"\x1b[26;1H\r\nbootshelf: menu drawn\r\n");
-    let mut input = ui::BiosInput::new();
-    let mut clock = ui::TickClock::new();
-    loop {
-        let action = menu::run(&mut menu, &mut screen, &mut input, &mut clock, &mut painter);
-        let (index, with_window) = match action {
-            Action::Boot(i) => (i, true),
-            Action::BootWithoutWindow(i) => (i, false),
-            Action::Exit => {
-                // Back to the BIOS: the next boot device is tried (INT 18h).
-                screen.clear();
-                let mut r = bios::Regs::default();
-                bios::int(0x18, &mut r);
-                // Some BIOSes return from INT 18h: show the menu again.
-                screen.clear();
-                painter.invalidate();
-                painter.paint(&mut screen, &menu.render(cols, rows));
-                continue;
+}
+
+impl Platform for Bios {
+    const FIRMWARE: Firmware = Firmware::Bios;
+    const TITLE: &'static str = "bootshelf (BIOS)";
+
+    type Disk = Int13Disk;
+    type Console = ui::BiosConsole;
+    type Input = ui::BiosInput;
+    type Clock = ui::TickClock;
+    type Prepared = BootImage;
+    type BootError = BiosBootError;
+    type Exit = Infallible;
+
+    fn disk(&mut self) -> &mut Int13Disk {
+        &mut self.disk
+    }
+
+    fn io(&mut self) -> &mut Io<ui::BiosConsole, ui::BiosInput, ui::TickClock> {
+        &mut self.io
+    }
+
+    /// On COM1 only. Once the menu is on the serial terminal, a note starts on a line of
+    /// its own: below the menu when it is first drawn, on a cleared terminal when booting.
+    fn note(&mut self, note: &Note<'_>) {
+        match note {
+            Note::OldWindowKept(_) | Note::Discovered { .. } => {
+                self.log.note(format_args!("{note}"))
             }
-            Action::Idle | Action::Redraw => continue,
-        };
-        match boot_entry(disk, disc, index, with_window) {
-            Outcome::AskWithoutWindow(reason) => menu.ask_boot_without_window(index, &reason),
-            Outcome::Failed(message) => {
-                console::com1_write(
-                    format!("\r\nbootshelf: boot failed: {message}\r\n").as_bytes(),
-                );
-                menu.fail(&message);
+            Note::MenuDrawn => console::com1_write(format!("\x1b[26;1H\r\n{note}\r\n").as_bytes()),
+            Note::Booting { .. } => {
+                console::com1_write(format!("\x1b[0m\x1b[2J\x1b[H\r\n{note}\r\n").as_bytes())
             }
+            _ => console::com1_write(format!("\r\n{note}\r\n").as_bytes()),
         }
-        screen.clear();
-        painter.invalidate();
-        painter.paint(&mut screen, &menu.render(cols, rows));
     }
-}
 
-/// How an attempt to boot ended (it only ends when it did not boot).
-enum Outcome {
-    /// The ISO window could not be written: ask whether to boot without it.
-    AskWithoutWindow(String),
-    /// The boot failed; show this and go back to the menu.
-    Failed(String),
-}
+    fn prepare_boot(&mut self, entry: &BootEntry) -> Result<BootImage, BiosBootError> {
+        let cat = entry
+            .boot_entry(Firmware::Bios)
+            .ok_or(BiosBootError::NoBiosEntry)?;
+        BootImage::new(cat).map_err(BiosBootError::Image)
+    }
 
-/// Consume a one-shot boot-next, open the ISO window, and chain-boot entry `index`.
-fn boot_entry(
-    disk: &mut Int13Disk,
-    disc: &mut Discovery,
-    index: usize,
-    with_window: bool,
-) -> Outcome {
-    if let Err(e) = discovery::consume_boot_next(disk, disc) {
-        console::com1_write(
-            format!("\r\nbootshelf: could not clear the one-shot default: {e}\r\n").as_bytes(),
-        );
+    fn chain_boot(
+        &mut self,
+        entry: &BootEntry,
+        image: BootImage,
+    ) -> Result<Infallible, BiosBootError> {
+        resident::boot(&mut self.disk, &entry.extents, entry.size, &image)
+            .map_err(BiosBootError::Resident)
     }
-    let Some(entry) = disc.entries.get(index) else {
-        return Outcome::Failed(format!("no entry {index}"));
-    };
-    if let Some(why) = entry.blocked(Firmware::Bios) {
-        return Outcome::Failed(format!("{}: {why}", entry.title));
+
+    /// Back to the BIOS: the next boot device is tried (INT 18h). Some BIOSes return
+    /// from INT 18h: then the menu shows again.
+    fn leave(&mut self) -> Option<Infallible> {
+        let mut r = bios::Regs::default();
+        bios::int(0x18, &mut r);
+        None
     }
-    let Some(cat) = entry.boot_entry(Firmware::Bios) else {
-        return Outcome::Failed(format!("{}: no BIOS boot entry", entry.title));
-    };
-    let boot = match BootImage::new(cat) {
-        Ok(b) => b,
-        Err(e) => return Outcome::Failed(format!("{}: {e}", entry.title)),
-    };
-    if with_window {
-        if let Err(refusal) = window::open(disk, entry) {
-            return Outcome::AskWithoutWindow(format!("{refusal}"));
-        }
+
+    fn fatal(&mut self, message: fmt::Arguments<'_>) -> Infallible {
+        halt(&mut self.log, message)
     }
-    let title = entry.title.clone();
-    console::com1_write(
-        format!("\x1b[0m\x1b[2J\x1b[H\r\nbootshelf: booting {title}\r\n").as_bytes(),
-    );
-    let extents = entry.extents.clone();
-    let message = match resident::boot(disk, &extents, entry.size, &boot) {
-        Ok(never) => match never {},
-        Err(e) => format!("{title}: {e}"),
-    };
-    // The entry did not boot: the window must not stay behind.
-    if with_window {
-        if let Err(e) = window::clear_stale(disk) {
-            console::com1_write(
-                format!("\r\nbootshelf: could not clear the ISO window: {e}\r\n").as_bytes(),
-            );
-        }
-    }
-    Outcome::Failed(message)
 }
 
 /// Boot the ISO named by the boot plan, or halt saying why not.

@@ -25,20 +25,18 @@ fn attr(style: Style) -> u16 {
     }
 }
 
-impl BiosConsole {
+impl Console for BiosConsole {
+    fn size(&self) -> (usize, usize) {
+        (COLS, ROWS)
+    }
+
     /// Blank the screen (video memory) and the terminal.
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         for i in 0..COLS * ROWS {
             // SAFETY: inside the 80x25 text buffer, identity-mapped.
             unsafe { core::ptr::write_volatile((VGA + 2 * i) as *mut u16, 0x0720) };
         }
         com1_write(b"\x1b[0m\x1b[2J\x1b[H");
-    }
-}
-
-impl Console for BiosConsole {
-    fn size(&self) -> (usize, usize) {
-        (COLS, ROWS)
     }
 
     fn write_line(&mut self, row: usize, line: &Line) {
