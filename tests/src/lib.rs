@@ -15,7 +15,6 @@ use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A scratch file removed when dropped (stick images of one test).
@@ -34,65 +33,26 @@ impl Drop for TempImage {
     }
 }
 
-/// The `bootshelf` binary, built once per test process with the same cargo, target
-/// directory and profile as the running test (so the loaders embedded in it are the ones
-/// of this source tree).
+/// The `bootshelf` binary of this source tree (built once per test process with the
+/// running test's cargo, target directory and profile; see `testkit::cli`).
 pub fn bootshelf() -> Result<&'static Path> {
-    static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| build_bootshelf().map_err(|e| format!("{e:#}")))
-        .as_deref()
-        .map_err(|e| anyhow::anyhow!("building bootshelf: {e}"))
-}
-
-fn build_bootshelf() -> Result<PathBuf> {
-    // <target>/<profile>/deps/<test binary>
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test binary is not in <target>/<profile>/deps")?;
-    let target_dir = profile_dir.parent().context("no target directory")?;
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(p) => p,
-        None => bail!("no profile directory"),
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "bootshelf", "--profile", profile])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .env_remove("RUSTFLAGS")
-        .status()
-        .context("running cargo build -p bootshelf")?;
-    if !status.success() {
-        bail!("cargo build -p bootshelf failed");
-    }
-    let bin = profile_dir.join("bootshelf");
-    if !bin.is_file() {
-        bail!("{} was not built", bin.display());
-    }
-    Ok(bin)
+    testkit::cli::bootshelf_path()
 }
 
 /// Run `bootshelf ARGS`; fail with its output when it fails.
 pub fn run_bootshelf(args: &[&str]) -> Result<String> {
-    let out = Command::new(bootshelf()?)
-        .args(args)
-        .output()
-        .context("running bootshelf")?;
-    if !out.status.success() {
+    // A failed build is an error here, not a panic in testkit::cli::run.
+    bootshelf()?;
+    let out = testkit::cli::run(args);
+    if !out.success() {
         bail!(
-            "bootshelf {args:?} failed ({}):\n{}{}",
+            "bootshelf {args:?} failed ({}):
+{}",
             out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            out.text()
         );
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(out.stdout)
 }
 
 /// How to install a test stick.

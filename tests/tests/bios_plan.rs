@@ -29,6 +29,11 @@ const USB_GPT: Stick = Stick {
     first_mib: 2,
 };
 
+/// [`boot`] with nothing that must not show and a minute to get there.
+fn boots_to(iso: &Path, stick: Stick, text: &str) -> String {
+    boot(iso, stick, text, &[], Duration::from_secs(60))
+}
+
 /// Boot `iso` from a plan stick and wait until `text` shows on serial or screen; fail
 /// early if `bad` shows. Returns the serial text (escape sequences removed) and screen.
 fn boot(iso: &Path, stick: Stick, text: &str, bad: &[&str], timeout: Duration) -> String {
@@ -73,13 +78,7 @@ fn boot(iso: &Path, stick: Stick, text: &str, bad: &[&str], timeout: Duration) -
 #[test]
 fn grub_marker_iso_a_boots_from_gpt_usb_stick() {
     let iso = marker_iso("bios-a").unwrap();
-    boot(
-        &iso,
-        USB_GPT,
-        "BOOTSHELF-MARKER-bios-a",
-        &[],
-        Duration::from_secs(60),
-    );
+    boots_to(&iso, USB_GPT, "BOOTSHELF-MARKER-bios-a");
 }
 
 #[test]
@@ -90,13 +89,7 @@ fn grub_marker_iso_b_boots_from_mbr_ide_disk() {
         attach: Attach::Ide,
         ..USB_GPT
     };
-    boot(
-        &iso,
-        stick,
-        "BOOTSHELF-MARKER-bios-b",
-        &[],
-        Duration::from_secs(60),
-    );
+    boots_to(&iso, stick, "BOOTSHELF-MARKER-bios-b");
 }
 
 #[test]
@@ -106,13 +99,7 @@ fn grub_iso_in_five_reversed_pieces_boots() {
         pieces: 5,
         ..USB_GPT
     };
-    boot(
-        &iso,
-        stick,
-        "BOOTSHELF-MARKER-bios-a",
-        &[],
-        Duration::from_secs(60),
-    );
+    boots_to(&iso, stick, "BOOTSHELF-MARKER-bios-a");
 }
 
 // No 4096-byte-sector (4Kn) stick test: SeaBIOS refuses such disks ("USB MSC: unsupported
@@ -122,31 +109,19 @@ fn grub_iso_in_five_reversed_pieces_boots() {
 #[test]
 fn grub_mkrescue_iso_reaches_its_grub_cfg() {
     let iso = fixtures::iso::grub_mkrescue().unwrap();
-    boot(
-        &iso,
-        USB_GPT,
-        "BOOTSHELF-FIXTURE-GRUB",
-        &[],
-        Duration::from_secs(60),
-    );
+    boots_to(&iso, USB_GPT, "BOOTSHELF-FIXTURE-GRUB");
 }
 
 #[test]
 fn debian_grub_rescue_cdrom_iso_shows_its_menu() {
     let iso = fixtures::iso::grub_rescue().unwrap();
-    boot(&iso, USB_GPT, "GNU GRUB", &[], Duration::from_secs(60));
+    boots_to(&iso, USB_GPT, "GNU GRUB");
 }
 
 #[test]
 fn debian_ipxe_iso_starts_ipxe_through_isolinux() {
     let iso = fixtures::iso::ipxe().unwrap();
-    boot(
-        &iso,
-        USB_GPT,
-        "iPXE initialising devices",
-        &[],
-        Duration::from_secs(60),
-    );
+    boots_to(&iso, USB_GPT, "iPXE initialising devices");
 }
 
 #[test]
@@ -156,7 +131,7 @@ fn debian_memtest_iso_starts_from_floppy_emulation() {
         gpt: false,
         ..USB_GPT
     };
-    boot(&iso, stick, "Memtest86+", &[], Duration::from_secs(60));
+    boots_to(&iso, stick, "Memtest86+");
 }
 
 #[test]
@@ -164,7 +139,7 @@ fn isolinux_iso_reads_its_config_through_the_emulated_cd() {
     // The fixture's isolinux.cfg says "say hello": isolinux found and read
     // /isolinux/isolinux.cfg (and ldlinux.c32) through drive E0h.
     let iso = fixtures::iso::isolinux().unwrap();
-    boot(&iso, USB_GPT, "hello", &[], Duration::from_secs(60));
+    boots_to(&iso, USB_GPT, "hello");
 }
 
 #[test]
@@ -298,13 +273,7 @@ fn iso_in_pieces_beyond_4_gib_of_the_stick_boots() {
         first_mib: 5 * 1024 + 7,
         ..USB_GPT
     };
-    boot(
-        &iso,
-        stick,
-        "BOOTSHELF-MARKER-bios-a",
-        &[],
-        Duration::from_secs(60),
-    );
+    boots_to(&iso, stick, "BOOTSHELF-MARKER-bios-a");
 }
 
 #[test]

@@ -1,22 +1,14 @@
 //! `bootshelf boot-test` as a user runs it: headless, choosing an entry by name, waiting
 //! for a text; exit status 0 when the text appeared, 1 when it did not.
 
-use e2e::{bootshelf, StickSpec, TestStick};
+use e2e::{StickSpec, TestStick};
 use fixtures::uefi::marker_iso;
-use std::process::{Command, Stdio};
 
 fn boot_test(stick: &TestStick, args: &[&str]) -> (i32, String) {
-    let out = Command::new(bootshelf().unwrap())
-        .arg("boot-test")
-        .arg(stick.path())
-        .arg("--headless")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
+    let mut all = vec!["boot-test", stick.path().to_str().unwrap(), "--headless"];
+    all.extend_from_slice(args);
+    let out = testkit::cli::run(&all);
+    (out.code().unwrap_or(-1), out.text())
 }
 
 #[test]

@@ -87,34 +87,20 @@ impl Live {
 /// A private, writable copy of `stick` (boots write the window into it).
 fn copy_of(stick: &TestStick) -> TempImage {
     let copy = TempImage(fixtures::scratch_path("window-copy.img").unwrap());
-    fixtures::run(
-        Command::new("cp")
-            .arg("--sparse=always")
-            .arg(stick.path())
-            .arg(copy.path()),
-    )
-    .unwrap();
+    testkit::image::copy_sparse(stick.path(), copy.path());
     copy
 }
 
 /// The table checker's verdict on an image: `sgdisk -v` (GPT) or `sfdisk --verify`
 /// (MBR); (clean, output).
 fn table_verdict(img: &Path, mbr: bool) -> (bool, String) {
-    let out = if mbr {
-        Command::new("sfdisk").arg("--verify").arg(img).output()
+    let verdict = if mbr {
+        testkit::check::sfdisk_verify(img)
     } else {
-        Command::new("sgdisk").arg("-v").arg(img).output()
-    }
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let clean = out.status.success()
-        && !text.to_ascii_lowercase().contains("overlap")
-        && (mbr || text.contains("No problems found"));
-    (clean, text)
+        testkit::check::sgdisk_verify(img)
+    };
+    let clean = verdict.clean && !verdict.report.to_ascii_lowercase().contains("overlap");
+    (clean, verdict.report)
 }
 
 /// Boot `live` from a copy of `stick` under `firmware`: bootshelf writes the window, the

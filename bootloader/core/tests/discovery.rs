@@ -6,100 +6,28 @@ use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, FileDevice};
 use bootloader_core::discovery::{self, consume_boot_next, parse_iso, Firmware, Limits, Source};
 use bootloader_core::{menu, window, Key};
 use bootshelf_index::{Index, IsoEntry, Settings, Slot, Timeout};
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
+use testkit::fuse::{scatter_free_space, FuseMount};
+use testkit::image::open_device;
+use testkit::loopdev::{LoopDev, LoopOptions};
+use testkit::table::{self, TableKind, TableSpec};
+use testkit::Rng;
 
 const MIB: u64 = 1 << 20;
 
-fn run(cmd: &str, args: &[&str], stdin: Option<&str>) {
-    let mut child = Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Gpt512,
-    Gpt4096,
-    Mbr512,
-}
-
-/// A bootshelf-shaped table on a fresh image: data from 1 MiB, ESP 16 MiB after it.
-fn stick(dir: &Path, kind: Kind, bytes: u64) -> (PathBuf, u32) {
+/// A bootshelf-shaped table on a fresh image: data from 1 MiB, ESP 16 MiB after it (and
+/// the BIOS boot partition on a 512-byte-sector GPT).
+fn stick(dir: &Path, kind: TableKind, bytes: u64) -> (PathBuf, u32) {
     let p = dir.join(format!("{kind:?}.img"));
-    File::create(&p).unwrap().set_len(bytes).unwrap();
-    let t = p.to_str().unwrap();
-    let data_mib = bytes / MIB - 1 - 16 - 1;
-    match kind {
-        Kind::Gpt512 => {
-            let n1 = format!("1:2048:+{data_mib}M");
-            run(
-                "sgdisk",
-                &[
-                    "-a",
-                    "1",
-                    "-n",
-                    "3:34:2047",
-                    "-t",
-                    "3:ef02",
-                    "-a",
-                    "2048",
-                    "-n",
-                    &n1,
-                    "-t",
-                    "1:0700",
-                    "-n",
-                    "2:0:+16M",
-                    "-t",
-                    "2:ef00",
-                    t,
-                ],
-                None,
-            );
-            (p, 512)
-        }
-        Kind::Gpt4096 => {
-            let script = format!(
-                "g\nn\n1\n256\n+{data_mib}M\nt\nEBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n\
-                 n\n2\n\n+16M\nt\n2\nC12A7328-F81F-11D2-BA4B-00A0C93EC93B\nw\n"
-            );
-            run("fdisk", &["-b", "4096", t], Some(&script));
-            (p, 4096)
-        }
-        Kind::Mbr512 => {
-            let data = data_mib * 2048;
-            let script = format!(
-                "label: dos\nstart=2048, size={data}, type=7\nstart={}, size=32768, type=ef\n",
-                2048 + data
-            );
-            run("sfdisk", &[t], Some(&script));
-            (p, 512)
-        }
-    }
-}
-
-fn open(p: &Path, ss: u32) -> FileDevice {
-    let f = OpenOptions::new().read(true).write(true).open(p).unwrap();
-    let len = f.metadata().unwrap().len();
-    FileDevice::new(f, ss, len)
+    let spec = TableSpec {
+        kind,
+        data_mib: bytes / MIB - 1 - 16 - 1,
+        esp_mib: 16,
+        bios_boot: kind == TableKind::Gpt512,
+    };
+    let ss = table::make(&p, bytes, spec);
+    (p, ss)
 }
 
 type Vol<'a> = exfat::Volume<&'a mut FileDevice>;
@@ -166,26 +94,23 @@ fn labelled_iso(dir: &Path, label: &str, payload_kib: usize) -> Vec<u8> {
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("DATA.BIN"), vec![0x5Au8; payload_kib * 1024]).unwrap();
     let out = dir.join(format!("{label}.iso"));
-    run(
-        "xorriso",
-        &[
-            "-as",
-            "mkisofs",
-            "-V",
-            label,
-            "-o",
-            out.to_str().unwrap(),
-            src.to_str().unwrap(),
-        ],
-        None,
-    );
+    fixtures::xorriso([
+        "-as",
+        "mkisofs",
+        "-V",
+        label,
+        "-o",
+        out.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ])
+    .unwrap();
     std::fs::read(out).unwrap()
 }
 
-fn discover_and_check(kind: Kind) {
+fn discover_and_check(kind: TableKind) {
     let dir = tempfile::tempdir().unwrap();
     let (img, ss) = stick(dir.path(), kind, 128 * MIB);
-    let mut dev = open(&img, ss);
+    let mut dev = open_device(&img, ss);
     let lay = format(&mut dev);
     let uefi = std::fs::read(fixtures::iso::uefi_only().unwrap()).unwrap();
     let bios = std::fs::read(fixtures::iso::bios_only().unwrap()).unwrap();
@@ -300,24 +225,24 @@ fn discover_and_check(kind: Kind) {
 
 #[test]
 fn discovers_indexed_and_scanned_isos_gpt_512() {
-    discover_and_check(Kind::Gpt512);
+    discover_and_check(TableKind::Gpt512);
 }
 
 #[test]
 fn discovers_indexed_and_scanned_isos_gpt_4096() {
-    discover_and_check(Kind::Gpt4096);
+    discover_and_check(TableKind::Gpt4096);
 }
 
 #[test]
 fn discovers_indexed_and_scanned_isos_mbr() {
-    discover_and_check(Kind::Mbr512);
+    discover_and_check(TableKind::Mbr512);
 }
 
 #[test]
 fn changed_files_are_rescanned_and_boot_next_is_consumed() {
     let dir = tempfile::tempdir().unwrap();
-    let (img, ss) = stick(dir.path(), Kind::Gpt512, 96 * MIB);
-    let mut dev = open(&img, ss);
+    let (img, ss) = stick(dir.path(), TableKind::Gpt512, 96 * MIB);
+    let mut dev = open_device(&img, ss);
     let lay = format(&mut dev);
     let one = labelled_iso(dir.path(), "FIRST", 32);
     let two = labelled_iso(dir.path(), "SECOND", 300);
@@ -371,8 +296,8 @@ fn changed_files_are_rescanned_and_boot_next_is_consumed() {
 #[test]
 fn window_refusals_are_explained() {
     let dir = tempfile::tempdir().unwrap();
-    let (img, ss) = stick(dir.path(), Kind::Gpt512, 64 * MIB);
-    let mut dev = open(&img, ss);
+    let (img, ss) = stick(dir.path(), TableKind::Gpt512, 64 * MIB);
+    let mut dev = open_device(&img, ss);
     let lay = format(&mut dev);
     let iso = labelled_iso(dir.path(), "W", 16);
     let mut vol = volume(&mut dev, &lay);
@@ -427,8 +352,8 @@ fn window_refusals_are_explained() {
 #[test]
 fn a_thousand_indexed_isos_are_listed_without_opening_them() {
     let dir = tempfile::tempdir().unwrap();
-    let (img, ss) = stick(dir.path(), Kind::Gpt512, 256 * MIB);
-    let mut dev = open(&img, ss);
+    let (img, ss) = stick(dir.path(), TableKind::Gpt512, 256 * MIB);
+    let mut dev = open_device(&img, ss);
     let lay = format(&mut dev);
     let hybrid = std::fs::read(fixtures::iso::bios_uefi_hybrid().unwrap()).unwrap();
     let mut vol = volume(&mut dev, &lay);
@@ -515,72 +440,29 @@ fn a_thousand_indexed_isos_are_listed_without_opening_them() {
     assert!(screen.lines[2].text.contains("iso-0000.iso"));
 }
 
-/// Detaches a loop device and unmounts a FUSE mount when dropped.
-struct Mounted {
-    dir: PathBuf,
-    lo: String,
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            let st = Command::new("fusermount").arg("-u").arg(&self.dir).status();
-            if matches!(st, Ok(s) if s.success()) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let _ = Command::new("losetup").args(["-d", &self.lo]).status();
-    }
-}
-
 /// An ISO copied by a file manager (exfat-fuse, the Linux FUSE driver) onto a volume with
 /// only scattered free space: stored FAT-chained in several pieces. It is listed, parsed
 /// through its extents, boots in both modes, and gets no window (with the reason).
 #[test]
 fn a_fragmented_copy_from_a_file_manager_is_listed() {
     let dir = tempfile::tempdir().unwrap();
-    let (img, ss) = stick(dir.path(), Kind::Gpt512, 48 * MIB);
-    let mut dev = open(&img, ss);
+    let (img, ss) = stick(dir.path(), TableKind::Gpt512, 48 * MIB);
+    let mut dev = open_device(&img, ss);
     let lay = format(&mut dev);
     drop(dev);
     let hybrid = std::fs::read(fixtures::iso::bios_uefi_hybrid().unwrap()).unwrap();
     {
-        let out = Command::new("losetup")
-            .args([
-                "-f",
-                "--show",
-                "-o",
-                &(lay.data.first_lba * 512).to_string(),
-                "--sizelimit",
-                &(lay.data.sectors() * 512).to_string(),
-                img.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "losetup (needs root and loop devices): {out:?}"
-        );
-        let lo = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        let m = Mounted {
-            dir: dir.path().join("mnt"),
-            lo: lo.clone(),
-        };
-        std::fs::create_dir_all(&m.dir).unwrap();
-        run("mount.exfat-fuse", &[&lo, m.dir.to_str().unwrap()], None);
+        let lo = LoopDev::attach(
+            &img,
+            LoopOptions::range(lay.data.first_lba * 512, lay.data.sectors() * 512),
+        )
+        .unwrap();
+        let m = FuseMount::exfat(lo, &dir.path().join("mnt"), false).unwrap();
         // Fill the volume with 512 KiB files, then free every other one.
-        let mut n = 0;
-        while std::fs::write(m.dir.join(format!("fill{n:03}")), vec![7u8; 512 * 1024]).is_ok() {
-            n += 1;
-        }
-        let _ = std::fs::remove_file(m.dir.join(format!("fill{n:03}")));
-        for i in (0..n).step_by(2) {
-            std::fs::remove_file(m.dir.join(format!("fill{i:03}"))).unwrap();
-        }
-        std::fs::write(m.dir.join("frag.iso"), &hybrid).unwrap();
+        scatter_free_space(m.dir());
+        std::fs::write(m.dir().join("frag.iso"), &hybrid).unwrap();
     }
-    let mut dev = open(&img, ss);
+    let mut dev = open_device(&img, ss);
     let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
     assert_eq!(d.entries.len(), 1, "{:?}", d.notes);
     let e = &d.entries[0];
@@ -609,8 +491,8 @@ fn a_fragmented_copy_from_a_file_manager_is_listed() {
 #[test]
 fn discovery_survives_random_damage() {
     let dir = tempfile::tempdir().unwrap();
-    let (img, ss) = stick(dir.path(), Kind::Gpt512, 24 * MIB);
-    let mut dev = open(&img, ss);
+    let (img, ss) = stick(dir.path(), TableKind::Gpt512, 24 * MIB);
+    let mut dev = open_device(&img, ss);
     let lay = format(&mut dev);
     let uefi = std::fs::read(fixtures::iso::uefi_only().unwrap()).unwrap();
     let small = labelled_iso(dir.path(), "SMALL", 8);
@@ -641,13 +523,8 @@ fn discovery_survives_random_damage() {
             hot.push(s);
         }
     }
-    let mut x: u64 = 0xD15C_0F3E_5EED_0001;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng::new(0xD15C_0F3E_5EED_0001);
+    let mut next = move || rng.next_u64();
     let (mut ok, mut err) = (0, 0);
     for _ in 0..300 {
         let mut bytes = pristine.clone();

@@ -3,34 +3,21 @@
 //! one-shot default. The loader side must recognise all of it, on GPT (512 and 4096-byte
 //! sectors) and MBR, and its ISO window must leave the table as `sgdisk -v` wants it.
 
-use blockdev::FileDevice;
 use bootloader_core::discovery::{self, consume_boot_next, Firmware, Limits, Source};
 use bootloader_core::window;
-use std::fs::OpenOptions;
 use std::path::Path;
-use std::process::Command;
 use stick::add::AddOptions;
 use stick::index_io::{open_volume, set_boot_next, IndexStore};
 use stick::{InstallOptions, Scheme, Stick};
+use testkit::image::open_device;
+use testkit::stick::add_one;
 
 fn add(img: &Path, src: &Path, title: Option<&str>) -> bootshelf_index::IsoEntry {
-    let mut s = Stick::open(img, true).unwrap();
-    let mut vol = open_volume(&mut s).unwrap();
-    let mut store = IndexStore::load(&mut vol).unwrap();
     let opts = AddOptions {
         title: title.map(Into::into),
         ..AddOptions::default()
     };
-    let p = stick::add::prepare(&mut vol, src, &opts).unwrap();
-    stick::add::add_prepared(&mut vol, &mut store, &p, &opts, &mut |_| {})
-        .unwrap()
-        .entry
-}
-
-fn open(img: &Path, ss: u32) -> FileDevice {
-    let f = OpenOptions::new().read(true).write(true).open(img).unwrap();
-    let len = f.metadata().unwrap().len();
-    FileDevice::new(f, ss, len)
+    add_one(img, src, &opts).unwrap().entry
 }
 
 fn check(scheme: Scheme, ss: u32) {
@@ -56,7 +43,7 @@ fn check(scheme: Scheme, ss: u32) {
         set_boot_next(&mut vol, &mut store, &uefi.path).unwrap();
     }
 
-    let mut dev = open(&img, ss);
+    let mut dev = open_device(&img, ss);
     let mut d = discovery::discover(&mut dev, &Limits::default()).unwrap();
     assert!(d.notes.is_empty(), "{:?}", d.notes);
     assert_eq!(d.entries.len(), 2);
@@ -98,16 +85,14 @@ fn check(scheme: Scheme, ss: u32) {
     let w = s.layout().window.expect("stick sees the window");
     assert_eq!((w.first_lba(), w.last_lba()), (r.first(), r.last()));
     drop(s);
-    let mut dev = open(&img, ss);
+    let mut dev = open_device(&img, ss);
     let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
     assert_eq!((d.preselect, d.boot_next), (Some(0), false));
     assert_eq!(d.layout.window, Some(r));
     assert_eq!(window::clear_stale(&mut dev).unwrap(), Some(r));
     drop(dev);
     if scheme == Scheme::Gpt && ss == 512 {
-        let out = Command::new("sgdisk").arg("-v").arg(&img).output().unwrap();
-        let v = String::from_utf8_lossy(&out.stdout);
-        assert!(v.contains("No problems found"), "{v}");
+        testkit::check::sgdisk_verify(&img).assert_clean("sgdisk -v after the window is cleared");
     }
     assert!(Stick::open(&img, false).unwrap().layout().window.is_none());
 }

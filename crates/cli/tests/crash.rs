@@ -7,22 +7,18 @@
 //! The write-by-write variant (a device that stops after N writes) is
 //! crates/stick/tests/crash.rs.
 
-#[path = "../../stick/tests/add_helpers.rs"]
-mod helpers;
-
-use helpers::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bootshelf"))
-}
+use testkit::cli::Bootshelf;
+use testkit::rng::{pattern, Rng};
+use testkit::stick::*;
 
 #[test]
 fn add_killed_at_random_instants_leaves_a_consistent_stick() {
-    let t = TempDir::new("cli-crash");
+    let t = Bootshelf::new("cli-crash");
+    let bin = || t.command();
     let img = t.path("stick.img");
     let st = bin()
         .args(["install", img.to_str().unwrap(), "--size", "512M", "--yes"])
@@ -33,7 +29,7 @@ fn add_killed_at_random_instants_leaves_a_consistent_stick() {
     // A bootable ISO followed by 60 MiB of pseudo-random bytes (not sparse: real reads).
     let iso = iso_copy(
         &fixtures::iso::bios_uefi_hybrid().unwrap(),
-        &t.0,
+        t.dir(),
         "big.iso",
         None,
     );
@@ -78,19 +74,16 @@ fn add_killed_at_random_instants_leaves_a_consistent_stick() {
         .as_nanos() as u64
         | 1;
     eprintln!("full add takes {full:?}; kill delays from seed {seed:#x}");
-    let mut x = seed;
+    let mut rng = Rng::new(seed);
     let mut killed = 0;
     let mut finished = 0;
     for i in 0..80 {
         if killed >= 24 {
             break;
         }
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
         // Uniform over [0, full): from process start through the copy to the index
         // write; a kill that comes after the add finished is counted apart.
-        let delay = full.mul_f64((x % 1000) as f64 / 1000.0);
+        let delay = full.mul_f64(rng.below(1000) as f64 / 1000.0);
         let mut child = add(true).spawn().unwrap();
         std::thread::sleep(delay);
         let was_running = child.try_wait().unwrap().is_none();

@@ -2,23 +2,16 @@
 //! a stick image with Debian's sample ISOs and boots it in QEMU until iPXE starts, in UEFI
 //! and in BIOS mode.
 
-use std::process::Command;
+use testkit::cli::Bootshelf;
 
 fn demo(extra: &[&str]) -> (bool, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let img = dir.path().join("demo.img");
-    let out = Command::new(env!("CARGO_BIN_EXE_bootshelf"))
-        .args(["demo", "--headless", "--timeout", "90", "--out"])
-        .arg(&img)
-        .args(extra)
-        .output()
-        .expect("running bootshelf demo");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let sh = Bootshelf::new("cli-demo");
+    let img = sh.path("demo.img");
+    let mut args = vec!["demo", "--headless", "--timeout", "90", "--out"];
+    args.push(img.to_str().unwrap());
+    args.extend_from_slice(extra);
+    let out = sh.run(&args);
+    (out.success(), out.text())
 }
 
 #[test]
@@ -44,13 +37,7 @@ fn demo_boots_ipxe_under_bios() {
 
 #[test]
 fn demo_refuses_to_replace_a_directory() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_bootshelf"))
-        .args(["demo", "--no-boot", "--out"])
-        .arg(dir.path())
-        .output()
-        .expect("running bootshelf demo");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let sh = Bootshelf::new("cli-demo-dir");
+    let err = sh.fails(&["demo", "--no-boot", "--out", sh.dir().to_str().unwrap()]);
     assert!(err.contains("is not a regular file"), "{err}");
 }

@@ -2,36 +2,20 @@
 //! crates/cli/src/exit.rs): 0 success, 1 the command ran and found problems, 2 error
 //! (bad arguments, a missing file, a refusal). And README.md lists what `--help` lists.
 
-#[path = "../../stick/tests/install_util.rs"]
-mod util;
-
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use stick::index_io::{open_volume, IndexStore};
-use util::{read_range, Loop};
+use testkit::image::read_range;
+use testkit::loopdev::{LoopDev, LoopOptions};
 
-fn bootshelf(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bootshelf"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run bootshelf")
-}
-
-/// Run, assert the exit status, return (stdout, stderr).
+/// Run `bootshelf args` in `cwd`, assert the exit status, return (stdout, stderr).
 fn expect(code: i32, args: &[&str], cwd: &Path) -> (String, String) {
-    let o = bootshelf(args, cwd);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "bootshelf {args:?}\nstdout:\n{out}\nstderr:\n{err}"
-    );
-    (out, err)
+    let mut c = testkit::cli::command();
+    c.current_dir(cwd).stdin(Stdio::null());
+    let o = testkit::cli::finish(c, args).assert_code(code);
+    (o.stdout, o.stderr)
 }
 
 fn s(p: &Path) -> &str {
@@ -221,11 +205,8 @@ fn refusing_a_disk_is_2_and_so_is_answering_no() {
         .unwrap()
         .set_len(80 << 20)
         .unwrap();
-    let Some(lp) = Loop::attach(&file, 512, false) else {
-        eprintln!("skipped: loop devices need root");
-        return;
-    };
-    let dev = lp.dev.to_str().unwrap();
+    let lp = LoopDev::attach(&file, LoopOptions::sector_size(512)).unwrap();
+    let dev = lp.name();
     // Not removable, no --force.
     let (_, err) = expect(2, &["install", dev, "--yes"], d);
     assert!(err.contains("--force"), "{err}");
@@ -234,7 +215,7 @@ fn refusing_a_disk_is_2_and_so_is_answering_no() {
     assert!(err.contains("--yes"), "{err}");
     // Asked on a terminal, answered "no".
     let pty = nix::pty::openpty(None, None).expect("openpty");
-    let child = Command::new(env!("CARGO_BIN_EXE_bootshelf"))
+    let child = testkit::cli::command()
         .args(["install", dev, "--force"])
         .current_dir(d)
         .stdin(Stdio::from(pty.slave))

@@ -5,28 +5,19 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn bootshelf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bootshelf"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use testkit::cli::run as bootshelf;
 
 fn inspect_json(paths: &[&Path]) -> (Value, i32) {
     let mut args = vec!["inspect", "--json"];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
     let out = bootshelf(&args);
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    (v, out.status.code().unwrap())
+    let v: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    (v, out.code().unwrap())
 }
 
 fn xorriso(args: &[&str]) -> String {
-    let out = Command::new("xorriso").args(args).output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    fixtures::xorriso(args).unwrap()
 }
 
 /// (key, fields) of every "Key : fields" line of an xorriso report.
@@ -236,8 +227,8 @@ fn appended_partitions_and_hints() {
 fn text_output_lists_every_entry() {
     let p = fixtures::iso::multi_section().unwrap();
     let out = bootshelf(&["inspect", p.to_str().unwrap()]);
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.success());
+    let text = out.stdout;
     for want in [
         "label        BOOTSHELF_TEST",
         "BIOS boot    yes",
@@ -295,8 +286,8 @@ fn broken_input_names_the_problem_and_offset() {
     assert!(err(3).contains("opening"), "{}", err(3));
 
     let out = bootshelf(&["inspect", junk.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.code(), Some(1));
+    let text = out.stdout;
     assert!(
         text.contains("error") && text.contains("offset 32768"),
         "{text}"
@@ -307,8 +298,8 @@ fn broken_input_names_the_problem_and_offset() {
 fn stats_show_few_bytes_read() {
     let p = fixtures::iso::grub_mkrescue().unwrap();
     let out = bootshelf(&["inspect", "--stats", p.to_str().unwrap()]);
-    assert!(out.status.success());
-    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(out.success());
+    let err = out.stderr;
     let bytes: u64 = err
         .split("read ")
         .nth(1)

@@ -1,28 +1,10 @@
 //! `bootshelf install`, `update` and `devices` through the built binary: exit codes,
 //! messages, and the result checked by external tools.
 
-#[path = "../../stick/tests/install_util.rs"]
-mod util;
-
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use util::*;
-
-fn bootshelf(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bootshelf"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run bootshelf")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use testkit::cli::Bootshelf;
+use testkit::image::read_range;
+use testkit::loopdev::{LoopDev, LoopOptions};
+use testkit::stick::{check_image, mtype};
 
 #[test]
 fn install_then_update_on_image_files() {
@@ -30,53 +12,53 @@ fn install_then_update_on_image_files() {
         (&[][..], stick::Scheme::Gpt),
         (&["--mbr", "--sector-size", "4096"][..], stick::Scheme::Mbr),
     ] {
-        let dir = tempfile::tempdir().unwrap();
+        let sh = Bootshelf::new("cli-install");
         let mut args = vec!["install", "s.img", "--size", "100M"];
         args.extend_from_slice(extra);
-        let o = bootshelf(&args, dir.path());
-        let (out, err) = text(&o);
-        assert!(o.status.success(), "install: {out}{err}");
+        let o = sh.run(&args);
+        let (out, err) = (&o.stdout, &o.stderr);
+        assert!(o.success(), "install: {out}{err}");
         assert!(out.contains("bootshelf stick"), "{out}");
-        let img = dir.path().join("s.img");
+        let img = sh.dir().join("s.img");
         assert_eq!(std::fs::metadata(&img).unwrap().len(), 100 << 20);
         let stick = stick::Stick::open(&img, false).unwrap();
         let layout = *stick.layout();
         drop(stick);
         assert_eq!(layout.scheme, scheme);
-        let esp = check_image(&img, &layout, dir.path());
+        let esp = check_image(&img, &layout, sh.dir());
         // The UEFI loader of this build is what lands in the ESP.
         assert!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI") == loaders::UEFI_BOOTX64);
 
-        let o = bootshelf(&["update", "s.img"], dir.path());
-        let (out, err) = text(&o);
-        assert!(o.status.success(), "update: {out}{err}");
+        let o = sh.run(&["update", "s.img"]);
+        let (out, err) = (&o.stdout, &o.stderr);
+        assert!(o.success(), "update: {out}{err}");
         assert!(out.contains("already up to date"), "{out}");
-        check_image(&img, &layout, dir.path());
+        check_image(&img, &layout, sh.dir());
     }
 }
 
 #[test]
 fn errors_name_the_problem_and_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
+    let sh = Bootshelf::new("cli-install");
     // No such file and no --size.
-    let o = bootshelf(&["install", "new.img"], dir.path());
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("--size"), "{}", text(&o).1);
+    let o = sh.run(&["install", "new.img"]);
+    assert_eq!(o.code(), Some(2));
+    assert!(o.stderr.contains("--size"), "{}", o.stderr);
     // Too small.
-    let o = bootshelf(&["install", "t.img", "--size", "20M"], dir.path());
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("at least"), "{}", text(&o).1);
+    let o = sh.run(&["install", "t.img", "--size", "20M"]);
+    assert_eq!(o.code(), Some(2));
+    assert!(o.stderr.contains("at least"), "{}", o.stderr);
     // Bad size syntax is a usage error (clap: exit 2).
-    let o = bootshelf(&["install", "t.img", "--size", "12Q"], dir.path());
-    assert_eq!(o.status.code(), Some(2));
+    let o = sh.run(&["install", "t.img", "--size", "12Q"]);
+    assert_eq!(o.code(), Some(2));
     // Update of something that is not a stick.
-    std::fs::File::create(dir.path().join("blank.img"))
+    std::fs::File::create(sh.dir().join("blank.img"))
         .unwrap()
         .set_len(64 << 20)
         .unwrap();
-    let o = bootshelf(&["update", "blank.img"], dir.path());
-    assert_eq!(o.status.code(), Some(2));
-    let err = text(&o).1;
+    let o = sh.run(&["update", "blank.img"]);
+    assert_eq!(o.code(), Some(2));
+    let err = o.stderr;
     assert!(
         err.contains("not a bootshelf stick") && err.contains("bootshelf install blank.img"),
         "{err}"
@@ -85,10 +67,10 @@ fn errors_name_the_problem_and_the_fix() {
 
 #[test]
 fn devices_lists_disks_as_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = bootshelf(&["devices", "--json"], dir.path());
-    assert!(o.status.success(), "{:?}", text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sh = Bootshelf::new("cli-install");
+    let o = sh.run(&["devices", "--json"]);
+    assert!(o.success(), "{}", o.text());
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     let rows = v.as_array().unwrap();
     for r in rows {
         for key in [
@@ -107,41 +89,38 @@ fn devices_lists_disks_as_json() {
         }
     }
     // The plain table works too.
-    let o = bootshelf(&["devices"], dir.path());
-    assert!(o.status.success());
+    let o = sh.run(&["devices"]);
+    assert!(o.success());
 }
 
 #[test]
 fn block_devices_need_confirmation_and_force() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("backing.img");
+    let sh = Bootshelf::new("cli-install");
+    let file = sh.dir().join("backing.img");
     std::fs::File::create(&file)
         .unwrap()
         .set_len(80 << 20)
         .unwrap();
-    let Some(lp) = Loop::attach(&file, 4096, false) else {
-        eprintln!("skipped: loop devices need root");
-        return;
-    };
-    let dev = lp.dev.to_str().unwrap();
+    let lp = LoopDev::attach(&file, LoopOptions::sector_size(4096)).unwrap();
+    let dev = lp.name();
     // Not removable: refused without --force, before anything else.
-    let o = bootshelf(&["install", dev, "--yes"], dir.path());
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("--force"), "{}", text(&o).1);
+    let o = sh.run(&["install", dev, "--yes"]);
+    assert_eq!(o.code(), Some(2));
+    assert!(o.stderr.contains("--force"), "{}", o.stderr);
     // No terminal to ask on: refused, telling to use --yes.
-    let o = bootshelf(&["install", dev, "--force"], dir.path());
-    assert_eq!(o.status.code(), Some(2));
-    let err = text(&o).1;
+    let o = sh.run(&["install", dev, "--force"]);
+    assert_eq!(o.code(), Some(2));
+    let err = o.stderr;
     assert!(err.contains("--yes") && err.contains(dev), "{err}");
     assert!(read_range(&file, 0, 1 << 20).iter().all(|&b| b == 0));
     // Confirmed and forced: a 4Kn stick.
-    let o = bootshelf(&["install", dev, "--force", "--yes"], dir.path());
-    assert!(o.status.success(), "{:?}", text(&o));
-    assert!(text(&o).0.contains("4096-byte sectors"), "{}", text(&o).0);
-    let o = bootshelf(&["update", dev], dir.path());
-    assert!(o.status.success(), "{:?}", text(&o));
-    let stick = stick::Stick::open(&lp.dev, false).unwrap();
+    let o = sh.run(&["install", dev, "--force", "--yes"]);
+    assert!(o.success(), "{}", o.text());
+    assert!(o.stdout.contains("4096-byte sectors"), "{}", o.stdout);
+    let o = sh.run(&["update", dev]);
+    assert!(o.success(), "{}", o.text());
+    let stick = stick::Stick::open(lp.path(), false).unwrap();
     let layout = *stick.layout();
     drop(stick);
-    check_image(&file, &layout, dir.path());
+    check_image(&file, &layout, sh.dir());
 }

@@ -3,11 +3,11 @@
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 #[test]
 fn closed_stdout_pipe_is_no_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bootshelf"))
+    let mut child = testkit::cli::command()
         .args(["inspect", "--json", "/usr/lib/ipxe/ipxe.iso"])
         .args(std::iter::repeat_n("/usr/lib/ipxe/ipxe.iso", 200))
         .stdout(Stdio::piped())

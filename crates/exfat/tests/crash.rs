@@ -8,9 +8,9 @@ mod common;
 use blockdev::{BlockDevice, IoError, MemDevice};
 use common::*;
 use exfat::{format, DateTime, FormatOptions, Volume};
-use std::collections::BTreeMap;
-
-type Model = BTreeMap<String, Option<Vec<u8>>>;
+use testkit::check::fsck_exfat;
+use testkit::rng::pattern;
+use testkit::TempDir;
 
 /// A MemDevice that records its writes.
 struct Rec {
@@ -42,21 +42,6 @@ fn clock() -> DateTime {
         hour: 3,
         minute: 4,
         second: 6,
-    }
-}
-
-fn tree<D: BlockDevice>(v: &mut Volume<D>, rel: &str, out: &mut Model) {
-    let dir = if rel.is_empty() { "/" } else { rel };
-    for e in v.read_dir(dir).unwrap() {
-        let p = format!("{rel}/{}", e.name);
-        if e.is_dir {
-            out.insert(p.clone(), None);
-            tree(v, &p, out);
-        } else {
-            let mut buf = vec![0u8; e.size as usize];
-            v.read_at(&e, 0, &mut buf).unwrap();
-            out.insert(p, Some(buf));
-        }
     }
 }
 
@@ -131,7 +116,8 @@ impl Crash {
                 data[o..o + buf.len()].copy_from_slice(buf);
             }
             std::fs::write(&img, &data[s..s + n]).unwrap();
-            let (ok, text) = fsck_file(&img);
+            let fsck = fsck_exfat(&img);
+            let (ok, text) = (fsck.clean, fsck.report);
             assert!(
                 ok,
                 "{name}: killed after {k} of {} writes: fsck.exfat -n:\n{text}",
@@ -331,13 +317,15 @@ fn fsck_rejects_a_file_over_free_clusters_and_accepts_leaked_clusters() {
     let mut freed = data.clone();
     freed[bitmap + bit / 8] &= !(1 << (bit % 8));
     std::fs::write(&img, &freed[s..s + n]).unwrap();
-    let (ok, text) = fsck_file(&img);
+    let fsck = fsck_exfat(&img);
+    let (ok, text) = (fsck.clean, fsck.report);
     assert!(!ok, "fsck accepted a file over free clusters:\n{text}");
     eprintln!("file over free clusters: {text}");
     let mut leaked = data.clone();
     let far = 2000usize;
     leaked[bitmap + far / 8] |= 1 << (far % 8);
     std::fs::write(&img, &leaked[s..s + n]).unwrap();
-    let (ok, text) = fsck_file(&img);
+    let fsck = fsck_exfat(&img);
+    let (ok, text) = (fsck.clean, fsck.report);
     assert!(ok, "fsck rejected a leaked cluster:\n{text}");
 }

@@ -9,21 +9,9 @@ use common::*;
 use exfat::{DirEntry, Volume};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Every file under `root` on the host: path -> bytes (directories map to None).
-fn host_tree(root: &Path, rel: &str, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
-    for e in std::fs::read_dir(root.join(rel.trim_start_matches('/'))).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().into_string().unwrap();
-        let p = format!("{rel}/{name}");
-        if e.file_type().unwrap().is_dir() {
-            out.insert(p.clone(), None);
-            host_tree(root, &p, out);
-        } else {
-            out.insert(p, Some(std::fs::read(e.path()).unwrap()));
-        }
-    }
-}
+use testkit::check::fsck_exfat;
+use testkit::rng::pattern;
+use testkit::TempDir;
 
 /// The same, through our reader.
 fn our_tree(
@@ -69,8 +57,8 @@ fn check_image(img: &Path, ss: u32) -> Vec<(String, DirEntry)> {
     let t = TempDir::new("mnt");
     let mut host = BTreeMap::new();
     {
-        let m = Mount::new(img, &t.path("m"), ss);
-        host_tree(&m.dir, "", &mut host);
+        let m = mount(img, &t.path("m"), ss);
+        host_tree(m.dir(), "", &mut host);
     }
     let data = std::fs::read(img).unwrap();
     let sectors = data.len() as u64 / u64::from(ss);
@@ -119,10 +107,11 @@ fn reads_mkfs_exfat_volumes_written_by_exfat_fuse_512_and_4096() {
         let img = t.path("x.img");
         mkfs_image(&img, 8 << 20, ss, &["-L", "Foreign"]);
         {
-            let m = Mount::new(&img, &t.path("m"), ss);
-            populate(&m.dir);
+            let m = mount(&img, &t.path("m"), ss);
+            populate(m.dir());
         }
-        let (ok, text) = fsck_file(&img);
+        let fsck = fsck_exfat(&img);
+        let (ok, text) = (fsck.clean, fsck.report);
         assert!(ok, "{text}");
         let entries = check_image(&img, ss);
         let frag = entries
@@ -154,14 +143,14 @@ fn writes_on_mkfs_exfat_volumes_512_and_4096() {
         let img = t.path("x.img");
         mkfs_image(&img, 16 << 20, ss, &["-L", "Theirs"]);
         {
-            let m = Mount::new(&img, &t.path("m"), ss);
-            std::fs::create_dir_all(m.dir.join("their dir")).unwrap();
-            std::fs::write(m.dir.join("their dir/a.txt"), pattern(10_000, 1)).unwrap();
+            let m = mount(&img, &t.path("m"), ss);
+            std::fs::create_dir_all(m.dir().join("their dir")).unwrap();
+            std::fs::write(m.dir().join("their dir/a.txt"), pattern(10_000, 1)).unwrap();
             // Interleaved so that "their dir" cannot grow contiguously: exfat-fuse then
             // gives it a FAT chain.
             for i in 0..60 {
-                std::fs::write(m.dir.join(format!("root file {i}")), pattern(100, i)).unwrap();
-                std::fs::write(m.dir.join(format!("their dir/t{i}")), b"t").unwrap();
+                std::fs::write(m.dir().join(format!("root file {i}")), pattern(100, i)).unwrap();
+                std::fs::write(m.dir().join(format!("their dir/t{i}")), b"t").unwrap();
             }
         }
         let data = std::fs::read(&img).unwrap();
@@ -194,19 +183,22 @@ fn writes_on_mkfs_exfat_volumes_512_and_4096() {
         let theirs = v.stat("/their dir").unwrap();
         assert!(theirs.contiguous && theirs.size > u64::from(v.cluster_size()));
         std::fs::write(&img, &v.into_inner().data).unwrap();
-        let (ok, text) = fsck_file(&img);
+        let fsck = fsck_exfat(&img);
+        let (ok, text) = (fsck.clean, fsck.report);
         assert!(ok, "{ss}: {text}");
-        let m = Mount::new(&img, &t.path("m2"), ss);
-        let read = |p: &str| std::fs::read(m.dir.join(p)).unwrap();
+        let m = mount(&img, &t.path("m2"), ss);
+        let read = |p: &str| std::fs::read(m.dir().join(p)).unwrap();
         assert!(read("their dir/ours/index.a") == pattern(5000, 2));
         assert!(read("big.iso") == pattern(3_000_000, 3));
         assert!(read("their dir/a.txt") == pattern(20_000, 4));
         assert!(read("their dir/moved") == pattern(100, 3));
-        assert!(!m.dir.join("root file 4").exists());
+        assert!(!m.dir().join("root file 4").exists());
         assert!(read("ours 59") == pattern(10, 159));
         assert!(read("their dir/in theirs 59") == pattern(10, 259));
         assert_eq!(
-            std::fs::read_dir(m.dir.join("their dir")).unwrap().count(),
+            std::fs::read_dir(m.dir().join("their dir"))
+                .unwrap()
+                .count(),
             123
         );
     }

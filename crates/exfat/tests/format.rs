@@ -5,6 +5,7 @@ mod common;
 use blockdev::MemDevice;
 use common::*;
 use exfat::{format, FormatOptions, Volume};
+use testkit::TempDir;
 
 fn formatted(ss: u32, bytes: u64, start: u64, label: &str) -> MemDevice {
     let sectors = bytes / u64::from(ss);

@@ -4,8 +4,10 @@
 mod common;
 
 use blockdev::MemDevice;
-use common::{assert_fsck_clean, pattern};
+use common::assert_fsck_clean;
 use exfat::{format, Error, FormatOptions, Volume};
+use testkit::rng::pattern;
+use testkit::Rng;
 
 const SS: usize = 512;
 const START: u64 = 64;
@@ -249,13 +251,8 @@ fn fat_chain_cycles_and_short_chains_are_errors() {
 #[test]
 fn random_damage_never_panics() {
     let (data, sectors) = template();
-    let mut x: u64 = 0x1234_5678_9ABC_DEF1;
-    let mut rnd = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = Rng::new(0x1234_5678_9ABC_DEF1);
+    let mut rnd = || rng.next_u64();
     let interesting: Vec<usize> = {
         // Boot region, FAT head, and the first clusters of the heap (bitmap, up-case,
         // root, directories, file entries) are where damage matters.

@@ -2,12 +2,13 @@
 //! sectors: format, fsck.exfat, a file over 4 GiB reserved, written at both ends,
 //! committed and read back.
 
-mod common;
-
 use blockdev::{BlockDevice, FileDevice};
-use common::*;
 use exfat::{format, FormatOptions, Volume};
 use std::time::Instant;
+use testkit::check::fsck_exfat;
+use testkit::loopdev::{LoopDev, LoopOptions};
+use testkit::rng::pattern;
+use testkit::TempDir;
 
 #[test]
 fn two_tib_volume_with_a_5_gib_file() {
@@ -71,24 +72,18 @@ fn two_tib_volume_with_a_5_gib_file() {
         drop(v);
         // fsck the partition through a loop device at the partition offset.
         let t1 = Instant::now();
-        let lo = std::process::Command::new("losetup")
-            .args([
-                "-f",
-                "--show",
-                "--sector-size",
-                &ss.to_string(),
-                "--offset",
-                &start_bytes.to_string(),
-            ])
-            .arg(&img)
-            .output()
-            .unwrap();
-        assert!(lo.status.success());
-        let loopdev = String::from_utf8_lossy(&lo.stdout).trim().to_string();
-        let (ok, text) = fsck_file(std::path::Path::new(&loopdev));
-        let _ = std::process::Command::new("losetup")
-            .args(["-d", &loopdev])
-            .status();
+        let lo = LoopDev::attach(
+            &img,
+            LoopOptions {
+                sector_size: Some(ss),
+                offset: Some(start_bytes),
+                ..LoopOptions::default()
+            },
+        )
+        .unwrap();
+        let fsck = fsck_exfat(lo.path());
+        drop(lo);
+        let (ok, text) = (fsck.clean, fsck.report);
         assert!(ok, "{ss}: {text}");
         eprintln!(
             "{ss}-byte sectors: format of 2 TiB took {:?}, reserve {:?}, commit {:?}, fsck {:?}; {text}",

@@ -8,51 +8,8 @@ mod common;
 use blockdev::{BlockDevice, MemDevice};
 use common::*;
 use exfat::{format, Error, FormatOptions, Volume};
-use std::collections::BTreeMap;
-
-type Model = BTreeMap<String, Option<Vec<u8>>>;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn tree(v: &mut Volume<MemDevice>, rel: &str, out: &mut Model) {
-    let dir = if rel.is_empty() { "/" } else { rel };
-    for e in v.read_dir(dir).unwrap() {
-        let p = format!("{rel}/{}", e.name);
-        if e.is_dir {
-            out.insert(p.clone(), None);
-            tree(v, &p, out);
-        } else {
-            let mut buf = vec![0u8; e.size as usize];
-            v.read_at(&e, 0, &mut buf).unwrap();
-            out.insert(p, Some(buf));
-        }
-    }
-}
-
-fn host_tree(root: &std::path::Path, rel: &str, out: &mut Model) {
-    for e in std::fs::read_dir(root.join(rel.trim_start_matches('/'))).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().into_string().unwrap();
-        let p = format!("{rel}/{name}");
-        if e.file_type().unwrap().is_dir() {
-            out.insert(p.clone(), None);
-            host_tree(root, &p, out);
-        } else {
-            out.insert(p, Some(std::fs::read(e.path()).unwrap()));
-        }
-    }
-}
+use testkit::rng::pattern;
+use testkit::{Rng, TempDir};
 
 fn name(rng: &mut Rng) -> String {
     let len = match rng.below(10) {
@@ -131,7 +88,7 @@ fn run(ss: u32, cluster: u32, seed: u64, steps: usize) {
     .unwrap();
     let mut v = Volume::open(dev, start, sectors).unwrap();
     let mut model = Model::new();
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut dirs: Vec<String> = vec![String::new()];
     for step in 0..steps {
         let dir = dirs[rng.below(dirs.len() as u64) as usize].clone();
@@ -158,7 +115,7 @@ fn run(ss: u32, cluster: u32, seed: u64, steps: usize) {
                     2 => rng.below(20_000) as usize,
                     _ => rng.below(300_000) as usize,
                 };
-                let data = pattern(size, rng.next());
+                let data = pattern(size, rng.next_u64());
                 if exists_ci(&model, &p) {
                     continue;
                 }
@@ -173,7 +130,7 @@ fn run(ss: u32, cluster: u32, seed: u64, steps: usize) {
             4 if !files.is_empty() => {
                 // Overwrite an existing file (copy-on-write).
                 let p = files[rng.below(files.len() as u64) as usize].clone();
-                let data = pattern(rng.below(50_000) as usize, rng.next());
+                let data = pattern(rng.below(50_000) as usize, rng.next_u64());
                 match v.write_file(&p, &data) {
                     Ok(()) => {
                         model.insert(p, Some(data));
@@ -227,9 +184,9 @@ fn run(ss: u32, cluster: u32, seed: u64, steps: usize) {
     let img = t.path("p.img");
     let s = (start * u64::from(ss)) as usize;
     std::fs::write(&img, &dev.data[s..s + (sectors * u64::from(ss)) as usize]).unwrap();
-    let m = Mount::new(&img, &t.path("m"), ss);
+    let m = mount(&img, &t.path("m"), ss);
     let mut host = Model::new();
-    host_tree(&m.dir, "", &mut host);
+    host_tree(m.dir(), "", &mut host);
     drop(m);
     assert_eq!(
         host.keys().collect::<Vec<_>>(),

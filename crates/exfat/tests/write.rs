@@ -8,9 +8,9 @@ mod common;
 use blockdev::{BlockDevice, MemDevice};
 use common::*;
 use exfat::{format, DateTime, Error, FormatOptions, Volume};
-use std::collections::BTreeMap;
-
-type Model = BTreeMap<String, Option<Vec<u8>>>;
+use testkit::check::fsck_exfat;
+use testkit::rng::pattern;
+use testkit::TempDir;
 
 struct Rig {
     v: Option<Volume<MemDevice>>,
@@ -78,7 +78,8 @@ impl Rig {
         let t = TempDir::new(&format!("{}-{}", self.tag, self.step));
         let img = t.path("p.img");
         std::fs::write(&img, self.part_bytes()).unwrap();
-        let (ok, text) = fsck_file(&img);
+        let fsck = fsck_exfat(&img);
+        let (ok, text) = (fsck.clean, fsck.report);
         assert!(
             ok,
             "{} step {}: fsck.exfat -n:\n{text}",
@@ -112,13 +113,13 @@ impl Rig {
         let t = TempDir::new(&format!("{}-fuse-{}", self.tag, self.step));
         let img = t.path("p.img");
         std::fs::write(&img, self.part_bytes()).unwrap();
-        let m = Mount::new(&img, &t.path("m"), self.ss);
+        let m = mount(&img, &t.path("m"), self.ss);
         let mut host = Model::new();
-        host_tree(&m.dir, "", &mut host);
+        host_tree(m.dir(), "", &mut host);
         // Timestamps as exfat-fuse decodes them: the test clock, 2026-11-21 09:30:17 UTC.
         for (k, v) in &self.model {
             if v.is_some() {
-                let mtime = std::fs::metadata(m.dir.join(k.trim_start_matches('/')))
+                let mtime = std::fs::metadata(m.dir().join(k.trim_start_matches('/')))
                     .unwrap()
                     .modified()
                     .unwrap()
@@ -196,35 +197,6 @@ impl Rig {
         for (k, b) in moved {
             self.model.remove(&k);
             self.model.insert(format!("{to}{}", &k[from.len()..]), b);
-        }
-    }
-}
-
-fn tree(v: &mut Volume<MemDevice>, rel: &str, out: &mut Model) {
-    let dir = if rel.is_empty() { "/" } else { rel };
-    for e in v.read_dir(dir).unwrap() {
-        let p = format!("{rel}/{}", e.name);
-        if e.is_dir {
-            out.insert(p.clone(), None);
-            tree(v, &p, out);
-        } else {
-            let mut buf = vec![0u8; e.size as usize];
-            v.read_at(&e, 0, &mut buf).unwrap();
-            out.insert(p, Some(buf));
-        }
-    }
-}
-
-fn host_tree(root: &std::path::Path, rel: &str, out: &mut Model) {
-    for e in std::fs::read_dir(root.join(rel.trim_start_matches('/'))).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().into_string().unwrap();
-        let p = format!("{rel}/{name}");
-        if e.file_type().unwrap().is_dir() {
-            out.insert(p.clone(), None);
-            host_tree(root, &p, out);
-        } else {
-            out.insert(p, Some(std::fs::read(e.path()).unwrap()));
         }
     }
 }

@@ -4,6 +4,7 @@ use bootshelf_index::{
     decode, encode, raw, select, BootEntry, DecodeError, Emulation, Extent, Index, IsoEntry,
     PlatformId, Settings, Slot, SlotError, Timeout,
 };
+use testkit::Rng;
 
 fn iso(i: usize) -> IsoEntry {
     IsoEntry {
@@ -240,30 +241,19 @@ fn structural_errors_name_offsets() {
     assert!(matches!(decode(&b), Err(DecodeError::BadExtents { offset, .. }) if offset == rec));
 }
 
-/// xorshift64*, so the hostile-input loop is reproducible without dependencies.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 #[test]
 fn random_mutations_with_valid_crc_never_panic() {
     let good = encode(&sample(5)).unwrap();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut accepted = 0;
     for _ in 0..20_000 {
         let mut b = good.clone();
-        for _ in 0..1 + rng.next() % 4 {
-            let i = (rng.next() as usize) % b.len();
-            b[i] = rng.next() as u8;
+        for _ in 0..1 + rng.next_u64() % 4 {
+            let i = (rng.next_u64() as usize) % b.len();
+            b[i] = rng.next_u64() as u8;
         }
-        if rng.next().is_multiple_of(4) {
-            let n = (rng.next() as usize) % b.len();
+        if rng.next_u64().is_multiple_of(4) {
+            let n = (rng.next_u64() as usize) % b.len();
             b.truncate(n.max(64));
         }
         fix_crc(&mut b);

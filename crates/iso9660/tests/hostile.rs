@@ -6,6 +6,7 @@
 mod common;
 
 use iso9660::{dir, Error, Iso, Namespace};
+use testkit::Rng;
 
 fn fixture(name: &str) -> Vec<u8> {
     let (_, p) = fixtures::iso::all()
@@ -439,14 +440,8 @@ fn truncated_at_every_sector_never_panics() {
 
 #[test]
 fn random_corruption_never_panics() {
-    // xorshift: deterministic, no dependency.
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || rng.next_u64();
     for name in ["multi-section", "joliet-rr", "bios-uefi-hybrid"] {
         let base = fixture(name);
         // Corrupt only the interesting head of the image (descriptors, tables, dirs).

@@ -3,53 +3,36 @@
 //! `sfdisk --verify` / `-d` and `fdisk -l`, on 512- and 4096-byte sectors; interrupted
 //! writes always leave a readable table.
 
-use blockdev::{BlockDevice, Extent, FileDevice, IoError, MemDevice};
+use blockdev::{BlockDevice, Extent, MemDevice};
 use ptable::{
     clear_window, layout, read_layout, set_window, Error, GptHealth, Guid, PartitionType, Scheme,
     Table,
 };
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use testkit::cutdev::{Count, CutAfter};
+use testkit::image::open_device;
+use testkit::loopdev::{LoopDev, LoopOptions};
+use testkit::Rng;
 
 const MIB: u64 = 1 << 20;
 
+/// Run `cmd args` (with `stdin` as its input); returns (success, stdout + stderr).
 fn run(cmd: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     let mut c = Command::new(cmd);
-    c.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    c.args(args);
+    let ran = match stdin {
+        Some(input) => testkit::cmd::run_with_stdin(&mut c, input),
+        None => testkit::cmd::run(&mut c),
+    };
+    (ran.success, ran.text())
 }
 
+/// A sparse image `dir/name` of `bytes`.
 fn image(dir: &Path, name: &str, bytes: u64) -> PathBuf {
     let p = dir.join(name);
-    File::create(&p).unwrap().set_len(bytes).unwrap();
+    testkit::image::sparse(&p, bytes);
     p
-}
-
-fn open(p: &Path, ss: u32) -> FileDevice {
-    let f = OpenOptions::new().read(true).write(true).open(p).unwrap();
-    let len = f.metadata().unwrap().len();
-    FileDevice::new(f, ss, len)
 }
 
 /// A bootshelf-shaped GPT made by sgdisk on a 512-byte-sector image: data 1 MiB..41 MiB,
@@ -131,7 +114,7 @@ fn ext(start: u64, len: u64) -> Extent {
 fn parses_what_sgdisk_writes() {
     let dir = tempfile::tempdir().unwrap();
     let p = sgdisk_stick(dir.path());
-    let mut dev = open(&p, 512);
+    let mut dev = open_device(&p, 512);
     let table = Table::read(&mut dev).unwrap();
     assert_eq!(table.scheme(), Scheme::Gpt);
     let Table::Gpt { gpt, .. } = &table else {
@@ -168,7 +151,7 @@ fn gpt_window_is_what_sgdisk_sees_and_clears_clean() {
     let dir = tempfile::tempdir().unwrap();
     let p = sgdisk_stick(dir.path());
     let target = p.to_str().unwrap();
-    let mut dev = open(&p, 512);
+    let mut dev = open_device(&p, 512);
     // An ISO of 5 MiB + 2048 bytes at 4 MiB, split into two adjacent extents as exFAT may
     // report them.
     let extents = [ext(4 * MIB, 3 * MIB), ext(7 * MIB, 2 * MIB + 2048)];
@@ -215,7 +198,7 @@ fn refusals_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let p = sgdisk_stick(dir.path());
     let before = std::fs::read(&p).unwrap();
-    let mut dev = open(&p, 512);
+    let mut dev = open_device(&p, 512);
     // Fragmented.
     assert_eq!(
         set_window(&mut dev, &[ext(4 * MIB, MIB), ext(6 * MIB, MIB)]),
@@ -242,7 +225,7 @@ fn refusals_write_nothing() {
     );
     assert!(ok, "{out}");
     let before = std::fs::read(&p).unwrap();
-    let mut dev = open(&p, 512);
+    let mut dev = open_device(&p, 512);
     let err = set_window(&mut dev, &[ext(4 * MIB, MIB)]).unwrap_err();
     assert!(
         matches!(err, Error::NotBootshelf { number: 4, .. }),
@@ -280,42 +263,12 @@ fn refusals_write_nothing() {
     let p2 = sgdisk_stick(dir.path());
     let (ok, out) = run("sgdisk", &["-t", "1:8300", p2.to_str().unwrap()], None);
     assert!(ok, "{out}");
-    let mut dev = open(&p2, 512);
+    let mut dev = open_device(&p2, 512);
     let err = set_window(&mut dev, &[ext(4 * MIB, MIB)]).unwrap_err();
     assert!(
         matches!(err, Error::NotBootshelf { number: 1, .. }),
         "{err}"
     );
-}
-
-/// A device that stops writing after `budget` sectors (a power cut): later writes and
-/// the rest of a multi-sector write are lost.
-struct Crashing {
-    inner: MemDevice,
-    budget: u64,
-}
-
-impl BlockDevice for Crashing {
-    fn sector_size(&self) -> u32 {
-        self.inner.sector_size()
-    }
-    fn sector_count(&self) -> u64 {
-        self.inner.sector_count()
-    }
-    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        self.inner.read_sectors(lba, buf)
-    }
-    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
-        let ss = self.sector_size() as usize;
-        for (i, s) in buf.chunks(ss).enumerate() {
-            if self.budget == 0 {
-                return Err(IoError::NoMedia);
-            }
-            self.budget -= 1;
-            self.inner.write_sectors(lba + i as u64, s)?;
-        }
-        Ok(())
-    }
 }
 
 #[test]
@@ -328,13 +281,10 @@ fn a_crash_at_any_sector_leaves_the_old_or_the_new_table() {
     let mut seen_old = 0;
     let mut seen_new = 0;
     for budget in 0..=66u64 {
-        let mut dev = Crashing {
-            inner: disk.clone(),
-            budget,
-        };
+        let mut dev = CutAfter::new(disk.clone(), budget, Count::Sectors);
         let done = set_window(&mut dev, &extents);
         assert_eq!(done.is_ok(), budget >= 66, "budget {budget}");
-        let mut after = dev.inner;
+        let mut after = dev.into_inner();
         let (table, lay) = read_layout(&mut after)
             .unwrap_or_else(|e| panic!("unreadable after a crash at sector {budget}: {e}"));
         match lay.window {
@@ -374,7 +324,7 @@ fn damaged_copies_are_detected_and_repaired() {
         let mut bytes = std::fs::read(&p).unwrap();
         bytes[offset as usize] ^= 0x5A;
         std::fs::write(&p, &bytes).unwrap();
-        let mut dev = open(&p, 512);
+        let mut dev = open_device(&p, 512);
         let Table::Gpt { gpt, .. } = Table::read(&mut dev).unwrap() else {
             unreachable!()
         };
@@ -397,7 +347,7 @@ fn damaged_copies_are_detected_and_repaired() {
     let n = bytes.len();
     bytes[n - 512 + 60] ^= 1;
     std::fs::write(&p, &bytes).unwrap();
-    let mut dev = open(&p, 512);
+    let mut dev = open_device(&p, 512);
     let err = clear_window(&mut dev).unwrap_err();
     let Error::NoValidGpt { primary, backup } = &err else {
         panic!("{err}")
@@ -427,7 +377,7 @@ fn mbr_window_is_what_sfdisk_sees_and_clears_clean() {
     let dir = tempfile::tempdir().unwrap();
     let p = sfdisk_stick(dir.path());
     let target = p.to_str().unwrap();
-    let mut dev = open(&p, 512);
+    let mut dev = open_device(&p, 512);
     let (table, lay) = read_layout(&mut dev).unwrap();
     assert_eq!(table.scheme(), Scheme::Mbr);
     assert_eq!((lay.data.first_lba, lay.data.last_lba), (2048, 83967));
@@ -472,7 +422,7 @@ fn mbr_window_is_what_sfdisk_sees_and_clears_clean() {
     );
     let (ok, out) = run("sfdisk", &[target], Some(&script));
     assert!(ok, "{out}");
-    let mut dev = open(&p, 512);
+    let mut dev = open_device(&p, 512);
     assert!(matches!(
         set_window(&mut dev, &[ext(20 * MIB, MIB)]),
         Err(Error::NotBootshelf {
@@ -506,7 +456,7 @@ fn gpt_4096_window() {
                   n\n2\n\n+8M\nt\n2\nC12A7328-F81F-11D2-BA4B-00A0C93EC93B\nw\n";
     let (ok, out) = run("fdisk", &["-b", "4096", target], Some(script));
     assert!(ok, "{out}");
-    let mut dev = open(&p, 4096);
+    let mut dev = open_device(&p, 4096);
     let (table, lay) = read_layout(&mut dev).unwrap();
     let Table::Gpt { gpt, .. } = &table else {
         panic!("not GPT")
@@ -528,17 +478,12 @@ fn gpt_4096_window() {
     assert!(line.contains("Windows recovery environment"), "{line}");
     assert!(!list.to_lowercase().contains("corrupt"), "{list}");
 
-    let (ok, loopdev) = run("losetup", &["-f", "--show", "-b", "4096", target], None);
-    assert!(
-        ok,
-        "losetup with 4096-byte sectors failed (needs root and loop devices): {loopdev}"
-    );
-    let loopdev = loopdev.trim().to_string();
-    let info = sgdisk_info(&loopdev, 4);
-    let v1 = sgdisk_verify(&loopdev);
+    let lo = LoopDev::attach(&p, LoopOptions::sector_size(4096)).unwrap();
+    let info = sgdisk_info(lo.name(), 4);
+    let v1 = sgdisk_verify(lo.name());
     clear_window(&mut dev).unwrap();
-    let v2 = sgdisk_verify(&loopdev);
-    run("losetup", &["-d", &loopdev], None);
+    let v2 = sgdisk_verify(lo.name());
+    drop(lo);
     assert_eq!(first_number(field(&info, "First sector:")), 2048);
     assert_eq!(first_number(field(&info, "Last sector:")), 2816);
     assert_eq!(v1.matches("Problem:").count(), 1, "{v1}");
@@ -557,7 +502,7 @@ fn mbr_4096_window() {
     let script = "o\nn\np\n1\n256\n+40M\nt\n7\nn\np\n2\n\n+8M\nt\n2\nef\nw\n";
     let (ok, out) = run("fdisk", &["-b", "4096", target], Some(script));
     assert!(ok, "{out}");
-    let mut dev = open(&p, 4096);
+    let mut dev = open_device(&p, 4096);
     let r = set_window(&mut dev, &[ext(4 * MIB, 3 * MIB)]).unwrap();
     assert_eq!((r.first(), r.last()), (1024, 1024 + 767));
     let (_, list) = run("fdisk", &["-b", "4096", "-l", target], None);
@@ -608,7 +553,7 @@ fn libblkid_lists_the_window_and_probes_its_label() {
     );
     assert!(ok, "{out}");
     let iso_bytes = std::fs::read(&iso).unwrap();
-    let mut dev = open(&p, 512);
+    let mut dev = open_device(&p, 512);
     let start = 6 * MIB;
     let ss = 512usize;
     let mut padded = iso_bytes.clone();
@@ -681,28 +626,13 @@ fn a_raw_isohybrid_stick_parses_and_is_not_bootshelf() {
     assert!(dev.data == before);
 }
 
-/// A small deterministic generator (xorshift64*) for the randomised tests.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Random bootshelf-shaped GPTs made by sgdisk (disk size, entry-array size, data and ESP
 /// placement vary) and random windows inside the data partition: sgdisk reads back every
 /// window exactly, finds nothing wrong but the overlap, and nothing at all after clearing.
 #[test]
 fn random_gpt_layouts_and_windows_agree_with_sgdisk() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let mut rng = Rng::new(0x5EED_1234_ABCD_0001);
     for round in 0..8 {
         let mib = 8 + rng.below(56);
         let p = image(dir.path(), &format!("r{round}.img"), mib * MIB);
@@ -730,7 +660,7 @@ fn random_gpt_layouts_and_windows_agree_with_sgdisk() {
             None,
         );
         assert!(ok, "round {round}: {out}");
-        let mut dev = open(&p, 512);
+        let mut dev = open_device(&p, 512);
         let (table, lay) = read_layout(&mut dev).unwrap();
         let Table::Gpt { gpt, .. } = &table else {
             panic!("not GPT")
@@ -763,7 +693,7 @@ fn random_gpt_layouts_and_windows_agree_with_sgdisk() {
 #[test]
 fn random_mbr_layouts_and_windows_agree_with_sfdisk() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x00C0_FFEE_0000_0042);
+    let mut rng = Rng::new(0x00C0_FFEE_0000_0042);
     for round in 0..6 {
         let mib = 8 + rng.below(56);
         let p = image(dir.path(), &format!("m{round}.img"), mib * MIB);
@@ -776,7 +706,7 @@ fn random_mbr_layouts_and_windows_agree_with_sfdisk() {
         );
         let (ok, out) = run("sfdisk", &[t], Some(&script));
         assert!(ok, "{out}");
-        let mut dev = open(&p, 512);
+        let mut dev = open_device(&p, 512);
         for _ in 0..3 {
             let sectors = 1 + rng.below(data_len);
             let first = data_first + rng.below(data_len - sectors + 1);
@@ -840,7 +770,7 @@ fn new_tables_are_what_sgdisk_and_sfdisk_see() {
     let target = p.to_str().unwrap();
     let disk = 64 * MIB / 512;
     write_gpt(
-        &mut open(&p, 512),
+        &mut open_device(&p, 512),
         Guid([0x44; 16]),
         &new_gpt_entries(disk, "BOOTSHELF"),
         &[0; 440],
@@ -893,7 +823,7 @@ fn new_tables_are_what_sgdisk_and_sfdisk_see() {
         Default::default(),
         Default::default(),
     ];
-    write_mbr(&mut open(&p, 512), 0x1234_5678, records, &[0; 440]).unwrap();
+    write_mbr(&mut open_device(&p, 512), 0x1234_5678, records, &[0; 440]).unwrap();
     let (ok, v) = run("sfdisk", &["--verify", target], None);
     assert!(ok, "{v}");
     let (_, dump) = run("sfdisk", &["-d", target], None);
@@ -931,17 +861,14 @@ fn a_new_gpt_goes_backup_first_and_lba0_last_and_a_crash_leaves_the_old_or_the_n
     };
     let (mut seen_old, mut seen_new) = (0, 0);
     for budget in 0..=order.len() as u64 {
-        let mut dev = Crashing {
-            inner: old.clone(),
-            budget,
-        };
+        let mut dev = CutAfter::new(old.clone(), budget, Count::Sectors);
         let done = ptable::write::write_gpt(&mut dev, Guid([2; 16]), &new_entries, &[0x90; 440]);
         assert_eq!(
             done.is_ok(),
             budget == order.len() as u64,
             "budget {budget}"
         );
-        let mut after = dev.inner;
+        let mut after = dev.into_inner();
         for (i, &lba) in order.iter().enumerate() {
             let want = if (i as u64) < budget { &new } else { &old };
             assert!(

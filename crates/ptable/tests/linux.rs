@@ -11,12 +11,14 @@
 //! and MBR. The kernel is booted directly (`-kernel`): the loaders' own boot tests cover
 //! the way there.
 
-use blockdev::{BlockDevice, Extent, FileDevice};
-use std::fs::{File, OpenOptions};
+use blockdev::{BlockDevice, Extent};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::image::open_device;
+use testkit::table::{self, TableKind, TableSpec};
 
 const MIB: u64 = 1 << 20;
 
@@ -40,27 +42,20 @@ const MODULES: &[&str] = &[
     "loop",
 ];
 
+/// Run `cmd args` (in `dir`, with `stdin` as its input), which must succeed; returns its
+/// standard output.
 fn sh(cmd: &str, args: &[&str], dir: Option<&Path>, stdin: Option<&str>) -> String {
     let mut c = Command::new(cmd);
-    c.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.args(args);
     if let Some(d) = dir {
         c.current_dir(d);
     }
-    let mut child = c.spawn().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let ran = match stdin {
+        Some(input) => testkit::cmd::run_with_stdin(&mut c, input),
+        None => testkit::cmd::run(&mut c),
+    };
+    assert!(ran.success, "{cmd} {args:?}: {}", ran.stderr);
+    ran.stdout
 }
 
 /// The kernel release in a bzImage's header ("6.1.0-56-amd64 (...) #1 SMP ...").
@@ -170,56 +165,18 @@ fn iso(dir: &Path, label: &str) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Gpt512,
-    Gpt4096,
-    Mbr512,
-}
-
 /// A bootshelf-shaped table (data partition from 1 MiB) with ALPHA_LIVE at 4 MiB and
 /// BETA_LIVE at 12 MiB inside the data partition.
-fn stick(dir: &Path, kind: Kind) -> (PathBuf, u32, [Extent; 2]) {
+fn stick(dir: &Path, kind: TableKind) -> (PathBuf, u32, [Extent; 2]) {
     let p = dir.join(format!("{kind:?}.img"));
-    File::create(&p).unwrap().set_len(64 * MIB).unwrap();
-    let t = p.to_str().unwrap();
-    let ss = match kind {
-        Kind::Gpt512 => {
-            sh(
-                "sgdisk",
-                &[
-                    "-n",
-                    "1:2048:+40M",
-                    "-t",
-                    "1:0700",
-                    "-n",
-                    "2:0:+8M",
-                    "-t",
-                    "2:ef00",
-                    t,
-                ],
-                None,
-                None,
-            );
-            512
-        }
-        Kind::Gpt4096 => {
-            let script = "g\nn\n1\n256\n+40M\nt\nEBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n\
-                          n\n2\n\n+8M\nt\n2\nC12A7328-F81F-11D2-BA4B-00A0C93EC93B\nw\n";
-            sh("fdisk", &["-b", "4096", t], None, Some(script));
-            4096
-        }
-        Kind::Mbr512 => {
-            sh(
-                "sfdisk",
-                &[t],
-                None,
-                Some("label: dos\nstart=2048, size=81920, type=7\nstart=83968, size=16384, type=ef\n"),
-            );
-            512
-        }
+    let spec = TableSpec {
+        kind,
+        data_mib: 40,
+        esp_mib: 8,
+        bios_boot: false,
     };
-    let mut dev = open(&p, ss);
+    let ss = table::make(&p, 64 * MIB, spec);
+    let mut dev = open_device(&p, ss);
     let mut put = |at: u64, data: &[u8]| {
         let mut padded = data.to_vec();
         padded.resize(data.len().div_ceil(ss as usize) * ss as usize, 0);
@@ -232,12 +189,6 @@ fn stick(dir: &Path, kind: Kind) -> (PathBuf, u32, [Extent; 2]) {
     let a = put(4 * MIB, &iso(dir, "ALPHA_LIVE"));
     let b = put(12 * MIB, &iso(dir, "BETA_LIVE"));
     (p, ss, [a, b])
-}
-
-fn open(p: &Path, ss: u32) -> FileDevice {
-    let f = OpenOptions::new().read(true).write(true).open(p).unwrap();
-    let len = f.metadata().unwrap().len();
-    FileDevice::new(f, ss, len)
 }
 
 /// Kills QEMU when dropped, whatever happened.
@@ -344,14 +295,14 @@ fn boot_linux(img: &Path, ss: u32) -> String {
     text
 }
 
-fn linux_finds_only_the_windowed_iso(kind: Kind) {
+fn linux_finds_only_the_windowed_iso(kind: TableKind) {
     let dir = tempfile::tempdir().unwrap();
     let (img, ss, [alpha, beta]) = stick(dir.path(), kind);
     for (name, other, ext) in [
         ("ALPHA_LIVE", "BETA_LIVE", alpha),
         ("BETA_LIVE", "ALPHA_LIVE", beta),
     ] {
-        let mut dev = open(&img, ss);
+        let mut dev = open_device(&img, ss);
         let r = ptable::set_window(&mut dev, &[ext]).unwrap();
         drop(dev);
         let text = boot_linux(&img, ss);
@@ -399,21 +350,21 @@ fn linux_finds_only_the_windowed_iso(kind: Kind) {
         }
         eprintln!("{kind:?}: window {r:?} over {name}: found as /dev/sda4");
     }
-    let mut dev = open(&img, ss);
+    let mut dev = open_device(&img, ss);
     assert!(ptable::clear_window(&mut dev).unwrap().is_some());
 }
 
 #[test]
 fn linux_finds_the_windowed_iso_gpt_512() {
-    linux_finds_only_the_windowed_iso(Kind::Gpt512);
+    linux_finds_only_the_windowed_iso(TableKind::Gpt512);
 }
 
 #[test]
 fn linux_finds_the_windowed_iso_gpt_4096() {
-    linux_finds_only_the_windowed_iso(Kind::Gpt4096);
+    linux_finds_only_the_windowed_iso(TableKind::Gpt4096);
 }
 
 #[test]
 fn linux_finds_the_windowed_iso_mbr() {
-    linux_finds_only_the_windowed_iso(Kind::Mbr512);
+    linux_finds_only_the_windowed_iso(TableKind::Mbr512);
 }

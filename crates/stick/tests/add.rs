@@ -2,14 +2,13 @@
 //! verify, 4Kn sectors and an ISO over 4 GiB. After every command: fsck.exfat -n clean and
 //! exfat-fuse (an independent exFAT) reads the same files and bytes.
 
-#[path = "add_helpers.rs"]
-mod helpers;
-
-use helpers::*;
 use std::collections::BTreeMap;
 use stick::add::{AddOptions, Verify};
 use stick::index_io::{open_volume, IndexStore, OpError, PlatformId};
 use stick::Stick;
+use testkit::rng::pattern;
+use testkit::stick::*;
+use testkit::TempDir;
 
 fn expect(pairs: &[(&str, &std::path::Path)]) -> BTreeMap<String, std::path::PathBuf> {
     pairs
@@ -99,7 +98,7 @@ fn refuses_non_iso_unbootable_and_duplicates_unless_forced() {
     new_stick(&img, 64 << 20, 512);
     let junk = t.path("junk.iso");
     std::fs::write(&junk, pattern(100_000, 1)).unwrap();
-    let plain = iso_copy(&fixtures::iso::plain().unwrap(), &t.0, "plain.iso", None);
+    let plain = iso_copy(&fixtures::iso::plain().unwrap(), t.dir(), "plain.iso", None);
     let before = sha256_file(&img);
 
     let e = add_one(&img, &junk, &AddOptions::default()).unwrap_err();
@@ -119,7 +118,7 @@ fn refuses_non_iso_unbootable_and_duplicates_unless_forced() {
     assert!(a.entry.boot.is_empty());
     let hybrid = iso_copy(
         &fixtures::iso::bios_uefi_hybrid().unwrap(),
-        &t.0,
+        t.dir(),
         "x.iso",
         None,
     );
@@ -130,7 +129,7 @@ fn refuses_non_iso_unbootable_and_duplicates_unless_forced() {
     // --force replaces: the new bytes under the old name, old clusters freed.
     let other = iso_copy(
         &fixtures::iso::uefi_only().unwrap(),
-        &t.0,
+        t.dir(),
         "src-uefi.iso",
         None,
     );
@@ -158,7 +157,7 @@ fn a_full_stick_is_refused_before_anything_is_written() {
     let (_, data_len, _) = data_partition(&img);
     let big = iso_copy(
         &fixtures::iso::bios_only().unwrap(),
-        &t.0,
+        t.dir(),
         "big.iso",
         Some(data_len),
     );
@@ -205,7 +204,7 @@ fn iso_over_4_gib_on_a_sparse_image_reads_back_identical() {
     // A real bootable ISO extended with a sparse tail to 4.5 GiB.
     let big = iso_copy(
         &fixtures::iso::bios_uefi_hybrid().unwrap(),
-        &t.0,
+        t.dir(),
         "big.iso",
         Some(9 << 29),
     );

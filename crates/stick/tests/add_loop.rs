@@ -2,32 +2,10 @@
 //! logical sectors (`losetup --sector-size`), `--verify` reading back with O_DIRECT from
 //! the device. Then the image itself is checked (fsck.exfat, exfat-fuse, hashes).
 
-#[path = "add_helpers.rs"]
-mod helpers;
-
-use helpers::*;
-use std::process::Command;
 use stick::add::{AddOptions, Verify};
-
-struct LoopDev(String);
-
-impl LoopDev {
-    fn new(img: &std::path::Path, ss: u32) -> Self {
-        let out = Command::new("losetup")
-            .args(["-f", "--show", "--sector-size", &ss.to_string()])
-            .arg(img)
-            .output()
-            .expect("losetup runs");
-        assert!(out.status.success(), "losetup: {out:?}");
-        LoopDev(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-}
-
-impl Drop for LoopDev {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.0]).status();
-    }
-}
+use testkit::loopdev::{LoopDev, LoopOptions};
+use testkit::stick::*;
+use testkit::TempDir;
 
 #[test]
 fn add_and_verify_on_loop_devices_512_and_4096() {
@@ -37,13 +15,13 @@ fn add_and_verify_on_loop_devices_512_and_4096() {
         new_stick(&img, 96 << 20, ss);
         let iso = iso_copy(
             &fixtures::iso::bios_uefi_hybrid().unwrap(),
-            &t.0,
+            t.dir(),
             "h.iso",
             None,
         );
         {
-            let lo = LoopDev::new(&img, ss);
-            let dev = std::path::PathBuf::from(&lo.0);
+            let lo = LoopDev::attach(&img, LoopOptions::sector_size(ss)).unwrap();
+            let dev = lo.path().to_path_buf();
             let opts = AddOptions {
                 verify: Verify::Uncached(dev.clone()),
                 ..AddOptions::default()

@@ -2,16 +2,14 @@
 //! finding is provoked on purpose: bytes changed under the index (--hash), an index entry
 //! whose extents disagree with the file system, a torn index slot, an unindexed file.
 
-#[path = "add_helpers.rs"]
-mod helpers;
-
-use helpers::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 use stick::add::AddOptions;
 use stick::check::{check, CheckOptions, CheckReport, Finding, Severity};
 use stick::index_io::{open_volume, IndexStore};
 use stick::Stick;
+use testkit::stick::*;
+use testkit::TempDir;
 
 fn run_check(img: &std::path::Path, hash: bool) -> CheckReport {
     let mut s = Stick::open(img, false).unwrap();
@@ -33,8 +31,8 @@ fn check_finds_what_disagrees_and_remove_cleans_up() {
     let t = TempDir::new("check");
     let img = t.path("stick.img");
     new_stick(&img, 64 << 20, 512);
-    let a = iso_copy(&fixtures::iso::bios_only().unwrap(), &t.0, "a.iso", None);
-    let b = iso_copy(&fixtures::iso::uefi_only().unwrap(), &t.0, "b.iso", None);
+    let a = iso_copy(&fixtures::iso::bios_only().unwrap(), t.dir(), "a.iso", None);
+    let b = iso_copy(&fixtures::iso::uefi_only().unwrap(), t.dir(), "b.iso", None);
     let ea = add_one(&img, &a, &AddOptions::default()).unwrap();
     add_one(&img, &b, &AddOptions::default()).unwrap();
 

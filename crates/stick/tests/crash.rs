@@ -6,53 +6,15 @@
 //!
 //! The kill-the-process variant (SIGKILL of the real binary) is crates/cli/tests/crash.rs.
 
-#[path = "add_helpers.rs"]
-mod helpers;
-
-use blockdev::{BlockDevice, IoError};
-use helpers::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use stick::add::{add_prepared, check_space, prepare, AddOptions};
 use stick::index_io::IndexStore;
 use stick::Stick;
-
-/// Passes the first `left` writes through, then fails every write and flush without
-/// touching the medium.
-struct CutAfter<D> {
-    inner: D,
-    left: u64,
-    done: u64,
-}
-
-impl<D: BlockDevice> BlockDevice for CutAfter<D> {
-    fn sector_size(&self) -> u32 {
-        self.inner.sector_size()
-    }
-    fn sector_count(&self) -> u64 {
-        self.inner.sector_count()
-    }
-    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        self.inner.read_sectors(lba, buf)
-    }
-    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
-        if self.left == 0 {
-            return Err(IoError::Device {
-                code: 5,
-                offset: lba * u64::from(self.sector_size()),
-            });
-        }
-        self.left -= 1;
-        self.done += 1;
-        self.inner.write_sectors(lba, buf)
-    }
-    fn flush(&mut self) -> Result<(), IoError> {
-        if self.left == 0 {
-            return Err(IoError::Device { code: 5, offset: 0 });
-        }
-        self.inner.flush()
-    }
-}
+use testkit::cutdev::{Count, CutAfter};
+use testkit::image::copy_sparse;
+use testkit::stick::*;
+use testkit::TempDir;
 
 #[derive(Clone, Copy, Debug)]
 enum Op<'a> {
@@ -65,11 +27,7 @@ enum Op<'a> {
 fn run_cut(img: &Path, op: Op<'_>, cut: u64) -> (bool, u64) {
     let mut s = Stick::open(img, true).unwrap();
     let data = s.layout().data;
-    let dev = CutAfter {
-        inner: s.device(),
-        left: cut,
-        done: 0,
-    };
+    let dev = CutAfter::new(s.device(), cut, Count::Writes).failing_flush_after_cut();
     let mut vol = exfat::Volume::open(dev, data.first_lba(), data.sectors()).unwrap();
     let mut store = IndexStore::load(&mut vol).unwrap();
     let ok = match op {
@@ -89,30 +47,20 @@ fn run_cut(img: &Path, op: Op<'_>, cut: u64) -> (bool, u64) {
             stick::sync::sync(&mut vol, &mut store, Default::default(), &mut |_| {}).is_ok()
         }
     };
-    let done = vol.device().done;
+    let done = vol.device().done();
     (ok, done)
-}
-
-fn copy_image(from: &Path, to: &Path) {
-    let st = std::process::Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
 }
 
 /// Cut `op` after every possible number of writes on copies of `base`; `expect` maps
 /// paths to sources. Returns how many cuts were tried.
 fn cut_everywhere(base: &Path, work: &Path, op: Op<'_>, expect: &BTreeMap<String, PathBuf>) -> u64 {
-    copy_image(base, work);
+    copy_sparse(base, work);
     let (ok, total) = run_cut(work, op, u64::MAX);
     assert!(ok, "{op:?} fails without a cut");
     assert!(total > 0);
     eprintln!("{op:?}: {total} writes");
     for cut in 0..total {
-        copy_image(base, work);
+        copy_sparse(base, work);
         let (ok, _) = run_cut(work, op, cut);
         assert!(
             !ok,
@@ -140,7 +88,7 @@ fn add_replace_remove_sync_survive_a_power_cut_at_every_write() {
     new_stick(&base, 128 << 20, 512);
     let first = iso_copy(
         &fixtures::iso::bios_only().unwrap(),
-        &t.0,
+        t.dir(),
         "first.iso",
         None,
     );
@@ -148,7 +96,7 @@ fn add_replace_remove_sync_survive_a_power_cut_at_every_write() {
     // 24 MiB: several 8 MiB data writes before the metadata writes.
     let second = iso_copy(
         &fixtures::iso::bios_uefi_hybrid().unwrap(),
-        &t.0,
+        t.dir(),
         "second.iso",
         Some(24 << 20),
     );
@@ -166,7 +114,7 @@ fn add_replace_remove_sync_survive_a_power_cut_at_every_write() {
     add_one(&base, &second, &AddOptions::default()).unwrap();
     let replacement = iso_copy(
         &fixtures::iso::uefi_only().unwrap(),
-        &t.0,
+        t.dir(),
         "replacement.iso",
         Some(20 << 20),
     );
@@ -181,13 +129,13 @@ fn add_replace_remove_sync_survive_a_power_cut_at_every_write() {
     // Sync with something to do: an ISO copied in by another exFAT implementation.
     let extra = iso_copy(
         &fixtures::iso::bios_only().unwrap(),
-        &t.0,
+        t.dir(),
         "extra.iso",
         None,
     );
     {
-        let m = Mount::new(&base, &t.path("mnt"), false);
-        std::fs::copy(&extra, m.dir.join("extra.iso")).unwrap();
+        let m = mount_data(&base, &t.path("mnt"), false);
+        std::fs::copy(&extra, m.dir().join("extra.iso")).unwrap();
     }
     let mut loose = loose;
     loose.insert("/extra.iso".to_string(), extra.clone());

@@ -1,13 +1,12 @@
 //! `install` and `update` on image files, 512- and 4096-byte sectors, GPT and MBR,
 //! checked by external tools (sgdisk/sfdisk, fsck.exfat, exfatlabel, fsck.fat, mtools).
 
-#[path = "install_util.rs"]
-mod util;
-
 use std::path::Path;
 use stick::install::{prepare, InstallOptions, Step};
 use stick::{BootCode, Error, Layout, Scheme, Stick};
-use util::*;
+use testkit::cmd::ok;
+use testkit::image::read_range;
+use testkit::stick::{check_image, mdir, mtype};
 
 const SIZE: u64 = 128 << 20;
 

@@ -2,48 +2,12 @@
 //! always the whole old file or the whole new one (read by our fatfs code and by mtools),
 //! `fsck.fat -n` finds at most benign leftovers, and the next update repairs them.
 
-#[path = "install_util.rs"]
-mod util;
-
-use blockdev::{BlockDevice, IoError, MemDevice};
-use std::process::Command;
+use blockdev::MemDevice;
 use stick::esp::{self, INFO_PATH, LOADER_PATH};
 use stick::SectorRange;
-use util::*;
-
-/// A device that dies (every write fails) after `budget` sector writes.
-struct Dying {
-    inner: MemDevice,
-    budget: usize,
-    writes: usize,
-}
-
-impl BlockDevice for Dying {
-    fn sector_size(&self) -> u32 {
-        self.inner.sector_size()
-    }
-    fn sector_count(&self) -> u64 {
-        self.inner.sector_count()
-    }
-    fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        self.inner.read_sectors(lba, buf)
-    }
-    fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), IoError> {
-        // Multi-sector writes are split so that a kill can fall between any two sectors.
-        let ss = self.sector_size() as usize;
-        for (i, s) in buf.chunks(ss).enumerate() {
-            if self.writes >= self.budget {
-                return Err(IoError::Device {
-                    code: 9,
-                    offset: (lba + i as u64) * ss as u64,
-                });
-            }
-            self.inner.write_sectors(lba + i as u64, s)?;
-            self.writes += 1;
-        }
-        Ok(())
-    }
-}
+use testkit::check::fsck_fat;
+use testkit::cutdev::{Count, CutAfter};
+use testkit::stick::{mdir, mtype};
 
 #[test]
 fn update_killed_at_every_write_leaves_old_or_new_loader() {
@@ -58,13 +22,13 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
         let files: [(&str, &[u8]); 2] = [(LOADER_PATH, &new), (INFO_PATH, b"v2")];
 
         // How many sector writes a full update takes.
-        let mut full = Dying {
-            inner: MemDevice::from_bytes(ss, img.clone()),
-            budget: usize::MAX,
-            writes: 0,
-        };
+        let mut full = CutAfter::new(
+            MemDevice::from_bytes(ss, img.clone()),
+            u64::MAX,
+            Count::Sectors,
+        );
         esp::update_in_place(&mut full, range, &files).unwrap();
-        let total = full.writes;
+        let total = full.done();
         assert!(total > 10, "{total}");
 
         // 2 x 32 MiB written per kill point: keep it in RAM when possible.
@@ -74,13 +38,13 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
         let path = dir.path().join("esp.img");
         let mut unclean = 0;
         for budget in 0..=total {
-            let mut dev = Dying {
-                inner: MemDevice::from_bytes(ss, img.clone()),
+            let mut dev = CutAfter::new(
+                MemDevice::from_bytes(ss, img.clone()),
                 budget,
-                writes: 0,
-            };
+                Count::Sectors,
+            );
             let r = esp::update_in_place(&mut dev, range, &files);
-            let mut after = dev.inner.data.clone();
+            let mut after = dev.inner().data.clone();
             let loader = esp::read_image_file(&mut after, LOADER_PATH)
                 .unwrap()
                 .unwrap();
@@ -91,7 +55,8 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
                 );
             } else {
                 assert_eq!(
-                    dev.writes, budget,
+                    dev.done(),
+                    budget,
                     "failed without running out of writes: {r:?}"
                 );
             }
@@ -104,7 +69,8 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
                 mtype(&path, "/EFI/BOOT/BOOTX64.EFI") == loader,
                 "mtools disagrees"
             );
-            let (clean, report) = run(Command::new("fsck.fat").arg("-n").arg(&path));
+            let fsck = fsck_fat(&path);
+            let (clean, report) = (fsck.clean, fsck.report);
             if !clean {
                 unclean += 1;
                 // Only lost clusters or the temporary may be left behind.
@@ -118,7 +84,7 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
                 );
             }
             // The next update repairs everything.
-            let mut dev = dev.inner;
+            let mut dev = dev.into_inner();
             esp::update_in_place(&mut dev, range, &files).unwrap();
             let mut fixed = dev.data.clone();
             assert!(
@@ -128,7 +94,7 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
                     == new
             );
             std::fs::write(&path, &fixed).unwrap();
-            ok(Command::new("fsck.fat").arg("-n").arg(&path));
+            fsck_fat(&path).assert_clean("fsck.fat -n after the repairing update");
             assert_eq!(mdir(&path, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);
         }
         eprintln!("{ss}: {total} kill points, {unclean} left benign fsck findings");

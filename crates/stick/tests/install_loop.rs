@@ -2,14 +2,13 @@
 //! BLKGETSIZE64/BLKSSZGET sizing on 512- and 4096-byte loop devices, exclusive open,
 //! the safety rules, and the result checked by external tools on the backing file.
 
-#[path = "install_util.rs"]
-mod util;
-
 use std::os::unix::fs::OpenOptionsExt;
 use stick::device::{self, SafetyOverrides};
 use stick::install::InstallOptions;
 use stick::{BootCode, Error, Scheme, Stick};
-use util::*;
+use testkit::image::read_range;
+use testkit::loopdev::{LoopDev, LoopOptions};
+use testkit::stick::{check_image, mtype};
 
 const SIZE: u64 = 96 << 20;
 
@@ -32,16 +31,13 @@ fn install_and_update_on_loop_devices_512_and_4096() {
     for (scheme, ss) in [(Scheme::Gpt, 512), (Scheme::Gpt, 4096), (Scheme::Mbr, 4096)] {
         let dir = tempfile::tempdir().unwrap();
         let file = backing(dir.path());
-        let Some(lp) = Loop::attach(&file, ss, false) else {
-            eprintln!("skipped: loop devices need root");
-            return;
-        };
+        let lp = LoopDev::attach(&file, LoopOptions::sector_size(ss)).unwrap();
         let boot = BootCode {
             efi: b"MZ loop loader",
             ..BootCode::placeholder()
         };
         // A loop device is not removable: refused without --force, with the reason.
-        let err = stick::install(&lp.dev, &InstallOptions::default(), &boot).unwrap_err();
+        let err = stick::install(lp.path(), &InstallOptions::default(), &boot).unwrap_err();
         assert!(
             matches!(&err, Error::Refused { reason, .. } if reason.contains("--force")),
             "{err}"
@@ -52,27 +48,27 @@ fn install_and_update_on_loop_devices_512_and_4096() {
             ..forced(scheme)
         };
         assert!(matches!(
-            stick::install(&lp.dev, &with_size, &boot),
+            stick::install(lp.path(), &with_size, &boot),
             Err(Error::Refused { .. })
         ));
-        stick::install(&lp.dev, &forced(scheme), &boot).unwrap();
+        stick::install(lp.path(), &forced(scheme), &boot).unwrap();
 
-        let mut stick = Stick::open(&lp.dev, true).unwrap();
+        let mut stick = Stick::open(lp.path(), true).unwrap();
         let layout = *stick.layout();
         assert_eq!(layout.sector_size, ss, "BLKSSZGET");
         assert_eq!(layout.disk_sectors * u64::from(ss), SIZE, "BLKGETSIZE64");
         assert_eq!(layout.scheme, scheme);
         let info = stick.disk_info().unwrap().clone();
-        assert_eq!(info.dev_path, lp.dev);
+        assert_eq!(info.dev_path, lp.path());
         assert!(!info.removable);
 
         // Held open for writing (exclusively): a second writer is refused as "in use";
         // a reader is not (read-only opens are shared).
-        match Stick::open(&lp.dev, true) {
+        match Stick::open(lp.path(), true) {
             Err(Error::Refused { reason, .. }) => assert!(reason.contains("in use"), "{reason}"),
             other => panic!("second exclusive open: {other:?}"),
         }
-        assert_eq!(Stick::open(&lp.dev, false).unwrap().layout(), &layout);
+        assert_eq!(Stick::open(lp.path(), false).unwrap().layout(), &layout);
         let new_efi = vec![0x42u8; 200_000];
         let boot2 = BootCode {
             efi: &new_efi,
@@ -91,16 +87,14 @@ fn install_and_update_on_loop_devices_512_and_4096() {
 fn a_disk_opened_exclusively_elsewhere_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = backing(dir.path());
-    let Some(lp) = Loop::attach(&file, 512, false) else {
-        eprintln!("skipped: loop devices need root");
-        return;
-    };
+    let lp = LoopDev::attach(&file, LoopOptions::sector_size(512)).unwrap();
     let _holder = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_EXCL)
-        .open(&lp.dev)
+        .open(lp.path())
         .unwrap();
-    let err = stick::install(&lp.dev, &forced(Scheme::Gpt), &BootCode::placeholder()).unwrap_err();
+    let err =
+        stick::install(lp.path(), &forced(Scheme::Gpt), &BootCode::placeholder()).unwrap_err();
     assert!(err.to_string().contains("in use"), "{err}");
     // Nothing was written.
     assert!(read_range(&file, 0, 1 << 20).iter().all(|&b| b == 0));

@@ -3,15 +3,15 @@
 //! reason, entries whose files are gone are dropped, and unchanged entries keep their
 //! hash and title. After every command: fsck.exfat -n clean, exfat-fuse agrees.
 
-#[path = "add_helpers.rs"]
-mod helpers;
-
-use helpers::*;
 use std::collections::BTreeMap;
 use stick::add::AddOptions;
 use stick::index_io::{open_volume, IndexStore, PlatformId};
 use stick::sync::{sync, SyncOptions, SyncReport};
 use stick::Stick;
+use testkit::fuse::scatter_free_space;
+use testkit::rng::pattern;
+use testkit::stick::*;
+use testkit::TempDir;
 
 fn run_sync(img: &std::path::Path, opts: SyncOptions) -> SyncReport {
     let mut s = Stick::open(img, true).unwrap();
@@ -27,11 +27,16 @@ fn sync_indexes_foreign_copies_reports_fragments_and_drops_the_gone() {
     new_stick(&img, 64 << 20, 512);
     let hybrid = iso_copy(
         &fixtures::iso::bios_uefi_hybrid().unwrap(),
-        &t.0,
+        t.dir(),
         "hybrid.iso",
         None,
     );
-    let bios = iso_copy(&fixtures::iso::bios_only().unwrap(), &t.0, "bios.iso", None);
+    let bios = iso_copy(
+        &fixtures::iso::bios_only().unwrap(),
+        t.dir(),
+        "bios.iso",
+        None,
+    );
     let plain = fixtures::iso::plain().unwrap();
     let kept = add_one(
         &img,
@@ -44,27 +49,20 @@ fn sync_indexes_foreign_copies_reports_fragments_and_drops_the_gone() {
     .unwrap();
     let doomed = iso_copy(
         &fixtures::iso::uefi_only().unwrap(),
-        &t.0,
+        t.dir(),
         "doomed.iso",
         None,
     );
     add_one(&img, &doomed, &AddOptions::default()).unwrap();
 
     {
-        let m = Mount::new(&img, &t.path("mnt"), false);
+        let m = mount_data(&img, &t.path("mnt"), false);
         // Scatter the free space, then copy: exfat-fuse stores the copy FAT-chained.
-        let mut n = 0;
-        while std::fs::write(m.dir.join(format!("fill{n:03}")), vec![7u8; 512 * 1024]).is_ok() {
-            n += 1;
-        }
-        let _ = std::fs::remove_file(m.dir.join(format!("fill{n:03}")));
-        for i in (0..n).step_by(2) {
-            std::fs::remove_file(m.dir.join(format!("fill{i:03}"))).unwrap();
-        }
-        std::fs::create_dir_all(m.dir.join("more")).unwrap();
-        std::fs::copy(&hybrid, m.dir.join("more/frag.iso")).unwrap();
-        std::fs::copy(&plain, m.dir.join("plain.iso")).unwrap();
-        std::fs::remove_file(m.dir.join("doomed.iso")).unwrap();
+        scatter_free_space(m.dir());
+        std::fs::create_dir_all(m.dir().join("more")).unwrap();
+        std::fs::copy(&hybrid, m.dir().join("more/frag.iso")).unwrap();
+        std::fs::copy(&plain, m.dir().join("plain.iso")).unwrap();
+        std::fs::remove_file(m.dir().join("doomed.iso")).unwrap();
     }
     let before = indexed(&img);
     assert!(before.contains_key("/doomed.iso"));
@@ -123,9 +121,9 @@ fn sync_indexes_foreign_copies_reports_fragments_and_drops_the_gone() {
     );
     // Hashes are computed for entries that are (re)indexed: drop and re-sync.
     {
-        let m = Mount::new(&img, &t.path("mnt"), false);
-        std::fs::remove_file(m.dir.join("more/frag.iso")).unwrap();
-        std::fs::copy(&hybrid, m.dir.join("more/frag.iso")).unwrap();
+        let m = mount_data(&img, &t.path("mnt"), false);
+        std::fs::remove_file(m.dir().join("more/frag.iso")).unwrap();
+        std::fs::copy(&hybrid, m.dir().join("more/frag.iso")).unwrap();
     }
     let r = run_sync(
         &img,
@@ -161,8 +159,8 @@ fn sync_on_a_fresh_stick_writes_an_empty_index() {
 
     // The leftover of an interrupted `add --force`: check warns, sync deletes it.
     {
-        let m = Mount::new(&img, &t.path("mnt"), false);
-        std::fs::write(m.dir.join("x.iso.bootshelf-partial"), pattern(70_000, 9)).unwrap();
+        let m = mount_data(&img, &t.path("mnt"), false);
+        std::fs::write(m.dir().join("x.iso.bootshelf-partial"), pattern(70_000, 9)).unwrap();
     }
     let report = {
         let mut s = Stick::open(&img, false).unwrap();

@@ -6,7 +6,6 @@
 use iso9660::{Iso, Namespace};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 /// Every fixture ISO: name, bytes.
 pub fn all_isos() -> Vec<(&'static str, std::path::PathBuf, Vec<u8>)> {
@@ -55,13 +54,7 @@ fn walk(
 
 /// Run xorriso and return stdout.
 pub fn xorriso(args: &[&str]) -> String {
-    let out = Command::new("xorriso").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "xorriso {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    fixtures::xorriso(args).unwrap()
 }
 
 /// xorriso's file list in one of its read modes: path -> (lba, size) of the first extent.
