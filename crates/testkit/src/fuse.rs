@@ -261,10 +261,13 @@ mod tests {
     use crate::loopdev::LoopOptions;
     use crate::{check, cmd, image, rng, TempDir};
 
-    /// A fresh 32 MiB exFAT image file at `path`.
-    fn exfat_image(path: &Path) {
-        image::sparse(path, 32 << 20);
-        cmd::ok(Command::new("mkfs.exfat").arg(path));
+    /// A scratch directory holding a fresh 32 MiB exFAT image file `x.img`.
+    fn exfat_image(tag: &str) -> (TempDir, PathBuf) {
+        let t = TempDir::new(tag);
+        let img = t.path("x.img");
+        image::sparse(&img, 32 << 20);
+        cmd::ok(Command::new("mkfs.exfat").arg(&img));
+        (t, img)
     }
 
     fn mount(img: &Path, dir: &Path, read_only: bool) -> FuseMount {
@@ -277,34 +280,37 @@ mod tests {
         cmd::ok(Command::new("losetup").arg("-j").arg(img))
     }
 
+    /// The mount of `img` at `dir` is gone; the image is clean and holds `bytes` at
+    /// `file` (read through a new, read-only mount).
+    fn assert_released_with(img: &Path, dir: &Path, file: &str, bytes: &[u8], when: &str) {
+        assert_eq!(attached(img), "", "a loop device is left {when}");
+        check::fsck_exfat(img).assert_clean(when);
+        let m = mount(img, dir, true);
+        assert_eq!(std::fs::read(m.dir().join(file)).unwrap(), bytes, "{when}");
+        assert!(std::fs::write(m.dir().join("other"), b"x").is_err(), "ro");
+        m.unmount().unwrap();
+    }
+
     /// What was written is in the image once `unmount` returns, although the loop device
     /// is detached right away: it waited for exfat-fuse to write back.
     #[test]
     fn unmount_leaves_everything_written_in_the_image_and_nothing_attached() {
-        let t = TempDir::new("fuse-unmount");
-        let img = t.path("x.img");
-        exfat_image(&img);
+        let (t, img) = exfat_image("fuse-unmount");
         let bytes = rng::pattern(3 << 20, 1);
         let m = mount(&img, &t.path("mnt"), false);
         std::fs::create_dir(m.dir().join("dir")).unwrap();
         std::fs::write(m.dir().join("dir/file.bin"), &bytes).unwrap();
         m.unmount().unwrap();
-        assert_eq!(attached(&img), "");
         assert!(!t.path("mnt").exists(), "the mount point it made is left");
         assert!(!t.path("mnt.fuse.log").exists(), "the log is left");
-        check::fsck_exfat(&img).assert_clean("after unmounting");
-        let m = mount(&img, &t.path("mnt"), true);
-        assert_eq!(std::fs::read(m.dir().join("dir/file.bin")).unwrap(), bytes);
-        assert!(std::fs::write(m.dir().join("other"), b"x").is_err(), "ro");
-        m.unmount().unwrap();
+        assert_released_with(&img, &t.path("mnt"), "dir/file.bin", &bytes, "unmounted");
     }
 
-    /// A mount dropped without `unmount` (a failing test) is undone the same way.
+    /// A mount dropped without `unmount` (a failing test) is undone the same way; a mount
+    /// point it did not make stays.
     #[test]
     fn dropping_a_mount_unmounts_it_writes_back_and_detaches() {
-        let t = TempDir::new("fuse-drop");
-        let img = t.path("x.img");
-        exfat_image(&img);
+        let (t, img) = exfat_image("fuse-drop");
         let bytes = rng::pattern(1 << 20, 2);
         let dir = t.path("mnt");
         std::fs::create_dir(&dir).unwrap();
@@ -312,12 +318,11 @@ mod tests {
             let m = mount(&img, &dir, false);
             std::fs::write(m.dir().join("file.bin"), &bytes).unwrap();
         }
-        assert_eq!(attached(&img), "");
-        // Not mounted any more, and kept: the test made it.
-        assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
-        check::fsck_exfat(&img).assert_clean("after dropping the mount");
-        let m = mount(&img, &dir, true);
-        assert_eq!(std::fs::read(m.dir().join("file.bin")).unwrap(), bytes);
+        assert!(
+            std::fs::read_dir(&dir).unwrap().next().is_none(),
+            "still mounted"
+        );
+        assert_released_with(&img, &dir, "file.bin", &bytes, "dropped");
     }
 
     /// exfat-fuse refusing the device is an error quoting what it said; nothing stays.
