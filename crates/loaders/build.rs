@@ -62,6 +62,8 @@ const BIOS_OUT_NAMES: &[&str] = &["bios-mbr.bin", "bios-stage2.bin"];
 /// Shared crates the loaders are built from: a change there rebuilds them.
 const SHARED_SOURCES: &[&str] = &[
     "crates/blockdev",
+    "crates/crc32",
+    "crates/partition-raw",
     "crates/iso9660",
     "crates/exfat",
     "crates/index",

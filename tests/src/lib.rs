@@ -12,10 +12,9 @@
 use anyhow::{bail, Context, Result};
 use qemu_harness::{Config, Drive, Qemu};
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use testkit::fuse::FuseMount;
 
 /// A scratch file removed when dropped (stick images of one test).
 pub struct TempImage(pub PathBuf);
@@ -137,23 +136,16 @@ impl TestStick {
     /// many FAT-chained fragments.
     pub fn copy_unindexed(&self, iso: &Path, name: &str, fragmented: bool) -> Result<()> {
         let mount = self.mount_data()?;
-        write_copy(iso, &mount.path().join(name), fragmented)?;
+        write_copy(iso, &mount.dir().join(name), fragmented)?;
         mount.unmount()
     }
 
     /// Mount the data partition through exfat-fuse (on a loop device over the image), as
-    /// a file manager's exFAT would see it. See [`DataMount`].
-    pub fn mount_data(&self) -> Result<DataMount> {
-        let (start, len) = {
-            let s = stick::Stick::open(self.path(), false)
-                .map_err(|e| anyhow::anyhow!("opening the stick: {e}"))?;
-            let l = s.layout();
-            (
-                l.data.byte_start(l.sector_size),
-                l.data.byte_len(l.sector_size),
-            )
-        };
-        DataMount::mount(self.path(), start, len)
+    /// a file manager's exFAT would see it; [`FuseMount::unmount`] waits until exfat-fuse
+    /// has written everything back.
+    pub fn mount_data(&self) -> Result<FuseMount> {
+        let device = testkit::stick::attach_data(self.path())?;
+        FuseMount::exfat(device, &fixtures::scratch_path("e2e-mnt")?, false)
     }
 
     /// Extents of `/name` on the data partition, read with bootshelf's exFAT.
@@ -185,154 +177,6 @@ impl TestStick {
         let mut q = Qemu::start(&self.uefi_config())?;
         q.wait_for("bootshelf: menu drawn", Duration::from_secs(90))?;
         Ok(q)
-    }
-}
-
-/// A stick's data partition mounted through exfat-fuse: a loop device over the image's
-/// data partition and a `mount.exfat-fuse` process kept in the foreground (`-d`), so that
-/// unmounting can wait until it has written everything back. [`DataMount::unmount`]
-/// unmounts, waits for exfat-fuse to exit, detaches the loop device and syncs the image,
-/// reporting any failure; dropping a `DataMount` without it does the same on a best-effort
-/// basis, so a failing test leaves nothing mounted or attached.
-pub struct DataMount {
-    image: PathBuf,
-    dir: PathBuf,
-    log: PathBuf,
-    loop_dev: Option<String>,
-    fuse: Option<Child>,
-}
-
-/// How long exfat-fuse may take to mount, and to write back and exit after `fusermount -u`.
-const FUSE_TIMEOUT: Duration = Duration::from_secs(30);
-
-impl DataMount {
-    fn mount(image: &Path, start: u64, len: u64) -> Result<DataMount> {
-        let dir = fixtures::scratch_path("e2e-mnt")?;
-        let log = dir.with_extension("fuse.log");
-        let out = fixtures::run(
-            Command::new("losetup")
-                .args(["-f", "--show", "--offset", &start.to_string()])
-                .args(["--sizelimit", &len.to_string()])
-                .arg(image),
-        )?;
-        let mut m = DataMount {
-            image: image.to_path_buf(),
-            dir,
-            log,
-            loop_dev: Some(String::from_utf8_lossy(&out.stdout).trim().to_string()),
-            fuse: None,
-        };
-        // From here on, dropping `m` undoes whatever was done.
-        std::fs::create_dir_all(&m.dir)?;
-        let dev = m.loop_dev.clone().unwrap_or_default();
-        let log_file = std::fs::File::create(&m.log)?;
-        let child = Command::new("mount.exfat-fuse")
-            .arg("-d")
-            .arg(&dev)
-            .arg(&m.dir)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .spawn()
-            .context("starting mount.exfat-fuse")?;
-        m.fuse = Some(child);
-        let parent = m.dir.parent().context("mount point has no parent")?;
-        let parent_dev = std::fs::metadata(parent)?.dev();
-        let deadline = Instant::now() + FUSE_TIMEOUT;
-        loop {
-            if std::fs::metadata(&m.dir).is_ok_and(|md| md.dev() != parent_dev) {
-                return Ok(m);
-            }
-            if let Some(status) = m.fuse.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                bail!(
-                    "mount.exfat-fuse {dev} exited ({status}) before mounting:\n{}",
-                    m.log_tail()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "mount.exfat-fuse {dev} did not mount within {FUSE_TIMEOUT:?}:\n{}",
-                    m.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The mount point: the data partition's root folder.
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Unmount, wait for exfat-fuse to finish writing, detach the loop device and sync
-    /// the image file.
-    pub fn unmount(mut self) -> Result<()> {
-        self.release(false)
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// Undo the mount; the first failure is returned, but every step is tried. With
-    /// `lazy`, a busy mount point is detached lazily (used when dropped).
-    fn release(&mut self, lazy: bool) -> Result<()> {
-        let mut first: Option<anyhow::Error> = None;
-        let mut note = |r: Result<()>| {
-            if let Err(e) = r {
-                first.get_or_insert(e);
-            }
-        };
-        if let Some(mut child) = self.fuse.take() {
-            if child.try_wait().ok().flatten().is_none() {
-                let mut r =
-                    fixtures::run(Command::new("fusermount").arg("-u").arg(&self.dir)).map(|_| ());
-                if r.is_err() && lazy {
-                    r = fixtures::run(Command::new("fusermount").arg("-uz").arg(&self.dir))
-                        .map(|_| ());
-                }
-                note(r);
-            }
-            note(
-                wait_child(&mut child, FUSE_TIMEOUT)
-                    .map_err(|e| anyhow::anyhow!("mount.exfat-fuse: {e}\n{}", self.log_tail())),
-            );
-        }
-        if let Some(dev) = self.loop_dev.take() {
-            note(fixtures::run(Command::new("losetup").args(["-d", &dev])).map(|_| ()));
-            note(fixtures::run(Command::new("sync").arg(&self.image)).map(|_| ()));
-        }
-        let _ = std::fs::remove_dir(&self.dir);
-        let _ = std::fs::remove_file(&self.log);
-        first.map_or(Ok(()), Err)
-    }
-}
-
-impl Drop for DataMount {
-    fn drop(&mut self) {
-        let _ = self.release(true);
-    }
-}
-
-/// Wait for `child` to exit by itself; kill it after `timeout` (an error: what it had
-/// not written yet is lost) or when it exits unsuccessfully.
-fn wait_child(child: &mut Child, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            if status.success() {
-                return Ok(());
-            }
-            bail!("exited with {status}");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("still running {timeout:?} after unmounting; killed");
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

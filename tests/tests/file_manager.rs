@@ -12,12 +12,13 @@
 //! ignoring case; folders deeper than 3 below the root, hidden folders (`.*`),
 //! `$RECYCLE.BIN`, `System Volume Information`, `._*` files and empty files left out.
 
-use e2e::{run_bootshelf, DataMount, StickSpec, TestStick};
+use e2e::{run_bootshelf, StickSpec, TestStick};
 use qemu_harness::{strip_ansi, Config, Drive, Qemu};
 use std::fmt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::fuse::FuseMount;
 
 /// Power-on to the menu under TCG; every other wait is short.
 const MENU_TIMEOUT: Duration = Duration::from_secs(90);
@@ -143,9 +144,9 @@ fn file_manager_stick() -> TestStick {
 }
 
 /// Make [`COPIED`] under the mount with `mkdir` and `cp`, as a file manager would.
-fn copy_tree(mount: &DataMount, iso: &Path) {
+fn copy_tree(mount: &FuseMount, iso: &Path) {
     for (path, with_iso) in COPIED {
-        let dest = mount.path().join(path.trim_start_matches('/'));
+        let dest = mount.dir().join(path.trim_start_matches('/'));
         if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         }

@@ -4,6 +4,7 @@
 
 use blockdev::Extent;
 use bootshelf_index::Emulation;
+use partition_raw::MbrSector;
 
 /// Extents the resident table holds.
 pub const MAX_EXTENTS: usize = 32;
@@ -172,23 +173,20 @@ impl Geometry {
     /// the end CHS of the partition reaching furthest, cylinders up to that end (what the
     /// El Torito specification asks). `None` without a 55AAh signature or a usable entry.
     pub fn hard_disk(mbr: &[u8; 512]) -> Option<Geometry> {
-        if mbr[510] != 0x55 || mbr[511] != 0xAA {
+        let mbr = MbrSector::from_bytes(mbr);
+        if !mbr.has_signature() {
             return None;
         }
         let mut best: Option<Geometry> = None;
-        for e in mbr[0x1BE..0x1FE].chunks_exact(16) {
-            if e[4] == 0 {
-                continue;
-            }
-            let spt = e[6] & 0x3F;
-            let cyl = (u16::from(e[6] & 0xC0) << 2) | u16::from(e[7]);
-            if spt == 0 || e[5] == 0xFF {
+        for r in mbr.partition_record.iter().filter(|r| !r.is_unused()) {
+            let end = r.ending();
+            if end.sector == 0 || end.head == 0xFF {
                 continue;
             }
             let g = Geometry {
-                cyls: cyl + 1,
-                heads: e[5] + 1,
-                spt,
+                cyls: end.cylinder + 1,
+                heads: end.head + 1,
+                spt: end.sector,
             };
             if best.is_none_or(|b| g.cyls > b.cyls) {
                 best = Some(g);

@@ -3,40 +3,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use blockdev::Extent;
-
-/// An El Torito platform id. A newtype, not an enum: the specification leaves room for
-/// more platforms, and the index keeps whatever the catalog said.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PlatformId(pub u8);
-
-impl PlatformId {
-    /// 80x86 PC BIOS.
-    pub const X86: PlatformId = PlatformId(0x00);
-    /// PowerPC.
-    pub const POWERPC: PlatformId = PlatformId(0x01);
-    /// Mac.
-    pub const MAC: PlatformId = PlatformId(0x02);
-    /// UEFI.
-    pub const EFI: PlatformId = PlatformId(0xEF);
-}
-
-/// The boot media type (emulation) of an El Torito entry, low nibble of the catalog's
-/// media byte. A newtype for the same reason as [`PlatformId`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Emulation(pub u8);
-
-impl Emulation {
-    /// No emulation: the image is loaded as is.
-    pub const NONE: Emulation = Emulation(0);
-    /// 1.2 MB floppy.
-    pub const FLOPPY_1_2M: Emulation = Emulation(1);
-    /// 1.44 MB floppy.
-    pub const FLOPPY_1_44M: Emulation = Emulation(2);
-    /// 2.88 MB floppy.
-    pub const FLOPPY_2_88M: Emulation = Emulation(3);
-    /// Hard disk (the image starts with an MBR).
-    pub const HARD_DISK: Emulation = Emulation(4);
-}
+/// The El Torito platform id and emulation type are iso9660's (newtypes over the catalog's
+/// bytes, so codes no one knows yet pass through); the index stores their byte as is.
+pub use iso9660::{Emulation, PlatformId};
 
 /// One El Torito boot entry of an ISO, as its catalog describes it plus the real size of
 /// the image.

@@ -116,6 +116,42 @@ fn header_fields_sit_at_documented_offsets() {
 }
 
 #[test]
+fn boot_entries_store_platform_and_emulation_bytes_as_is() {
+    // iso9660's catalog types, with codes no specification names yet: the 24-byte record
+    // holds their bytes at the documented offsets, and they decode unchanged.
+    let mut idx = sample(1);
+    idx.isos[0].boot = vec![BootEntry {
+        platform: iso9660::PlatformId(0x7A),
+        emulation: iso9660::Emulation(0x09),
+        bootable: true,
+        system_type: 0x83,
+        load_segment: 0x1234,
+        sector_count: 0x5678,
+        load_rba: 0x9ABC_DEF0,
+        image_size: 0x0102_0304_0506_0708,
+    }];
+    let b = encode(&idx).unwrap();
+    let mut want = [0u8; raw::boot::SIZE];
+    want[raw::boot::PLATFORM] = 0x7A;
+    want[raw::boot::EMULATION] = 0x09;
+    want[raw::boot::SYSTEM_TYPE] = 0x83;
+    want[raw::boot::FLAGS] = raw::boot::FLAG_BOOTABLE;
+    want[raw::boot::LOAD_SEGMENT..][..2].copy_from_slice(&0x1234u16.to_le_bytes());
+    want[raw::boot::SECTOR_COUNT..][..2].copy_from_slice(&0x5678u16.to_le_bytes());
+    want[raw::boot::LOAD_RBA..][..4].copy_from_slice(&0x9ABC_DEF0u32.to_le_bytes());
+    want[raw::boot::IMAGE_SIZE..][..8].copy_from_slice(&0x0102_0304_0506_0708u64.to_le_bytes());
+    assert_eq!(
+        b.windows(want.len()).filter(|w| *w == want).count(),
+        1,
+        "the boot entry's 24 bytes"
+    );
+    let back = decode(&b).unwrap();
+    assert_eq!(back.isos[0].boot[0].platform, iso9660::PlatformId(0x7A));
+    assert_eq!(back.isos[0].boot[0].emulation, iso9660::Emulation(0x09));
+    assert_eq!(back, idx);
+}
+
+#[test]
 fn trailing_bytes_after_total_len_are_ignored() {
     let idx = sample(2);
     let mut b = encode(&idx).unwrap();

@@ -7,8 +7,9 @@ use crate::descriptor::validate_extent;
 use crate::dir::{self, Dir};
 use crate::eltorito::{BootEntry, Emulation};
 use crate::error::{read_at, Error, Result};
-use crate::raw::{FatBootSector, MbrPartitionEntry};
+use crate::raw::FatBootSector;
 use blockdev::ReadAt;
+use partition_raw::MbrSector;
 
 /// Where an image size was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,13 +121,14 @@ pub fn fat_size(b: &[u8; 512]) -> Option<u64> {
 
 /// End (bytes) of the furthest partition of an MBR, if `b` is one with a partition.
 fn mbr_end(b: &[u8; 512]) -> Option<u64> {
-    if b[510..] != [0x55, 0xAA] {
+    let mbr = MbrSector::from_bytes(b);
+    if !mbr.has_signature() {
         return None;
     }
-    (0..4)
-        .map(|i| MbrPartitionEntry::parse(&crate::raw::array(b, 446 + 16 * i)))
-        .filter(|p| p.partition_type != 0 && p.sector_count != 0)
-        .map(|p| (u64::from(p.lba_first) + u64::from(p.sector_count)) * 512)
+    mbr.partition_record
+        .iter()
+        .filter(|p| p.os_type != 0 && p.size_in_lba != 0)
+        .map(|p| (u64::from(p.starting_lba) + u64::from(p.size_in_lba)) * 512)
         .max()
 }
 

@@ -2,12 +2,17 @@
 //! table (isohybrid, xorriso's `-isohybrid-mbr` / `-append_partition`, GRUB's
 //! protective label), a GPT (`-isohybrid-gpt-basdat`), an Apple partition map, and
 //! which partitions lie beyond the ISO 9660 volume (appended partitions).
+//!
+//! The MBR and GPT structures are the workspace's one definition, crate `partition-raw`
+//! (re-exported here), as ptable and the BIOS loader read them.
 
 use crate::error::{read_at, Error, Result};
-use crate::raw::{GptHeader, GptPartitionEntry, MbrPartitionEntry};
 /// CRC-32 as GPT uses it: the workspace's one implementation (`crates/crc32`).
 pub use ::crc32::crc32;
 use blockdev::ReadAt;
+use partition_raw::{gpt_header_crc32, MbrSector, GPT_ENTRY_SIZE, GPT_HEADER_SIZE};
+/// The structures this module's types hold (crate `partition-raw`).
+pub use partition_raw::{GptHeader, GptPartitionEntry, Guid, MbrPartitionRecord};
 
 /// Most GPT partition entries read.
 pub const MAX_GPT_ENTRIES: u32 = 1024;
@@ -17,8 +22,8 @@ pub const MAX_GPT_ENTRIES: u32 = 1024;
 pub struct MbrPartition {
     /// Entry number, 1..=4.
     pub number: u8,
-    /// The entry as stored.
-    pub entry: MbrPartitionEntry,
+    /// The record as stored.
+    pub entry: MbrPartitionRecord,
 }
 
 /// The MBR in sector 0.
@@ -38,7 +43,7 @@ impl Mbr {
 
     /// Whether this is a protective MBR for a GPT (one entry of type 0xEE).
     pub fn is_protective(&self) -> bool {
-        self.iter().any(|p| p.entry.partition_type == 0xEE)
+        self.iter().any(|p| p.entry.os_type == 0xEE)
     }
 }
 
@@ -73,11 +78,15 @@ impl Hybrid {
     pub fn read<R: ReadAt + ?Sized>(r: &mut R) -> Result<Self> {
         let mut s = [0u8; 1024];
         read_at(r, 0, &mut s)?;
-        let mbr = (s[510..512] == [0x55, 0xAA]).then(|| {
+        let sector = MbrSector::from_bytes(&crate::raw::array(&s, 0));
+        let mbr = sector.has_signature().then(|| {
             let mut partitions = [None; 4];
-            for (i, slot) in partitions.iter_mut().enumerate() {
-                let e = MbrPartitionEntry::parse(&crate::raw::array(&s, 446 + 16 * i));
-                if e.partition_type != 0 || e.sector_count != 0 {
+            for ((i, slot), e) in partitions
+                .iter_mut()
+                .enumerate()
+                .zip(sector.partition_record)
+            {
+                if e.os_type != 0 || e.size_in_lba != 0 {
                     *slot = Some(MbrPartition {
                         number: i as u8 + 1,
                         entry: e,
@@ -86,17 +95,14 @@ impl Hybrid {
             }
             Mbr {
                 partitions,
-                has_boot_code: s[..440].iter().any(|&b| b != 0),
+                has_boot_code: sector.boot_code.iter().any(|&b| b != 0),
             }
         });
-        let gpt = (&s[512..520] == b"EFI PART").then(|| {
-            let header = GptHeader::parse(&crate::raw::array(&s, 512));
-            let hs = (header.header_size as usize).clamp(92, 512);
-            let mut h = [0u8; 512];
-            h[..hs].copy_from_slice(&s[512..512 + hs]);
-            h[16..20].fill(0);
+        let header = GptHeader::from_bytes(&crate::raw::array(&s, 512));
+        let gpt = header.has_signature().then(|| {
+            let hs = (header.header_size as usize).clamp(GPT_HEADER_SIZE, 512);
             Gpt {
-                header_crc_ok: crc32(&h[..hs]) == header.header_crc32,
+                header_crc_ok: gpt_header_crc32(&s[512..512 + hs]) == header.header_crc32,
                 header,
             }
         });
@@ -126,7 +132,7 @@ impl Gpt {
             });
         }
         let size = h.size_of_partition_entry;
-        if !(128..=4096).contains(&size) || !size.is_power_of_two() {
+        if !(GPT_ENTRY_SIZE as u32..=4096).contains(&size) || !size.is_power_of_two() {
             return Err(Error::BadGpt {
                 offset: 512 + 84,
                 value: u64::from(size),
@@ -147,17 +153,17 @@ impl Gpt {
             let base = off - off % chunk.len() as u64;
             if loaded != Some(base) {
                 let n = (r.len().saturating_sub(base)).min(chunk.len() as u64) as usize;
-                if n < ((off - base) as usize + 128) {
+                if n < ((off - base) as usize + GPT_ENTRY_SIZE) {
                     // Past the end of the image: let the read report where.
-                    let mut e = [0u8; 128];
+                    let mut e = [0u8; GPT_ENTRY_SIZE];
                     read_at(r, off, &mut e)?;
                 }
                 read_at(r, base, &mut chunk[..n])?;
                 loaded = Some(base);
             }
             let within = (off - base) as usize;
-            let entry = GptPartitionEntry::parse(&crate::raw::array(&chunk, within));
-            if entry.partition_type_guid != [0; 16] {
+            let entry = GptPartitionEntry::from_bytes(&crate::raw::array(&chunk, within));
+            if !entry.is_unused() {
                 f(i + 1, &entry);
             }
         }

@@ -1,8 +1,10 @@
 //! On-disk structures exactly as ECMA-119 (ISO 9660), the El Torito Bootable CD-ROM
-//! Format Specification 1.0, SUSP 1.12 / RRIP 1.12 and the MBR / GPT headers lay them
-//! out: plain structs with the spec's field names and byte offsets, decoded from fixed
-//! size byte arrays with `from_le_bytes` / `from_be_bytes`. Nothing here validates; the
-//! typed modules on top do ([`crate::descriptor`], [`crate::eltorito`], [`crate::dir`]).
+//! Format Specification 1.0, SUSP 1.12 / RRIP 1.12 and a FAT boot sector lay them out:
+//! plain structs with the spec's field names and byte offsets, decoded from fixed size
+//! byte arrays with `from_le_bytes` / `from_be_bytes`. Nothing here validates; the typed
+//! modules on top do ([`crate::descriptor`], [`crate::eltorito`], [`crate::dir`]). The
+//! MBR and GPT structures of a hybrid image's system area are the workspace's one
+//! definition in crate `partition-raw` (re-exported by [`crate::hybrid`]).
 
 /// Size of a logical sector (logical block) of every ISO 9660 image we accept.
 pub const SECTOR_SIZE: usize = 2048;
@@ -46,14 +48,6 @@ pub(crate) fn u32_be(b: &[u8], at: usize) -> u32 {
         a.copy_from_slice(s);
     }
     u32::from_be_bytes(a)
-}
-
-pub(crate) fn u64_le(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    if let Some(s) = b.get(at..at + 8) {
-        a.copy_from_slice(s);
-    }
-    u64::from_le_bytes(a)
 }
 
 pub(crate) fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
@@ -432,120 +426,6 @@ pub struct SystemUseEntryHeader {
     pub length: u8,
     /// 3: system use entry version.
     pub version: u8,
-}
-
-/// MBR partition entry (16 bytes at 446 + 16 n of sector 0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct MbrPartitionEntry {
-    /// 0: status, 0x80 active.
-    pub status: u8,
-    /// 1..4: CHS of the first sector.
-    pub chs_first: [u8; 3],
-    /// 4: partition type.
-    pub partition_type: u8,
-    /// 5..8: CHS of the last sector.
-    pub chs_last: [u8; 3],
-    /// 8..12: LBA of the first sector (512-byte sectors).
-    pub lba_first: u32,
-    /// 12..16: number of sectors.
-    pub sector_count: u32,
-}
-
-impl MbrPartitionEntry {
-    /// Decode a 16-byte entry.
-    pub fn parse(e: &[u8; 16]) -> Self {
-        MbrPartitionEntry {
-            status: e[0],
-            chs_first: array(e, 1),
-            partition_type: e[4],
-            chs_last: array(e, 5),
-            lba_first: u32_le(e, 8),
-            sector_count: u32_le(e, 12),
-        }
-    }
-}
-
-/// GPT header (UEFI 2.10, 5.3.2), the fields used here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GptHeader {
-    /// 0..8: "EFI PART".
-    pub signature: [u8; 8],
-    /// 8..12: revision (0x00010000).
-    pub revision: u32,
-    /// 12..16: header size.
-    pub header_size: u32,
-    /// 16..20: CRC32 of the header with this field zeroed.
-    pub header_crc32: u32,
-    /// 24..32: LBA of this header.
-    pub my_lba: u64,
-    /// 32..40: LBA of the other header.
-    pub alternate_lba: u64,
-    /// 40..48: first usable LBA.
-    pub first_usable_lba: u64,
-    /// 48..56: last usable LBA.
-    pub last_usable_lba: u64,
-    /// 56..72: disk GUID.
-    pub disk_guid: [u8; 16],
-    /// 72..80: LBA of the partition entry array.
-    pub partition_entry_lba: u64,
-    /// 80..84: number of partition entries.
-    pub number_of_partition_entries: u32,
-    /// 84..88: size of one partition entry.
-    pub size_of_partition_entry: u32,
-    /// 88..92: CRC32 of the partition entry array.
-    pub partition_entry_array_crc32: u32,
-}
-
-impl GptHeader {
-    /// Decode from the 92 first bytes of the header sector.
-    pub fn parse(b: &[u8; 92]) -> Self {
-        GptHeader {
-            signature: array(b, 0),
-            revision: u32_le(b, 8),
-            header_size: u32_le(b, 12),
-            header_crc32: u32_le(b, 16),
-            my_lba: u64_le(b, 24),
-            alternate_lba: u64_le(b, 32),
-            first_usable_lba: u64_le(b, 40),
-            last_usable_lba: u64_le(b, 48),
-            disk_guid: array(b, 56),
-            partition_entry_lba: u64_le(b, 72),
-            number_of_partition_entries: u32_le(b, 80),
-            size_of_partition_entry: u32_le(b, 84),
-            partition_entry_array_crc32: u32_le(b, 88),
-        }
-    }
-}
-
-/// GPT partition entry (UEFI 2.10, 5.3.3), first 128 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GptPartitionEntry {
-    /// 0..16: partition type GUID (mixed-endian as stored).
-    pub partition_type_guid: [u8; 16],
-    /// 16..32: unique partition GUID.
-    pub unique_partition_guid: [u8; 16],
-    /// 32..40: first LBA.
-    pub starting_lba: u64,
-    /// 40..48: last LBA (inclusive).
-    pub ending_lba: u64,
-    /// 48..56: attributes.
-    pub attributes: u64,
-    /// 56..128: partition name, UTF-16LE.
-    pub partition_name: [u8; 72],
-}
-
-impl GptPartitionEntry {
-    /// Decode a 128-byte entry.
-    pub fn parse(e: &[u8; 128]) -> Self {
-        GptPartitionEntry {
-            partition_type_guid: array(e, 0),
-            unique_partition_guid: array(e, 16),
-            starting_lba: u64_le(e, 32),
-            ending_lba: u64_le(e, 40),
-            attributes: u64_le(e, 48),
-            partition_name: array(e, 56),
-        }
-    }
 }
 
 /// FAT boot sector / BPB fields used to size an EFI boot image (Microsoft FAT spec).

@@ -174,10 +174,10 @@ fn system_area_agrees_with_xorriso() {
                     .map(|p| {
                         vec![
                             p.number.to_string(),
-                            format!("0x{:02x}", p.entry.status),
-                            format!("0x{:02x}", p.entry.partition_type),
-                            p.entry.lba_first.to_string(),
-                            p.entry.sector_count.to_string(),
+                            format!("0x{:02x}", p.entry.boot_indicator),
+                            format!("0x{:02x}", p.entry.os_type),
+                            p.entry.starting_lba.to_string(),
+                            p.entry.size_in_lba.to_string(),
                         ]
                     })
                     .collect()
@@ -196,6 +196,7 @@ fn system_area_agrees_with_xorriso() {
             gpt.partitions(iso.reader(), |_, e| {
                 let hex: String = e
                     .partition_type_guid
+                    .0
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect();

@@ -7,8 +7,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::gpt::types;
-use crate::guid::Guid;
 use crate::table::{PartitionType, Table};
+use crate::Guid;
 
 /// Linux filesystem data (0FC63DAF-8483-4772-8E79-3D69D8477DE4), the most common type on
 /// a foreign disk.

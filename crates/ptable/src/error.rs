@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use blockdev::IoError;
 use core::fmt;
 
-use crate::guid::Guid;
+use crate::Guid;
 
 /// Which of the two GPT copies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,11 +11,12 @@ use alloc::vec::Vec;
 use blockdev::BlockDevice;
 
 use crate::error::{Error, GptCopy};
-use crate::guid::Guid;
 use crate::raw::{
-    GptHeader, GptPartitionEntry, GPT_ENTRY_SIZE, GPT_HEADER_SIZE, GPT_REVISION_1_0, GPT_SIGNATURE,
+    gpt_header_crc32, GptHeader, GptPartitionEntry, GPT_ENTRY_SIZE, GPT_HEADER_CRC32_OFFSET,
+    GPT_HEADER_SIZE, GPT_REVISION_1_0,
 };
 use crate::read_sector;
+use crate::Guid;
 use crc32::crc32;
 
 /// The largest partition entry array this crate reads (bounds allocations on hostile
@@ -24,7 +25,7 @@ pub const MAX_ENTRY_ARRAY_BYTES: u64 = 1 << 20;
 
 /// Well-known GPT partition type GUIDs (open-ended: any GUID is a valid type).
 pub mod types {
-    use crate::guid::Guid;
+    use crate::Guid;
 
     /// EFI System Partition.
     pub const EFI_SYSTEM: Guid = Guid::from_fields(
@@ -297,14 +298,13 @@ impl Gpt {
             }
         }
         h.partition_entry_array_crc32 = entries_crc;
-        h.header_crc32 = 0;
         let mut sector = self.header_sector.clone();
         if let Some(d) = sector.get_mut(..GPT_HEADER_SIZE) {
             d.copy_from_slice(&h.to_bytes());
         }
-        let hs = h.header_size as usize;
-        let crc = crc32(sector.get(..hs).unwrap_or(&[]));
-        if let Some(d) = sector.get_mut(16..20) {
+        let crc = gpt_header_crc32(sector.get(..h.header_size as usize).unwrap_or(&[]));
+        let field = GPT_HEADER_CRC32_OFFSET..GPT_HEADER_CRC32_OFFSET + 4;
+        if let Some(d) = sector.get_mut(field) {
             d.copy_from_slice(&crc.to_le_bytes());
         }
         sector
@@ -412,7 +412,7 @@ impl Ctx {
 }
 
 fn validate_signature(c: Ctx, h: &GptHeader) -> Result<(), Error> {
-    if h.signature != GPT_SIGNATURE {
+    if !h.has_signature() {
         return Err(c.field(
             "Signature",
             0,
@@ -445,12 +445,7 @@ fn validate_header_size(c: Ctx, h: &GptHeader, ss: usize) -> Result<(), Error> {
 }
 
 fn validate_header_crc(c: Ctx, h: &GptHeader, sector: &[u8]) -> Result<(), Error> {
-    let hs = h.header_size as usize;
-    let mut copy = sector.get(..hs).unwrap_or(&[]).to_vec();
-    if let Some(d) = copy.get_mut(16..20) {
-        d.fill(0);
-    }
-    let computed = crc32(&copy);
+    let computed = gpt_header_crc32(sector.get(..h.header_size as usize).unwrap_or(&[]));
     if computed != h.header_crc32 {
         return Err(Error::GptHeaderCrc {
             copy: c.copy,

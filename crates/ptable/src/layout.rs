@@ -16,9 +16,9 @@
 
 use crate::error::{Error, FoundType};
 use crate::gpt::{attributes, types};
-use crate::guid::Guid;
 use crate::mbr::MbrType;
 use crate::table::{Partition, PartitionType, Scheme, Table};
+use crate::Guid;
 
 /// Number of the data partition.
 pub const DATA_NUMBER: u32 = 1;

@@ -10,7 +10,8 @@
 //! * [`write::write_gpt`] / [`write::write_mbr`] write a whole new table (`install`),
 //!   through the same ordered GPT writer (backup first, primary last, LBA 0 after both).
 //!
-//! Module [`raw`] holds the on-disk structures as the UEFI specification names them.
+//! Module [`raw`] holds the on-disk structures as the UEFI specification names them (crate
+//! `partition-raw`, re-exported).
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
@@ -21,7 +22,6 @@ pub use crc32;
 pub mod describe;
 mod error;
 pub mod gpt;
-mod guid;
 pub mod layout;
 pub mod mbr;
 pub mod raw;
@@ -31,9 +31,9 @@ pub mod write;
 
 pub use error::{Error, FoundType, GptCopy};
 pub use gpt::{Gpt, GptHealth};
-pub use guid::Guid;
 pub use layout::{Layout, LbaRange, Slot4};
 pub use mbr::{Mbr, MbrType};
+pub use partition_raw::Guid;
 pub use table::{Partition, PartitionType, Scheme, Table};
 pub use window::{clear_window, read_layout, set_window, window_guid, window_range};
 

@@ -4,7 +4,7 @@
 use blockdev::BlockDevice;
 
 use crate::error::Error;
-use crate::raw::{MbrPartitionRecord, MbrSector, MBR_PARTITION_RECORDS_OFFSET, MBR_SIGNATURE};
+use crate::raw::{Chs, MbrPartitionRecord, MbrSector, MBR_PARTITION_RECORDS_OFFSET};
 use crate::read_sector;
 
 /// An MBR partition type byte. Open-ended: the constants are the ones bootshelf uses.
@@ -109,7 +109,7 @@ impl Mbr {
 }
 
 fn validate_signature(s: &MbrSector) -> Result<(), Error> {
-    if s.signature != MBR_SIGNATURE {
+    if !s.has_signature() {
         return Err(Error::MbrSignature { found: s.signature });
     }
     Ok(())
@@ -154,20 +154,20 @@ pub fn chs(lba: u64) -> [u8; 3] {
     const SECTORS: u64 = 63;
     let cyl = lba / (HEADS * SECTORS);
     if cyl > 1023 {
-        return [0xFE, 0xFF, 0xFF];
+        return Chs::BEYOND_1024_CYLINDERS.to_bytes();
     }
-    let head = (lba / SECTORS) % HEADS;
-    let sector = lba % SECTORS + 1;
-    [
-        head as u8,
-        (sector as u8) | (((cyl >> 8) as u8 & 0x03) << 6),
-        cyl as u8,
-    ]
+    Chs {
+        cylinder: cyl as u16,
+        head: ((lba / SECTORS) % HEADS) as u8,
+        sector: (lba % SECTORS + 1) as u8,
+    }
+    .to_bytes()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::MBR_SIGNATURE;
 
     fn sector_with(records: &[(usize, MbrPartitionRecord)]) -> [u8; 512] {
         let mut s = MbrSector::from_bytes(&[0; 512]);

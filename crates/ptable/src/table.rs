@@ -7,8 +7,8 @@ use blockdev::BlockDevice;
 
 use crate::error::Error;
 use crate::gpt::{decode_name, Gpt};
-use crate::guid::Guid;
 use crate::mbr::{Mbr, MbrType};
+use crate::Guid;
 
 /// GPT or MBR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,6 @@ use blockdev::{BlockDevice, Extent};
 
 use crate::error::Error;
 use crate::gpt::{encode_name, GptHealth};
-use crate::guid::Guid;
 use crate::layout::{
     Layout, LbaRange, WINDOW_GPT_ATTRIBUTES, WINDOW_GPT_TYPE, WINDOW_MBR_TYPE, WINDOW_NAME,
     WINDOW_NUMBER,
@@ -18,6 +17,7 @@ use crate::layout::{
 use crate::raw::{GptPartitionEntry, MbrPartitionRecord};
 use crate::table::Table;
 use crate::write::mbr_record;
+use crate::Guid;
 use crc32::crc32;
 
 /// The LBAs a window over a file stored in `extents` (device bytes, in file order) must

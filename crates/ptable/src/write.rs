@@ -17,13 +17,13 @@ use blockdev::BlockDevice;
 
 use crate::error::{Error, GptCopy};
 use crate::gpt::Gpt;
-use crate::guid::Guid;
 use crate::layout::LbaRange;
 use crate::mbr::{chs, Mbr, MbrType};
 use crate::raw::{
     GptHeader, GptPartitionEntry, MbrPartitionRecord, MbrSector, GPT_ENTRY_SIZE, GPT_HEADER_SIZE,
     GPT_REVISION_1_0, GPT_SIGNATURE, MBR_DISK_SIGNATURE_OFFSET, MBR_SIGNATURE,
 };
+use crate::Guid;
 
 /// Bytes of boot code in LBA 0 (0..440, up to the disk signature).
 pub const BOOT_CODE_BYTES: usize = MBR_DISK_SIGNATURE_OFFSET;

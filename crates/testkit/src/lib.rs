@@ -7,8 +7,8 @@
 //! - [`cmd`]: run an external program and collect its exit status and output.
 //! - [`loopdev`]: a loop device over an image file (sector size, offset, size limit),
 //!   detached on drop.
-//! - [`fuse`]: an exfat-fuse mount (the independent exFAT reader and writer), unmounted on
-//!   drop.
+//! - [`fuse`]: an exfat-fuse mount (the independent exFAT reader and writer); unmounting
+//!   or dropping it waits for exfat-fuse to write back before the loop device goes.
 //! - [`rng`]: one small deterministic random number generator.
 //! - [`image`]: sparse image files, byte ranges of images, block devices over them.
 //! - [`table`]: bootshelf-shaped partition tables made by the real tools (sgdisk, fdisk,

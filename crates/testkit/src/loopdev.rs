@@ -43,6 +43,8 @@ impl LoopOptions {
 #[derive(Debug)]
 pub struct LoopDev {
     dev: PathBuf,
+    /// The image file the device reads and writes.
+    file: PathBuf,
 }
 
 impl LoopDev {
@@ -78,12 +80,18 @@ impl LoopDev {
         }
         Ok(LoopDev {
             dev: PathBuf::from(dev),
+            file: file.to_path_buf(),
         })
     }
 
     /// The device node (`/dev/loopN`).
     pub fn path(&self) -> &Path {
         &self.dev
+    }
+
+    /// The image file the device reads and writes.
+    pub fn file(&self) -> &Path {
+        &self.file
     }
 
     /// The device node as a string, for command lines.

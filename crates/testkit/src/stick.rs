@@ -53,15 +53,24 @@ pub fn data_partition(img: &Path) -> (u64, u64, u32) {
 
 /// A loop device over the data partition of `img` (with the stick's sector size).
 pub fn data_loop(img: &Path) -> LoopDev {
-    let (start, len, ss) = data_partition(img);
+    attach_data(img).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// [`data_loop`] reporting failure (for the e2e library, whose helpers return errors).
+pub fn attach_data(img: &Path) -> anyhow::Result<LoopDev> {
+    let s = Stick::open(img, false)
+        .map_err(|e| anyhow::anyhow!("opening the stick {}: {e}", img.display()))?;
+    let l = s.layout();
     LoopDev::attach(
         img,
         LoopOptions {
-            sector_size: Some(ss),
-            ..LoopOptions::range(start, len)
+            sector_size: Some(l.sector_size),
+            ..LoopOptions::range(
+                l.data.byte_start(l.sector_size),
+                l.data.byte_len(l.sector_size),
+            )
         },
     )
-    .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// The data partition of `img` mounted with exfat-fuse at `dir`.
@@ -196,8 +205,8 @@ pub fn assert_consistent(
             );
         }
     }
-    drop(m);
-    let _ = std::fs::remove_dir(&mnt);
+    m.unmount()
+        .unwrap_or_else(|e| panic!("unmounting exfat-fuse {when}: {e:#}"));
     fuse
 }
 

@@ -415,13 +415,13 @@ fn hybrid_report<R: ReadAt>(iso: &mut Iso<R>, h: &Hybrid) -> Result<HybridReport
             partitions.push(PartitionReport {
                 table: "mbr",
                 number: u32::from(p.number),
-                kind: format!("{:#04x}", p.entry.partition_type),
-                start: u64::from(p.entry.lba_first),
-                sectors: u64::from(p.entry.sector_count),
-                active: p.entry.status == 0x80,
+                kind: format!("{:#04x}", p.entry.os_type),
+                start: u64::from(p.entry.starting_lba),
+                sectors: u64::from(p.entry.size_in_lba),
+                active: p.entry.boot_indicator == 0x80,
                 name: None,
-                appended: p.entry.partition_type != 0xEE
-                    && u64::from(p.entry.lba_first) >= volume_end_512,
+                appended: p.entry.os_type != 0xEE
+                    && u64::from(p.entry.starting_lba) >= volume_end_512,
             });
         }
     }
@@ -430,22 +430,14 @@ fn hybrid_report<R: ReadAt>(iso: &mut Iso<R>, h: &Hybrid) -> Result<HybridReport
         gpt.partitions(iso.reader(), |n, e| found.push((n, *e)))
             .context("reading the GPT partition entries")?;
         for (n, e) in found {
-            let name: String = char::decode_utf16(
-                e.partition_name
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .take_while(|&u| u != 0),
-            )
-            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect();
             partitions.push(PartitionReport {
                 table: "gpt",
                 number: n,
-                kind: guid(&e.partition_type_guid),
+                kind: e.partition_type_guid.to_string(),
                 start: e.starting_lba,
                 sectors: e.ending_lba.saturating_sub(e.starting_lba) + 1,
                 active: false,
-                name: Some(name),
+                name: Some(e.name().collect()),
                 appended: e.starting_lba >= volume_end_512,
             });
         }
@@ -466,22 +458,6 @@ fn hybrid_report<R: ReadAt>(iso: &mut Iso<R>, h: &Hybrid) -> Result<HybridReport
         partitions,
         appended_partitions: appended,
     })
-}
-
-/// A GUID in its usual text form (first three fields little-endian).
-fn guid(g: &[u8; 16]) -> String {
-    format!(
-        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{}",
-        u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
-        u16::from_le_bytes([g[4], g[5]]),
-        u16::from_le_bytes([g[6], g[7]]),
-        g[8],
-        g[9],
-        g[10..]
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<String>()
-    )
 }
 
 fn platform_name(p: PlatformId) -> String {
