@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, ReadAt};
-use bootshelf_index::{BootEntry, Emulation, PlatformId};
+use bootshelf_index::{BootEntry, PlatformId};
 use exfat::{DirEntry, Volume};
 
 /// What an ISO says about itself.
@@ -76,8 +76,8 @@ pub fn read_iso<R: ReadAt>(r: R) -> Result<IsoFacts, IsoError> {
                 Err(_) => u64::from(b.sector_count) * 512,
             };
             boot.push(BootEntry {
-                platform: PlatformId(b.platform.0),
-                emulation: Emulation(b.emulation().0),
+                platform: b.platform,
+                emulation: b.emulation(),
                 bootable: b.bootable,
                 system_type: b.system_type,
                 load_segment: b.load_segment,
