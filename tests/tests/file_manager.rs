@@ -65,8 +65,8 @@ const fn entry(title: &'static str, path: &'static str, indexed: bool) -> Expect
 
 /// Indexed first in index order (`/zz-…` was added before `/aa-…`), then breadth-first:
 /// the root's files (`beta` before `Mixed` ignoring case; a byte order would swap them),
-/// then the folders one level down (`/deep`, `/linux`, `/tools`: created in that order,
-/// which is also their name order), then two levels down (`/deep/d2` has no ISO,
+/// then the folders one level down in name order (`/deep`, `/linux`, `/tools`; created as
+/// `/tools`, `/deep`, `/linux`, so directory order would differ), then two levels down (`/deep/d2` has no ISO,
 /// `/linux/debian`), then three (`/deep/d2/d3`: the deepest folder scanned).
 const EXPECTED: &[Expected] = &[
     entry("zz-indexed-first.iso", "/zz-indexed-first.iso", true),
@@ -97,13 +97,13 @@ const COPIED: &[(&str, bool)] = &[
     ("/.hidden/hidden.iso", true),
     ("/$RECYCLE.BIN/recycled.iso", true),
     ("/System Volume Information/sysvol.iso", true),
+    ("/tools/Rescue.iso", true),
+    ("/tools/memtest-tool.iso", true),
     ("/deep/d2/d3/deep-at-limit.iso", true),
     ("/deep/d2/d3/d4/too-deep.iso", true),
     ("/linux/arch-nested.iso", true),
     ("/linux/._arch-nested.iso", true),
     ("/linux/debian/debian-nested.iso", true),
-    ("/tools/Rescue.iso", true),
-    ("/tools/memtest-tool.iso", true),
 ];
 
 fn expected() -> Vec<Shown> {

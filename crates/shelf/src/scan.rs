@@ -4,8 +4,9 @@
 //! `add --force` and `sync --defragment` runs are found by the same walk ([`files_ending`]).
 //!
 //! The walk is breadth-first from the root: each folder's ISOs, sorted by path ignoring
-//! ASCII case, come before those of the folders found in it, which are visited in
-//! directory order. Skipped: folders whose name starts with `.` (hidden, `.Trashes`, ...),
+//! ASCII case, come before those of the folders found in it, which are visited in name
+//! order ignoring ASCII case too (never in directory order, which depends on the order a
+//! file manager happened to copy in). Skipped: folders whose name starts with `.` (hidden, `.Trashes`, ...),
 //! `bootshelf` (the index), `System Volume Information` and `$RECYCLE.BIN` (what operating
 //! systems keep on sticks), folders deeper than [`Limits::max_depth`], macOS `._*`
 //! resource files, and empty files. The walk stops after [`Limits::max_dirs`] folders or
@@ -207,16 +208,19 @@ fn walk<D: BlockDevice>(
             }
         };
         let mut here: Vec<(String, DirEntry)> = Vec::new();
+        let mut folders: Vec<String> = Vec::new();
         for de in list {
             let path = join(&dir, &de.name);
             if de.is_dir {
                 if depth < limits.max_depth && !skip_dir(&de.name) {
-                    queue.push((path, depth + 1));
+                    folders.push(path);
                 }
             } else if keep(&de) {
                 here.push((path, de));
             }
         }
+        folders.sort_by_key(|p| p.to_ascii_lowercase());
+        queue.extend(folders.into_iter().map(|p| (p, depth + 1)));
         here.sort_by_key(|(p, _)| p.to_ascii_lowercase());
         for f in here {
             if scan.files.len() == limits.max_isos {
@@ -291,15 +295,15 @@ mod tests {
         let limits = Limits::default();
         let scan = isos(&mut vol, &limits).unwrap();
         assert!(scan.complete(), "{:?}", scan.notes());
-        // /b was created before /a: folders are visited in directory order.
+        // /b was created before /a: folders are visited in name order all the same.
         assert_eq!(
             paths(&scan),
             [
                 "/alpha.ISO",
                 "/Beta.iso",
                 "/Zeta.iso",
-                "/b/in-b.iso",
                 "/a/in-a.Iso",
+                "/b/in-b.iso",
                 "/a/b/c/depth-3.iso"
             ]
         );
