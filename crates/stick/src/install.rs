@@ -1,8 +1,10 @@
 //! `bootshelf install`: make a disk or image file a stick.
 //!
-//! Two phases so that the CLI can ask the user in between: [`prepare`] opens the target
-//! (creating a sparse image file if asked), applies the safety rules of docs/safety.md to
-//! real disks and plans the [`Layout`]; [`Prepared::run`] writes.
+//! Two phases so that the CLI can ask the user in between: [`prepare`] checks everything
+//! (the safety rules of docs/safety.md for real disks, `--size` for image files, paths
+//! under /dev), plans the [`Layout`] and says what the target holds now
+//! ([`crate::contents`]), writing nothing; [`Prepared::run`] creates or resizes an image
+//! file and writes.
 //!
 //! Write order (crash safety, docs/stick-layout.md): first every old signature is wiped
 //! (LBA 0 up to 1 MiB, the backup GPT area at the end, the start of the data partition
@@ -18,6 +20,7 @@ use crate::esp;
 use crate::layout::{Error, Layout, Result, Scheme, Stick, DATA_NAME};
 use crate::partition_write;
 use blockdev::{BlockDevice, FileDevice};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 /// How to install.
@@ -83,12 +86,25 @@ impl Step {
     }
 }
 
-/// A target opened and checked, ready to be erased.
+/// A target checked, ready to be erased. Preparing wrote nothing: an image file is
+/// created or resized only by [`Prepared::run`].
 pub struct Prepared {
     path: PathBuf,
-    dev: FileDevice,
-    kind: TargetKind,
+    target: Target,
     layout: Layout,
+    contents: Option<String>,
+}
+
+/// What [`Prepared::run`] writes to.
+enum Target {
+    /// A block device, already opened exclusively.
+    Block { dev: FileDevice, info: DiskInfo },
+    /// An image file: created (`exists: false`) or resized from `old_len` to `new_len`.
+    Image {
+        exists: bool,
+        old_len: u64,
+        new_len: u64,
+    },
 }
 
 impl Prepared {
@@ -99,9 +115,9 @@ impl Prepared {
 
     /// Disk facts for a block device (for the confirmation prompt).
     pub fn disk_info(&self) -> Option<&DiskInfo> {
-        match &self.kind {
-            TargetKind::Image => None,
-            TargetKind::Block(i) => Some(i),
+        match &self.target {
+            Target::Image { .. } => None,
+            Target::Block { info, .. } => Some(info),
         }
     }
 
@@ -110,14 +126,44 @@ impl Prepared {
         &self.path
     }
 
+    /// What the target holds now, in one line (`None`: a new, empty or all-zero image
+    /// file, or a block device with nothing bootshelf recognises in its first and last MiB).
+    pub fn contents(&self) -> Option<&str> {
+        self.contents.as_deref()
+    }
+
+    /// `(old, new)` length in bytes when an existing image file will be resized.
+    pub fn resize(&self) -> Option<(u64, u64)> {
+        match self.target {
+            Target::Image {
+                exists: true,
+                old_len,
+                new_len,
+            } if old_len != new_len => Some((old_len, new_len)),
+            _ => None,
+        }
+    }
+
+    /// Whether the user must confirm (docs/safety.md): always for a block device; for an
+    /// image file when it holds anything.
+    pub fn needs_confirmation(&self) -> bool {
+        matches!(self.target, Target::Block { .. }) || self.contents.is_some()
+    }
+
     /// Erase the target and write the stick; `progress` is called before each step.
     /// Returns the opened stick.
-    pub fn run(mut self, boot: &BootCode, progress: &mut dyn FnMut(Step)) -> Result<Stick> {
+    pub fn run(self, boot: &BootCode, progress: &mut dyn FnMut(Step)) -> Result<Stick> {
         let layout = self.layout;
         boot.check_fits(&layout)?;
         let ss = layout.sector_size;
         let io = |what: &'static str| move |source| Error::Io { what, source };
-        let dev = &mut self.dev;
+        let (mut owned, kind) = match self.target {
+            Target::Block { dev, info } => (dev, TargetKind::Block(info)),
+            Target::Image { new_len, .. } => {
+                (open_image(&self.path, new_len, ss)?, TargetKind::Image)
+            }
+        };
+        let dev = &mut owned;
 
         progress(Step::Wipe);
         let mut areas = partition_write::table_areas(&layout);
@@ -175,7 +221,7 @@ impl Prepared {
                 "the layout read back differs from the one written",
             ));
         }
-        Ok(Stick::from_parts(self.path, self.dev, found, self.kind))
+        Ok(Stick::from_parts(self.path, owned, found, kind))
     }
 }
 
@@ -239,60 +285,181 @@ pub(crate) fn info_text(boot: &BootCode) -> String {
     s
 }
 
-/// Open and check `target`, and plan its layout. Nothing is written except the creation
-/// or resizing of an image file when `opts.create_size` is given.
+/// Check `target`, plan its layout and read what it holds; writes nothing (docs/safety.md).
+/// Every check comes first: a path under /dev that is not a block device (nothing is ever
+/// created there), the safety rules for disks, `--size` (a block device has its own; an
+/// image must fit a stick, the MBR limits and the file system that holds it).
 pub fn prepare(target: &Path, opts: &InstallOptions) -> Result<Prepared> {
-    // Safety rules first, from sysfs, before the device is even opened.
-    if std::fs::metadata(target).is_ok() {
+    let refuse = |reason: String| Error::Refused {
+        path: target.to_owned(),
+        reason,
+    };
+    let meta = match std::fs::metadata(target) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(Error::Open {
+                path: target.to_owned(),
+                source,
+            })
+        }
+    };
+    let is_block = meta
+        .as_ref()
+        .is_some_and(|m| m.file_type().is_block_device());
+    if under_dev(target) && !is_block {
+        return Err(refuse(if meta.is_none() {
+            "there is no such device; `bootshelf devices` lists the disks you can use \
+             (nothing is ever created under /dev, even with --size)"
+                .into()
+        } else {
+            "it is not a block device; under /dev bootshelf only writes whole disks \
+             (`bootshelf devices` lists them); keep image files elsewhere"
+                .into()
+        }));
+    }
+    let Some(meta) = meta else {
+        let Some(size) = opts.create_size else {
+            return Err(refuse(
+                "it does not exist; to create an image file, give its size with --size \
+                 (e.g. --size 8G)"
+                    .into(),
+            ));
+        };
+        let layout = plan_image(target, opts, size)?;
+        return Ok(Prepared {
+            path: target.to_owned(),
+            target: Target::Image {
+                exists: false,
+                old_len: 0,
+                new_len: size,
+            },
+            layout,
+            contents: None,
+        });
+    };
+    if is_block {
+        // Safety rules first, from sysfs, before the device is even opened.
         if let Some(info) = device::inspect_target(target)? {
             device::check_safe_to_erase(&info, opts.safety)?;
         }
-    }
-    if let Some(size) = opts.create_size {
-        create_sparse_image(target, size)?;
-    }
-    let (dev, kind) = device::open_target(target, true, opts.image_sector_size)?;
-    if let TargetKind::Block(info) = &kind {
         if opts.create_size.is_some() {
-            return Err(Error::Refused {
-                path: target.to_owned(),
-                reason: "--size is for image files; a block device has its own size".into(),
-            });
+            return Err(refuse(
+                "--size is for image files; a block device has its own size".into(),
+            ));
         }
-        device::check_safe_to_erase(info, opts.safety)?;
+        let (mut dev, kind) = device::open_target(target, true, None)?;
+        let TargetKind::Block(info) = kind else {
+            return Err(Error::Internal("a block device opened as an image file"));
+        };
+        device::check_safe_to_erase(&info, opts.safety)?;
+        let layout = Layout::plan(opts.scheme, dev.sector_size(), dev.sector_count())?;
+        let contents = crate::contents::describe(&mut dev, target, false)?;
+        return Ok(Prepared {
+            path: target.to_owned(),
+            target: Target::Block { dev, info },
+            layout,
+            contents,
+        });
     }
-    let layout = Layout::plan(opts.scheme, dev.sector_size(), dev.sector_count())?;
+    if !meta.file_type().is_file() {
+        return Err(refuse(
+            "it is neither a regular file (a disk image) nor a block device".into(),
+        ));
+    }
+    let old_len = meta.len();
+    let new_len = opts.create_size.unwrap_or(old_len);
+    let layout = plan_image(target, opts, new_len)?;
+    let (mut dev, _) = device::open_target(target, false, opts.image_sector_size)?;
+    let contents = crate::contents::describe(&mut dev, target, true)?;
     Ok(Prepared {
         path: target.to_owned(),
-        dev,
-        kind,
+        target: Target::Image {
+            exists: true,
+            old_len,
+            new_len,
+        },
         layout,
+        contents,
     })
 }
 
-/// Create (or resize) a sparse image file of `size` bytes.
-fn create_sparse_image(path: &Path, size: u64) -> Result<()> {
-    if let Ok(m) = std::fs::metadata(path) {
-        if !m.file_type().is_file() {
-            return Err(Error::Refused {
-                path: path.to_owned(),
-                reason: "--size is for image files; a block device has its own size".into(),
-            });
+/// Whether `path` is under /dev, as written or through symbolic links of its folder.
+fn under_dev(path: &Path) -> bool {
+    let abs = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let dev = Path::new("/dev");
+    if abs.starts_with(dev) {
+        return true;
+    }
+    abs.parent()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .is_some_and(|p| p.starts_with(dev))
+}
+
+/// Plan the layout of an image file of `size` bytes, checking first everything that can
+/// be wrong with the size: too small for a stick, too large for an MBR, larger than the
+/// whole file system that would hold it (a sparse file that size could never be filled:
+/// surely a typo such as 1T for 1G).
+fn plan_image(target: &Path, opts: &InstallOptions, size: u64) -> Result<Layout> {
+    let ss = opts.image_sector_size.unwrap_or(512);
+    if ss != 512 && ss != 4096 {
+        return Err(Error::UnsupportedSectorSize(ss));
+    }
+    let layout = Layout::plan(opts.scheme, ss, size / u64::from(ss)).map_err(|e| match e {
+        Error::TooSmall { size, min } if opts.create_size.is_some() => Error::Refused {
+            path: target.to_owned(),
+            reason: format!(
+                "--size {size} bytes is too small: a stick needs at least {min} bytes ({} MiB)",
+                min >> 20
+            ),
+        },
+        e => e,
+    })?;
+    if opts.create_size.is_some() {
+        let folder = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if let Ok(st) = nix::sys::statvfs::statvfs(folder) {
+            let capacity = u64::from(st.blocks()).saturating_mul(st.fragment_size());
+            if capacity > 0 && size > capacity {
+                return Err(Error::Refused {
+                    path: target.to_owned(),
+                    reason: format!(
+                        "--size {} is larger than the whole file system that would hold it \
+                         ({}); give the size of the stick you mean (e.g. --size 8G)",
+                        crate::index_io::human(size),
+                        crate::index_io::human(capacity)
+                    ),
+                });
+            }
         }
     }
-    let f = std::fs::OpenOptions::new()
+    Ok(layout)
+}
+
+/// Create or open the image file and give it `len` bytes (sparse), for [`Prepared::run`].
+fn open_image(path: &Path, len: u64, sector_size: u32) -> Result<FileDevice> {
+    let open_err = |source| Error::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-    f.set_len(size).map_err(|source| Error::Open {
-        path: path.to_owned(),
-        source,
-    })
+        .map_err(open_err)?;
+    let now = file.metadata().map_err(open_err)?.len();
+    if now != len {
+        file.set_len(len).map_err(open_err)?;
+    }
+    Ok(FileDevice::new(file, sector_size, len))
 }
 
 /// Install a stick on `target` without asking (the CLI asks between [`prepare`] and

@@ -553,7 +553,7 @@ fn table_error(e: ptable::Error, path: &Path) -> Error {
 /// Guess an image file's logical sector size from its partition table: a GPT header at
 /// byte 512 or 4096, else an MBR whose first partition starts at 1 MiB in 512- or
 /// 4096-byte sectors. `None` when nothing tells.
-fn detect_image_sector_size(dev: &mut FileDevice) -> Result<Option<u32>> {
+pub(crate) fn detect_image_sector_size(dev: &mut FileDevice) -> Result<Option<u32>> {
     use std::os::unix::fs::FileExt;
     let mut head = vec![0u8; 8192];
     let n = dev.file().read_at(&mut head, 0).map_err(|e| Error::Io {

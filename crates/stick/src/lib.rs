@@ -7,6 +7,7 @@
 pub mod add;
 pub mod bootcode;
 pub mod check;
+pub mod contents;
 pub mod copy;
 pub mod defrag;
 pub mod device;

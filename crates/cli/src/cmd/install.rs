@@ -14,13 +14,14 @@ use stick::Scheme;
 pub struct Args {
     /// An image file or a whole-disk block device (/dev/sdX). Everything on it is erased.
     pub target: PathBuf,
-    /// Create the image file sparse with this size (e.g. 32G, 512M, 100MiB, bytes).
+    /// Create the image file sparse with this size (e.g. 32G, 512M, 100MiB, bytes); an
+    /// existing image file is resized to it (asked first when it holds anything).
     #[arg(long, value_parser = parse_size)]
     pub size: Option<u64>,
     /// Classic MBR partition table instead of GPT (for firmware that dislikes GPT).
     #[arg(long)]
     pub mbr: bool,
-    /// Do not ask for confirmation before erasing a disk.
+    /// Do not ask for confirmation before erasing a disk or an image file that holds anything.
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Accept a disk that does not say it is removable or USB (never a mounted or system disk).
@@ -107,35 +108,41 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         },
     };
     let target = &args.target;
-    if args.size.is_none() && !target.exists() {
-        anyhow::bail!(
-            "{} does not exist; to create an image file, give its size with --size (e.g. --size 8G)",
-            target.display()
-        );
-    }
+    // Every check (safety rules, --size, /dev paths) before anything is written.
     let prepared = stick::install::prepare(target, &opts)?;
-    if let Some(info) = prepared.disk_info() {
-        let desc = format!(
-            "{} {} {}, {}{}",
-            info.dev_path.display(),
-            info.vendor,
-            info.model,
-            human_size(info.size),
-            if info.removable || info.usb {
-                ""
-            } else {
-                ", NOT removable"
-            }
-        );
+    if prepared.needs_confirmation() {
+        let what = match prepared.disk_info() {
+            Some(info) => format!(
+                "{} {} {}, {}{}",
+                info.dev_path.display(),
+                info.vendor,
+                info.model,
+                human_size(info.size),
+                if info.removable || info.usb {
+                    ""
+                } else {
+                    ", NOT removable"
+                }
+            ),
+            None => format!("the image file {}", target.display()),
+        };
+        let holds = match prepared.contents() {
+            Some(c) => format!(" It holds {c}."),
+            None => String::new(),
+        };
+        let resize = match prepared.resize() {
+            Some((old, new)) => format!(" It is resized from {old} to {new} bytes."),
+            None => String::new(),
+        };
         if !args.yes {
             let stdin = std::io::stdin();
             if !stdin.is_terminal() {
                 anyhow::bail!(
-                    "refusing to erase {desc} without confirmation: stdin is not a terminal; \
-                     add --yes to confirm"
+                    "refusing to erase {what} without confirmation: stdin is not a terminal; \
+                     add --yes to confirm.{holds} Nothing was written."
                 );
             }
-            eprint!("This ERASES everything on {desc}.\nType 'yes' to continue: ");
+            eprint!("This ERASES everything on {what}.{holds}{resize}\nType 'yes' to continue: ");
             std::io::stderr().flush().ok();
             let mut line = String::new();
             stdin
