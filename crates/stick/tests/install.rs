@@ -242,6 +242,12 @@ fn boot_code_that_does_not_fit_is_refused_before_writing() {
     };
     let err = stick::install(&img, &opts(Scheme::Gpt, 512), &boot).unwrap_err();
     assert!(matches!(err, Error::BootCodeTooLarge { .. }), "{err}");
-    // Nothing was written: the sparse file is all zeros and has no table.
+    // Nothing was written: the image file was not even created.
+    assert!(!img.exists(), "a refused install created {}", img.display());
+    // An existing file is left as it was (same length, all zeros, no table).
+    std::fs::File::create(&img).unwrap().set_len(SIZE).unwrap();
+    let err = stick::install(&img, &opts(Scheme::Gpt, 512), &boot).unwrap_err();
+    assert!(matches!(err, Error::BootCodeTooLarge { .. }), "{err}");
+    assert_eq!(std::fs::metadata(&img).unwrap().len(), SIZE);
     assert!(read_range(&img, 0, 1 << 20).iter().all(|&b| b == 0));
 }
