@@ -159,9 +159,12 @@ impl Prepared {
         let io = |what: &'static str| move |source| Error::Io { what, source };
         let (mut owned, kind) = match self.target {
             Target::Block { dev, info } => (dev, TargetKind::Block(info)),
-            Target::Image { new_len, .. } => {
-                (open_image(&self.path, new_len, ss)?, TargetKind::Image)
-            }
+            Target::Image {
+                exists, new_len, ..
+            } => (
+                open_image(&self.path, exists, new_len, ss)?,
+                TargetKind::Image,
+            ),
         };
         let dev = &mut owned;
 
@@ -425,7 +428,7 @@ fn plan_image(target: &Path, opts: &InstallOptions, size: u64) -> Result<Layout>
             _ => Path::new("."),
         };
         if let Ok(st) = nix::sys::statvfs::statvfs(folder) {
-            let capacity = u64::from(st.blocks()).saturating_mul(st.fragment_size());
+            let capacity = st.blocks().saturating_mul(st.fragment_size());
             if capacity > 0 && size > capacity {
                 return Err(Error::Refused {
                     path: target.to_owned(),
@@ -442,8 +445,9 @@ fn plan_image(target: &Path, opts: &InstallOptions, size: u64) -> Result<Layout>
     Ok(layout)
 }
 
-/// Create or open the image file and give it `len` bytes (sparse), for [`Prepared::run`].
-fn open_image(path: &Path, len: u64, sector_size: u32) -> Result<FileDevice> {
+/// Create (when it did not exist: never over a file that appeared since [`prepare`]) or
+/// open the image file and give it `len` bytes (sparse), for [`Prepared::run`].
+fn open_image(path: &Path, exists: bool, len: u64, sector_size: u32) -> Result<FileDevice> {
     let open_err = |source| Error::Open {
         path: path.to_owned(),
         source,
@@ -451,8 +455,7 @@ fn open_image(path: &Path, len: u64, sector_size: u32) -> Result<FileDevice> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(!exists)
         .open(path)
         .map_err(open_err)?;
     let now = file.metadata().map_err(open_err)?.len();
