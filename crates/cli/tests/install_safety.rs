@@ -1,13 +1,15 @@
 //! `bootshelf install` writes nothing before every check has passed (docs/safety.md),
 //! through the built binary: bad `--size` values, an image file that holds a stick with
-//! ISOs or a downloaded ISO (described and asked about like a disk; `--yes` for scripts),
-//! and paths under /dev that are not devices (never created).
+//! ISOs, a downloaded ISO or a foreign partition table (described and asked about like a
+//! disk; `--yes` for scripts), a disk (loop device) holding a stick, whose question names
+//! its ISOs, and paths under /dev that are not devices (never created).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::SystemTime;
 use testkit::cli::Bootshelf;
+use testkit::loopdev::{LoopDev, LoopOptions};
 use testkit::stick::{iso_copy, sha256_file};
 
 fn s(p: &Path) -> &str {
@@ -212,4 +214,56 @@ fn paths_under_dev_are_never_created() {
             "{extra:?} created {dev}"
         );
     }
+}
+
+#[test]
+fn a_foreign_partition_table_is_described_with_its_partitions() {
+    let t = Bootshelf::new("install-safety");
+    let img = t.path("foreign.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    testkit::cmd::ok(
+        std::process::Command::new("sgdisk")
+            .args(["-n", "1:2048:+20M", "-t", "1:8300", "-c", "1:root"])
+            .arg(&img),
+    );
+    let before = snapshot(&img);
+    let o = t.run(&["install", s(&img)]).assert_code(2);
+    assert!(
+        o.stderr.contains("a GPT with 1: Linux filesystem \"root\""),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(snapshot(&img), before);
+}
+
+#[test]
+fn a_disk_holding_a_stick_shows_its_isos_in_the_question() {
+    let t = Bootshelf::new("install-safety");
+    let img = stick_with_isos(&t);
+    let lp = LoopDev::attach(&img, LoopOptions::sector_size(512)).unwrap();
+    let before = sha256_file(&img);
+    let o = t.run(&["install", lp.name(), "--force"]).assert_code(2);
+    assert!(
+        o.stderr.contains(lp.name()) && o.stderr.contains("2 ISOs") && o.stderr.contains("--yes"),
+        "{}",
+        o.stderr
+    );
+    // --size is refused for a disk, before anything is written.
+    let o = t
+        .run(&["install", lp.name(), "--force", "--yes", "--size", "64M"])
+        .assert_code(2);
+    assert!(
+        o.stderr.contains("--size is for image files"),
+        "{}",
+        o.stderr
+    );
+    drop(lp);
+    assert_eq!(
+        sha256_file(&img),
+        before,
+        "a refused install wrote to the disk"
+    );
 }
