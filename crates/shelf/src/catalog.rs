@@ -1,7 +1,8 @@
 //! The one conversion from an ISO's El Torito boot catalog (crates/iso9660) to the index's
 //! boot entries (crates/index): what `add` and `sync` store, and what discovery shows for
-//! ISOs the index lacks. [`read_iso`] reads; [`inspect`] also judges, for `add`, whether
-//! a PC can boot the result.
+//! ISOs the index lacks. [`read_iso`] reads, and finds a [`Broken`] ISO (truncated, a
+//! boot image past the end); [`inspect`] also judges, for `add` and `sync`, whether a PC
+//! can boot the result. Discovery shows a broken ISO blocked with the same reason.
 
 use alloc::format;
 use alloc::string::{String, ToString};

@@ -30,7 +30,7 @@ pub enum Verify {
 /// Options of one `add`.
 #[derive(Debug, Clone)]
 pub struct AddOptions {
-    /// Copy non-ISO or unbootable input anyway, and replace a file of the same name.
+    /// Copy non-ISO, broken or unbootable input anyway, and replace a file of the same name.
     pub force: bool,
     /// A menu title instead of the file name.
     pub title: Option<String>,
