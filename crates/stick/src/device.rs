@@ -160,10 +160,28 @@ fn lock(file: &File, path: &Path, writable: bool) -> Result<()> {
     } else {
         FlockArg::LockSharedNonblock
     };
-    // `fcntl::Flock` would own the file and unlock when dropped; the device needs the
-    // `File` itself, and the lock must follow the open file description, as `flock` does.
-    #[allow(deprecated)]
-    match nix::fcntl::flock(file.as_raw_fd(), arg) {
+    // A lock seen held is tried again for a moment: a lock lives as long as its open file
+    // description, which a child being forked elsewhere in the same process (a test
+    // harness running threads) keeps alive until it execs. A command that holds the
+    // lock holds it for seconds; the refusal still comes at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    loop {
+        // `fcntl::Flock` would own the file and unlock when dropped; the device needs the
+        // `File` itself, and the lock must follow the open file description, as `flock`
+        // does.
+        #[allow(deprecated)]
+        let r = nix::fcntl::flock(file.as_raw_fd(), arg);
+        match r {
+            Err(nix::errno::Errno::EWOULDBLOCK) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return lock_result(r, path),
+        }
+    }
+}
+
+fn lock_result(r: nix::Result<()>, path: &Path) -> Result<()> {
+    match r {
         Ok(()) => Ok(()),
         Err(nix::errno::Errno::EWOULDBLOCK) => Err(Error::Locked {
             path: path.to_owned(),
