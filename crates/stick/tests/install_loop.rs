@@ -53,7 +53,7 @@ fn install_and_update_on_loop_devices_512_and_4096() {
         ));
         stick::install(lp.path(), &forced(scheme), &boot).unwrap();
 
-        let mut stick = Stick::open(lp.path(), true).unwrap();
+        let stick = Stick::open(lp.path(), true).unwrap();
         let layout = *stick.layout();
         assert_eq!(layout.sector_size, ss, "BLKSSZGET");
         assert_eq!(layout.disk_sectors * u64::from(ss), SIZE, "BLKGETSIZE64");
