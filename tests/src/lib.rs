@@ -124,6 +124,13 @@ impl TestStick {
         run_bootshelf(&args).map(|_| ())
     }
 
+    /// `bootshelf add --force`: for ISOs `add` refuses (broken ones), to test the loaders'
+    /// own guards.
+    pub fn add_forced(&self, iso: &Path) -> Result<()> {
+        let iso = iso.to_str().context("non-UTF-8 ISO path")?;
+        run_bootshelf(&["add", "--quiet", "--force", self.arg(), iso]).map(|_| ())
+    }
+
     /// `bootshelf boot-next NAME`.
     pub fn boot_next(&self, name: &str) -> Result<()> {
         run_bootshelf(&["boot-next", self.arg(), name]).map(|_| ())

@@ -120,10 +120,11 @@ fn floppy_hard_disk_and_isolinux_entries_boot_by_digit_key() {
 
 /// Boot `bad` (an ISO the loader must refuse) from a stick that also holds a GRUB marker
 /// ISO: the reason (containing `why`) shows on serial and on screen, Esc clears it, and the
-/// marker ISO then boots from the same menu.
+/// marker ISO then boots from the same menu. `bad` is added with `--force` (`add` itself
+/// refuses a boot image past the ISO's end; the loader must too).
 fn refused_then_other_boots(bad: &std::path::Path, name: &str, why: &str) {
     let stick = TestStick::install(StickSpec::default()).unwrap();
-    stick.add(bad, None).unwrap();
+    stick.add_forced(bad).unwrap();
     stick.add(&marker_iso("bios-a").unwrap(), None).unwrap();
     let mut q = bios_machine(&stick, Attach::Usb);
     select(&mut q, name).unwrap();

@@ -7,7 +7,8 @@
 //! * 2: error: bad arguments (clap's usage errors and ours), an I/O failure, a refusal.
 //!
 //! A refusal is an error because nothing was done: a mounted or system disk, a disk that
-//! is not removable without `--force`, a non-ISO without `--force`, and a confirmation
+//! is not removable without `--force`, a non-ISO or broken ISO without `--force`, a stick
+//! another bootshelf command is using (its lock, docs/safety.md), and a confirmation
 //! that could not be asked (no terminal) or was not answered `yes`. A user declining is
 //! code 2, not 0 and not 1: the stick was not made, and a script must not go on as if it
 //! were; 1 stays reserved for "ran and found problems".
@@ -59,8 +60,9 @@ impl Exit {
             }
             Exit::Error => {
                 "error: bad arguments, a file or device that cannot be read or written, or a \
-                 refusal (mounted or system disk, non-ISO without --force, confirmation not \
-                 given or answered no); nothing more was done"
+                 refusal (mounted or system disk, non-ISO or broken ISO without --force, the \
+                 stick in use by another bootshelf command, confirmation not given or \
+                 answered no); nothing more was done"
             }
         }
     }

@@ -1,7 +1,8 @@
 //! The one conversion from an ISO's El Torito boot catalog (crates/iso9660) to the index's
 //! boot entries (crates/index): what `add` and `sync` store, and what discovery shows for
-//! ISOs the index lacks. [`read_iso`] reads; [`inspect`] also judges, for `add`, whether
-//! a PC can boot the result.
+//! ISOs the index lacks. [`read_iso`] reads, and finds a [`Broken`] ISO (truncated, a
+//! boot image past the end); [`inspect`] also judges, for `add` and `sync`, whether a PC
+//! can boot the result. Discovery shows a broken ISO blocked with the same reason.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -19,6 +20,70 @@ pub struct IsoFacts {
     pub label: String,
     /// Every El Torito entry, in catalog order (empty when there is no catalog).
     pub boot: Vec<BootEntry>,
+    /// Why the file cannot be the whole ISO it says it is (then `boot` may be empty: a
+    /// catalog past the end of a truncated file is not read).
+    pub broken: Option<Broken>,
+}
+
+/// Why an ISO is broken: it says more than the file holds, or its catalog is unreadable.
+/// A truncated download is the usual cause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Broken {
+    /// The ISO 9660 volume is larger than the file.
+    Truncated {
+        /// Volume space size times 2048.
+        volume_bytes: u64,
+        /// The file's size.
+        file_bytes: u64,
+    },
+    /// A bootable El Torito entry's image reaches past the end of the file.
+    BootImagePastEnd {
+        /// The entry's place in the catalog (0: the initial entry).
+        entry: usize,
+        /// Byte offset of the image's end.
+        end: u64,
+        /// The file's size.
+        file_bytes: u64,
+    },
+    /// The El Torito boot catalog is there but cannot be read.
+    CatalogUnreadable {
+        /// The parser's error.
+        error: String,
+    },
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::discovery::human_size;
+        match self {
+            Broken::Truncated {
+                volume_bytes,
+                file_bytes,
+            } => write!(
+                f,
+                "truncated: the ISO says {}, the file has {} (an incomplete download or copy?)",
+                human_size(*volume_bytes),
+                human_size(*file_bytes)
+            ),
+            Broken::BootImagePastEnd {
+                entry,
+                end,
+                file_bytes,
+            } => write!(
+                f,
+                "boot image past the end: El Torito entry {entry} ends at byte {end}, the file \
+                 has {file_bytes} bytes"
+            ),
+            Broken::CatalogUnreadable { error } => {
+                write!(f, "its El Torito boot catalog is unreadable: {error}")
+            }
+        }
+    }
+}
+
+/// Byte offset of the end of a 2048-byte block run.
+fn block_end(lba: u32, bytes: u64) -> u64 {
+    (u64::from(lba) * 2048).saturating_add(bytes)
 }
 
 impl IsoFacts {
@@ -64,6 +129,19 @@ impl core::error::Error for IsoError {}
 pub fn read_iso<R: ReadAt>(r: R) -> Result<IsoFacts, IsoError> {
     let mut iso = iso9660::Iso::open(r).map_err(IsoError::NotIso)?;
     let label = String::from(iso.volume().label());
+    let file_bytes = iso.volume().image_size;
+    let volume_bytes = u64::from(iso.volume().volume_space_size) * 2048;
+    if volume_bytes > file_bytes {
+        // Whatever else it says may lie past the end: this is the reason to give.
+        return Ok(IsoFacts {
+            label,
+            boot: Vec::new(),
+            broken: Some(Broken::Truncated {
+                volume_bytes,
+                file_bytes,
+            }),
+        });
+    }
     let mut boot = Vec::new();
     if let Some(cat) = iso.boot_catalog().map_err(IsoError::Catalog)? {
         let mut raw = Vec::new();
@@ -87,7 +165,22 @@ pub fn read_iso<R: ReadAt>(r: R) -> Result<IsoFacts, IsoError> {
             });
         }
     }
-    Ok(IsoFacts { label, boot })
+    let broken = boot
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.bootable)
+        .map(|(entry, b)| (entry, block_end(b.load_rba, b.image_size)))
+        .find(|&(_, end)| end > file_bytes)
+        .map(|(entry, end)| Broken::BootImagePastEnd {
+            entry,
+            end,
+            file_bytes,
+        });
+    Ok(IsoFacts {
+        label,
+        boot,
+        broken,
+    })
 }
 
 /// Why `add` (without `--force`) refuses a file, and why `sync` does not index one.
@@ -97,6 +190,24 @@ pub enum InspectError {
     NotIso(String),
     /// ISO 9660 but nothing bootable on a PC.
     NotBootable(String),
+    /// ISO 9660, but broken (truncated, a boot image past the end, an unreadable
+    /// catalog): `facts` holds what was read.
+    Broken {
+        /// Why.
+        why: Broken,
+        /// What was read anyway (what `add --force` indexes).
+        facts: IsoFacts,
+    },
+}
+
+impl fmt::Display for InspectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InspectError::NotIso(r) => write!(f, "not an ISO 9660 image ({r})"),
+            InspectError::NotBootable(r) => write!(f, "not bootable ({r})"),
+            InspectError::Broken { why, .. } => write!(f, "broken ISO ({why})"),
+        }
+    }
 }
 
 /// [`read_iso`], then [`judge`].
@@ -104,18 +215,25 @@ pub fn inspect<R: ReadAt>(r: R) -> Result<IsoFacts, InspectError> {
     judge(read_iso(r))
 }
 
-/// Judge what [`read_iso`] returned: not an ISO, not bootable on a PC (no catalog, an
-/// unreadable one, no bootable BIOS or UEFI entry), or usable.
+/// Judge what [`read_iso`] returned: not an ISO, broken (truncated, a boot image past the
+/// end, an unreadable catalog), not bootable on a PC (no catalog, no bootable BIOS or
+/// UEFI entry), or usable.
 pub fn judge(read: Result<IsoFacts, IsoError>) -> Result<IsoFacts, InspectError> {
-    let facts = match read {
+    let mut facts = match read {
         Ok(f) => f,
         Err(IsoError::NotIso(e)) => return Err(InspectError::NotIso(e.to_string())),
         Err(IsoError::Catalog(e)) => {
-            return Err(InspectError::NotBootable(format!(
-                "its El Torito boot catalog is unreadable: {e}"
-            )))
+            return Err(InspectError::Broken {
+                why: Broken::CatalogUnreadable {
+                    error: e.to_string(),
+                },
+                facts: IsoFacts::default(),
+            })
         }
     };
+    if let Some(why) = facts.broken.take() {
+        return Err(InspectError::Broken { why, facts });
+    }
     if facts.boot.is_empty() {
         // A catalog always has its initial entry: no entries means no catalog.
         return Err(InspectError::NotBootable(
@@ -195,5 +313,17 @@ mod tests {
         let zeros = alloc::vec![0u8; 64 * 2048];
         assert!(matches!(read_iso(&zeros[..]), Err(IsoError::NotIso(_))));
         assert!(matches!(inspect(&zeros[..]), Err(InspectError::NotIso(_))));
+    }
+
+    #[test]
+    fn truncation_says_both_sizes() {
+        let t = Broken::Truncated {
+            volume_bytes: 4_700 << 20,
+            file_bytes: 1 << 20,
+        };
+        assert_eq!(
+            t.to_string(),
+            "truncated: the ISO says 4.5 GiB, the file has 1.0 MiB (an incomplete download or copy?)"
+        );
     }
 }

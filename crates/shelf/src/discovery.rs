@@ -382,7 +382,11 @@ fn read_file<D: BlockDevice>(vol: &mut Volume<D>, path: &str, de: &DirEntry) -> 
             match on.facts {
                 Ok(facts) => {
                     e.label = facts.label;
-                    e.boot = facts.boot;
+                    match facts.broken {
+                        // The menu cannot boot what is not all there (as `add` refuses it).
+                        Some(why) => e.problem = Some(why.to_string()),
+                        None => e.boot = facts.boot,
+                    }
                 }
                 Err(err) => e.problem = Some(err.to_string()),
             }

@@ -30,7 +30,7 @@ pub enum Verify {
 /// Options of one `add`.
 #[derive(Debug, Clone)]
 pub struct AddOptions {
-    /// Copy non-ISO or unbootable input anyway, and replace a file of the same name.
+    /// Copy non-ISO, broken or unbootable input anyway, and replace a file of the same name.
     pub force: bool,
     /// A menu title instead of the file name.
     pub title: Option<String>,
@@ -185,8 +185,15 @@ pub fn prepare<D: BlockDevice>(
                 reason,
             })
         }
-        Err(InspectError::NotIso(r)) => (None, Some(format!("not an ISO 9660 image ({r})"))),
-        Err(InspectError::NotBootable(r)) => (None, Some(format!("not bootable ({r})"))),
+        Err(InspectError::Broken { why, .. }) if !opts.force => {
+            return Err(OpError::BrokenIso {
+                path: src.to_owned(),
+                reason: why.to_string(),
+            })
+        }
+        // `--force` indexes what could be read of a broken ISO, as it is.
+        Err(InspectError::Broken { facts, why }) => (Some(facts), Some(format!("broken ({why})"))),
+        Err(e) => (None, Some(e.to_string())),
     };
     let replaces = match vol.stat(&dest) {
         Ok(e) if e.is_dir => {
@@ -347,10 +354,7 @@ pub fn add_prepared<D: BlockDevice + Send>(
             .flush()
             .map_err(dev_err("flushing the rename"))?;
     }
-    let facts = p.facts.clone().unwrap_or(IsoFacts {
-        label: String::new(),
-        boot: Vec::new(),
-    });
+    let facts = p.facts.clone().unwrap_or_default();
     let entry = IsoEntry {
         path: p.dest.clone(),
         size: p.size,

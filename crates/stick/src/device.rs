@@ -78,6 +78,7 @@ pub fn open_target(
             .write(writable)
             .open(path)
             .map_err(open_err(path))?;
+        lock(&file, path, writable)?;
         let ss = image_sector_size.unwrap_or(512);
         if ss != 512 && ss != 4096 {
             return Err(Error::UnsupportedSectorSize(ss));
@@ -91,6 +92,7 @@ pub fn open_target(
         });
     }
     let file = open_block_exclusive(path, writable)?;
+    lock(&file, path, writable)?;
     let (size, ss) = block_geometry(&file, path)?;
     let info = disk_info_for_rdev(meta.rdev(), path)?;
     let info = DiskInfo {
@@ -125,6 +127,13 @@ fn open_block_exclusive(path: &Path, writable: bool) -> Result<File> {
         .open(path)
         .map_err(|source| {
             if source.raw_os_error() == Some(nix::libc::EBUSY) {
+                // Another bootshelf command's exclusive open: say who, as the lock would.
+                if let Some(holder) = lock_holder(path) {
+                    return Error::Locked {
+                        path: path.to_owned(),
+                        holder: Some(holder),
+                    };
+                }
                 Error::Refused {
                     path: path.to_owned(),
                     reason: "it is in use (a partition is mounted, or another program holds \
@@ -138,6 +147,112 @@ fn open_block_exclusive(path: &Path, writable: bool) -> Result<File> {
                 }
             }
         })
+}
+
+/// One bootshelf command at a time per stick (docs/safety.md, "One command at a time"):
+/// an advisory `flock` on the opened image file or device node, exclusive for a command
+/// that writes, shared for one that only reads, never waited for. It lasts as long as the
+/// open file (every descriptor cloned from it), so it ends with the command, even killed.
+fn lock(file: &File, path: &Path, writable: bool) -> Result<()> {
+    use nix::fcntl::FlockArg;
+    let arg = if writable {
+        FlockArg::LockExclusiveNonblock
+    } else {
+        FlockArg::LockSharedNonblock
+    };
+    // A lock seen held is tried again for a moment: a lock lives as long as its open file
+    // description, which a child being forked elsewhere in the same process (a test
+    // harness running threads) keeps alive until it execs. A command that holds the
+    // lock holds it for seconds; the refusal still comes at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    loop {
+        // `fcntl::Flock` would own the file and unlock when dropped; the device needs the
+        // `File` itself, and the lock must follow the open file description, as `flock`
+        // does.
+        #[allow(deprecated)]
+        let r = nix::fcntl::flock(file.as_raw_fd(), arg);
+        match r {
+            Err(nix::errno::Errno::EWOULDBLOCK) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return lock_result(r, path),
+        }
+    }
+}
+
+fn lock_result(r: nix::Result<()>, path: &Path) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EWOULDBLOCK) => Err(Error::Locked {
+            path: path.to_owned(),
+            holder: lock_holder(path),
+        }),
+        // File systems without flock support: nothing to share a lock through.
+        Err(nix::errno::Errno::ENOLCK) | Err(nix::errno::Errno::EOPNOTSUPP) => Ok(()),
+        Err(e) => Err(Error::Open {
+            path: path.to_owned(),
+            source: std::io::Error::from(e),
+        }),
+    }
+}
+
+/// Who holds a `flock` on `path`: the first holder /proc/locks names for its device and
+/// inode, with its command line from /proc/PID/cmdline (`None` when not found).
+pub fn lock_holder(path: &Path) -> Option<LockHolder> {
+    let meta = fs::metadata(path).ok()?;
+    let dev = meta.dev();
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
+    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters have "->" after "1:".
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    let pid = locks.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            [_, "FLOCK", _, _, pid, id, ..] if *id == want => pid.parse::<u32>().ok(),
+            _ => None,
+        }
+    })?;
+    let command = fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|c| !c.is_empty());
+    Some(LockHolder { pid, command })
+}
+
+/// The process holding a stick's lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockHolder {
+    /// Its process id (as this process sees it).
+    pub pid: u32,
+    /// Its command line, when /proc shows it.
+    pub command: Option<String>,
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bootshelf = self.command.as_deref().is_some_and(|c| {
+            c.split(' ')
+                .next()
+                .and_then(|a| Path::new(a).file_name())
+                .is_some_and(|n| n.to_string_lossy().starts_with("bootshelf"))
+        });
+        let who = if bootshelf || self.command.is_none() {
+            "another bootshelf command"
+        } else {
+            "another program"
+        };
+        match &self.command {
+            Some(c) => write!(f, "{who} (pid {}, `{c}`)", self.pid),
+            None => write!(f, "{who} (pid {})", self.pid),
+        }
+    }
 }
 
 /// Size in bytes (BLKGETSIZE64) and logical sector size (BLKSSZGET) of a block device.

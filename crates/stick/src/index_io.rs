@@ -65,6 +65,13 @@ pub enum OpError {
         /// Details.
         reason: String,
     },
+    /// The ISO is broken: truncated, a boot image past its end, an unreadable catalog.
+    BrokenIso {
+        /// The file.
+        path: PathBuf,
+        /// Why, with the sizes.
+        reason: String,
+    },
     /// A file of that name is already on the stick.
     AlreadyThere {
         /// Its path on the stick.
@@ -143,6 +150,12 @@ impl fmt::Display for OpError {
             OpError::NotBootable { path, reason } => write!(
                 f,
                 "{} is not bootable: {reason}; use --force to copy it anyway",
+                path.display()
+            ),
+            OpError::BrokenIso { path, reason } => write!(
+                f,
+                "{} is a broken ISO: {reason}; get it again (and compare its checksum), or use \
+                 --force to copy it anyway",
                 path.display()
             ),
             OpError::AlreadyThere { path } => write!(

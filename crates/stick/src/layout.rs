@@ -326,6 +326,13 @@ pub enum Error {
         /// Why, and what the user can do.
         reason: String,
     },
+    /// Another bootshelf command is using the stick (its lock, see [`device::lock_holder`]).
+    Locked {
+        /// The target.
+        path: PathBuf,
+        /// Who holds the lock, when /proc/locks says.
+        holder: Option<device::LockHolder>,
+    },
     /// An invariant of our own code failed (a bug, reported rather than a panic).
     Internal(&'static str),
 }
@@ -374,6 +381,15 @@ impl fmt::Display for Error {
             Error::Refused { path, reason } => {
                 write!(f, "refusing to touch {}: {reason}", path.display())
             }
+            Error::Locked { path, holder } => match holder {
+                Some(h) => write!(f, "{h} is using {}; wait for it to finish", path.display()),
+                None => write!(
+                    f,
+                    "another bootshelf command is using {} (it holds its lock); wait for it \
+                     to finish",
+                    path.display()
+                ),
+            },
             Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
         }
     }

@@ -41,6 +41,8 @@ pub struct Row {
     pub is_default: bool,
     /// Booted once at the next boot.
     pub is_boot_next: bool,
+    /// Why the menu cannot read it (a broken ISO: truncated, ...), as the menu says it.
+    pub problem: Option<String>,
 }
 
 /// The whole listing.
@@ -86,6 +88,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             extents: e.extents.clone(),
             is_default: names(&index.settings.default, &e.path),
             is_boot_next: names(&index.settings.boot_next, &e.path),
+            problem: e.problem.clone(),
         });
     }
     for i in &index.isos {
@@ -111,6 +114,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             extents: i.extents.clone(),
             is_default: names(&index.settings.default, &i.path),
             is_boot_next: names(&index.settings.boot_next, &i.path),
+            problem: None,
         });
     }
     Ok(Listing {

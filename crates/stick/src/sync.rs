@@ -1,5 +1,5 @@
 //! `bootshelf sync`: rebuild the index from the stick itself. Indexes ISOs copied by other
-//! tools (a file manager, `cp`), reports those that are fragmented or unbootable and why,
+//! tools (a file manager, `cp`), reports those that are fragmented, broken or unbootable and why,
 //! drops entries whose files are gone or changed into something unbootable, and keeps
 //! entries (hash, title) whose files are unchanged. Reads the file system, then writes one
 //! index generation; a kill before that write changes nothing.
@@ -47,6 +47,9 @@ pub struct SyncReport {
     pub dropped: Vec<(String, String)>,
     /// ISO files not indexed, and why.
     pub skipped: Vec<(String, String)>,
+    /// Broken ISO files (truncated, a boot image past the end, an unreadable catalog),
+    /// not indexed, and why.
+    pub broken: Vec<(String, String)>,
     /// Indexed files stored in more than one extent (they boot from the menu, but the ISO
     /// window that lets the booted system find its medium needs one run), with the count.
     pub fragmented: Vec<(String, usize)>,
@@ -114,7 +117,21 @@ pub fn sync<D: BlockDevice + Send>(
         let unchanged = prev.is_some_and(|e| e.size == de.size && e.extents == extents);
         let facts = match facts {
             Ok(f) => f,
-            Err(InspectError::NotIso(r)) | Err(InspectError::NotBootable(r)) => {
+            Err(InspectError::Broken { why, .. }) if !(unchanged && prev.is_some()) => {
+                let why = why.to_string();
+                match prev {
+                    Some(_) => report
+                        .dropped
+                        .push((path.clone(), format!("broken: {why}"))),
+                    None => report.broken.push((path.clone(), why)),
+                }
+                continue;
+            }
+            Err(e) => {
+                let r = match e {
+                    InspectError::NotIso(r) | InspectError::NotBootable(r) => r,
+                    InspectError::Broken { why, .. } => why.to_string(),
+                };
                 let why = match prev {
                     // `add --force` indexed it knowingly: keep it while it is unchanged.
                     Some(_) if unchanged => None,

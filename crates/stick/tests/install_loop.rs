@@ -53,7 +53,7 @@ fn install_and_update_on_loop_devices_512_and_4096() {
         ));
         stick::install(lp.path(), &forced(scheme), &boot).unwrap();
 
-        let mut stick = Stick::open(lp.path(), true).unwrap();
+        let stick = Stick::open(lp.path(), true).unwrap();
         let layout = *stick.layout();
         assert_eq!(layout.sector_size, ss, "BLKSSZGET");
         assert_eq!(layout.disk_sectors * u64::from(ss), SIZE, "BLKGETSIZE64");
@@ -62,13 +62,22 @@ fn install_and_update_on_loop_devices_512_and_4096() {
         assert_eq!(info.dev_path, lp.path());
         assert!(!info.removable);
 
-        // Held open for writing (exclusively): a second writer is refused as "in use";
-        // a reader is not (read-only opens are shared).
-        match Stick::open(lp.path(), true) {
-            Err(Error::Refused { reason, .. }) => assert!(reason.contains("in use"), "{reason}"),
-            other => panic!("second exclusive open: {other:?}"),
+        // Held open for writing (O_EXCL and the exclusive lock): a second writer and a
+        // reader are refused, naming this process as the holder (docs/safety.md).
+        for writable in [true, false] {
+            match Stick::open(lp.path(), writable) {
+                Err(Error::Locked {
+                    holder: Some(h), ..
+                }) => assert_eq!(h.pid, std::process::id()),
+                other => panic!("second open (writable: {writable}): {other:?}"),
+            }
         }
+        drop(stick);
+        // Read-only opens share the lock.
+        let r1 = Stick::open(lp.path(), false).unwrap();
         assert_eq!(Stick::open(lp.path(), false).unwrap().layout(), &layout);
+        drop(r1);
+        let mut stick = Stick::open(lp.path(), true).unwrap();
         let new_efi = vec![0x42u8; 200_000];
         let boot2 = BootCode {
             efi: &new_efi,

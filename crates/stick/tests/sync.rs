@@ -90,10 +90,12 @@ fn sync_indexes_foreign_copies_reports_fragments_and_drops_the_gone() {
     .into_iter()
     .collect();
     assert_consistent(&img, &expect, "after sync");
-    let mut s = Stick::open(&img, false).unwrap();
-    let mut vol = open_volume(&mut s).unwrap();
-    let index = IndexStore::load(&mut vol).unwrap().index();
-    drop(vol);
+    // Closed again before the next sync: a reader's shared lock keeps writers out.
+    let index = {
+        let mut s = Stick::open(&img, false).unwrap();
+        let mut vol = open_volume(&mut s).unwrap();
+        IndexStore::load(&mut vol).unwrap().index()
+    };
     let frag = index.find("/more/frag.iso").unwrap();
     assert!(!frag.is_contiguous());
     assert!(frag.boots_on(PlatformId::X86) && frag.boots_on(PlatformId::EFI));

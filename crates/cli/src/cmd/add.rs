@@ -20,7 +20,8 @@ pub struct Args {
     /// Read each copy back from the device, bypassing the page cache, and compare hashes.
     #[arg(long)]
     pub verify: bool,
-    /// Copy non-ISO or unbootable files anyway; replace an ISO of the same name.
+    /// Copy non-ISO, broken (truncated) or unbootable files anyway; replace an ISO of the
+    /// same name.
     #[arg(long)]
     pub force: bool,
     /// Menu title instead of the file name (with a single ISO).

@@ -64,6 +64,9 @@ pub struct IsoReport {
     pub path: String,
     pub size: u64,
     pub error: Option<String>,
+    /// Why the ISO is broken (truncated, a boot image past the end, an unreadable
+    /// catalog): shelf's judgement, the one `add` refuses and `sync` reports.
+    pub broken: Option<String>,
     pub label: Option<String>,
     pub joliet_label: Option<String>,
     pub volume_blocks: Option<u32>,
@@ -93,7 +96,7 @@ impl IsoReport {
     /// Read completely, and has an El Torito entry that boots on BIOS or UEFI: what
     /// `bootshelf add` takes without `--force`.
     pub fn is_bootable_iso(&self) -> bool {
-        self.error.is_none() && (self.bios_bootable || self.uefi_bootable)
+        self.error.is_none() && self.broken.is_none() && (self.bios_bootable || self.uefi_bootable)
     }
 }
 
@@ -281,9 +284,13 @@ fn device_size(f: &std::fs::File) -> std::io::Result<u64> {
 }
 
 /// Fill `rep` from any reader.
-pub fn fill<R: ReadAt>(reader: R, rep: &mut IsoReport) -> Result<()> {
+pub fn fill<R: ReadAt>(mut reader: R, rep: &mut IsoReport) -> Result<()> {
     if rep.size == 0 {
         rep.size = reader.len();
+    }
+    if let Err(stick::add::InspectError::Broken { why, .. }) = stick::add::inspect_iso(&mut reader)
+    {
+        rep.broken = Some(why.to_string());
     }
     let mut iso = Iso::open(reader).context("reading the volume descriptors")?;
     let v = *iso.volume();
@@ -506,6 +513,12 @@ fn yes(b: bool) -> &'static str {
 fn print_text(r: &IsoReport) {
     println!("{}", r.path);
     let row = |k: &str, v: &str| println!("  {k:<13}{v}");
+    if let Some(b) = &r.broken {
+        row(
+            "warning",
+            &format!("broken ISO: {b}; `bootshelf add` refuses it"),
+        );
+    }
     if let Some(l) = &r.label {
         row("label", l);
     }

@@ -36,6 +36,8 @@ struct JsonRow<'a> {
     extents: Vec<[u64; 2]>,
     default: bool,
     boot_next: bool,
+    /// Why the menu cannot read it (e.g. a truncated ISO), else null.
+    problem: Option<&'a str>,
 }
 
 /// `--json` output.
@@ -75,6 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                     extents: r.extents.iter().map(|e| [e.start, e.len]).collect(),
                     default: r.is_default,
                     boot_next: r.is_boot_next,
+                    problem: r.problem.as_deref(),
                 })
                 .collect(),
             notes: &l.notes,
@@ -116,6 +119,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             r.label,
             r.path
         );
+    }
+    for r in &l.rows {
+        if let Some(p) = &r.problem {
+            println!("{}: cannot be booted: {p}", r.path);
+        }
     }
     if l.rows.iter().any(|r| !r.indexed) {
         println!("? = not in the index yet (run `bootshelf sync`)");

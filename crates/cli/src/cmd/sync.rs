@@ -56,6 +56,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     for (p, why) in &r.skipped {
         println!("not indexed {p}: {why}");
     }
+    for (p, why) in &r.broken {
+        println!("broken {p}: {why}; not indexed");
+    }
     if args.defragment {
         use stick::defrag::Outcome;
         for (p, outcome) in stick::defrag::defragment(&mut vol, &mut store, &mut |_| {})? {
