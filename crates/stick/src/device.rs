@@ -153,7 +153,7 @@ fn open_block_exclusive(path: &Path, writable: bool) -> Result<File> {
 /// an advisory `flock` on the opened image file or device node, exclusive for a command
 /// that writes, shared for one that only reads, never waited for. It lasts as long as the
 /// open file (every descriptor cloned from it), so it ends with the command, even killed.
-fn lock(file: &File, path: &Path, writable: bool) -> Result<()> {
+pub(crate) fn lock(file: &File, path: &Path, writable: bool) -> Result<()> {
     use nix::fcntl::FlockArg;
     let arg = if writable {
         FlockArg::LockExclusiveNonblock

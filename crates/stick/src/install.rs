@@ -458,6 +458,8 @@ fn open_image(path: &Path, exists: bool, len: u64, sector_size: u32) -> Result<F
         .create_new(!exists)
         .open(path)
         .map_err(open_err)?;
+    // One command at a time: taken before the file is resized or written (docs/safety.md).
+    device::lock(&file, path, true)?;
     let now = file.metadata().map_err(open_err)?.len();
     if now != len {
         file.set_len(len).map_err(open_err)?;
