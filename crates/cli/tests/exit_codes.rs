@@ -3,7 +3,6 @@
 //! (bad arguments, a missing file, a refusal). And README.md lists what `--help` lists.
 
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 use stick::index_io::{open_volume, IndexStore};
@@ -214,19 +213,8 @@ fn refusing_a_disk_is_2_and_so_is_answering_no() {
     let (_, err) = expect(2, &["install", dev, "--force"], d);
     assert!(err.contains("--yes"), "{err}");
     // Asked on a terminal, answered "no".
-    let pty = nix::pty::openpty(None, None).expect("openpty");
-    let child = testkit::cli::command()
-        .args(["install", dev, "--force"])
-        .current_dir(d)
-        .stdin(Stdio::from(pty.slave))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run bootshelf");
-    let mut master = std::fs::File::from(pty.master);
-    master.write_all(b"no\n").unwrap();
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = testkit::cli::answer_on_terminal(d, &["install", dev, "--force"], "no\n");
+    let err = o.stderr;
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("Type 'yes' to continue") && err.contains("not confirmed"),

@@ -4,9 +4,7 @@
 //! disk; `--yes` for scripts), a disk (loop device) holding a stick, whose question names
 //! its ISOs, and paths under /dev that are not devices (never created).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::SystemTime;
 use testkit::cli::Bootshelf;
 use testkit::loopdev::{LoopDev, LoopOptions};
@@ -90,19 +88,9 @@ fn a_stick_with_isos_is_described_and_not_erased_without_yes() {
     }
 
     // On a terminal the same question is asked; anything but "yes" writes nothing.
-    let pty = nix::pty::openpty(None, None).expect("openpty");
-    let child = testkit::cli::command()
-        .args(["install", s(&img), "--size", "120M"])
-        .current_dir(t.dir())
-        .stdin(Stdio::from(pty.slave))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run bootshelf");
-    let mut master = std::fs::File::from(pty.master);
-    master.write_all(b"no\n").unwrap();
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o =
+        testkit::cli::answer_on_terminal(t.dir(), &["install", s(&img), "--size", "120M"], "no\n");
+    let err = o.stderr;
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("2 ISOs")

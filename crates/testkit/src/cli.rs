@@ -75,6 +75,37 @@ pub fn run<S: AsRef<OsStr>>(args: &[S]) -> Run {
     finish(c, args)
 }
 
+/// Run `bootshelf args` in `cwd` with a terminal (a pty) as its standard input, type
+/// `answer` there, and wait for it: how a user answers a confirmation question.
+pub fn answer_on_terminal<S: AsRef<OsStr>>(cwd: &Path, args: &[S], answer: &str) -> Run {
+    use std::io::Write;
+    let pty = nix::pty::openpty(None, None).unwrap_or_else(|e| panic!("openpty: {e}"));
+    let child = command()
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running bootshelf: {e}"));
+    let mut master = std::fs::File::from(pty.master);
+    master
+        .write_all(answer.as_bytes())
+        .unwrap_or_else(|e| panic!("typing on the pty: {e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for bootshelf: {e}"));
+    Run {
+        args: args
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect(),
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Run a [`command`] the caller prepared (working directory, stdin) with `args`, to completion.
 pub fn finish<S: AsRef<OsStr>>(mut cmd: Command, args: &[S]) -> Run {
     let out = cmd
