@@ -3,7 +3,7 @@
 //! each ISO's El Torito catalog). No input may panic or hang, and what it lists must be
 //! readable: every extent of every entry lies inside the data partition and its first
 //! sector reads through the device, and an entry without a problem is covered by its
-//! extents exactly.
+//! extents (at least its size, as the index format asks).
 //!
 //! The template (`templates/stick.sparse`, made by `make_seeds.sh`): a 50 MiB stick made by
 //! `bootshelf install` with one tiny BIOS+UEFI ISO added by `bootshelf add`, as a sparse
@@ -88,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
             total += x.len;
         }
         if e.problem.is_none() {
-            assert_eq!(total, e.size, "{}: extents do not cover the file", e.path);
+            assert!(total >= e.size, "{}: extents do not cover the file", e.path);
         }
     }
 });
