@@ -1,29 +1,127 @@
 #!/usr/bin/env bash
-# Regenerate the small seed ISOs of fuzz/corpus/iso9660_parse (xorriso, no padding).
-# Byte 0 of each seed is the harness's mode byte (see fuzz_targets/iso9660_parse.rs).
+# Regenerate the committed seed corpora and the shelf_discover template from real tools'
+# output (xorriso, sgdisk, sfdisk, mkfs.exfat, `bootshelf install`/`add`), kept small: only
+# the sectors the parsers read. `make_seeds.sh [TARGET...]` (default: all). Byte 0 of each
+# seed is its harness's mode byte (see fuzz_targets/*.rs); sparse.py packs disk images
+# into the sparse format of src/lib.rs. Needs python3 and, for bootshelf's own images, a
+# `cargo build --release -p bootshelf` (done here).
 set -euo pipefail
 cd "$(dirname "$0")"
-out=corpus/iso9660_parse
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$out" "$tmp/t/boot" "$tmp/t/EFI/BOOT" "$tmp/t/Mixed Case/deep/er/still"
-printf 'BOOTSHELF-SEED-BIOS' > "$tmp/t/boot/bios.bin"
-printf 'efi' > "$tmp/t/EFI/BOOT/BOOTX64.EFI"
-printf 'x' > "$tmp/t/Mixed Case/deep/er/still/A long file name.txt"
-mkfs.fat -C -n EFI "$tmp/efi.img" 64 >/dev/null
-mkdir -p "$tmp/t/casper" && cp "$tmp/efi.img" "$tmp/t/boot/efi.img"
-common=(-no-pad -V SEED --modification-date=2024010203040500)
-x() { xorriso -as mkisofs "${common[@]}" "$@" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }; }
-x -o "$tmp/bios.iso" -b boot/bios.bin -no-emul-boot -boot-load-size 4 "$tmp/t"
-x -o "$tmp/both.iso" -R -J -b boot/bios.bin -no-emul-boot -boot-load-size 4 \
-  -eltorito-alt-boot -e boot/efi.img -no-emul-boot "$tmp/t"
-x -o "$tmp/hybrid.iso" -R -J -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -b boot/bios.bin \
-  -no-emul-boot -boot-load-size 4 -eltorito-alt-boot -e boot/efi.img -no-emul-boot \
-  -isohybrid-gpt-basdat "$tmp/t"
-x -o "$tmp/plain.iso" --norock "$tmp/t"
-x -o "$tmp/joliet.iso" --norock -J "$tmp/t"
-# Keep seeds small: descriptors, directories, catalog and the start of the file data.
-for n in bios both plain joliet; do
-  { printf '\0'; head -c 98304 "$tmp/$n.iso" | tail -c +32769; } > "$out/$n"
-done
-{ printf '\1'; head -c 98304 "$tmp/hybrid.iso"; } > "$out/hybrid"
-ls -l "$out"
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover)
+want() { local t; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
+sparse() { ./sparse.py "$@"; }
+bootshelf() {
+  if [ ! -x "$tmp/bootshelf" ]; then
+    (cd .. && cargo build -q --release -p bootshelf) >&2
+    cp ../target/release/bootshelf "$tmp/bootshelf"
+  fi
+  "$tmp/bootshelf" "$@"
+}
+
+# A tiny bootable ISO (BIOS and UEFI El Torito entries), for the ISO seeds and the stick.
+tiny_iso() {
+  [ -f "$tmp/tiny.iso" ] && return
+  mkdir -p "$tmp/ti/boot" && printf 'BOOTSHELF-SEED-BIOS' > "$tmp/ti/boot/bios.bin"
+  mkfs.fat -C -n EFI "$tmp/ti/boot/efi.img" 64 >/dev/null
+  xorriso -as mkisofs -no-pad -V TINY --modification-date=2024010203040500 -o "$tmp/tiny.iso" \
+    -b boot/bios.bin -no-emul-boot -boot-load-size 4 -eltorito-alt-boot -e boot/efi.img \
+    -no-emul-boot "$tmp/ti" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+}
+
+# A 50 MiB bootshelf stick (GPT, 512-byte sectors) with the tiny ISO added.
+stick() {
+  [ -f "$tmp/stick.img" ] && return
+  tiny_iso
+  bootshelf install --size 50M "$tmp/stick.img" >/dev/null
+  bootshelf add -q "$tmp/stick.img" "$tmp/tiny.iso" >/dev/null
+}
+
+if want iso9660_parse; then
+  out=corpus/iso9660_parse
+  mkdir -p "$out" "$tmp/t/boot" "$tmp/t/EFI/BOOT" "$tmp/t/Mixed Case/deep/er/still"
+  printf 'BOOTSHELF-SEED-BIOS' > "$tmp/t/boot/bios.bin"
+  printf 'efi' > "$tmp/t/EFI/BOOT/BOOTX64.EFI"
+  printf 'x' > "$tmp/t/Mixed Case/deep/er/still/A long file name.txt"
+  mkfs.fat -C -n EFI "$tmp/efi.img" 64 >/dev/null
+  mkdir -p "$tmp/t/casper" && cp "$tmp/efi.img" "$tmp/t/boot/efi.img"
+  common=(-no-pad -V SEED --modification-date=2024010203040500)
+  x() { xorriso -as mkisofs "${common[@]}" "$@" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }; }
+  x -o "$tmp/bios.iso" -b boot/bios.bin -no-emul-boot -boot-load-size 4 "$tmp/t"
+  x -o "$tmp/both.iso" -R -J -b boot/bios.bin -no-emul-boot -boot-load-size 4 \
+    -eltorito-alt-boot -e boot/efi.img -no-emul-boot "$tmp/t"
+  x -o "$tmp/hybrid.iso" -R -J -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -b boot/bios.bin \
+    -no-emul-boot -boot-load-size 4 -eltorito-alt-boot -e boot/efi.img -no-emul-boot \
+    -isohybrid-gpt-basdat "$tmp/t"
+  x -o "$tmp/plain.iso" --norock "$tmp/t"
+  x -o "$tmp/joliet.iso" --norock -J "$tmp/t"
+  # Keep seeds small: descriptors, directories, catalog and the start of the file data.
+  for n in bios both plain joliet; do
+    { printf '\0'; head -c 98304 "$tmp/$n.iso" | tail -c +32769; } > "$out/$n"
+  done
+  { printf '\1'; head -c 98304 "$tmp/hybrid.iso"; } > "$out/hybrid"
+fi
+
+if want ptable_parse; then
+  # Mode byte: bit 0 = 4096-byte sectors; the rest the sparse disk (the sectors the table
+  # reader reads: LBA 0, the primary header and entries, the backup entries and header).
+  out=corpus/ptable_parse
+  mkdir -p "$out"
+  truncate -s 64K "$tmp/g.img"
+  sgdisk -n 1:40:80 -t 1:0700 -n 2:81:90 -t 2:ef00 "$tmp/g.img" >/dev/null
+  { printf '\x18'; sparse "$tmp/g.img" 512 0:33 -33:-1; } > "$out/sgdisk-gpt"
+  truncate -s 64K "$tmp/m.img"
+  printf 'label: dos\nstart=8,size=60,type=7\nstart=70,size=20,type=ef\n' | sfdisk -q "$tmp/m.img"
+  { printf '\x18'; sparse "$tmp/m.img" 512 0:0; } > "$out/sfdisk-mbr"
+  stick
+  { printf '\x18'; sparse "$tmp/stick.img" 512 0:33 -33:-1; } > "$out/bootshelf-gpt"
+  bootshelf install --mbr --size 50M "$tmp/mbr.img" >/dev/null
+  { printf '\x18'; sparse "$tmp/mbr.img" 512 0:0; } > "$out/bootshelf-mbr"
+  bootshelf install --sector-size 4096 --size 50M "$tmp/4k.img" >/dev/null
+  { printf '\x19'; sparse "$tmp/4k.img" 4096 0:5 -5:-1; } > "$out/bootshelf-gpt-4k"
+fi
+
+if want exfat_open; then
+  # Mode 5: a sparse image of 512-byte sectors (the non-zero ones), straight from mkfs.exfat.
+  out=corpus/exfat_open
+  mkdir -p "$out"
+  printf '\0' > "$out/template"
+  for c in default 512; do
+    rm -f "$tmp/e.img"; truncate -s 4M "$tmp/e.img"
+    opt=(); [ $c = default ] || opt=(-c $c)
+    mkfs.exfat "${opt[@]}" -L SEED "$tmp/e.img" >/dev/null
+    { printf '\5'; sparse "$tmp/e.img" 512 nonzero:0:-1; } > "$out/mkfs-exfat-$c"
+  done
+fi
+
+if want index_decode; then
+  # Both index slots of a real stick, as `bootshelf add` wrote them.
+  out=corpus/index_decode
+  mkdir -p "$out"
+  stick
+  python3 - "$tmp/stick.img" "$out" <<'PY'
+import struct, sys
+img, out = sys.argv[1], sys.argv[2]
+d = open(img, "rb").read()
+n = 0
+for off in range(0, len(d), 512):
+    if d[off:off + 8] == b"BSHLFIDX":
+        total = struct.unpack_from("<I", d, off + 24)[0]
+        open(f"{out}/stick-slot-{n}", "wb").write(d[off:off + total])
+        n += 1
+assert n > 0, "no index slot found"
+PY
+fi
+
+if want shelf_discover; then
+  # The template: the stick's non-zero sectors of both GPT copies and the data partition.
+  stick
+  mkdir -p templates corpus/shelf_discover
+  first=$(sgdisk -i 1 "$tmp/stick.img" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
+  last=$(sgdisk -i 1 "$tmp/stick.img" | sed -n 's/^Last sector: \([0-9]*\).*/\1/p')
+  sparse "$tmp/stick.img" 512 nonzero:0:33 nonzero:-33:-1 "nonzero:$first:$last" \
+    > templates/stick.sparse
+  printf '\0' > corpus/shelf_discover/template
+  printf '\3' > corpus/shelf_discover/template-repaired
+fi
+ls -l corpus/* templates

@@ -4,11 +4,13 @@
 //!
 //! Input: first byte selects the mode. Even: the rest is a list of 4-byte patches
 //! (3-byte offset, 1 byte value) applied to a small valid volume with a directory tree,
-//! which reaches deep code quickly. Odd: the rest is a raw image (bit 1: 4096-byte
-//! sectors, else 512).
+//! which reaches deep code quickly. Odd: the rest is an image (bit 1: 4096-byte sectors,
+//! else 512), raw, or with bit 2 in the sparse format of `bootshelf_fuzz` (how the
+//! mkfs.exfat seeds of `make_seeds.sh` fit in a few KiB).
 #![no_main]
 
-use blockdev::MemDevice;
+use blockdev::{BlockDevice, MemDevice};
+use bootshelf_fuzz::SparseDisk;
 use exfat::{format, FormatOptions, Volume};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -30,9 +32,11 @@ fn template() -> &'static Vec<u8> {
         v.write_file("/d/e/f.txt", &[7u8; 3000]).expect("write");
         v.write_file("/a.iso", &[1u8; 5000]).expect("write");
         for i in 0..20 {
-            v.write_file(&format!("/d/n{i}"), &[i as u8; 100]).expect("write");
+            v.write_file(&format!("/d/n{i}"), &[i as u8; 100])
+                .expect("write");
         }
-        v.write_file(&format!("/d/{}", "long".repeat(60)), b"x").expect("write");
+        v.write_file(&format!("/d/{}", "long".repeat(60)), b"x")
+            .expect("write");
         let fc = v.stat("/a.iso").expect("stat").first_cluster;
         let mut data = v.into_inner().data;
         fragment(&mut data, fc, 10);
@@ -47,7 +51,11 @@ fn fragment(data: &mut [u8], first: u32, n: u32) {
     let le32 = |d: &[u8], o: usize| u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
     let fat = le32(data, 80) as usize * 512;
     let heap = le32(data, 88) as usize * 512;
-    let order: Vec<u32> = (0..n).step_by(2).chain((1..n).step_by(2)).map(|k| first + k).collect();
+    let order: Vec<u32> = (0..n)
+        .step_by(2)
+        .chain((1..n).step_by(2))
+        .map(|k| first + k)
+        .collect();
     for w in order.windows(2) {
         data[fat + w[0] as usize * 4..][..4].copy_from_slice(&w[1].to_le_bytes());
     }
@@ -72,7 +80,7 @@ fn fragment(data: &mut [u8], first: u32, n: u32) {
     }
 }
 
-fn walk(v: &mut Volume<MemDevice>, path: &str, depth: u32, budget: &mut u32) {
+fn walk<D: BlockDevice>(v: &mut Volume<D>, path: &str, depth: u32, budget: &mut u32) {
     let Ok(entries) = v.read_dir(if path.is_empty() { "/" } else { path }) else {
         return;
     };
@@ -98,26 +106,35 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let (image, ss) = if mode & 1 == 0 {
+    if mode & 1 == 0 {
         let mut img = template().clone();
         for p in rest.chunks_exact(4) {
-            let off = (usize::from(p[0]) | usize::from(p[1]) << 8 | usize::from(p[2]) << 16)
-                % img.len();
+            let off =
+                (usize::from(p[0]) | usize::from(p[1]) << 8 | usize::from(p[2]) << 16) % img.len();
             img[off] = p[3];
         }
-        (img, 512u32)
+        exercise(MemDevice::from_bytes(512, img), rest.is_empty());
+        return;
+    }
+    let ss = if mode & 2 != 0 { 4096 } else { 512 };
+    if mode & 4 != 0 {
+        if let Some(d) = SparseDisk::parse(ss, rest) {
+            exercise(d, false);
+        }
     } else {
-        let ss = if mode & 2 != 0 { 4096 } else { 512 };
         let mut img = rest.to_vec();
-        img.resize(img.len().div_ceil(ss) * ss, 0);
-        (img, ss as u32)
-    };
-    let sectors = (image.len() / ss as usize) as u64;
-    if let Ok(mut v) = Volume::open(MemDevice::from_bytes(ss, image), 0, sectors) {
+        img.resize(img.len().div_ceil(ss as usize) * ss as usize, 0);
+        exercise(MemDevice::from_bytes(ss, img), false);
+    }
+});
+
+fn exercise<D: BlockDevice>(dev: D, pristine_template: bool) {
+    let sectors = dev.sector_count();
+    if let Ok(mut v) = Volume::open(dev, 0, sectors) {
         let mut budget = 200;
         walk(&mut v, "", 0, &mut budget);
         let _ = v.read_dir_tolerant("/");
-        if mode & 1 == 0 && rest.is_empty() {
+        if pristine_template {
             // The unpatched template: everything reads, including the FAT chain.
             let e = v.stat("/A.ISO").expect("template file");
             assert!(!e.contiguous);
@@ -126,4 +143,4 @@ fuzz_target!(|data: &[u8]| {
         let _ = v.free_bytes();
         let _ = v.largest_free_run();
     }
-});
+}

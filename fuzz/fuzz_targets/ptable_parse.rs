@@ -2,26 +2,19 @@
 //! panic, and a table that does not read as bootshelf's is never written to.
 //!
 //! Byte 0 chooses the sector size (bit 0: 512 or 4096) and where the fake ISO lies (the
-//! other bits); the rest is the disk. Seeds (not committed): a tiny bootshelf-shaped GPT,
-//! `truncate -s 64K d && sgdisk -n 1:40:80 -t 1:0700 -n 2:81:90 -t 2:ef00 d`, and an MBR,
-//! `printf 'label: dos\nstart=8,size=60,type=7\nstart=70,size=20,type=ef\n' | sfdisk d`,
-//! each prefixed with one mode byte: `(printf '\x18'; cat d) > corpus/ptable_parse/gpt`.
+//! other bits); the rest is a disk in the sparse format of `bootshelf_fuzz` (sector count,
+//! then (LBA, sectors) records), so a disk's head and its backup GPT at the far end fit in
+//! a few KiB. Each input is tried as it is and again with the CRCs of both GPT copies
+//! (header and entry array) recomputed, so mutations get past the checksums and reach the
+//! structural checks. Seeds: `make_seeds.sh` (sgdisk, sfdisk, `bootshelf install`).
 #![no_main]
 
-use blockdev::{Extent, MemDevice};
+use blockdev::{BlockDevice, Extent};
+use bootshelf_fuzz::{repair_gpt, SparseDisk};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&mode, disk)) = data.split_first() else {
-        return;
-    };
-    let ss: u32 = if mode & 1 == 0 { 512 } else { 4096 };
-    let mut bytes = disk.to_vec();
-    bytes.truncate(bytes.len() - bytes.len() % ss as usize);
-    if bytes.is_empty() {
-        return;
-    }
-    let mut dev = MemDevice::from_bytes(ss, bytes);
+fn check(mut dev: SparseDisk, mode: u8) {
+    let ss = dev.sector_size();
     if let Ok(t) = ptable::Table::read(&mut dev) {
         for p in t.partitions() {
             assert!(p.first_lba <= p.last_lba);
@@ -29,12 +22,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = ptable::Layout::of(&t);
     }
     let readable = ptable::read_layout(&mut dev).is_ok();
-    let before = dev.data.clone();
+    let before = dev.clone();
     let start = u64::from(mode >> 1) * u64::from(ss) * 4;
     let r = ptable::set_window(&mut dev, &[Extent { start, len: 4096 }]);
     if !readable {
         assert!(r.is_err());
-        assert!(dev.data == before, "an unreadable table was written to");
+        assert!(dev == before, "an unreadable table was written to");
     } else if r.is_ok() {
         // What was written reads back with the window in place, and clears.
         let (_, lay) = ptable::read_layout(&mut dev).expect("own write unreadable");
@@ -42,5 +35,25 @@ fuzz_target!(|data: &[u8]| {
         assert!(ptable::clear_window(&mut dev).is_ok());
         let (_, lay) = ptable::read_layout(&mut dev).expect("own clear unreadable");
         assert!(lay.window.is_none());
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, disk)) = data.split_first() else {
+        return;
+    };
+    let ss: u32 = if mode & 1 == 0 { 512 } else { 4096 };
+    let Some(dev) = SparseDisk::parse(ss, disk) else {
+        return;
+    };
+    if dev.sector_count() == 0 {
+        return;
+    }
+    let mut fixed = dev.clone();
+    repair_gpt(&mut fixed);
+    let differs = fixed != dev;
+    check(dev, mode);
+    if differs {
+        check(fixed, mode);
     }
 });

@@ -1,8 +1,9 @@
 //! Discovery: what is on the stick, in the order the menu shows it. Partition layout and
 //! data volume ([`crate::open`]) -> the index ([`crate::store`]) -> every ISO the scan
 //! policy finds ([`crate::scan`]). Indexed files are taken from the index without opening
-//! them; files the index lacks, and indexed files whose size or first cluster changed,
-//! are read on the spot ([`crate::catalog`]). The loaders build their menu from
+//! them; files the index lacks, indexed files whose size or first cluster changed, and
+//! indexed files whose recorded extents leave the volume's cluster heap (an index is
+//! trusted only where it points into its own volume), are read on the spot ([`crate::catalog`]). The loaders build their menu from
 //! [`Discovery::entries`]; `bootshelf list` prints [`Contents::entries`].
 
 use alloc::collections::BTreeMap;
@@ -74,7 +75,8 @@ pub struct Entry {
     /// Indexed or scanned.
     pub source: Source,
     /// The index has the file, but its size or first cluster differ from what is on the
-    /// volume now (the entry holds the fresh data, read on the spot).
+    /// volume now, or its recorded extents leave the volume's cluster heap (the entry
+    /// holds the fresh data, read on the spot).
     pub changed: bool,
     /// Why the ISO could not be read (then `boot` is empty).
     pub problem: Option<String>,
@@ -271,7 +273,9 @@ pub fn discover_volume<D: BlockDevice>(
             *u = true;
         }
         let first = first_cluster_offset(vol, de);
-        let unchanged = de.size == iso.size && first == iso.extents.first().map(|e| e.start);
+        let unchanged = de.size == iso.size
+            && first == iso.extents.first().map(|e| e.start)
+            && inside_heap(vol, &iso.extents);
         if unchanged {
             entries.push(from_index(iso));
         } else {
@@ -346,6 +350,18 @@ fn first_cluster_offset<D: BlockDevice>(vol: &mut Volume<D>, de: &DirEntry) -> O
         ..de.clone()
     };
     vol.extents(&probe).ok()?.first().map(|e| e.start)
+}
+
+/// Whether every extent lies inside the volume's cluster heap. Reads nothing.
+fn inside_heap<D: BlockDevice>(vol: &Volume<D>, extents: &[Extent]) -> bool {
+    let Some(start) = vol.cluster_device_offset(2) else {
+        return false;
+    };
+    let len = u64::from(vol.cluster_count()) * u64::from(vol.cluster_size());
+    let end = start.saturating_add(len);
+    extents
+        .iter()
+        .all(|x| x.start >= start && x.start.checked_add(x.len).is_some_and(|e| e <= end))
 }
 
 fn from_index(iso: &IsoEntry) -> Entry {
@@ -447,6 +463,56 @@ mod tests {
             e.blocked(Firmware::Uefi).as_deref(),
             Some("no UEFI boot entry in this ISO")
         );
+    }
+
+    /// Found by fuzz target shelf_discover (one patched byte in the index's extent length,
+    /// CRC fixed): an index entry whose size and first extent match the file but whose
+    /// extents reach past the volume was listed as it was, pointing the loader at bytes
+    /// that are not the file. It is read on the spot instead.
+    #[test]
+    fn indexed_extent_past_the_volume_is_read_on_the_spot() {
+        let mut vol = crate::test_support::volume(8192);
+        vol.write_file("/a.iso", &[0u8; 4096]).unwrap();
+        let de = vol.stat("/a.iso").unwrap();
+        let good = vol.extents(&de).unwrap();
+        let mut store = IndexStore::load(&mut vol).unwrap();
+        let iso = |extents: Vec<Extent>| IsoEntry {
+            path: "/a.iso".into(),
+            size: 4096,
+            sha256: None,
+            label: "A".into(),
+            title: None,
+            extents,
+            boot: Vec::new(),
+        };
+        let mut long = good.clone();
+        long[0].len += 0x6300_0000_0000;
+        let mut split = good.clone();
+        split[0].len = 2048;
+        split.push(Extent {
+            start: 1 << 40,
+            len: 2048,
+        });
+        for bad in [long, split] {
+            let index = Index {
+                isos: vec![iso(bad)],
+                ..Index::default()
+            };
+            store.write(&mut vol, index).unwrap();
+            let found = discover_volume(&mut vol, &Limits::default()).unwrap();
+            let e = &found.entries[0];
+            assert_eq!((e.source, e.changed), (Source::Scanned, true));
+            assert_eq!(e.extents, good);
+        }
+        // The index as written by add is trusted as it is.
+        let index = Index {
+            isos: vec![iso(good.clone())],
+            ..Index::default()
+        };
+        store.write(&mut vol, index).unwrap();
+        let found = discover_volume(&mut vol, &Limits::default()).unwrap();
+        assert_eq!(found.entries[0].source, Source::Indexed);
+        assert_eq!(found.entries[0].extents, good);
     }
 
     /// Indexed files first in index order (missing ones noted), then the rest in scan
