@@ -95,15 +95,7 @@ pub fn answer_on_terminal<S: AsRef<OsStr>>(cwd: &Path, args: &[S], answer: &str)
     let out = child
         .wait_with_output()
         .unwrap_or_else(|e| panic!("waiting for bootshelf: {e}"));
-    Run {
-        args: args
-            .iter()
-            .map(|a| a.as_ref().to_string_lossy().into_owned())
-            .collect(),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(args, out)
 }
 
 /// Run a [`command`] the caller prepared (working directory, stdin) with `args`, to completion.
@@ -112,15 +104,7 @@ pub fn finish<S: AsRef<OsStr>>(mut cmd: Command, args: &[S]) -> Run {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running bootshelf: {e}"));
-    Run {
-        args: args
-            .iter()
-            .map(|a| a.as_ref().to_string_lossy().into_owned())
-            .collect(),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(args, out)
 }
 
 /// What one run of `bootshelf` did.
@@ -137,6 +121,19 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished `bootshelf args` left in `out`.
+    fn of<S: AsRef<OsStr>>(args: &[S], out: std::process::Output) -> Run {
+        Run {
+            args: args
+                .iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect(),
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// The exit code (`None` when killed by a signal).
     pub fn code(&self) -> Option<i32> {
         self.status.code()
