@@ -30,6 +30,14 @@ pub struct BootEntry {
     pub image_size: u64,
 }
 
+impl BootEntry {
+    /// Byte offset in the ISO where the image ends (saturating: a corrupt entry cannot
+    /// overflow).
+    pub fn image_end(&self) -> u64 {
+        (u64::from(self.load_rba) * 2048).saturating_add(self.image_size)
+    }
+}
+
 /// One ISO on the stick.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IsoEntry {

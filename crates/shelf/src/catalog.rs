@@ -81,11 +81,6 @@ impl fmt::Display for Broken {
     }
 }
 
-/// Byte offset of the end of a 2048-byte block run.
-fn block_end(lba: u32, bytes: u64) -> u64 {
-    (u64::from(lba) * 2048).saturating_add(bytes)
-}
-
 impl IsoFacts {
     /// Whether some entry is bootable on BIOS or UEFI PCs.
     pub fn bootable(&self) -> bool {
@@ -169,7 +164,7 @@ pub fn read_iso<R: ReadAt>(r: R) -> Result<IsoFacts, IsoError> {
         .iter()
         .enumerate()
         .filter(|(_, b)| b.bootable)
-        .map(|(entry, b)| (entry, block_end(b.load_rba, b.image_size)))
+        .map(|(entry, b)| (entry, b.image_end()))
         .find(|&(_, end)| end > file_bytes)
         .map(|(entry, end)| Broken::BootImagePastEnd {
             entry,

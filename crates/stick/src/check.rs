@@ -660,7 +660,7 @@ pub fn boot_images_inside(e: &IsoEntry) -> Vec<Finding> {
     e.boot
         .iter()
         .enumerate()
-        .filter(|(_, b)| (u64::from(b.load_rba) * 2048).saturating_add(b.image_size) > e.size)
+        .filter(|(_, b)| b.image_end() > e.size)
         .map(|(entry, b)| Finding::BootImagePastEnd {
             path: e.path.clone(),
             entry,
