@@ -117,7 +117,7 @@ pub fn sync<D: BlockDevice + Send>(
         let unchanged = prev.is_some_and(|e| e.size == de.size && e.extents == extents);
         let facts = match facts {
             Ok(f) => f,
-            Err(InspectError::Broken { why, .. }) if !(unchanged && prev.is_some()) => {
+            Err(InspectError::Broken { why, .. }) if !unchanged => {
                 let why = why.to_string();
                 match prev {
                     Some(_) => report

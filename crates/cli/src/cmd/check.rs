@@ -75,9 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 fn print_text(r: &CheckReport, hash: bool) {
     for f in &r.findings {
         let sev = match f.severity() {
-            Severity::Note => "note",
-            Severity::Warning => "warning",
             Severity::Problem => "PROBLEM",
+            s => s.as_str(),
         };
         println!("{sev}: {}: {f}", f.subject());
     }
