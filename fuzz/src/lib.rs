@@ -48,16 +48,6 @@ impl SparseDisk {
         Some(SparseDisk { ss, sectors, map })
     }
 
-    /// Number of stored sectors.
-    pub fn stored(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Bytes of the stored sectors, in LBA order, as one slice would hold them.
-    pub fn stored_bytes(&self) -> usize {
-        self.map.len() * self.ss as usize
-    }
-
     /// Set byte `off` of the stored sectors taken in LBA order (modulo their length): how
     /// the patch-mode targets mutate a valid template where its bytes are.
     pub fn patch_stored(&mut self, off: usize, value: u8, keys: &[u64]) {

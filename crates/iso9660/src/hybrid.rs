@@ -7,8 +7,6 @@
 //! (re-exported here), as ptable and the BIOS loader read them.
 
 use crate::error::{read_at, Error, Result};
-/// CRC-32 as GPT uses it: the workspace's one implementation (`crates/crc32`).
-pub use ::crc32::crc32;
 use blockdev::ReadAt;
 use partition_raw::{gpt_header_crc32, MbrSector, GPT_ENTRY_SIZE, GPT_HEADER_SIZE};
 /// The structures this module's types hold (crate `partition-raw`).

@@ -604,11 +604,3 @@ pub fn encode_name(name: &str) -> [u16; crate::raw::GPT_NAME_UNITS] {
     }
     out
 }
-
-/// Decode an entry's name (up to the first NUL; unpaired surrogates become U+FFFD).
-pub fn decode_name(units: &[u16]) -> alloc::string::String {
-    let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
-    char::decode_utf16(units.iter().take(end).copied())
-        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
-}

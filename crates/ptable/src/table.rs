@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use blockdev::BlockDevice;
 
 use crate::error::Error;
-use crate::gpt::{decode_name, Gpt};
+use crate::gpt::Gpt;
 use crate::mbr::{Mbr, MbrType};
 use crate::Guid;
 
@@ -121,7 +121,7 @@ impl Table {
                             first_lba: e.starting_lba,
                             last_lba: e.ending_lba,
                             attributes: e.attributes,
-                            name: decode_name(&e.partition_name),
+                            name: e.name().collect(),
                             unique_guid: e.unique_partition_guid,
                             bootable: false,
                         });

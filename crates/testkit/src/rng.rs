@@ -29,11 +29,6 @@ impl Rng {
         self.next_u64() % n
     }
 
-    /// An index in `0..n` (`n` > 0).
-    pub fn index(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
     /// A random byte (the high bits, the best ones of xorshift*).
     pub fn byte(&mut self) -> u8 {
         (self.next_u64() >> 56) as u8
