@@ -21,10 +21,7 @@ const MIB: u64 = 1 << 20;
 fn run(cmd: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     let mut c = Command::new(cmd);
     c.args(args);
-    let ran = match stdin {
-        Some(input) => testkit::cmd::run_with_stdin(&mut c, input),
-        None => testkit::cmd::run(&mut c),
-    };
+    let ran = testkit::cmd::feed(&mut c, stdin);
     (ran.success, ran.text())
 }
 

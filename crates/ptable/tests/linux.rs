@@ -50,10 +50,7 @@ fn sh(cmd: &str, args: &[&str], dir: Option<&Path>, stdin: Option<&str>) -> Stri
     if let Some(d) = dir {
         c.current_dir(d);
     }
-    let ran = match stdin {
-        Some(input) => testkit::cmd::run_with_stdin(&mut c, input),
-        None => testkit::cmd::run(&mut c),
-    };
+    let ran = testkit::cmd::feed(&mut c, stdin);
     assert!(ran.success, "{cmd} {args:?}: {}", ran.stderr);
     ran.stdout
 }

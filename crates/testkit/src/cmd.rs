@@ -47,7 +47,9 @@ pub fn ok_with_stdin(cmd: &mut Command, stdin: &str) -> String {
     ran.text()
 }
 
-fn feed(cmd: &mut Command, stdin: Option<&str>) -> Ran {
+/// Run `cmd` to completion with `stdin` (or nothing) as its standard input; panics only
+/// when it cannot start.
+pub fn feed(cmd: &mut Command, stdin: Option<&str>) -> Ran {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

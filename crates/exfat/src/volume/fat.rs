@@ -47,9 +47,9 @@ impl<D: BlockDevice> Volume<D> {
     /// FAT entry of cluster `c` (`c` must be below ClusterCount + 2).
     pub(crate) fn fat_get(&mut self, c: u32) -> Result<u32, Error> {
         let ss = u64::from(self.g.ss);
-        let byte = u64::from(c) * 4;
-        let lba = self.g.fat_lba + byte / ss;
-        let within = (byte % ss) as usize;
+        let off = self.fat_entry_offset(c);
+        let lba = off / ss;
+        let within = (off % ss) as usize;
         if !self.fat_cache.holds(lba) {
             // Reuse the cache's buffer: one allocation for the life of the volume.
             let mut buf = self
