@@ -12,7 +12,8 @@
 //! partition table comes last: backup GPT, primary GPT, then LBA 0 (protective or real
 //! MBR with the boot code), each followed by a flush. A disk killed before the last write
 //! has no partition table at all, so every command calls it "not a bootshelf stick" and
-//! says to run `install` again; never a stick with half a file system.
+//! says to run `install` again; never a stick with half a file system. On a block device
+//! the kernel then re-reads the partition table ([`crate::kernel`], [`Stick::kernel_table`]).
 
 use crate::bootcode::BootCode;
 use crate::device::{self, DiskInfo, SafetyOverrides, TargetKind};
@@ -224,7 +225,14 @@ impl Prepared {
                 "the layout read back differs from the one written",
             ));
         }
-        Ok(Stick::from_parts(self.path, owned, found, kind))
+        let block = matches!(kind, TargetKind::Block(_));
+        let mut stick = Stick::from_parts(self.path, owned, found, kind);
+        if block {
+            // The kernel still has the old partitions (or none): tell it (crate::kernel).
+            let k = crate::kernel::reread_partition_table(stick.device().file(), &found);
+            stick.set_kernel_table(k);
+        }
+        Ok(stick)
     }
 }
 

@@ -238,6 +238,54 @@ impl Layout {
     }
 }
 
+/// Damage to a stick's partition table that `bootshelf update` repairs, found by
+/// [`Stick::open_for_repair`] and reported by `bootshelf check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableDamage {
+    /// LBA 0 holds no MBR (no 0x55AA signature) but the GPT of a stick survives: the
+    /// protective MBR and the MBR boot code are gone.
+    Lba0Lost {
+        /// Whether its first 512 bytes are all zero.
+        zeroed: bool,
+    },
+    /// One GPT copy does not validate; the other is in use.
+    GptCopyInvalid {
+        /// The bad copy.
+        copy: ptable::GptCopy,
+        /// Why it does not validate (LBA, field, value).
+        error: ptable::Error,
+    },
+    /// Both GPT copies validate but describe different tables (an interrupted table
+    /// write); the primary is in use.
+    GptCopiesDiffer,
+}
+
+impl fmt::Display for TableDamage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableDamage::Lba0Lost { zeroed } => write!(
+                f,
+                "LBA 0 is {}: the protective MBR and the MBR boot code are gone (the GPT is \
+                 intact)",
+                if *zeroed {
+                    "zeroed"
+                } else {
+                    "not an MBR (no 0x55AA)"
+                }
+            ),
+            TableDamage::GptCopyInvalid { copy, error } => {
+                write!(
+                    f,
+                    "the {copy} does not validate ({error}); the other copy is in use"
+                )
+            }
+            TableDamage::GptCopiesDiffer => f.write_str(
+                "the primary and backup GPT describe different tables; the primary is in use",
+            ),
+        }
+    }
+}
+
 /// Errors of the stick's layout, opening and installing.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -333,6 +381,14 @@ pub enum Error {
         /// Who holds the lock, when /proc/locks says.
         holder: Option<device::LockHolder>,
     },
+    /// LBA 0 of a GPT stick is lost ([`TableDamage::Lba0Lost`]); only `check` and
+    /// `update` open such a stick ([`Stick::open_for_repair`]).
+    Lba0Lost {
+        /// The target.
+        path: PathBuf,
+        /// Whether LBA 0 is all zero.
+        zeroed: bool,
+    },
     /// An invariant of our own code failed (a bug, reported rather than a panic).
     Internal(&'static str),
 }
@@ -390,6 +446,13 @@ impl fmt::Display for Error {
                     path.display()
                 ),
             },
+            Error::Lba0Lost { path, zeroed } => write!(
+                f,
+                "{}: {}; run `bootshelf update {}` to rewrite it (the ISOs are kept)",
+                path.display(),
+                TableDamage::Lba0Lost { zeroed: *zeroed },
+                path.display()
+            ),
             Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
         }
     }
@@ -408,6 +471,8 @@ pub struct Stick {
     dev: FileDevice,
     layout: Layout,
     kind: TargetKind,
+    damage: Vec<TableDamage>,
+    kernel: Option<crate::kernel::KernelTable>,
 }
 
 impl fmt::Debug for Stick {
@@ -424,6 +489,24 @@ impl Stick {
     /// Fails with [`Error::NotAStick`] when the disk holds something else. Read-only
     /// unless `writable`. The sector size of an image file is found from its table.
     pub fn open(path: &Path, writable: bool) -> Result<Stick> {
+        let stick = Stick::open_for_repair(path, writable)?;
+        match stick.damage.iter().find_map(|d| match d {
+            TableDamage::Lba0Lost { zeroed } => Some(*zeroed),
+            _ => None,
+        }) {
+            Some(zeroed) => Err(Error::Lba0Lost {
+                path: path.to_owned(),
+                zeroed,
+            }),
+            None => Ok(stick),
+        }
+    }
+
+    /// [`Stick::open`] that also accepts a stick whose partition table `update` can
+    /// repair ([`Stick::table_damage`] says what is wrong): for `check` and `update`.
+    /// A GPT stick whose LBA 0 is lost is opened from its GPT; its ISO window (if any)
+    /// is not cleared then, since the table cannot be rewritten before LBA 0 is.
+    pub fn open_for_repair(path: &Path, writable: bool) -> Result<Stick> {
         let (mut dev, kind) = device::open_target(path, writable, None)?;
         if matches!(kind, TargetKind::Image) {
             if let Some(ss) = detect_image_sector_size(&mut dev)? {
@@ -444,14 +527,19 @@ impl Stick {
                 }
             }
         }
-        let layout = read_layout(&mut dev, path)?;
+        let (layout, damage) = read_layout_for_repair(&mut dev, path)?;
+        let lba0_lost = damage
+            .iter()
+            .any(|d| matches!(d, TableDamage::Lba0Lost { .. }));
         let mut stick = Stick {
             path: path.to_owned(),
             dev,
             layout,
             kind,
+            damage,
+            kernel: None,
         };
-        if writable {
+        if writable && !lba0_lost {
             // Every command that writes the stick removes a stale ISO window first
             // (docs/window.md; crate::window).
             stick.clear_window()?;
@@ -475,7 +563,30 @@ impl Stick {
             dev,
             layout,
             kind,
+            damage: Vec::new(),
+            kernel: None,
         }
+    }
+
+    /// What the kernel was told after `install` wrote the partition table of a block
+    /// device (`None` for image files and sticks only opened).
+    pub fn kernel_table(&self) -> Option<&crate::kernel::KernelTable> {
+        self.kernel.as_ref()
+    }
+
+    pub(crate) fn set_kernel_table(&mut self, k: crate::kernel::KernelTable) {
+        self.kernel = Some(k);
+    }
+
+    /// What is wrong with the partition table (empty when nothing), as found when it was
+    /// opened.
+    pub fn table_damage(&self) -> &[TableDamage] {
+        &self.damage
+    }
+
+    /// Forget the damage `update` repaired.
+    pub(crate) fn set_table_damage(&mut self, damage: Vec<TableDamage>) {
+        self.damage = damage;
     }
 
     /// The layout found.
@@ -509,7 +620,51 @@ impl Stick {
 
 /// Read the partition table of `dev` and recognise a stick in it.
 pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
-    let table = Table::read(dev).map_err(|e| table_error(e, path))?;
+    let (layout, damage) = read_layout_for_repair(dev, path)?;
+    for d in damage {
+        if let TableDamage::Lba0Lost { zeroed } = d {
+            return Err(Error::Lba0Lost {
+                path: path.to_owned(),
+                zeroed,
+            });
+        }
+    }
+    Ok(layout)
+}
+
+/// [`read_layout`] that also recognises a stick with repairable table damage: a GPT
+/// stick whose LBA 0 holds no MBR (its GPT is read without the protective MBR), one GPT
+/// copy bad or the copies differing (ptable reads the good one).
+pub fn read_layout_for_repair<D: BlockDevice>(
+    dev: &mut D,
+    path: &Path,
+) -> Result<(Layout, Vec<TableDamage>)> {
+    let mut damage = Vec::new();
+    let table = match Table::read(dev) {
+        Ok(t) => t,
+        Err(e @ ptable::Error::MbrSignature { .. }) => match gpt_without_lba0(dev)? {
+            Some((t, zeroed)) => {
+                damage.push(TableDamage::Lba0Lost { zeroed });
+                t
+            }
+            None => return Err(table_error(e, path)),
+        },
+        Err(e) => return Err(table_error(e, path)),
+    };
+    if let Table::Gpt { gpt, .. } = &table {
+        match gpt.health() {
+            ptable::GptHealth::Clean => {}
+            ptable::GptHealth::PrimaryInvalid(error) => damage.push(TableDamage::GptCopyInvalid {
+                copy: ptable::GptCopy::Primary,
+                error: error.clone(),
+            }),
+            ptable::GptHealth::BackupInvalid(error) => damage.push(TableDamage::GptCopyInvalid {
+                copy: ptable::GptCopy::Backup,
+                error: error.clone(),
+            }),
+            ptable::GptHealth::CopiesDiffer => damage.push(TableDamage::GptCopiesDiffer),
+        }
+    }
     let layout =
         Layout::recognise(&table, dev.sector_size(), dev.sector_count()).map_err(|found| {
             Error::NotAStick {
@@ -537,7 +692,32 @@ pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
             ),
         });
     }
-    Ok(layout)
+    Ok((layout, damage))
+}
+
+/// LBA 0 holds no MBR: is there a GPT behind where its protective MBR was? Returns the
+/// table as if LBA 0 were the protective MBR `install` writes, and whether LBA 0 is all
+/// zero; `None` when no GPT copy validates either.
+fn gpt_without_lba0<D: BlockDevice>(dev: &mut D) -> Result<Option<(Table, bool)>> {
+    let Ok(gpt) = ptable::Gpt::read(dev) else {
+        return Ok(None);
+    };
+    let disk = dev.sector_count();
+    let pmbr = ptable::write::protective_mbr_sector(disk, &[0; ptable::write::BOOT_CODE_BYTES]);
+    let protective = ptable::Mbr::parse(&pmbr, disk).map_err(|source| Error::Table { source })?;
+    let mut lba0 = vec![0u8; dev.sector_size() as usize];
+    dev.read_sectors(0, &mut lba0).map_err(|source| Error::Io {
+        what: "reading LBA 0",
+        source,
+    })?;
+    let zeroed = lba0.iter().take(512).all(|&b| b == 0);
+    Ok(Some((
+        Table::Gpt {
+            protective,
+            gpt: Box::new(gpt),
+        },
+        zeroed,
+    )))
 }
 
 /// What a table that `ptable` refuses to read means for `Stick::open`: no table at all,

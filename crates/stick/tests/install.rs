@@ -109,7 +109,12 @@ fn update_rewrites_boot_code_and_leaves_the_data_partition_alone() {
         };
         let mut stick = Stick::open(&img, true).unwrap();
         let r = stick::update::update(&mut stick, &boot_b).unwrap();
-        assert!(r.esp_sectors_written > 0 && r.stage2_written && r.mbr_written && !r.esp_rebuilt);
+        assert!(
+            r.esp_sectors_written > 0
+                && r.stage2_written
+                && r.mbr_written
+                && r.esp_rebuilt.is_none()
+        );
         drop(stick);
 
         let data_after = read_range(&img, layout.data.byte_start(ss), layout.data.byte_len(ss));

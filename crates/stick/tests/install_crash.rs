@@ -64,6 +64,13 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
                 loader == old || loader == new,
                 "{ss}: killed after {budget} writes: loader is neither old nor new"
             );
+            // Our own check (what `bootshelf check` reports, and what decides between
+            // repairing in place and rebuilding) sees only what the next update clears.
+            let ours = esp::fsck(&after).unwrap();
+            assert!(
+                ours.iter().all(|i| i.is_benign()),
+                "{ss}: killed after {budget} writes: esp::fsck finds {ours:?}"
+            );
             std::fs::write(&path, &after).unwrap();
             assert!(
                 mtype(&path, "/EFI/BOOT/BOOTX64.EFI") == loader,
@@ -93,6 +100,7 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
                     .unwrap()
                     == new
             );
+            assert_eq!(esp::fsck(&fixed).unwrap(), [], "esp::fsck after the repair");
             std::fs::write(&path, &fixed).unwrap();
             fsck_fat(&path).assert_clean("fsck.fat -n after the repairing update");
             assert_eq!(mdir(&path, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);

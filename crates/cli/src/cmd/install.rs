@@ -164,6 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         })
         .with_context(|| format!("installing on {}", target.display()))?;
     bar.finish_and_clear();
+    super::update::print_kernel_table(stick.kernel_table());
     let ss = layout.sector_size;
     println!(
         "{}: bootshelf stick ({}, {}-byte sectors): data partition {} (exFAT \"BOOTSHELF\"), ESP {}",

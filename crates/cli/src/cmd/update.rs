@@ -1,8 +1,11 @@
-//! `bootshelf update TARGET`: rewrite the boot code and the ESP; the ISOs are not touched.
+//! `bootshelf update TARGET`: rewrite the boot code and the ESP, and repair what `check`
+//! finds wrong with them (a lost LBA 0 in front of an intact GPT, a bad GPT copy, a
+//! damaged ESP, zeroed boot code); the ISOs are not touched (`stick::update`).
 
 use crate::exit::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
+use stick::kernel::KernelTable;
 
 /// Arguments of `bootshelf update`.
 #[derive(clap::Args, Debug)]
@@ -13,20 +16,25 @@ pub struct Args {
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let mut stick = stick::Stick::open(&args.target, true)?;
+    let mut stick = stick::Stick::open_for_repair(&args.target, true)?;
     let boot = super::install::boot_code();
     let r = stick::update::update(&mut stick, &boot)
         .with_context(|| format!("updating {}", args.target.display()))?;
     let mut changed = Vec::new();
-    if r.esp_rebuilt {
-        changed.push("ESP rebuilt (it was unreadable)".to_owned());
+    if r.gpt_repaired {
+        changed.push("GPT (repaired from its good copy)".to_owned());
+    }
+    if let Some(why) = &r.esp_rebuilt {
+        changed.push(format!("ESP rebuilt ({why})"));
     } else if r.esp_sectors_written > 0 {
         changed.push(format!("ESP ({} sectors)", r.esp_sectors_written));
     }
     if r.stage2_written {
         changed.push("BIOS stage 2".into());
     }
-    if r.mbr_written {
+    if r.lba0_restored {
+        changed.push("LBA 0 (protective MBR and MBR boot code)".into());
+    } else if r.mbr_written {
         changed.push("MBR boot code".into());
     }
     if changed.is_empty() {
@@ -34,5 +42,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         println!("{}: updated {}", args.target.display(), changed.join(", "));
     }
+    print_kernel_table(r.kernel.as_ref());
     Ok(Outcome::Success)
+}
+
+/// Say what the kernel was told after a block device's table was written: nothing when it
+/// re-read it, a note on stderr otherwise (the stick is right; only the kernel's view lags).
+pub fn print_kernel_table(k: Option<&KernelTable>) {
+    match k {
+        None | Some(KernelTable::Reread) => {}
+        Some(k @ KernelTable::UpdatedPartitions) => eprintln!("note: {k}"),
+        Some(k @ KernelTable::Stale { .. }) => eprintln!("warning: {k}"),
+    }
 }
