@@ -21,6 +21,9 @@ pub enum KernelTable {
     Reread,
     /// BLKRRPART stayed busy; the partitions were deleted and added one by one (BLKPG).
     UpdatedPartitions,
+    /// The device has no partitions in the kernel's view (a loop device attached without
+    /// partition scanning): nothing to re-read.
+    NoPartitionScan,
     /// Its view may be stale: why, for the user.
     Stale {
         /// What failed.
@@ -34,6 +37,10 @@ impl std::fmt::Display for KernelTable {
             KernelTable::Reread => f.write_str("the kernel re-read the partition table"),
             KernelTable::UpdatedPartitions => f.write_str(
                 "the kernel's partitions were updated one by one (re-reading the table stayed busy)",
+            ),
+            KernelTable::NoPartitionScan => f.write_str(
+                "the kernel does not scan partitions on this device (a loop device attached \
+                 without `losetup -P`), so it shows none",
             ),
             KernelTable::Stale { reason } => write!(
                 f,
@@ -89,13 +96,7 @@ pub fn reread_partition_table(file: &File, layout: &Layout) -> KernelTable {
                 std::thread::sleep(Duration::from_millis(100));
             }
             Err(nix::errno::Errno::EBUSY) => break,
-            Err(nix::errno::Errno::EINVAL) => {
-                return KernelTable::Stale {
-                    reason: "the device does not scan partitions (a loop device needs \
-                             `losetup -P`)"
-                        .into(),
-                }
-            }
+            Err(nix::errno::Errno::EINVAL) => return KernelTable::NoPartitionScan,
             Err(e) => {
                 return KernelTable::Stale {
                     reason: format!("BLKRRPART: {}", std::io::Error::from(e)),

@@ -242,9 +242,14 @@ impl Layout {
 /// [`Stick::open_for_repair`] and reported by `bootshelf check`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TableDamage {
-    /// LBA 0 holds no MBR (no 0x55AA signature) but the GPT of a stick survives: the
-    /// protective MBR and the MBR boot code are gone.
+    /// LBA 0 holds no MBR (no 0x55AA signature), but the stick is still recognised: by
+    /// its GPT (the protective MBR and the boot code are gone), or, for an MBR stick whose
+    /// partition table was in LBA 0, by its partitions exactly where `install` puts them
+    /// (an exFAT at 1 MiB whose length is the planned data partition's, the ESP's FAT
+    /// right after it).
     Lba0Lost {
+        /// The stick's scheme.
+        scheme: Scheme,
         /// Whether its first 512 bytes are all zero.
         zeroed: bool,
     },
@@ -263,14 +268,20 @@ pub enum TableDamage {
 impl fmt::Display for TableDamage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TableDamage::Lba0Lost { zeroed } => write!(
+            TableDamage::Lba0Lost { scheme, zeroed } => write!(
                 f,
-                "LBA 0 is {}: the protective MBR and the MBR boot code are gone (the GPT is \
-                 intact)",
+                "LBA 0 is {}: {}",
                 if *zeroed {
                     "zeroed"
                 } else {
                     "not an MBR (no 0x55AA)"
+                },
+                match scheme {
+                    Scheme::Gpt =>
+                        "the protective MBR and the MBR boot code are gone (the GPT is intact)",
+                    Scheme::Mbr =>
+                        "the MBR partition table and boot code are gone (the data partition \
+                         and the ESP are where install put them)",
                 }
             ),
             TableDamage::GptCopyInvalid { copy, error } => {
@@ -386,6 +397,8 @@ pub enum Error {
     Lba0Lost {
         /// The target.
         path: PathBuf,
+        /// The stick's scheme.
+        scheme: Scheme,
         /// Whether LBA 0 is all zero.
         zeroed: bool,
     },
@@ -446,11 +459,18 @@ impl fmt::Display for Error {
                     path.display()
                 ),
             },
-            Error::Lba0Lost { path, zeroed } => write!(
+            Error::Lba0Lost {
+                path,
+                scheme,
+                zeroed,
+            } => write!(
                 f,
                 "{}: {}; run `bootshelf update {}` to rewrite it (the ISOs are kept)",
                 path.display(),
-                TableDamage::Lba0Lost { zeroed: *zeroed },
+                TableDamage::Lba0Lost {
+                    scheme: *scheme,
+                    zeroed: *zeroed
+                },
                 path.display()
             ),
             Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
@@ -491,11 +511,12 @@ impl Stick {
     pub fn open(path: &Path, writable: bool) -> Result<Stick> {
         let stick = Stick::open_for_repair(path, writable)?;
         match stick.damage.iter().find_map(|d| match d {
-            TableDamage::Lba0Lost { zeroed } => Some(*zeroed),
+            TableDamage::Lba0Lost { scheme, zeroed } => Some((*scheme, *zeroed)),
             _ => None,
         }) {
-            Some(zeroed) => Err(Error::Lba0Lost {
+            Some((scheme, zeroed)) => Err(Error::Lba0Lost {
                 path: path.to_owned(),
+                scheme,
                 zeroed,
             }),
             None => Ok(stick),
@@ -622,9 +643,10 @@ impl Stick {
 pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
     let (layout, damage) = read_layout_for_repair(dev, path)?;
     for d in damage {
-        if let TableDamage::Lba0Lost { zeroed } = d {
+        if let TableDamage::Lba0Lost { scheme, zeroed } = d {
             return Err(Error::Lba0Lost {
                 path: path.to_owned(),
+                scheme,
                 zeroed,
             });
         }
@@ -644,10 +666,22 @@ pub fn read_layout_for_repair<D: BlockDevice>(
         Ok(t) => t,
         Err(e @ ptable::Error::MbrSignature { .. }) => match gpt_without_lba0(dev)? {
             Some((t, zeroed)) => {
-                damage.push(TableDamage::Lba0Lost { zeroed });
+                damage.push(TableDamage::Lba0Lost {
+                    scheme: Scheme::Gpt,
+                    zeroed,
+                });
                 t
             }
-            None => return Err(table_error(e, path)),
+            None => match mbr_stick_without_lba0(dev)? {
+                Some((layout, zeroed)) => {
+                    let damage = vec![TableDamage::Lba0Lost {
+                        scheme: Scheme::Mbr,
+                        zeroed,
+                    }];
+                    return Ok((layout, damage));
+                }
+                None => return Err(table_error(e, path)),
+            },
         },
         Err(e) => return Err(table_error(e, path)),
     };
@@ -720,6 +754,50 @@ fn gpt_without_lba0<D: BlockDevice>(dev: &mut D) -> Result<Option<(Table, bool)>
     )))
 }
 
+/// LBA 0 holds no MBR and there is no GPT: is this an MBR stick whose table (in LBA 0)
+/// is lost? Only when both partitions are exactly where `install --mbr` puts them on a
+/// disk this size: the data partition's exFAT at 1 MiB, as long as planned, and a FAT
+/// labelled [`crate::esp::LABEL`] at the planned ESP. Returns the planned layout and
+/// whether LBA 0 is all zero.
+fn mbr_stick_without_lba0<D: BlockDevice>(dev: &mut D) -> Result<Option<(Layout, bool)>> {
+    let Ok(plan) = Layout::plan(Scheme::Mbr, dev.sector_size(), dev.sector_count()) else {
+        return Ok(None);
+    };
+    let ss = dev.sector_size() as usize;
+    let io = |what| move |source| Error::Io { what, source };
+    let mut sector = vec![0u8; ss];
+    dev.read_sectors(plan.data.first_lba(), &mut sector)
+        .map_err(io("reading the data partition's boot sector"))?;
+    use exfat::raw::boot as xb;
+    let u64_at = |b: &[u8], at: usize| {
+        b.get(at..at + 8)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map(u64::from_le_bytes)
+    };
+    let exfat_len = sector
+        .get(xb::BYTES_PER_SECTOR_SHIFT)
+        .filter(|&&shift| (9..=12).contains(&shift))
+        .and_then(|&shift| Some(u64_at(&sector, xb::VOLUME_LENGTH)? << shift));
+    if sector.get(xb::FILE_SYSTEM_NAME..xb::FILE_SYSTEM_NAME + 8) != Some(&xb::FS_NAME[..])
+        || exfat_len != Some(plan.data.byte_len(plan.sector_size))
+    {
+        return Ok(None);
+    }
+    dev.read_sectors(plan.esp.first_lba(), &mut sector)
+        .map_err(io("reading the ESP's boot sector"))?;
+    // FAT16 BS_VolLab at byte 43, FAT32 at 71.
+    let labelled = [43usize, 71]
+        .iter()
+        .any(|&at| sector.get(at..at + 11) == Some(&crate::esp::LABEL[..]));
+    if sector.get(510..512) != Some(&[0x55, 0xAA][..]) || !labelled {
+        return Ok(None);
+    }
+    dev.read_sectors(0, &mut sector)
+        .map_err(io("reading LBA 0"))?;
+    let zeroed = sector.iter().take(512).all(|&b| b == 0);
+    Ok(Some((plan, zeroed)))
+}
+
 /// What a table that `ptable` refuses to read means for `Stick::open`: no table at all,
 /// an MBR that is not a partition table we can use (both: not a stick, saying what was
 /// found), a damaged GPT, or a failed read.
@@ -778,6 +856,19 @@ pub(crate) fn detect_image_sector_size(dev: &mut FileDevice) -> Result<Option<u3
         }
         if first * 4096 == ALIGN_BYTES {
             return Ok(Some(4096));
+        }
+        return Ok(None);
+    }
+    // No table in LBA 0 (an MBR stick whose LBA 0 was lost): the data partition's exFAT
+    // at 1 MiB says its sector size.
+    let mut boot = [0u8; 512];
+    let n = dev.file().read_at(&mut boot, ALIGN_BYTES).unwrap_or(0);
+    let fs = exfat::raw::boot::FILE_SYSTEM_NAME;
+    if n == boot.len() && boot[fs..fs + 8] == exfat::raw::boot::FS_NAME[..] {
+        match boot[exfat::raw::boot::BYTES_PER_SECTOR_SHIFT] {
+            9 => return Ok(Some(512)),
+            12 => return Ok(Some(4096)),
+            _ => {}
         }
     }
     Ok(None)

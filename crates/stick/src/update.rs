@@ -14,7 +14,7 @@ use crate::bootcode::BootCode;
 use crate::esp;
 use crate::install::{info_text, write_stage2};
 use crate::kernel::{self, KernelTable};
-use crate::layout::{Error, Result, Stick, TableDamage};
+use crate::layout::{Error, Result, Scheme, Stick, TableDamage};
 use crate::partition_write::{boot_code_area, set_boot_code};
 use blockdev::BlockDevice;
 
@@ -131,7 +131,12 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
     }
 
     let code = boot.mbr_for(&layout)?;
-    if lba0_lost {
+    if lba0_lost && layout.scheme == Scheme::Mbr {
+        // The MBR partition table install writes (new disk signature), with the boot
+        // code: one sector write, then a flush.
+        crate::partition_write::write_table(dev, &layout, &code)?;
+        report.lba0_restored = true;
+    } else if lba0_lost {
         // The protective MBR install writes, with the boot code: one sector write.
         let pmbr =
             ptable::write::protective_mbr_sector(layout.disk_sectors, &boot_code_area(&code)?);

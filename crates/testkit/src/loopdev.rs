@@ -18,6 +18,9 @@ pub struct LoopOptions {
     pub size_limit: Option<u64>,
     /// Attach read-only (`-r`).
     pub read_only: bool,
+    /// Scan the partition table (`-P`): the kernel shows `/dev/loopNpM` and re-reads the
+    /// table on BLKRRPART, as it does for a USB stick.
+    pub partscan: bool,
 }
 
 impl LoopOptions {
@@ -63,6 +66,9 @@ impl LoopDev {
         }
         if options.read_only {
             cmd.arg("-r");
+        }
+        if options.partscan {
+            cmd.arg("-P");
         }
         let out = cmd
             .arg(file)

@@ -33,7 +33,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         changed.push("BIOS stage 2".into());
     }
     if r.lba0_restored {
-        changed.push("LBA 0 (protective MBR and MBR boot code)".into());
+        changed.push(match stick.layout().scheme {
+            stick::Scheme::Gpt => "LBA 0 (protective MBR and MBR boot code)".into(),
+            stick::Scheme::Mbr => "LBA 0 (MBR partition table and boot code)".into(),
+        });
     } else if r.mbr_written {
         changed.push("MBR boot code".into());
     }
@@ -51,7 +54,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 pub fn print_kernel_table(k: Option<&KernelTable>) {
     match k {
         None | Some(KernelTable::Reread) => {}
-        Some(k @ KernelTable::UpdatedPartitions) => eprintln!("note: {k}"),
+        Some(k @ (KernelTable::UpdatedPartitions | KernelTable::NoPartitionScan)) => {
+            eprintln!("note: {k}")
+        }
         Some(k @ KernelTable::Stale { .. }) => eprintln!("warning: {k}"),
     }
 }
