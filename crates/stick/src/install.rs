@@ -225,11 +225,14 @@ impl Prepared {
                 "the layout read back differs from the one written",
             ));
         }
-        let block = matches!(kind, TargetKind::Block(_));
+        let disk = match &kind {
+            TargetKind::Block(info) => Some(info.name.clone()),
+            TargetKind::Image => None,
+        };
         let mut stick = Stick::from_parts(self.path, owned, found, kind);
-        if block {
+        if let Some(name) = disk {
             // The kernel still has the old partitions (or none): tell it (crate::kernel).
-            let k = crate::kernel::reread_partition_table(stick.device().file(), &found);
+            let k = crate::kernel::reread_partition_table(stick.device().file(), &name, &found);
             stick.set_kernel_table(k);
         }
         Ok(stick)

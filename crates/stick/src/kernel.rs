@@ -4,10 +4,13 @@
 //! kernel's view (`/dev/sdX1`, udev's labels), so a failure is reported, never an error.
 //!
 //! BLKRRPART fails with EBUSY while any partition of the disk is open: udev's probing
-//! after our writes holds them for a moment, so it is retried for up to 3 s. If it stays
-//! busy, the partitions are changed one by one with BLKPG (delete every old one that is not
-//! in use, add ours), as `partx` does. What is left then is [`KernelTable::Stale`], whose
-//! message says to unplug and replug the stick (docs/safety.md).
+//! after our writes holds them for a moment, so it is retried for up to 3 s. Whether the
+//! kernel then shows the stick's partitions is checked in sysfs: it may have no parser
+//! for the table (a kernel built without `CONFIG_EFI_PARTITION` / `CONFIG_MSDOS_PARTITION`,
+//! as some VMs' are). If re-reading stays busy or does not give them, the partitions are
+//! set one by one with BLKPG (delete the old ones, add ours), as `partx` does. If that
+//! fails too (a partition in use), the result is [`KernelTable::Stale`], whose message
+//! says to unplug and replug the stick (docs/safety.md).
 
 use crate::layout::{Layout, Scheme, SectorRange};
 use std::fs::File;
@@ -17,10 +20,14 @@ use std::time::{Duration, Instant};
 /// What the kernel was told about a rewritten partition table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KernelTable {
-    /// It re-read the table (BLKRRPART).
+    /// It re-read the table (BLKRRPART) and shows the stick's partitions.
     Reread,
-    /// BLKRRPART stayed busy; the partitions were deleted and added one by one (BLKPG).
-    UpdatedPartitions,
+    /// It shows the stick's partitions after they were deleted and added one by one
+    /// (BLKPG), because re-reading did not give them.
+    UpdatedPartitions {
+        /// Why re-reading did not do: busy, or the kernel has no parser for the table.
+        why: String,
+    },
     /// The device has no partitions in the kernel's view (a loop device attached without
     /// partition scanning): nothing to re-read.
     NoPartitionScan,
@@ -35,9 +42,9 @@ impl std::fmt::Display for KernelTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KernelTable::Reread => f.write_str("the kernel re-read the partition table"),
-            KernelTable::UpdatedPartitions => f.write_str(
-                "the kernel's partitions were updated one by one (re-reading the table stayed busy)",
-            ),
+            KernelTable::UpdatedPartitions { why } => {
+                write!(f, "the kernel's partitions were set one by one ({why})")
+            }
             KernelTable::NoPartitionScan => f.write_str(
                 "the kernel does not scan partitions on this device (a loop device attached \
                  without `losetup -P`), so it shows none",
@@ -84,18 +91,28 @@ const BLKPG_DEL_PARTITION: i32 = 2;
 /// How long a busy BLKRRPART is retried.
 const BUSY_RETRY: Duration = Duration::from_secs(3);
 
-/// Ask the kernel to re-read the partition table of the whole-disk device `file`, which
-/// now holds `layout` (see the module documentation for retries and the fallback).
-pub fn reread_partition_table(file: &File, layout: &Layout) -> KernelTable {
+/// Ask the kernel to re-read the partition table of the whole-disk device `file`
+/// (kernel name `name`, as in /sys/block), which now holds `layout`, and check in sysfs
+/// that it shows the stick's partitions (see the module documentation for retries and the
+/// fallback).
+pub fn reread_partition_table(file: &File, name: &str, layout: &Layout) -> KernelTable {
+    let want = partitions_of(layout);
     let deadline = Instant::now() + BUSY_RETRY;
-    loop {
+    let why = loop {
         // SAFETY: `file` is an open block device; BLKRRPART takes no argument.
         match unsafe { blkrrpart(file.as_raw_fd()) } {
-            Ok(_) => return KernelTable::Reread,
+            Ok(_) if kernel_partitions(name).as_ref() == Some(&want) => return KernelTable::Reread,
+            Ok(_) => {
+                break "re-reading the table did not give them: the kernel has no parser for \
+                       this partition table"
+                    .to_owned()
+            }
             Err(nix::errno::Errno::EBUSY) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(100));
             }
-            Err(nix::errno::Errno::EBUSY) => break,
+            Err(nix::errno::Errno::EBUSY) => {
+                break "re-reading the table stayed busy: a partition is open".to_owned()
+            }
             Err(nix::errno::Errno::EINVAL) => return KernelTable::NoPartitionScan,
             Err(e) => {
                 return KernelTable::Stale {
@@ -103,22 +120,26 @@ pub fn reread_partition_table(file: &File, layout: &Layout) -> KernelTable {
                 }
             }
         }
-    }
-    match update_partitions(file, layout) {
-        Ok(()) => KernelTable::UpdatedPartitions,
+    };
+    match set_partitions(file, name, &want) {
+        Ok(()) if kernel_partitions(name).as_ref() == Some(&want) => {
+            KernelTable::UpdatedPartitions { why }
+        }
+        Ok(()) => KernelTable::Stale {
+            reason: format!("{why}; after setting them one by one sysfs still differs"),
+        },
         Err(e) => KernelTable::Stale {
-            reason: format!("BLKRRPART stayed busy, and BLKPG: {e}"),
+            reason: format!("{why}; setting them one by one (BLKPG): {e}"),
         },
     }
 }
 
-/// The fallback: delete the kernel's partitions 1..=128 (those in use stay, and fail the
-/// whole), then add the stick's.
-fn update_partitions(file: &File, layout: &Layout) -> std::io::Result<()> {
-    for n in 1..=128 {
-        forget_partition(file, n)?;
-    }
-    let ss = u64::from(layout.sector_size);
+/// A partition as the kernel shows it: number, first byte, length in bytes.
+type KernelPartition = (u32, u64, u64);
+
+/// The partitions the kernel should show for `layout`, by number.
+fn partitions_of(layout: &Layout) -> Vec<KernelPartition> {
+    let ss = layout.sector_size;
     let mut parts: Vec<(u32, SectorRange)> = vec![
         (crate::layout::DATA_ENTRY, layout.data),
         (crate::layout::ESP_ENTRY, layout.esp),
@@ -129,9 +150,42 @@ fn update_partitions(file: &File, layout: &Layout) -> std::io::Result<()> {
     if let Some(w) = layout.window {
         parts.push((crate::layout::WINDOW_ENTRY, w));
     }
-    for (n, r) in parts {
-        let start = r.first_lba() * ss;
-        let len = r.sectors() * ss;
+    parts
+        .into_iter()
+        .map(|(n, r)| (n, r.byte_start(ss), r.byte_len(ss)))
+        .collect()
+}
+
+/// The partitions of disk `name` in the kernel's view (/sys/block/NAME/*/partition, start
+/// and size, the last two in 512-byte units), by number; `None` when sysfs cannot say.
+fn kernel_partitions(name: &str) -> Option<Vec<KernelPartition>> {
+    let dir = std::path::Path::new("/sys/block").join(name);
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).ok()? {
+        let p = e.ok()?.path();
+        let read = |f: &str| -> Option<u64> {
+            std::fs::read_to_string(p.join(f)).ok()?.trim().parse().ok()
+        };
+        let Some(number) = read("partition") else {
+            continue;
+        };
+        out.push((
+            u32::try_from(number).ok()?,
+            read("start")? * 512,
+            read("size")? * 512,
+        ));
+    }
+    out.sort_unstable();
+    Some(out)
+}
+
+/// The fallback: delete every partition the kernel shows (one in use fails the whole),
+/// then add `want`.
+fn set_partitions(file: &File, name: &str, want: &[KernelPartition]) -> std::io::Result<()> {
+    for (n, _, _) in kernel_partitions(name).unwrap_or_default() {
+        forget_partition(file, n)?;
+    }
+    for &(n, start, len) in want {
         partition_op(file, BLKPG_ADD_PARTITION, n, start, len)?;
     }
     Ok(())

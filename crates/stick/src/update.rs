@@ -164,9 +164,15 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
         // The table is readable again: clear a window the open had to leave.
         stick.clear_window()?;
     }
-    if report.wrote_anything() && stick.disk_info().is_some() {
-        let now = *stick.layout();
-        report.kernel = Some(kernel::reread_partition_table(stick.device().file(), &now));
+    if let Some(name) = stick.disk_info().map(|d| d.name.clone()) {
+        if report.wrote_anything() {
+            let now = *stick.layout();
+            report.kernel = Some(kernel::reread_partition_table(
+                stick.device().file(),
+                &name,
+                &now,
+            ));
+        }
     }
     Ok(report)
 }

@@ -54,9 +54,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 pub fn print_kernel_table(k: Option<&KernelTable>) {
     match k {
         None | Some(KernelTable::Reread) => {}
-        Some(k @ (KernelTable::UpdatedPartitions | KernelTable::NoPartitionScan)) => {
-            eprintln!("note: {k}")
-        }
+        // Set one by one: the kernel shows them, how is a detail.
+        Some(KernelTable::UpdatedPartitions { .. }) => {}
+        Some(k @ KernelTable::NoPartitionScan) => eprintln!("note: {k}"),
         Some(k @ KernelTable::Stale { .. }) => eprintln!("warning: {k}"),
     }
 }
