@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover esp_fsck)
 want() { local t; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 sparse() { ./sparse.py "$@"; }
 bootshelf() {
@@ -123,5 +123,26 @@ if want shelf_discover; then
     > templates/stick.sparse
   printf '\0' > corpus/shelf_discover/template
   printf '\3' > corpus/shelf_discover/template-repaired
+fi
+if want esp_fsck; then
+  # The patch template is built by the harness; seeds: it unpatched, and the ESPs that
+  # `bootshelf install` makes at 512 and 4096 bytes per sector (their first MiB, where
+  # the boot sector, FATs, root directory and the first files are), sparse.
+  mkdir -p corpus/esp_fsck
+  printf '\0' > corpus/esp_fsck/template
+  stick
+  bootshelf install --sector-size 4096 --size 50M "$tmp/esp4k.img" >/dev/null
+  for v in "stick 512 1" "esp4k 4096 3"; do
+    set -- $v
+    # A 50 MiB stick's ESP is bytes 17 MiB .. 49 MiB at either sector size.
+    dd if="$tmp/$1.img" of="$tmp/$1.esp" bs=1M skip=17 count=32 status=none
+    # Boot sector, FATs and root directory (up to the first data sector), and the first
+    # data sectors (the directories); the loader's bytes are left out (they read as zero).
+    meta=$(python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(512)
+bps,spc,res,nf,re,_,_,fs=struct.unpack_from("<HBHBHHBH",b,11)
+print(res + nf*fs + (re*32 + bps-1)//bps + 4*spc - 1)' "$tmp/$1.esp")
+    { printf "\\$(printf '%03o' "$3")"; sparse "$tmp/$1.esp" "$2" "nonzero:0:$meta"; } \
+      > "corpus/esp_fsck/bootshelf-$2"
+  done
 fi
 ls -l corpus/* templates
