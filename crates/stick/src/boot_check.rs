@@ -37,6 +37,7 @@ pub fn check_boot<D: BlockDevice>(
     let lba0_lost = damage
         .iter()
         .any(|d| matches!(d, TableDamage::Lba0Lost { .. }));
+    let mut loaded = None;
     if !lba0_lost {
         let mut lba0 = vec![0u8; layout.sector_size as usize];
         dev.read_sectors(0, &mut lba0).map_err(|source| Error::Io {
@@ -44,8 +45,9 @@ pub fn check_boot<D: BlockDevice>(
             source,
         })?;
         out.extend(mbr_code(&lba0, layout, boot)?);
+        loaded = boot.loaded_slot(layout, &lba0);
     }
-    out.extend(stage2(dev, layout, boot)?);
+    out.extend(stage2(dev, layout, boot, loaded)?);
     let mut img = esp::read_esp(dev, layout.esp)?;
     match esp::fsck(&img) {
         Err(e) => out.push(Finding::EspUnreadable {
@@ -76,7 +78,10 @@ fn esp_reason(e: Error) -> String {
 /// it is: its patched LBA and sector size (docs/bios.md); another stage 2 length is
 /// another version's.
 pub fn mbr_code(lba0: &[u8], layout: &Layout, boot: &BootCode) -> Result<Option<Finding>> {
-    let want = boot_code_area(&boot.mbr_for(layout)?)?;
+    let slot = boot
+        .loaded_slot(layout, lba0)
+        .unwrap_or(layout.bios_boot.first_lba());
+    let want = boot_code_area(&boot.mbr_loading(layout, slot)?)?;
     let have = lba0
         .get(..MBR_CODE_MAX)
         .ok_or(Error::Internal("LBA 0 buffer shorter than 440 bytes"))?;
@@ -95,13 +100,13 @@ pub fn mbr_code(lba0: &[u8], layout: &Layout, boot: &BootCode) -> Result<Option<
         );
         let shift = have[MBR_SECTOR_SHIFT];
         let want_shift = layout.sector_size.trailing_zeros() as u8;
-        if lba != layout.bios_boot.first_lba() || shift != want_shift {
+        let [a, b] = layout.stage2_slots();
+        if ![a, b].contains(&lba) || shift != want_shift {
             return Ok(Some(Finding::BootCodeBroken {
                 piece,
                 reason: format!(
                     "it loads stage 2 from LBA {lba} with sectors of 2^{shift} bytes, but stage 2 \
-                     is at LBA {} with sectors of 2^{want_shift}",
-                    layout.bios_boot.first_lba()
+                     is at LBA {a} or {b} with sectors of 2^{want_shift}"
                 ),
             }));
         }
@@ -109,12 +114,14 @@ pub fn mbr_code(lba0: &[u8], layout: &Layout, boot: &BootCode) -> Result<Option<
     Ok(Some(Finding::BootCodeDiffers { piece }))
 }
 
-/// Rule: the BIOS boot area starts with this bootshelf's stage 2 (zero-padded to whole
-/// sectors). Without the `BSH2` signature the MBR refuses it.
+/// Rule: the stage 2 slot the MBR loads from (`loaded`, see [`BootCode::loaded_slot`];
+/// without one, either slot) holds this bootshelf's stage 2, zero-padded to whole
+/// sectors. Without the `BSH2` signature the MBR refuses it.
 pub fn stage2<D: BlockDevice>(
     dev: &mut D,
     layout: &Layout,
     boot: &BootCode,
+    loaded: Option<u64>,
 ) -> Result<Option<Finding>> {
     if boot.stage2.is_empty() {
         return Ok(None);
@@ -128,17 +135,22 @@ pub fn stage2<D: BlockDevice>(
             max: layout.stage2_capacity(),
         });
     }
+    let slots = match loaded {
+        Some(s) => vec![s],
+        None => layout.stage2_slots().to_vec(),
+    };
+    for &s in &slots {
+        if crate::update::stage2_is_at(dev, layout, boot.stage2, s)? {
+            return Ok(None);
+        }
+    }
     let mut cur = vec![0u8; n * ss];
-    dev.read_sectors(layout.bios_boot.first_lba(), &mut cur)
+    dev.read_sectors(slots[0], &mut cur)
         .map_err(|source| Error::Io {
             what: "reading BIOS stage 2",
             source,
         })?;
     let piece = BootPiece::Stage2;
-    let (head, pad) = cur.split_at(boot.stage2.len());
-    if head == boot.stage2 && pad.iter().all(|&b| b == 0) {
-        return Ok(None);
-    }
     if cur.iter().all(|&b| b == 0) {
         return Ok(Some(Finding::BootCodeZeroed { piece }));
     }

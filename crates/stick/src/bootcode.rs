@@ -119,6 +119,12 @@ impl BootCode<'_> {
     /// [`MBR_SECTOR_SHIFT`] (u8, log2 of the sector size). Shorter code (the placeholder)
     /// is written as it is.
     pub fn mbr_for(&self, layout: &Layout) -> Result<Vec<u8>> {
+        self.mbr_loading(layout, layout.bios_boot.first_lba())
+    }
+
+    /// [`BootCode::mbr_for`] with stage 2 at `stage2_lba` (one of
+    /// [`Layout::stage2_slots`]).
+    pub fn mbr_loading(&self, layout: &Layout, stage2_lba: u64) -> Result<Vec<u8>> {
         let mut code = self.mbr.to_vec();
         if code.len() == MBR_CODE_MAX {
             let ss = u64::from(layout.sector_size);
@@ -128,13 +134,30 @@ impl BootCode<'_> {
                 len: self.stage2.len(),
                 max: u64::from(u16::MAX) * ss,
             })?;
-            code[MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8]
-                .copy_from_slice(&layout.bios_boot.first_lba().to_le_bytes());
+            code[MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8].copy_from_slice(&stage2_lba.to_le_bytes());
             code[MBR_STAGE2_SECTORS..MBR_STAGE2_SECTORS + 2]
                 .copy_from_slice(&sectors.to_le_bytes());
             code[MBR_SECTOR_SHIFT] = layout.sector_size.trailing_zeros() as u8;
         }
         Ok(code)
+    }
+
+    /// The stage 2 slot (first LBA, one of [`Layout::stage2_slots`]) that the MBR code in
+    /// `lba0` loads from: `None` unless this is a full-size MBR (bootshelf's BIOS loader)
+    /// and `lba0` holds a full-size MBR whose patched sector size is the disk's and whose
+    /// stage 2 LBA is a slot.
+    pub fn loaded_slot(&self, layout: &Layout, lba0: &[u8]) -> Option<u64> {
+        if self.mbr.len() != MBR_CODE_MAX {
+            return None;
+        }
+        let lba = u64::from_le_bytes(
+            lba0.get(MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8)?
+                .try_into()
+                .ok()?,
+        );
+        let shift = *lba0.get(MBR_SECTOR_SHIFT)?;
+        (shift == layout.sector_size.trailing_zeros() as u8 && layout.stage2_slots().contains(&lba))
+            .then_some(lba)
     }
 
     /// Whether this is the placeholder set (so `\BOOTSHELF.TXT` can say so).

@@ -263,24 +263,35 @@ pub(crate) fn write_stage2<D: BlockDevice>(
     layout: &Layout,
     stage2: &[u8],
 ) -> Result<()> {
+    write_stage2_at(dev, layout, layout.bios_boot.first_lba(), stage2)
+}
+
+/// Write stage 2 from `lba` (a slot of [`Layout::stage2_slots`]), zero-padded to whole
+/// sectors; it must end inside the BIOS area.
+pub(crate) fn write_stage2_at<D: BlockDevice>(
+    dev: &mut D,
+    layout: &Layout,
+    lba: u64,
+    stage2: &[u8],
+) -> Result<()> {
     if stage2.is_empty() {
         return Ok(());
     }
     let ss = layout.sector_size as usize;
     let mut buf = stage2.to_vec();
     buf.resize(stage2.len().div_ceil(ss) * ss, 0);
-    if buf.len() as u64 > layout.stage2_capacity() {
+    let room = layout.bios_boot.end_lba().saturating_sub(lba) * ss as u64;
+    if buf.len() as u64 > room {
         return Err(Error::BootCodeTooLarge {
             what: "BIOS stage 2",
             len: stage2.len(),
             max: layout.stage2_capacity(),
         });
     }
-    dev.write_sectors(layout.bios_boot.first_lba(), &buf)
-        .map_err(|source| Error::Io {
-            what: "writing BIOS stage 2",
-            source,
-        })
+    dev.write_sectors(lba, &buf).map_err(|source| Error::Io {
+        what: "writing BIOS stage 2",
+        source,
+    })
 }
 
 /// The contents of `\BOOTSHELF.TXT`.

@@ -175,6 +175,20 @@ impl Layout {
         self.bios_boot.byte_len(self.sector_size)
     }
 
+    /// The two places stage 2 can be, by first LBA: slot A at the start of the BIOS boot
+    /// area (where `install` writes it), slot B in its second half. `update` writes a new
+    /// stage 2 into the slot the MBR does not load from, then points the MBR at it in one
+    /// sector write (docs/stick-layout.md, "Write order of `update`").
+    pub fn stage2_slots(&self) -> [u64; 2] {
+        let first = self.bios_boot.first_lba();
+        [first, first + self.bios_boot.sectors() / 2]
+    }
+
+    /// Bytes a stage 2 may have to fit one slot (half the BIOS boot area).
+    pub fn stage2_slot_capacity(&self) -> u64 {
+        self.bios_boot.sectors() / 2 * u64::from(self.sector_size)
+    }
+
     /// Recognise a bootshelf layout in a partition table read by `ptable` (the reader the
     /// bootloaders use). On top of [`ptable::Layout::of`] (data partition, ESP, window
     /// slot) a stick has its data partition at 1 MiB, the ESP after it, and (GPT) the data

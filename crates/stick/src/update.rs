@@ -5,16 +5,18 @@
 //!
 //! Order (docs/stick-layout.md, "Write order of `update`"): a bad GPT copy first (from the
 //! good one), then the ESP (crash-safe file replacement, see [`crate::esp`]; rebuilt whole
-//! only when its file system is damaged or unreadable), then stage 2, then LBA 0 last:
-//! its 440 bytes of code (the rest kept byte for byte) or, when it was lost, the whole
-//! protective MBR in one sector write. Pieces already identical are not written. On a
+//! only when its file system is damaged or unreadable), then stage 2 into the slot the MBR
+//! does not load from ([`Layout::stage2_slots`]), then LBA 0 last, one sector write: its
+//! 440 bytes of code pointing at that slot (the rest kept byte for byte) or, when it was
+//! lost, the whole protective MBR or MBR partition table. Until that last write the old
+//! MBR loads the old stage 2, untouched. Pieces already identical are not written. On a
 //! block device the kernel then re-reads the partition table ([`crate::kernel`]).
 
 use crate::bootcode::BootCode;
 use crate::esp;
-use crate::install::{info_text, write_stage2};
+use crate::install::{info_text, write_stage2_at};
 use crate::kernel::{self, KernelTable};
-use crate::layout::{Error, Result, Scheme, Stick, TableDamage};
+use crate::layout::{Error, Layout, Result, Scheme, Stick, TableDamage};
 use crate::partition_write::{boot_code_area, set_boot_code};
 use blockdev::BlockDevice;
 
@@ -115,22 +117,25 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
         report.esp_sectors_written = img.len() / layout.sector_size as usize;
     }
 
+    // The BIOS pair: stage 2 into a slot the MBR does not load from, then LBA 0 pointing
+    // at it in one sector write (module documentation).
     let ss = layout.sector_size as usize;
-    if !boot.stage2.is_empty() {
-        let n = boot.stage2.len().div_ceil(ss);
-        let mut cur = vec![0u8; n * ss];
-        dev.read_sectors(layout.bios_boot.first_lba(), &mut cur)
-            .map_err(io("reading BIOS stage 2"))?;
-        if cur.get(..boot.stage2.len()) != Some(boot.stage2)
-            || cur[boot.stage2.len()..].iter().any(|&b| b != 0)
-        {
-            write_stage2(dev, &layout, boot.stage2)?;
-            dev.flush().map_err(io("flushing stage 2"))?;
-            report.stage2_written = true;
-        }
+    let mut lba0 = vec![0u8; ss];
+    let current = if lba0_lost {
+        None
+    } else {
+        dev.read_sectors(0, &mut lba0)
+            .map_err(io("reading LBA 0"))?;
+        boot.loaded_slot(&layout, &lba0)
+    };
+    let slot = stage2_slot(dev, &layout, boot, current)?;
+    if !stage2_is_at(dev, &layout, boot.stage2, slot)? {
+        write_stage2_at(dev, &layout, slot, boot.stage2)?;
+        dev.flush().map_err(io("flushing stage 2"))?;
+        report.stage2_written = true;
     }
 
-    let code = boot.mbr_for(&layout)?;
+    let code = boot.mbr_loading(&layout, slot)?;
     if lba0_lost && layout.scheme == Scheme::Mbr {
         // The MBR partition table install writes (new disk signature), with the boot
         // code: one sector write, then a flush.
@@ -147,9 +152,6 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
         dev.flush().map_err(io("flushing LBA 0"))?;
         report.lba0_restored = true;
     } else {
-        let mut lba0 = vec![0u8; ss];
-        dev.read_sectors(0, &mut lba0)
-            .map_err(io("reading LBA 0"))?;
         let mut new0 = lba0.clone();
         set_boot_code(&mut new0, &code)?;
         if new0 != lba0 {
@@ -175,4 +177,57 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
         }
     }
     Ok(report)
+}
+
+/// The slot (first LBA) stage 2 goes to: the one the MBR loads from (`current`) when it
+/// holds this stage 2 already, else the other one; with no usable MBR, a slot that holds
+/// it already, else slot A. A stage 2 larger than half the BIOS area has only slot A
+/// (written in place).
+fn stage2_slot<D: BlockDevice>(
+    dev: &mut D,
+    layout: &Layout,
+    boot: &BootCode,
+    current: Option<u64>,
+) -> Result<u64> {
+    let [a, b] = layout.stage2_slots();
+    if boot.stage2.is_empty() || boot.stage2.len() as u64 > layout.stage2_slot_capacity() {
+        return Ok(a);
+    }
+    Ok(match current {
+        Some(c) if stage2_is_at(dev, layout, boot.stage2, c)? => c,
+        Some(c) if c == a => b,
+        Some(_) => a,
+        None if !stage2_is_at(dev, layout, boot.stage2, a)?
+            && stage2_is_at(dev, layout, boot.stage2, b)? =>
+        {
+            b
+        }
+        None => a,
+    })
+}
+
+/// Whether the sectors from `lba` hold `stage2`, zero-padded to whole sectors (an empty
+/// stage 2 is always there).
+pub(crate) fn stage2_is_at<D: BlockDevice>(
+    dev: &mut D,
+    layout: &Layout,
+    stage2: &[u8],
+    lba: u64,
+) -> Result<bool> {
+    if stage2.is_empty() {
+        return Ok(true);
+    }
+    let ss = layout.sector_size as usize;
+    let n = stage2.len().div_ceil(ss);
+    if lba + n as u64 > layout.bios_boot.end_lba() {
+        return Ok(false);
+    }
+    let mut cur = vec![0u8; n * ss];
+    dev.read_sectors(lba, &mut cur)
+        .map_err(|source| Error::Io {
+            what: "reading BIOS stage 2",
+            source,
+        })?;
+    let (head, pad) = cur.split_at(stage2.len());
+    Ok(head == stage2 && pad.iter().all(|&b| b == 0))
 }
