@@ -374,3 +374,66 @@ fn a_loop_device_without_partition_scanning_is_a_note() {
         run.stderr
     );
 }
+
+/// An `update` over another version's stage 2 (here: this stage 2 with one byte changed,
+/// its `BSH2` signature kept) writes the new one into the slot the MBR does not load from
+/// and then switches LBA 0: everything else the old MBR reads stays byte for byte, so an
+/// unplug before the last write leaves the old pair that booted before.
+#[test]
+fn a_new_stage2_goes_to_the_other_slot_and_lba0_switches_last() {
+    let sh = Bootshelf::new("cli-repair-slots");
+    let (img, l, _) = stick_with_isos(&sh, &[]);
+    let ss = u64::from(l.sector_size);
+    let [a, b] = l.stage2_slots();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&img)
+        .unwrap();
+    // "Another version": one byte of slot A's stage 2 changed.
+    let at = a * ss + 100;
+    let mut byte = [0u8];
+    f.read_exact_at(&mut byte, at).unwrap();
+    f.write_all_at(&[byte[0] ^ 0xFF], at).unwrap();
+    drop(f);
+    let found = findings(&sh, &img, 0, &[]);
+    assert!(
+        found.contains(&(
+            "boot_code_differs".into(),
+            "warning".into(),
+            "BIOS stage 2".into()
+        )),
+        "{found:?}"
+    );
+
+    let before = std::fs::read(&img).unwrap();
+    let out = sh.ok(&["update", s(&img)]);
+    assert!(out.contains("BIOS stage 2, MBR boot code"), "{out}");
+    let after = std::fs::read(&img).unwrap();
+    // What changed: LBA 0 (one sector, written last) and the sectors of slot B, nothing
+    // else; until LBA 0 was written the old MBR loaded the untouched slot A.
+    let stage2_sectors = loaders::BIOS_STAGE2.len().div_ceil(ss as usize) as u64;
+    for (i, (x, y)) in before
+        .chunks_exact(ss as usize)
+        .zip(after.chunks_exact(ss as usize))
+        .enumerate()
+    {
+        let lba = i as u64;
+        if x != y {
+            assert!(
+                lba == 0 || (b..b + stage2_sectors).contains(&lba),
+                "sector {lba} changed (slot A {a}, slot B {b})"
+            );
+        }
+    }
+    let slot = u64::from_le_bytes(after[0x1A8..0x1B0].try_into().unwrap());
+    assert_eq!(slot, b, "the MBR loads slot B");
+    assert_eq!(
+        &after[(b * ss) as usize..(b * ss) as usize + loaders::BIOS_STAGE2.len()],
+        loaders::BIOS_STAGE2
+    );
+    let clean = findings(&sh, &img, 0, &[]);
+    assert!(clean.iter().all(|(_, sev, _)| sev == "note"), "{clean:?}");
+    let out = sh.ok(&["update", s(&img)]);
+    assert!(out.contains("already up to date"), "{out}");
+}
