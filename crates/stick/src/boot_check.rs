@@ -189,3 +189,53 @@ pub fn uefi_loader(img: &mut [u8], boot: &BootCode) -> Option<Finding> {
         Ok(Some(_)) => Some(Finding::BootCodeDiffers { piece }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Scheme;
+
+    #[test]
+    fn mbr_rule_tells_zeroed_broken_and_other_code_apart() {
+        let l = Layout::plan(Scheme::Gpt, 512, (100u64 << 20) / 512).unwrap();
+        let mbr = [0x90u8; MBR_CODE_MAX];
+        let boot = BootCode {
+            mbr: &mbr,
+            stage2: &[1u8; 5000],
+            efi: &[],
+        };
+        let [a, b] = l.stage2_slots();
+        let mut lba0 = vec![0u8; 512];
+        // Zeroed.
+        assert_eq!(
+            mbr_code(&lba0, &l, &boot).unwrap(),
+            Some(Finding::BootCodeZeroed {
+                piece: BootPiece::MbrCode
+            })
+        );
+        // Ours, loading either slot: nothing to say.
+        for slot in [a, b] {
+            lba0[..MBR_CODE_MAX].copy_from_slice(&boot.mbr_loading(&l, slot).unwrap());
+            assert_eq!(mbr_code(&lba0, &l, &boot).unwrap(), None);
+            assert_eq!(boot.loaded_slot(&l, &lba0), Some(slot));
+        }
+        // Other code loading slot B: another version's.
+        lba0[0] = 0xEB;
+        assert_eq!(
+            mbr_code(&lba0, &l, &boot).unwrap(),
+            Some(Finding::BootCodeDiffers {
+                piece: BootPiece::MbrCode
+            })
+        );
+        // Loading from no slot: broken, naming both.
+        lba0[MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8].copy_from_slice(&7u64.to_le_bytes());
+        match mbr_code(&lba0, &l, &boot).unwrap() {
+            Some(Finding::BootCodeBroken { reason, .. }) => assert!(
+                reason.contains("LBA 7") && reason.contains(&format!("LBA {a} or {b}")),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(boot.loaded_slot(&l, &lba0), None);
+    }
+}

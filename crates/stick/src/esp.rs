@@ -1072,6 +1072,93 @@ mod tests {
 }
 
 #[cfg(test)]
+mod fsck_tests {
+    use super::*;
+
+    /// A 32 MiB ESP as install makes it, its geometry, and the first cluster of the loader.
+    fn esp() -> (Vec<u8>, Geometry, u64) {
+        let loader = vec![0x5Au8; 5000];
+        let img = build_image(
+            512,
+            (32 << 20) / 512,
+            &[(LOADER_PATH, &loader), (INFO_PATH, b"info")],
+        )
+        .unwrap();
+        let g = Geometry::parse(&img).unwrap();
+        let dir = dir_cluster(&img, &g, "EFI/BOOT").unwrap();
+        let at = find_sfn(&img, &g, dir, &sfn_bytes("BOOTX64.EFI"))
+            .unwrap()
+            .unwrap();
+        let first = entry_cluster(&img[at..at + 32]);
+        (img, g, first)
+    }
+
+    fn kinds(img: &[u8]) -> Vec<&'static str> {
+        fsck(img).unwrap().iter().map(|i| i.kind()).collect()
+    }
+
+    #[test]
+    fn a_fresh_esp_is_clean_and_each_damage_is_named() {
+        let (img, g, first) = esp();
+        assert_eq!(fsck(&img).unwrap(), []);
+        let chain_len = 5000u64.div_ceil(g.cluster_bytes());
+        assert!(chain_len >= 2, "the loader spans {chain_len} clusters");
+
+        // The chain cut short: its second link points at a free cluster.
+        let mut x = img.clone();
+        let free = g.clusters; // the last cluster, unused on a fresh ESP
+        fat_set(&mut x, &g, 0, first, free);
+        fat_set(&mut x, &g, 1, first, free);
+        let k = kinds(&x);
+        assert!(k.contains(&"esp_bad_chain"), "{k:?}");
+        assert!(k.contains(&"esp_lost_clusters"), "{k:?}");
+
+        // Cross-linked: the chain runs into the root of another chain (the info file).
+        let mut x = img.clone();
+        let info_at = find_sfn(
+            &x,
+            &g,
+            None,
+            &sfn_bytes(&short_name_of(&mut x.clone(), INFO_PATH).unwrap()),
+        )
+        .unwrap()
+        .unwrap();
+        let info_first = entry_cluster(&x[info_at..info_at + 32]);
+        fat_set(&mut x, &g, 0, first, info_first);
+        assert!(kinds(&x).contains(&"esp_cross_linked"), "{:?}", kinds(&x));
+
+        // Size larger than the chain.
+        let mut x = img.clone();
+        let dir = dir_cluster(&x, &g, "EFI/BOOT").unwrap();
+        let at = find_sfn(&x, &g, dir, &sfn_bytes("BOOTX64.EFI"))
+            .unwrap()
+            .unwrap();
+        x[at + raw::DIR_SIZE..at + raw::DIR_SIZE + 4].copy_from_slice(&100_000u32.to_le_bytes());
+        assert_eq!(kinds(&x), ["esp_size_mismatch"]);
+
+        // FAT copies differ; a lost cluster; both benign.
+        let mut x = img.clone();
+        fat_set(&mut x, &g, 1, free, 0xFFFF);
+        assert_eq!(kinds(&x), ["esp_fat_copies_differ"]);
+        fat_set(&mut x, &g, 0, free, 0xFFFF);
+        assert_eq!(kinds(&x), ["esp_lost_clusters"]);
+        assert!(fsck(&x).unwrap().iter().all(|i| i.is_benign()));
+
+        // A directory gone: its entry deleted.
+        let mut x = img.clone();
+        let at = find_sfn(&x, &g, None, &sfn_bytes("EFI")).unwrap().unwrap();
+        x[at] = 0xE5;
+        let k = kinds(&x);
+        assert!(k.contains(&"esp_missing_directory"), "{k:?}");
+
+        // Not a FAT at all.
+        let mut x = img.clone();
+        x[510] = 0;
+        assert!(matches!(fsck(&x), Err(Error::BadEsp { .. })));
+    }
+}
+
+#[cfg(test)]
 mod fuzz_tests {
     use super::*;
 
