@@ -54,8 +54,37 @@ impl UpdateReport {
 /// repair its table too).
 pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
     let layout = *stick.layout();
-    boot.check_fits(&layout)?;
     let damage = stick.table_damage().to_vec();
+    let mut report = update_device(stick.device(), &layout, &damage, boot)?;
+    stick.set_table_damage(Vec::new());
+    if report.lba0_restored {
+        // The table is readable again: clear a window the open had to leave.
+        stick.clear_window()?;
+    }
+    if let Some(name) = stick.disk_info().map(|d| d.name.clone()) {
+        if report.wrote_anything() {
+            let now = *stick.layout();
+            report.kernel = Some(kernel::reread_partition_table(
+                stick.device().file(),
+                &name,
+                &now,
+            ));
+        }
+    }
+    Ok(report)
+}
+
+/// The writes of [`update`] on the device of a stick with `layout`, whose table has
+/// `damage` (as [`Stick::table_damage`] says), in the crash-safe order of the module
+/// documentation. Leaves the ISO window and the kernel to [`update`].
+pub fn update_device<D: BlockDevice>(
+    dev: &mut D,
+    layout: &Layout,
+    damage: &[TableDamage],
+    boot: &BootCode,
+) -> Result<UpdateReport> {
+    let layout = *layout;
+    boot.check_fits(&layout)?;
     let lba0_lost = damage
         .iter()
         .any(|d| matches!(d, TableDamage::Lba0Lost { .. }));
@@ -65,7 +94,6 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
             TableDamage::GptCopyInvalid { .. } | TableDamage::GptCopiesDiffer
         )
     });
-    let dev = stick.device();
     let io = |what: &'static str| move |source| Error::Io { what, source };
     let mut report = UpdateReport::default();
 
@@ -159,21 +187,6 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
                 .map_err(io("writing the MBR boot code"))?;
             dev.flush().map_err(io("flushing LBA 0"))?;
             report.mbr_written = true;
-        }
-    }
-    stick.set_table_damage(Vec::new());
-    if lba0_lost {
-        // The table is readable again: clear a window the open had to leave.
-        stick.clear_window()?;
-    }
-    if let Some(name) = stick.disk_info().map(|d| d.name.clone()) {
-        if report.wrote_anything() {
-            let now = *stick.layout();
-            report.kernel = Some(kernel::reread_partition_table(
-                stick.device().file(),
-                &name,
-                &now,
-            ));
         }
     }
     Ok(report)
