@@ -231,15 +231,54 @@ fn lba0_of_gpt_4096_and_mbr_512_sticks_is_rewritten() {
 }
 
 #[test]
-fn what_update_cannot_repair_is_refused_with_nothing_written() {
+fn a_lost_gpt_is_rewritten_and_what_cannot_be_repaired_is_refused() {
     let sh = Bootshelf::new("cli-repair");
-    let (img, layout, _) = stick_with_isos(&sh, &[]);
-    // LBA 0 and both GPT copies gone: nothing says where the partitions were.
+    let (img, layout, sources) = stick_with_isos(&sh, &[]);
+    let ss = layout.sector_size;
+    let data_before = read_range(&img, layout.data.byte_start(ss), layout.data.byte_len(ss));
+    // LBA 0 and both GPT copies gone: the partitions are found where install puts them.
     Damage::Lba0.apply(&img, &layout);
-    Damage::PrimaryGpt.apply(&img, &layout);
     let len = std::fs::metadata(&img).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
-    f.write_all_at(&[0xFF; 4], len - 512 + 16).unwrap();
+    f.write_all_at(&vec![0u8; 33 * 512], 512).unwrap();
+    f.write_all_at(&vec![0u8; 33 * 512], len - 33 * 512)
+        .unwrap();
+    drop(f);
+    let found = findings(&sh, &img, 1, &[]);
+    assert!(
+        found.contains(&(
+            "gpt_lost".into(),
+            "problem".into(),
+            "partition table".into()
+        )),
+        "{found:?}"
+    );
+    let err = sh
+        .run(&["add", s(&img), s(&sources[0].1)])
+        .assert_code(2)
+        .stderr;
+    assert!(err.contains("bootshelf update"), "{err}");
+    let out = sh.ok(&["update", s(&img)]);
+    assert!(out.contains("partition table (rewritten"), "{out}");
+    assert!(
+        read_range(&img, layout.data.byte_start(ss), layout.data.byte_len(ss)) == data_before,
+        "the data partition changed"
+    );
+    let text = sh.ok(&["check", s(&img), "--hash"]);
+    assert!(text.contains("(2 hashes match): no problems"), "{text}");
+    assert_eq!(*stick::Stick::open(&img, false).unwrap().layout(), layout);
+    check_image(&img, &layout, sh.dir());
+
+    // The same with the exFAT's boot sector gone too: nothing says where the partitions
+    // were; refused, nothing written.
+    Damage::Lba0.apply(&img, &layout);
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.write_all_at(&vec![0u8; 33 * 512], 512).unwrap();
+    f.write_all_at(&vec![0u8; 33 * 512], len - 33 * 512)
+        .unwrap();
+    f.write_all_at(&[0u8; 512], layout.data.byte_start(ss))
+        .unwrap();
+    drop(f);
     let before = std::fs::read(&img).unwrap();
     let err = sh.run(&["update", s(&img)]).assert_code(2).stderr;
     assert!(err.contains("not a bootshelf stick"), "{err}");

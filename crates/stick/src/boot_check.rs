@@ -36,7 +36,7 @@ pub fn check_boot<D: BlockDevice>(
         .collect();
     let lba0_lost = damage
         .iter()
-        .any(|d| matches!(d, TableDamage::Lba0Lost { .. }));
+        .any(|d| matches!(d, TableDamage::Lba0Lost { .. } | TableDamage::GptLost));
     let mut loaded = None;
     if !lba0_lost {
         let mut lba0 = vec![0u8; layout.sector_size as usize];

@@ -277,6 +277,10 @@ pub enum TableDamage {
     /// Both GPT copies validate but describe different tables (an interrupted table
     /// write); the primary is in use.
     GptCopiesDiffer,
+    /// Neither GPT copy validates and LBA 0 says nothing either, but the data partition
+    /// and the ESP are exactly where `install` puts them on a GPT disk this size (as
+    /// [`TableDamage::Lba0Lost`] finds an MBR stick).
+    GptLost,
 }
 
 impl fmt::Display for TableDamage {
@@ -306,6 +310,10 @@ impl fmt::Display for TableDamage {
             }
             TableDamage::GptCopiesDiffer => f.write_str(
                 "the primary and backup GPT describe different tables; the primary is in use",
+            ),
+            TableDamage::GptLost => f.write_str(
+                "neither GPT copy is readable and LBA 0 has no table (the data partition and \
+                 the ESP are where install put them)",
             ),
         }
     }
@@ -416,6 +424,12 @@ pub enum Error {
         /// Whether LBA 0 is all zero.
         zeroed: bool,
     },
+    /// The GPT of a stick is gone ([`TableDamage::GptLost`]); only `check` and `update`
+    /// open such a stick ([`Stick::open_for_repair`]).
+    GptLost {
+        /// The target.
+        path: PathBuf,
+    },
     /// An invariant of our own code failed (a bug, reported rather than a panic).
     Internal(&'static str),
 }
@@ -487,6 +501,14 @@ impl fmt::Display for Error {
                 },
                 path.display()
             ),
+            Error::GptLost { path } => write!(
+                f,
+                "{}: {}; run `bootshelf update {}` to rewrite the partition table (the ISOs are \
+                 kept)",
+                path.display(),
+                TableDamage::GptLost,
+                path.display()
+            ),
             Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
         }
     }
@@ -533,6 +555,9 @@ impl Stick {
                 scheme,
                 zeroed,
             }),
+            None if stick.damage.contains(&TableDamage::GptLost) => Err(Error::GptLost {
+                path: path.to_owned(),
+            }),
             None => Ok(stick),
         }
     }
@@ -565,7 +590,7 @@ impl Stick {
         let (layout, damage) = read_layout_for_repair(&mut dev, path)?;
         let lba0_lost = damage
             .iter()
-            .any(|d| matches!(d, TableDamage::Lba0Lost { .. }));
+            .any(|d| matches!(d, TableDamage::Lba0Lost { .. } | TableDamage::GptLost));
         let mut stick = Stick {
             path: path.to_owned(),
             dev,
@@ -657,12 +682,20 @@ impl Stick {
 pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
     let (layout, damage) = read_layout_for_repair(dev, path)?;
     for d in damage {
-        if let TableDamage::Lba0Lost { scheme, zeroed } = d {
-            return Err(Error::Lba0Lost {
-                path: path.to_owned(),
-                scheme,
-                zeroed,
-            });
+        match d {
+            TableDamage::Lba0Lost { scheme, zeroed } => {
+                return Err(Error::Lba0Lost {
+                    path: path.to_owned(),
+                    scheme,
+                    zeroed,
+                })
+            }
+            TableDamage::GptLost => {
+                return Err(Error::GptLost {
+                    path: path.to_owned(),
+                })
+            }
+            _ => {}
         }
     }
     Ok(layout)
@@ -686,17 +719,26 @@ pub fn read_layout_for_repair<D: BlockDevice>(
                 });
                 t
             }
-            None => match mbr_stick_without_lba0(dev)? {
-                Some((layout, zeroed)) => {
+            None => {
+                if let Some((layout, zeroed)) = stick_by_its_partitions(dev, Scheme::Mbr)? {
                     let damage = vec![TableDamage::Lba0Lost {
                         scheme: Scheme::Mbr,
                         zeroed,
                     }];
                     return Ok((layout, damage));
                 }
-                None => return Err(table_error(e, path)),
-            },
+                if let Some((layout, _)) = stick_by_its_partitions(dev, Scheme::Gpt)? {
+                    return Ok((layout, vec![TableDamage::GptLost]));
+                }
+                return Err(table_error(e, path));
+            }
         },
+        Err(e @ ptable::Error::NoValidGpt { .. }) => {
+            if let Some((layout, _)) = stick_by_its_partitions(dev, Scheme::Gpt)? {
+                return Ok((layout, vec![TableDamage::GptLost]));
+            }
+            return Err(table_error(e, path));
+        }
         Err(e) => return Err(table_error(e, path)),
     };
     if let Table::Gpt { gpt, .. } = &table {
@@ -768,13 +810,17 @@ fn gpt_without_lba0<D: BlockDevice>(dev: &mut D) -> Result<Option<(Table, bool)>
     )))
 }
 
-/// LBA 0 holds no MBR and there is no GPT: is this an MBR stick whose table (in LBA 0)
-/// is lost? Only when both partitions are exactly where `install --mbr` puts them on a
-/// disk this size: the data partition's exFAT at 1 MiB, as long as planned, and a FAT
-/// labelled [`crate::esp::LABEL`] at the planned ESP. Returns the planned layout and
-/// whether LBA 0 is all zero.
-fn mbr_stick_without_lba0<D: BlockDevice>(dev: &mut D) -> Result<Option<(Layout, bool)>> {
-    let Ok(plan) = Layout::plan(Scheme::Mbr, dev.sector_size(), dev.sector_count()) else {
+/// No partition table can be read: is this a `scheme` stick whose table is lost? Only
+/// when both partitions are exactly where `install` puts them on a disk this size with
+/// this scheme: the data partition's exFAT at 1 MiB, as long as planned, and a FAT
+/// labelled [`crate::esp::LABEL`] at the planned ESP (the two schemes' plans differ by
+/// the room the backup GPT takes, so at most one matches). Returns the planned layout
+/// and whether LBA 0 is all zero.
+fn stick_by_its_partitions<D: BlockDevice>(
+    dev: &mut D,
+    scheme: Scheme,
+) -> Result<Option<(Layout, bool)>> {
+    let Ok(plan) = Layout::plan(scheme, dev.sector_size(), dev.sector_count()) else {
         return Ok(None);
     };
     let ss = dev.sector_size() as usize;

@@ -87,7 +87,8 @@ pub fn update_device<D: BlockDevice>(
     boot.check_fits(&layout)?;
     let lba0_lost = damage
         .iter()
-        .any(|d| matches!(d, TableDamage::Lba0Lost { .. }));
+        .any(|d| matches!(d, TableDamage::Lba0Lost { .. } | TableDamage::GptLost));
+    let gpt_lost = damage.contains(&TableDamage::GptLost);
     let gpt_bad = damage.iter().any(|d| {
         matches!(
             d,
@@ -164,11 +165,12 @@ pub fn update_device<D: BlockDevice>(
     }
 
     let code = boot.mbr_loading(&layout, slot)?;
-    if lba0_lost && layout.scheme == Scheme::Mbr {
-        // The MBR partition table install writes (new disk signature), with the boot
-        // code: one sector write, then a flush.
+    if gpt_lost || (lba0_lost && layout.scheme == Scheme::Mbr) {
+        // The partition table install writes (new GUIDs or disk signature), with the boot
+        // code: MBR, one sector write; GPT, backup, primary, then LBA 0, each flushed.
         crate::partition_write::write_table(dev, &layout, &code)?;
         report.lba0_restored = true;
+        report.gpt_repaired = gpt_lost;
     } else if lba0_lost {
         // The protective MBR install writes, with the boot code: one sector write.
         let pmbr =

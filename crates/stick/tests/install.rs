@@ -186,13 +186,16 @@ fn a_half_installed_disk_is_not_a_stick() {
                 Err(Error::NotAStick { found, .. }) => {
                     assert!(found.contains("no partition table"), "{found}")
                 }
-                // An MBR stick killed once its ESP and exFAT were complete (the exFAT's
-                // boot sector is written last) is an MBR stick whose LBA 0 is lost:
-                // `update` finishes it.
+                // A stick killed once its ESP and exFAT were complete (the exFAT's boot
+                // sector is written last) is a stick whose table is lost (MBR: LBA 0;
+                // GPT: all of it): `update` finishes it.
                 Err(Error::Lba0Lost {
                     scheme: Scheme::Mbr,
                     ..
-                }) if scheme == Scheme::Mbr && matches!(stop, Step::Stage2 | Step::Table) => {
+                })
+                | Err(Error::GptLost { .. })
+                    if matches!(stop, Step::Stage2 | Step::Table) =>
+                {
                     let mut st = Stick::open_for_repair(&snap, true).unwrap();
                     let r = stick::update::update(&mut st, &boot_a()).unwrap();
                     assert!(r.lba0_restored, "{scheme} {ss} killed at {stop:?}: {r:?}");

@@ -21,7 +21,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let r = stick::update::update(&mut stick, &boot)
         .with_context(|| format!("updating {}", args.target.display()))?;
     let mut changed = Vec::new();
-    if r.gpt_repaired {
+    if r.gpt_repaired && r.lba0_restored {
+        changed.push("partition table (rewritten where install puts it)".to_owned());
+    } else if r.gpt_repaired {
         changed.push("GPT (repaired from its good copy)".to_owned());
     }
     if let Some(why) = &r.esp_rebuilt {
@@ -32,7 +34,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if r.stage2_written {
         changed.push("BIOS stage 2".into());
     }
-    if r.lba0_restored {
+    if r.lba0_restored && r.gpt_repaired {
+        changed.push("MBR boot code".into());
+    } else if r.lba0_restored {
         changed.push(match stick.layout().scheme {
             stick::Scheme::Gpt => "LBA 0 (protective MBR and MBR boot code)".into(),
             stick::Scheme::Mbr => "LBA 0 (MBR partition table and boot code)".into(),
