@@ -34,9 +34,12 @@ pub fn check_boot<D: BlockDevice>(
         .iter()
         .map(|d| Finding::TableDamaged { damage: d.clone() })
         .collect();
-    let lba0_lost = damage
-        .iter()
-        .any(|d| matches!(d, TableDamage::Lba0Lost { .. } | TableDamage::GptLost));
+    let lba0_lost = damage.iter().any(|d| {
+        matches!(
+            d,
+            TableDamage::Lba0Lost { .. } | TableDamage::GptLost { .. }
+        )
+    });
     let mut loaded = None;
     if !lba0_lost {
         let mut lba0 = vec![0u8; layout.sector_size as usize];

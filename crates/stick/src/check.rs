@@ -406,7 +406,7 @@ impl Finding {
                 TableDamage::Lba0Lost { .. } => "lba0_lost",
                 TableDamage::GptCopyInvalid { .. } => "gpt_copy_invalid",
                 TableDamage::GptCopiesDiffer => "gpt_copies_differ",
-                TableDamage::GptLost => "gpt_lost",
+                TableDamage::GptLost { .. } => "gpt_lost",
             },
             BootCodeZeroed { .. } => "boot_code_zeroed",
             BootCodeBroken { .. } => "boot_code_broken",

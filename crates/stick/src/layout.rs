@@ -280,7 +280,10 @@ pub enum TableDamage {
     /// Neither GPT copy validates and LBA 0 says nothing either, but the data partition
     /// and the ESP are exactly where `install` puts them on a GPT disk this size (as
     /// [`TableDamage::Lba0Lost`] finds an MBR stick).
-    GptLost,
+    GptLost {
+        /// Why no table was read (ptable's error: both GPT copies, or no table in LBA 0).
+        why: String,
+    },
 }
 
 impl fmt::Display for TableDamage {
@@ -311,9 +314,10 @@ impl fmt::Display for TableDamage {
             TableDamage::GptCopiesDiffer => f.write_str(
                 "the primary and backup GPT describe different tables; the primary is in use",
             ),
-            TableDamage::GptLost => f.write_str(
-                "neither GPT copy is readable and LBA 0 has no table (the data partition and \
-                 the ESP are where install put them)",
+            TableDamage::GptLost { why } => write!(
+                f,
+                "no partition table can be read ({why}), but the data partition and the ESP \
+                 are where install puts them on a GPT disk"
             ),
         }
     }
@@ -429,6 +433,8 @@ pub enum Error {
     GptLost {
         /// The target.
         path: PathBuf,
+        /// Why no table was read.
+        why: String,
     },
     /// An invariant of our own code failed (a bug, reported rather than a panic).
     Internal(&'static str),
@@ -501,12 +507,12 @@ impl fmt::Display for Error {
                 },
                 path.display()
             ),
-            Error::GptLost { path } => write!(
+            Error::GptLost { path, why } => write!(
                 f,
                 "{}: {}; run `bootshelf update {}` to rewrite the partition table (the ISOs are \
                  kept)",
                 path.display(),
-                TableDamage::GptLost,
+                TableDamage::GptLost { why: why.clone() },
                 path.display()
             ),
             Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
@@ -555,10 +561,16 @@ impl Stick {
                 scheme,
                 zeroed,
             }),
-            None if stick.damage.contains(&TableDamage::GptLost) => Err(Error::GptLost {
-                path: path.to_owned(),
-            }),
-            None => Ok(stick),
+            None => match stick.damage.iter().find_map(|d| match d {
+                TableDamage::GptLost { why } => Some(why.clone()),
+                _ => None,
+            }) {
+                Some(why) => Err(Error::GptLost {
+                    path: path.to_owned(),
+                    why,
+                }),
+                None => Ok(stick),
+            },
         }
     }
 
@@ -588,9 +600,12 @@ impl Stick {
             }
         }
         let (layout, damage) = read_layout_for_repair(&mut dev, path)?;
-        let lba0_lost = damage
-            .iter()
-            .any(|d| matches!(d, TableDamage::Lba0Lost { .. } | TableDamage::GptLost));
+        let lba0_lost = damage.iter().any(|d| {
+            matches!(
+                d,
+                TableDamage::Lba0Lost { .. } | TableDamage::GptLost { .. }
+            )
+        });
         let mut stick = Stick {
             path: path.to_owned(),
             dev,
@@ -690,9 +705,10 @@ pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
                     zeroed,
                 })
             }
-            TableDamage::GptLost => {
+            TableDamage::GptLost { why } => {
                 return Err(Error::GptLost {
                     path: path.to_owned(),
+                    why,
                 })
             }
             _ => {}
@@ -728,14 +744,16 @@ pub fn read_layout_for_repair<D: BlockDevice>(
                     return Ok((layout, damage));
                 }
                 if let Some((layout, _)) = stick_by_its_partitions(dev, Scheme::Gpt)? {
-                    return Ok((layout, vec![TableDamage::GptLost]));
+                    let why = "no MBR in LBA 0, no GPT".to_owned();
+                    return Ok((layout, vec![TableDamage::GptLost { why }]));
                 }
                 return Err(table_error(e, path));
             }
         },
         Err(e @ ptable::Error::NoValidGpt { .. }) => {
             if let Some((layout, _)) = stick_by_its_partitions(dev, Scheme::Gpt)? {
-                return Ok((layout, vec![TableDamage::GptLost]));
+                let why = e.to_string();
+                return Ok((layout, vec![TableDamage::GptLost { why }]));
             }
             return Err(table_error(e, path));
         }
@@ -1000,7 +1018,7 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_primary_gpt_falls_back_to_the_backup_and_two_are_a_bad_table() {
+    fn a_damaged_primary_gpt_falls_back_to_the_backup_and_two_are_a_lost_gpt_or_a_bad_table() {
         let (_dir, img) = installed(Scheme::Gpt);
         let good = *Stick::open(&img, false).unwrap().layout();
         // HeaderCRC32 of the primary header (LBA 1, byte 16).
@@ -1008,14 +1026,22 @@ mod tests {
         assert_eq!(*Stick::open(&img, false).unwrap().layout(), good);
         let len = std::fs::metadata(&img).unwrap().len();
         poke(&img, len - 512 + 16, &[0xFF; 4]);
+        // Both copies bad: the partitions are still where install puts them, so it is a
+        // stick whose GPT `update` rewrites, and the message says why no copy was read.
         let err = Stick::open(&img, false).unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, Error::BadTable { .. }), "{msg}");
+        assert!(matches!(err, Error::GptLost { .. }), "{msg}");
         assert!(
             msg.contains("primary GPT header at LBA 1: CRC-32")
                 && msg.contains(&format!("backup GPT header at LBA {}", len / 512 - 1)),
             "{msg}"
         );
+        // Nor are the partitions found (the exFAT's boot sector gone too): a bad table.
+        poke(&img, good.data.byte_start(512), &[0; 512]);
+        let err = Stick::open_for_repair(&img, false).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::BadTable { .. }), "{msg}");
+        assert!(msg.contains("primary GPT header at LBA 1: CRC-32"), "{msg}");
     }
 
     #[test]

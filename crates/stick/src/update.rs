@@ -85,10 +85,15 @@ pub fn update_device<D: BlockDevice>(
 ) -> Result<UpdateReport> {
     let layout = *layout;
     boot.check_fits(&layout)?;
-    let lba0_lost = damage
+    let lba0_lost = damage.iter().any(|d| {
+        matches!(
+            d,
+            TableDamage::Lba0Lost { .. } | TableDamage::GptLost { .. }
+        )
+    });
+    let gpt_lost = damage
         .iter()
-        .any(|d| matches!(d, TableDamage::Lba0Lost { .. } | TableDamage::GptLost));
-    let gpt_lost = damage.contains(&TableDamage::GptLost);
+        .any(|d| matches!(d, TableDamage::GptLost { .. }));
     let gpt_bad = damage.iter().any(|d| {
         matches!(
             d,
