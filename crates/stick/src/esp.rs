@@ -592,8 +592,9 @@ pub fn fsck(img: &[u8]) -> Result<Vec<EspIssue>> {
             });
         }
     }
+    // Allocated (neither free nor marked bad) and reached by nothing.
     let lost = (2..end)
-        .filter(|&n| !reach[n as usize] && fat_get(img, &g, 0, n) != 0)
+        .filter(|&n| !reach[n as usize] && ![0, bad_mark].contains(&fat_get(img, &g, 0, n)))
         .count() as u64;
     if lost > 0 {
         issues.push(EspIssue::LostClusters { clusters: lost });
