@@ -89,6 +89,8 @@ impl fmt::Display for NameError {
     }
 }
 
+impl core::error::Error for NameError {}
+
 /// `s` case-folded for comparison: upper case, then lower case (Unicode).
 pub fn fold(s: &str) -> String {
     s.to_uppercase().to_lowercase()
@@ -117,17 +119,19 @@ pub fn find(name: &str, items: &[Named<'_>]) -> Result<usize, NameError> {
         .iter()
         .map(|n| (fold(n.title), fold(n.path)))
         .collect();
-    let file_of = |p: &str| -> String { p.rsplit('/').next().unwrap_or(p).to_string() };
-    let tiers: [&dyn Fn(&str, &str) -> bool; 3] = [
-        &|_t, p| !p.is_empty() && p == want_path,
-        &|t, p| t == want || (!p.is_empty() && file_of(p) == want),
-        &|t, p| t.contains(want.as_str()) || p.contains(want.as_str()),
-    ];
-    for tier in tiers {
+    let matches = |tier: u8, t: &str, p: &str| -> bool {
+        let file = p.rsplit('/').next().unwrap_or(p);
+        match tier {
+            0 => !p.is_empty() && p == want_path,
+            1 => t == want || (!p.is_empty() && file == want),
+            _ => t.contains(want.as_str()) || p.contains(want.as_str()),
+        }
+    };
+    for tier in 0..3 {
         let hits: Vec<usize> = folded
             .iter()
             .enumerate()
-            .filter(|(_, (t, p))| tier(t, p))
+            .filter(|(_, (t, p))| matches(tier, t, p))
             .map(|(i, _)| i)
             .collect();
         match hits.as_slice() {
@@ -169,7 +173,14 @@ fn closest(want: &str, items: &[Named<'_>]) -> Option<String> {
         for candidate in names {
             let d = edit_distance(want, &fold(candidate));
             if d <= limit && best.is_none_or(|(b, _)| d < b) {
-                best = Some((d, if candidate == n.title { n.title } else { n.file_name() }));
+                best = Some((
+                    d,
+                    if candidate == n.title {
+                        n.title
+                    } else {
+                        n.file_name()
+                    },
+                ));
             }
         }
     }
@@ -250,7 +261,10 @@ mod tests {
         };
         assert_eq!(
             candidates,
-            &["\"Debian 12 Netinst\" (/linux/debian-12.iso)", "/linux/debian-11.iso"]
+            &[
+                "\"Debian 12 Netinst\" (/linux/debian-12.iso)",
+                "/linux/debian-11.iso"
+            ]
         );
         assert!(e.to_string().contains("matches several ISOs"), "{e}");
     }
@@ -280,14 +294,17 @@ mod tests {
                 did_you_mean: Some("memtest86+x64.iso".into()),
             }
         );
-        assert!(e.to_string().contains("did you mean \"memtest86+x64.iso\"?"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("did you mean \"memtest86+x64.iso\"?"),
+            "{e}"
+        );
         let NameError::NotFound { did_you_mean, .. } = find("debain-12", &menu()).unwrap_err()
         else {
             panic!()
         };
         assert_eq!(did_you_mean.as_deref(), Some("debian-12.iso"));
-        let NameError::NotFound { did_you_mean, .. } = find("windows", &menu()).unwrap_err()
-        else {
+        let NameError::NotFound { did_you_mean, .. } = find("windows", &menu()).unwrap_err() else {
             panic!()
         };
         assert_eq!(did_you_mean, None);

@@ -140,6 +140,7 @@ fn build_image(out: &Path, isos: &[PathBuf]) -> anyhow::Result<()> {
         yes: true,
         force: false,
         sector_size: None,
+        json: false,
     })
     .context("installing the demo stick")?;
     eprintln!("bootshelf demo: adding {} sample ISOs", isos.len());
@@ -149,7 +150,7 @@ fn build_image(out: &Path, isos: &[PathBuf]) -> anyhow::Result<()> {
         verify: true,
         force: false,
         title: None,
-        quiet: false,
+        json: false,
     })
     .context("adding the sample ISOs")?;
     list::run(list::Args {
