@@ -1,9 +1,10 @@
 //! How `bootshelf` writes, decided once for every command (docs/cli.md):
 //!
-//! * the level set by the global `-q`/`-v`: [`quiet`] hides progress bars and the lines
-//!   that say what was done ([`done!`]); never data asked for (`list`, `check`'s
-//!   findings, `--json`), warnings or errors. [`verbose`] adds developer detail
-//!   (timings, the loaders' timing notes in `boot-test --headless`);
+//! * the level set by the global `-q`/`-v`: [`quiet`] hides progress bars and narration
+//!   ([`note!`]: what is being done, as `demo` tells it); never a command's result lines
+//!   (what was added, removed, found: scripts read them), data asked for, warnings or
+//!   errors. [`verbose`] adds developer detail (timings, the loaders' timing notes in
+//!   `boot-test --headless`);
 //! * colour only on a terminal and never when `NO_COLOR` is set (no-color.org): the
 //!   `error:` and `warning:` words on stderr;
 //! * `--json`: one pretty-printed JSON document on stdout ([`json`]), and nothing else on
@@ -87,12 +88,12 @@ pub fn progress(len: u64) -> indicatif::ProgressBar {
     }
 }
 
-/// `println!` a line that says what a command did; hidden by `-q`.
-macro_rules! done {
+/// `eprintln!` narration (what is being done); hidden by `-q`.
+macro_rules! note {
     ($($arg:tt)*) => {
         if !$crate::out::quiet() {
-            println!($($arg)*);
+            eprintln!($($arg)*);
         }
     };
 }
-pub(crate) use done;
+pub(crate) use note;

@@ -139,7 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             });
             continue;
         }
-        crate::out::done!(
+        println!(
             "{} {} ({}, {:.0} MB/s){}{}\n  sha256 {}  boots {}  label {:?}  index generation {}",
             if added.replaced { "replaced" } else { "added" },
             e.path,

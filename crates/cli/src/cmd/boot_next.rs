@@ -57,8 +57,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             let was = clear_boot_next(&mut vol, &mut store)?;
             if !args.json {
                 match &was {
-                    Some(p) => crate::out::done!("cleared boot-next (was {p})"),
-                    None => crate::out::done!("no boot-next was set"),
+                    Some(p) => println!("cleared boot-next (was {p})"),
+                    None => println!("no boot-next was set"),
                 }
             }
             JsonBootNext {
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         (Some(name), false) => {
             let p = set_boot_next(&mut vol, &mut store, name)?;
             if !args.json {
-                crate::out::done!("the next boot starts {p} once");
+                println!("the next boot starts {p} once");
             }
             JsonBootNext {
                 boot_next: Some(p),

@@ -84,9 +84,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         })?;
         return Ok(Outcome::Success);
     }
-    if changing {
-        crate::out::done!("menu settings written");
-    }
     println!(
         "default: {}",
         settings.default.as_deref().unwrap_or("the first entry")

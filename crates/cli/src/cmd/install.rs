@@ -198,7 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         })?;
         return Ok(Outcome::Success);
     }
-    crate::out::done!(
+    println!(
         "{}: bootshelf stick ({}, {}-byte sectors): data partition {} (exFAT \"BOOTSHELF\"), ESP {}",
         stick.path().display(),
         layout.scheme,

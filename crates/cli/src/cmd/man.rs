@@ -28,7 +28,7 @@ pub fn run(args: Args, cli: clap::Command) -> anyhow::Result<Outcome> {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(cli, &dir)
                 .with_context(|| format!("writing the man pages into {}", dir.display()))?;
-            crate::out::done!("wrote the man pages into {}", dir.display());
+            println!("wrote the man pages into {}", dir.display());
         }
     }
     Ok(Outcome::Success)

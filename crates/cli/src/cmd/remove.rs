@@ -52,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             (true, false) => "dropped from the index (the file was already gone)",
             (false, false) => "nothing to do for",
         };
-        crate::out::done!("{what} {}", r.path);
+        println!("{what} {}", r.path);
     }
     Ok(Outcome::Success)
 }

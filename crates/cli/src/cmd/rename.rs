@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             new_title: &r.new_title,
         })?;
     } else {
-        crate::out::done!("{}: {:?} -> {:?}", r.path, r.old_title, r.new_title);
+        println!("{}: {:?} -> {:?}", r.path, r.old_title, r.new_title);
     }
     Ok(Outcome::Success)
 }

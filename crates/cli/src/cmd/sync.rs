@@ -3,7 +3,6 @@
 //! fragmented ISOs) is part of its report on stdout, also with `-q`.
 
 use crate::exit::Outcome;
-use crate::out::done;
 use serde::Serialize;
 use std::path::PathBuf;
 use stick::index_io::{open_volume, IndexStore};
@@ -134,19 +133,19 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .map(|()| Outcome::Success);
     }
     for p in &recovered {
-        done!("recovered {p} from an interrupted --defragment");
+        println!("recovered {p} from an interrupted --defragment");
     }
     for p in &r.added {
-        done!("indexed {p}");
+        println!("indexed {p}");
     }
     for p in &r.updated {
-        done!("re-indexed {p} (it changed)");
+        println!("re-indexed {p} (it changed)");
     }
     for (p, why) in &r.dropped {
-        done!("dropped {p}: {why}");
+        println!("dropped {p}: {why}");
     }
     for p in &r.leftovers_deleted {
-        done!("deleted {p} (left by an interrupted `add --force`)");
+        println!("deleted {p} (left by an interrupted `add --force`)");
     }
     for (p, why) in &r.skipped {
         println!("not indexed {p}: {why}");
@@ -158,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         use stick::defrag::Outcome;
         for (p, outcome) in defragmented {
             match outcome {
-                Outcome::Rewritten { pieces, extent } => done!(
+                Outcome::Rewritten { pieces, extent } => println!(
                     "defragmented {p}: {pieces} pieces -> one run at device byte {}",
                     extent.start
                 ),
@@ -177,13 +176,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
     match r.generation {
-        Some(g) => done!(
+        Some(g) => println!(
             "index generation {g}: {} ISOs ({} kept)",
             r.kept.len() + r.added.len() + r.updated.len(),
             r.kept.len()
         ),
-        None if args.dry_run => done!("dry run: nothing written"),
-        None => done!("index unchanged ({} ISOs)", r.kept.len()),
+        None if args.dry_run => println!("dry run: nothing written"),
+        None => println!("index unchanged ({} ISOs)", r.kept.len()),
     }
     Ok(Outcome::Success)
 }

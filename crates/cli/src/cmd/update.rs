@@ -53,9 +53,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         changed.push("MBR boot code".into());
     }
     if changed.is_empty() {
-        crate::out::done!("{}: boot code already up to date", args.target.display());
+        println!("{}: boot code already up to date", args.target.display());
     } else {
-        crate::out::done!("{}: updated {}", args.target.display(), changed.join(", "));
+        println!("{}: updated {}", args.target.display(), changed.join(", "));
     }
     Ok(Outcome::Success)
 }
