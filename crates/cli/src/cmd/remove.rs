@@ -46,13 +46,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     for r in removed {
-        let what = match (r.was_indexed, r.file_deleted) {
-            (true, true) => "removed",
-            (false, true) => "removed (it was not indexed)",
-            (true, false) => "dropped from the index (the file was already gone)",
-            (false, false) => "nothing to do for",
-        };
-        println!("{what} {}", r.path);
+        let p = &r.path;
+        match (r.was_indexed, r.file_deleted) {
+            (true, true) => println!("removed {p}"),
+            (false, true) => println!("removed {p} (it was not indexed)"),
+            (true, false) => println!("dropped {p} from the index (the file was already gone)"),
+            (false, false) => println!("nothing to do for {p}"),
+        }
     }
     Ok(Outcome::Success)
 }
