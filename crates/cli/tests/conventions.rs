@@ -264,3 +264,45 @@ fn the_man_page_renders_and_installs_one_page_per_command() {
         "{text}"
     );
 }
+
+#[test]
+fn the_readme_says_how_to_get_the_binary_and_documents_every_command() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let get = readme
+        .find("## Getting bootshelf")
+        .expect("a 'Getting bootshelf' section");
+    let quick = readme.find("## Quick start").expect("a quick start");
+    let dev = readme
+        .find("## For developers")
+        .expect("a developers' section");
+    assert!(
+        get < quick && quick < dev,
+        "get the binary, then the quick start, then ./x test"
+    );
+    assert!(readme[get..quick].contains("cargo install --locked --path crates/cli"));
+    assert!(
+        !readme[..dev].contains("./x test"),
+        "the test command is the developers'"
+    );
+    // Every command of --help has a line in the README.
+    let help = testkit::cli::run(&["--help"]).assert_ok().stdout;
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 12, "{commands:?}");
+    for c in commands {
+        assert!(
+            readme.contains(&format!("bootshelf {c}")),
+            "README lacks `bootshelf {c}`"
+        );
+    }
+}

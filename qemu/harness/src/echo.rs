@@ -2,7 +2,7 @@
 //! loaders' developer timing notes (`bootshelf: discovered 9 entries at 28307 us ...`,
 //! `bootshelf: menu drawn at ... us`) unless [`crate::Config::echo_timings`] asks for
 //! them. Everything else passes through at once (menus are drawn with escape sequences
-//! and no line breaks); only a line that starts like a note is held until its end.
+//! and no line breaks); only text from a `bootshelf: ` on is held, until its line ends.
 
 /// The start of every loader note on COM1.
 const NOTE: &[u8] = b"bootshelf: ";
@@ -12,10 +12,8 @@ const NOTE: &[u8] = b"bootshelf: ";
 pub struct Echo {
     /// Show the timing notes too.
     timings: bool,
-    /// The start of the current line, held while it may be a note.
+    /// Bytes held back: a possible start of a note, or a note up to its line break.
     held: Vec<u8>,
-    /// Whether the next byte starts a line.
-    mid_line: bool,
 }
 
 impl Echo {
@@ -23,7 +21,7 @@ impl Echo {
     pub fn new(timings: bool) -> Echo {
         Echo {
             timings,
-            ..Echo::default()
+            held: Vec::new(),
         }
     }
 
@@ -34,30 +32,33 @@ impl Echo {
         }
         let mut out = Vec::with_capacity(input.len());
         for &b in input {
-            if self.mid_line && self.held.is_empty() {
-                out.push(b);
-                self.mid_line = b != b'\n';
-                continue;
-            }
-            self.held.push(b);
-            self.mid_line = true;
-            let may_be_note = if self.held.len() <= NOTE.len() {
-                NOTE.starts_with(&self.held)
-            } else {
-                true
-            };
-            if !may_be_note {
-                out.append(&mut self.held);
-                self.mid_line = b != b'\n';
-            } else if b == b'\n' {
+            self.push(b, &mut out);
+        }
+        out
+    }
+
+    /// Take one byte. A note may start anywhere (the loaders write theirs right after
+    /// the menu's escape sequences), so any `bootshelf: ` is held up to its line break.
+    fn push(&mut self, b: u8, out: &mut Vec<u8>) {
+        self.held.push(b);
+        if self.held.len() > NOTE.len() {
+            if b == b'\n' {
                 if !is_timing_note(&self.held) {
                     out.extend_from_slice(&self.held);
                 }
                 self.held.clear();
-                self.mid_line = false;
             }
+            return;
         }
-        out
+        if NOTE.starts_with(&self.held) {
+            return;
+        }
+        // Not a note here: show the first byte and look again from the next one.
+        let rest = self.held.split_off(1);
+        out.append(&mut self.held);
+        for r in rest {
+            self.push(r, out);
+        }
     }
 }
 
@@ -104,11 +105,26 @@ mod tests {
     }
 
     #[test]
-    fn text_that_only_starts_like_a_note_is_not_held_back() {
+    fn text_that_only_starts_like_a_note_passes() {
         assert_eq!(through(false, &["boot: "]), "boot: ");
+        assert_eq!(through(false, &["bbootshelf", "x"]), "bbootshelfx");
         assert_eq!(
-            through(false, &["x bootshelf: a at 5 us\n"]),
-            "x bootshelf: a at 5 us\n"
+            through(false, &["bootshelf: booting", " /a.iso\r\n"]),
+            "bootshelf: booting /a.iso\r\n"
+        );
+    }
+
+    #[test]
+    fn a_note_right_after_the_menu_is_hidden_too() {
+        assert_eq!(
+            through(
+                false,
+                &[
+                    "countdown.bootshelf: discov",
+                    "ered 2 entries at 7 us (x)\r\nA"
+                ]
+            ),
+            "countdown.A"
         );
     }
 }
