@@ -21,7 +21,7 @@ use std::process::ExitCode;
     after_help = exit::help_section()
 )]
 struct Cli {
-    /// Print only errors, warnings and the data asked for: no progress, no "done" lines.
+    /// Hide progress bars and narration (results, warnings and errors stay).
     #[arg(long, short, global = true, conflicts_with = "verbose")]
     quiet: bool,
     /// Print developer detail too: timings, the loaders' timing notes on the serial console.
