@@ -306,3 +306,54 @@ fn the_readme_says_how_to_get_the_binary_and_documents_every_command() {
         );
     }
 }
+
+#[test]
+fn a_full_stick_says_which_limit_was_hit() {
+    let t = Bootshelf::new("cli-full");
+    let img = t.path("stick.img");
+    t.ok(&["install", s(&img), "--size", "64M", "--yes"]);
+    let (_, data_len, _) = testkit::stick::data_partition(&img);
+    let src = fixtures::iso::bios_only().unwrap();
+    let big = iso_copy(&src, t.dir(), "big.iso", Some(data_len));
+    let before = testkit::stick::sha256_file(&img);
+    let e = t.run(&["add", s(&img), s(&big)]).assert_code(2).stderr;
+    assert!(
+        e.contains("not enough space on the stick: /big.iso needs")
+            && e.contains("is free; nothing was written")
+            && !e.contains("largest free run"),
+        "{e}"
+    );
+    // Two ISOs that fit one by one but not together: the second names the batch's total.
+    let half = iso_copy(&src, t.dir(), "half.iso", Some(data_len * 6 / 10));
+    let half2 = iso_copy(&src, t.dir(), "half2.iso", Some(data_len * 6 / 10));
+    let e = t
+        .run(&["add", s(&img), s(&half), s(&half2)])
+        .assert_code(2)
+        .stderr;
+    assert!(
+        e.contains("/half2.iso needs") && e.contains("with the ISOs before it)"),
+        "{e}"
+    );
+    assert_eq!(testkit::stick::sha256_file(&img), before);
+
+    // Enough free space, but not in one piece: a gap between two ISOs and the tail.
+    let a = iso_copy(&src, t.dir(), "a.iso", Some(data_len / 3));
+    let b = iso_copy(&src, t.dir(), "b.iso", Some(data_len / 4));
+    let c = iso_copy(&src, t.dir(), "c.iso", Some(data_len / 3));
+    t.ok(&["add", s(&img), s(&a), s(&b), s(&c)]);
+    t.ok(&["remove", s(&img), "b.iso"]);
+    let l = json(&t, &["list", s(&img), "--json"]);
+    let (free, largest) = (
+        l["free"].as_u64().unwrap(),
+        l["largest_free_run"].as_u64().unwrap(),
+    );
+    assert!(free > largest + (1 << 20), "{l}");
+    let d = iso_copy(&src, t.dir(), "d.iso", Some(largest + (free - largest) / 2));
+    let e = t.run(&["add", s(&img), s(&d)]).assert_code(2).stderr;
+    assert!(
+        e.contains("no free space in one piece for /d.iso")
+            && e.contains("the largest free run is")
+            && !e.contains("not enough space"),
+        "{e}"
+    );
+}
