@@ -55,3 +55,43 @@ fn boot_test_selects_by_name_and_exits_0_on_the_expected_text() {
         });
     });
 }
+
+/// `boot-test --select` takes the name rule of every command (shelf::names: Unicode case,
+/// a unique part of a title), refuses an ambiguous name before QEMU starts, and shows the
+/// loaders' developer timing notes only with `-v`.
+#[test]
+fn boot_test_selects_by_the_one_name_rule_and_shows_timings_only_with_verbose() {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick
+        .add(&marker_iso("cli-one").unwrap(), Some("Straße Rescue"))
+        .unwrap();
+    stick
+        .add(&marker_iso("cli-two").unwrap(), Some("Straße Install"))
+        .unwrap();
+    let (code, out) = boot_test(&stick, &["--select", "STRASSE", "--expect", "x"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("\"STRASSE\" matches several ISOs"), "{out}");
+
+    let (code, out) = boot_test(
+        &stick,
+        &[
+            "--select",
+            "STRASSE INSTALL",
+            "--expect",
+            "BOOTSHELF-MARKER-cli-two",
+            "--timeout",
+            "120",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("BOOTSHELF-MARKER-cli-two")
+            && !out.contains(" us (")
+            && !out.contains("menu drawn at"),
+        "the echo lacks the marker or shows a timing note without -v:\n{out}"
+    );
+
+    let (code, out) = boot_test(&stick, &["-v", "--expect", "bootshelf: menu drawn"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("bootshelf: discovered 2 entries at "), "{out}");
+}

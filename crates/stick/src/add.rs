@@ -146,6 +146,9 @@ pub fn prepare<D: BlockDevice>(
     src: &Path,
     opts: &AddOptions,
 ) -> Result<Prepared, OpError> {
+    if let Some(t) = &opts.title {
+        crate::index_io::check_title(t)?;
+    }
     let file = File::open(src).map_err(|source| OpError::Io {
         what: format!("opening {}", src.display()),
         source,
@@ -244,6 +247,7 @@ pub fn check_space<D: BlockDevice>(vol: &mut Volume<D>, batch: &[Prepared]) -> R
                 needed,
                 largest_free_run: largest,
                 free,
+                batch_needed: total,
             });
         }
     }
@@ -301,23 +305,27 @@ pub fn add_prepared<D: BlockDevice + Send>(
             }
         }
     }
-    let pending = vol
-        .reserve_contiguous(&target, p.size)
-        .map_err(|source| match source {
-            exfat::Error::NoSpace {
-                needed,
-                largest_free_run,
-            } => OpError::StickFull {
+    let pending = match vol.reserve_contiguous(&target, p.size) {
+        Ok(pending) => pending,
+        Err(exfat::Error::NoSpace {
+            needed,
+            largest_free_run,
+        }) => {
+            return Err(OpError::StickFull {
                 name: p.dest.clone(),
                 needed,
                 largest_free_run,
-                free: largest_free_run,
-            },
-            source => OpError::Fs {
+                free: vol.free_bytes().unwrap_or(largest_free_run),
+                batch_needed: needed,
+            })
+        }
+        Err(source) => {
+            return Err(OpError::Fs {
                 what: format!("reserving {} bytes for {target}", p.size),
                 source,
-            },
-        })?;
+            })
+        }
+    };
     let extent = pending.extent();
     // The reservation is whole clusters, so the last partial sector (zero-padded by the
     // copy) lies inside it.

@@ -120,15 +120,9 @@ impl fmt::Display for CopyError {
     }
 }
 
-impl std::error::Error for CopyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CopyError::Read { source, .. } => Some(source),
-            CopyError::Device(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// The messages above include their cause's text, so no `source()` is reported (it
+/// would be printed twice by whoever walks the chain).
+impl std::error::Error for CopyError {}
 
 /// A filled buffer on its way through the pipeline: its first `len` bytes are data.
 struct Chunk {

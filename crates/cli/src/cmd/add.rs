@@ -1,4 +1,4 @@
-//! `bootshelf add TARGET ISO... [--verify] [--force] [--title T]`: copy ISOs onto the stick
+//! `bootshelf add TARGET ISO... [--verify] [--force] [--title T] [--json]`: copy ISOs onto the stick
 //! contiguously, hash and index them (the work is in `stick::add`).
 
 use crate::exit::Outcome;
@@ -27,16 +27,32 @@ pub struct Args {
     /// Menu title instead of the file name (with a single ISO).
     #[arg(long)]
     pub title: Option<String>,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Print what was added as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-fn bar(quiet: bool, len: u64, name: &str) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
+/// One ISO in `--json` output.
+#[derive(serde::Serialize)]
+struct JsonAdded {
+    path: String,
+    title: String,
+    size: u64,
+    sha256: Option<String>,
+    label: String,
+    bios: bool,
+    uefi: bool,
+    replaced: bool,
+    verified: bool,
+    /// Why it was copied despite `add`'s judgement (`--force`), else null.
+    forced_because: Option<String>,
+    /// Copy speed in bytes per second.
+    bytes_per_sec: u64,
+    generation: u64,
+}
+
+fn bar(len: u64, name: &str) -> ProgressBar {
+    let pb = crate::out::progress(len);
     let style = ProgressStyle::with_template(
         "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
     )
@@ -52,8 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.title.is_some() && args.isos.len() > 1 {
         bail!("--title needs exactly one ISO");
     }
-    let mut stick = stick::Stick::open(&args.target, true)
-        .with_context(|| format!("opening {}", args.target.display()))?;
+    let mut stick = super::open_stick(&args.target, true)?;
     let dev_path = stick.path().to_owned();
     let write_behind = stick
         .device()
@@ -86,14 +101,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         batch.push(p);
     }
     check_space(&mut vol, &batch)?;
+    let mut json_rows = Vec::new();
     for p in &batch {
         if let Some(why) = &p.forced_because {
-            eprintln!(
-                "bootshelf: warning: {}: {why}; copied anyway (--force)",
+            crate::out::warn(&format!(
+                "{}: {why}; copied anyway (--force)",
                 p.src.display()
-            );
+            ));
         }
-        let pb = bar(args.quiet, p.size, &p.dest);
+        let pb = bar(p.size, &p.dest);
         let t = std::time::Instant::now();
         let added = add_prepared(&mut vol, &mut store, p, &opts, &mut |n| pb.inc(n))?;
         pb.finish_and_clear();
@@ -105,6 +121,23 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         if e.boots_on(PlatformId::EFI) {
             boots.push("UEFI");
+        }
+        if args.json {
+            json_rows.push(JsonAdded {
+                path: e.path.clone(),
+                title: e.display_title().to_string(),
+                size: e.size,
+                sha256: e.sha256.as_ref().map(hex),
+                label: e.label.clone(),
+                bios: e.boots_on(PlatformId::X86),
+                uefi: e.boots_on(PlatformId::EFI),
+                replaced: added.replaced,
+                verified: added.verified,
+                forced_because: p.forced_because.as_ref().map(|w| w.to_string()),
+                bytes_per_sec: (e.size as f64 / secs.max(1e-9)) as u64,
+                generation: added.generation,
+            });
+            continue;
         }
         println!(
             "{} {} ({}, {:.0} MB/s){}{}\n  sha256 {}  boots {}  label {:?}  index generation {}",
@@ -126,6 +159,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             e.label,
             added.generation
         );
+    }
+    if args.json {
+        crate::out::json(&serde_json::json!({ "added": json_rows }))?;
     }
     Ok(Outcome::Success)
 }

@@ -24,7 +24,8 @@ pub struct Args {
     /// Boot with legacy BIOS firmware (SeaBIOS).
     #[arg(long)]
     pub bios: bool,
-    /// Choose the menu entry whose title contains NAME (case-insensitive).
+    /// Choose the menu entry NAME selects: a path, file name, title, or a unique part of a
+    /// title (the same rule as every command's NAME).
     #[arg(long, value_name = "NAME")]
     pub select: Option<String>,
     /// Succeed (exit 0) as soon as TEXT appears on the serial console; fail otherwise.
@@ -85,6 +86,12 @@ pub fn run(args: Args) -> Result<Outcome> {
     cfg = cfg.drive(drive);
     cfg.headless = args.headless;
     cfg.echo_serial = args.headless;
+    cfg.echo_timings = crate::out::verbose();
+    // The entry to choose, found on the stick before QEMU starts when it can be read.
+    let chosen = match &args.select {
+        Some(name) => Some(menu_position_on_stick(&args.target, name)?),
+        None => None,
+    };
 
     let limit = args.timeout.map(Duration::from_secs).or_else(|| {
         (args.expect.is_some() || args.select.is_some()).then(|| Duration::from_secs(120))
@@ -100,8 +107,8 @@ pub fn run(args: Args) -> Result<Outcome> {
     if args.headless {
         forward_stdin(&q)?;
     }
-    if let Some(name) = &args.select {
-        select(&mut q, name, remaining())?;
+    if let (Some(name), Some(position)) = (&args.select, chosen) {
+        select(&mut q, name, position, remaining())?;
     }
     match &args.expect {
         Some(text) => match q.wait_for(text, remaining()) {
@@ -130,19 +137,50 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
 }
 
-/// Wait for bootshelf's menu, find `name` among its entries and choose it with the
-/// keys every bootshelf menu takes on serial: Home, Down to the entry, Enter.
-fn select(q: &mut Qemu, name: &str, timeout: Duration) -> Result<()> {
+/// Where `name` is in the menu of the stick at `target`: the menu lists `bootshelf
+/// list`'s present rows in their order. `None` when the stick cannot be read here (the
+/// titles the menu draws decide then).
+fn menu_position_on_stick(target: &std::path::Path, name: &str) -> Result<Option<usize>> {
+    let Ok(mut stick) = stick::Stick::open(target, false) else {
+        return Ok(None);
+    };
+    let Ok(mut vol) = stick::index_io::open_volume(&mut stick) else {
+        return Ok(None);
+    };
+    let Ok(listing) = stick::list::list(&mut vol) else {
+        return Ok(None);
+    };
+    let menu: Vec<shelf::names::Named<'_>> = listing
+        .rows
+        .iter()
+        .filter(|r| r.present)
+        .map(|r| shelf::names::Named {
+            title: &r.title,
+            path: &r.path,
+        })
+        .collect();
+    Ok(Some(shelf::names::find(name, &menu)?))
+}
+
+/// Wait for bootshelf's menu and choose the entry at `position` (or, when the stick could
+/// not be read, the one `name` selects among the titles drawn) with the keys every
+/// bootshelf menu takes on serial: Home, Down to the entry, Enter.
+fn select(q: &mut Qemu, name: &str, position: Option<usize>, timeout: Duration) -> Result<()> {
     q.wait_for("bootshelf: menu drawn", timeout)
         .context("waiting for the bootshelf menu")?;
-    let entries = q.menu_entries();
-    let wanted = name.to_lowercase();
-    let Some(index) = entries
-        .iter()
-        .position(|(_, t)| t.to_lowercase().contains(&wanted))
-    else {
-        let titles: Vec<&str> = entries.iter().map(|(_, t)| t.as_str()).collect();
-        bail!("no menu entry matches {name:?}; the menu has {titles:?}");
+    let index = match position {
+        Some(i) => i,
+        None => {
+            let entries = q.menu_entries();
+            let drawn: Vec<shelf::names::Named<'_>> = entries
+                .iter()
+                .map(|(_, t)| shelf::names::Named {
+                    title: t.as_str(),
+                    path: "",
+                })
+                .collect();
+            shelf::names::find(name, &drawn)?
+        }
     };
     let mut keys = b"\x1b[H".to_vec();
     for _ in 0..index {

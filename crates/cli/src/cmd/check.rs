@@ -3,7 +3,6 @@
 //! ends in [`Outcome::Problems`] (exit status 1) when a finding is a problem.
 
 use crate::exit::Outcome;
-use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
 use stick::check::{CheckOptions, CheckReport, Finding, Severity};
@@ -48,8 +47,7 @@ impl From<&Finding> for JsonFinding {
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let mut stick = stick::Stick::open(&args.target, false)
-        .with_context(|| format!("opening {}", args.target.display()))?;
+    let mut stick = super::open_stick(&args.target, false)?;
     let layout = *stick.layout();
     let mut vol = open_volume(&mut stick)?;
     let r = stick::check::check(

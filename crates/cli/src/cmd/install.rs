@@ -1,4 +1,5 @@
-//! `bootshelf install TARGET [--size 32G] [--mbr] [--yes] [--force] [--sector-size N]`:
+//! `bootshelf install TARGET [--size 32G] [--mbr] [--yes] [--force] [--sector-size N]
+//! [--json]`:
 //! make an image file or a USB disk a bootshelf stick (erasing it).
 
 use crate::exit::Outcome;
@@ -30,6 +31,24 @@ pub struct Args {
     /// Logical sector size of an image file (block devices use their own).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["512", "4096"]))]
     pub sector_size: Option<String>,
+    /// Print the stick made as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--json` output: the stick made.
+#[derive(serde::Serialize)]
+struct JsonInstalled {
+    target: String,
+    /// `GPT` or `MBR`.
+    scheme: String,
+    sector_size: u32,
+    data_partition_bytes: u64,
+    esp_bytes: u64,
+    /// Whether this build carries the BIOS loader (else a placeholder MBR).
+    bios_loader: bool,
+    /// Whether this build carries the UEFI loader.
+    uefi_loader: bool,
 }
 
 /// Parse "32G", "512M", "100MiB", "1T", "4096" (binary units: K = 1024).
@@ -87,9 +106,9 @@ pub fn human_size(bytes: u64) -> String {
     )
 }
 
-/// Progress bar over the install steps (hidden when stderr is not a terminal).
+/// Progress bar over the install steps (hidden when stderr is not a terminal, or `-q`).
 pub fn step_bar(len: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len);
+    let bar = crate::out::progress(len);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
@@ -165,6 +184,20 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .with_context(|| format!("installing on {}", target.display()))?;
     bar.finish_and_clear();
     let ss = layout.sector_size;
+    let bios_loader = boot.mbr != stick::bootcode::PLACEHOLDER_MBR;
+    let uefi_loader = !boot.efi.is_empty();
+    if args.json {
+        crate::out::json(&JsonInstalled {
+            target: stick.path().display().to_string(),
+            scheme: layout.scheme.to_string(),
+            sector_size: ss,
+            data_partition_bytes: layout.data.byte_len(ss),
+            esp_bytes: layout.esp.byte_len(ss),
+            bios_loader,
+            uefi_loader,
+        })?;
+        return Ok(Outcome::Success);
+    }
     println!(
         "{}: bootshelf stick ({}, {}-byte sectors): data partition {} (exFAT \"BOOTSHELF\"), ESP {}",
         stick.path().display(),
@@ -173,14 +206,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         human_size(layout.data.byte_len(ss)),
         human_size(layout.esp.byte_len(ss)),
     );
-    if boot.mbr == stick::bootcode::PLACEHOLDER_MBR {
-        println!(
-            "note: this build has no BIOS loader yet (crates/loaders); the MBR only prints a message"
+    if !bios_loader {
+        crate::out::warn(
+            "this build has no BIOS loader yet (crates/loaders); the MBR only prints a message",
         );
     }
-    if boot.efi.is_empty() {
-        println!(
-            "note: this build has no UEFI loader yet; \\EFI\\BOOT\\BOOTX64.EFI was not written"
+    if !uefi_loader {
+        crate::out::warn(
+            "this build has no UEFI loader yet; \\EFI\\BOOT\\BOOTX64.EFI was not written",
         );
     }
     Ok(Outcome::Success)
