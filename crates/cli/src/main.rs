@@ -4,6 +4,8 @@
 
 mod cmd;
 mod exit;
+mod progress;
+mod targets;
 
 use clap::{Parser, Subcommand};
 use exit::{Exit, Outcome};

@@ -12,6 +12,11 @@
 //!                        +-> write-behind thread (fdatasync every 64 MiB, optional)
 //! ```
 //!
+//! The write-behind thread also keeps the copy honest on slow devices: the copy waits
+//! while more than two [`WRITE_BEHIND`] windows are not yet written out, so a USB stick
+//! is not given gigabytes of page cache to absorb at memory speed (a progress bar at
+//! 100% followed by minutes of "flushing"); the progress of the copy is the device's.
+//!
 //! Each buffer is read and written by the caller's thread, as `dd` does, and handed to
 //! the hasher at the same time; it returns to the pool when both are done with it, so
 //! the hasher may lag by up to [`BUFFERS`] buffers. Few thread hand-offs matter: on a
@@ -140,14 +145,49 @@ fn round_up(v: u64, to: u64) -> u64 {
     v.div_ceil(to) * to
 }
 
+/// The stages of a copy onto a stick, in the order `add` goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the source and writing it to the device (with SHA-256 alongside).
+    Copy,
+    /// Waiting for the device to make the written data durable (no byte count).
+    Flush,
+    /// Reading the copy back from the device and hashing it.
+    Verify,
+    /// Writing the directory entry and the index (a few sectors).
+    Index,
+}
+
+impl Stage {
+    /// The stage's name as progress displays show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Copy => "copy",
+            Stage::Flush => "flush",
+            Stage::Verify => "verify",
+            Stage::Index => "index",
+        }
+    }
+}
+
+/// What a copy reports while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A stage starts; it goes through this many bytes (0 for [`Stage::Flush`] and
+    /// [`Stage::Index`], whose length is not known in bytes).
+    Stage(Stage, u64),
+    /// This many more bytes of the current stage are done.
+    Bytes(u64),
+}
+
 /// How far ahead of the durable state the writer may run before the write-behind thread
 /// asks the kernel to write out (`fdatasync` on a second descriptor of the device).
 pub const WRITE_BEHIND: u64 = 64 << 20;
 
 /// Copy `size` bytes of `src` to the device at `dest` (a device byte extent, sector
 /// aligned, at least `size` rounded up to a sector), flush the device, and return the
-/// SHA-256 of those bytes. The last partial sector is padded with zeros. `progress` is
-/// called with the number of bytes written after each buffer.
+/// SHA-256 of those bytes. The last partial sector is padded with zeros. `progress` hears
+/// [`Stage::Copy`], the bytes written after each buffer, then [`Stage::Flush`].
 ///
 /// The reader hands each buffer to the hasher and to the writer at once, so hashing and
 /// writing overlap fully and the final flush overlaps the end of the hashing. With
@@ -160,7 +200,7 @@ pub fn copy_and_hash<D: BlockDevice>(
     dev: &mut D,
     dest: Extent,
     write_behind: Option<&File>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Sha256Digest, CopyError> {
     let ss = u64::from(dev.sector_size());
     if ss == 0 || !dest.start.is_multiple_of(ss) || dest.len < round_up(size, ss) {
@@ -192,13 +232,17 @@ pub fn copy_and_hash<D: BlockDevice>(
         } else {
             drop(behind_rx);
         }
+        progress(Progress::Stage(Stage::Copy, size));
         let copied = copy_stage(
             src, size, dev, dest.start, ss, &free_rx, &free_tx, hash_tx, behind_tx, progress,
         );
         // The copy is done (the hasher's channel is closed): make the data durable while
         // the hasher finishes its last buffers.
         let flushed = match &copied {
-            Ok(()) => dev.flush().map_err(CopyError::Device),
+            Ok(()) => {
+                progress(Progress::Stage(Stage::Flush, 0));
+                dev.flush().map_err(CopyError::Device)
+            }
             Err(_) => Ok(()),
         };
         let digest = hasher
@@ -231,7 +275,7 @@ fn copy_stage<D: BlockDevice>(
     free_tx: &SyncSender<AlignedBuf>,
     to_hash: SyncSender<Arc<Chunk>>,
     behind: SyncSender<()>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<(), CopyError> {
     let mut off = 0u64;
     let mut since_hint = 0u64;
@@ -267,11 +311,13 @@ fn copy_stage<D: BlockDevice>(
         off += len as u64;
         since_hint += len as u64;
         if since_hint >= WRITE_BEHIND {
-            // A write-out already under way covers this too: never wait for it.
-            let _ = behind.try_send(());
+            // One write-out may run and one wait queued: beyond that the copy waits for
+            // the device (at most about three windows are dirty). Without a write-behind
+            // thread the channel is closed and this returns at once.
+            let _ = behind.send(());
             since_hint = 0;
         }
-        progress(len as u64);
+        progress(Progress::Bytes(len as u64));
     }
     Ok(())
 }
@@ -513,7 +559,12 @@ mod tests {
             };
             let mut seen = 0;
             let digest =
-                copy_and_hash(&f, len as u64, &mut dev, dest, None, &mut |n| seen += n).unwrap();
+                copy_and_hash(&f, len as u64, &mut dev, dest, None, &mut |p| {
+                    if let Progress::Bytes(n) = p {
+                        seen += n
+                    }
+                })
+                .unwrap();
             let want: Sha256Digest = Sha256::digest(&data).into();
             assert_eq!(digest, want);
             assert_eq!(seen, len as u64);
