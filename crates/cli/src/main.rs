@@ -6,6 +6,7 @@ mod cmd;
 mod exit;
 mod progress;
 mod targets;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use exit::{Exit, Outcome};

@@ -8,7 +8,9 @@
 //! Bars are drawn on standard error and only when it is a terminal (indicatif hides them
 //! otherwise), so scripts and tests see only the result lines.
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{
+    HumanDuration, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
+};
 use std::time::Duration;
 use stick::copy::{Progress, Stage};
 
@@ -71,6 +73,17 @@ fn bytes_style() -> ProgressStyle {
         "{prefix} {msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} \
          {binary_bytes_per_sec} ETA {eta}",
     )
+    // Before the first bytes there is no estimate: "?", not indicatif's "0s".
+    .with_key(
+        "eta",
+        |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = if state.pos() == 0 {
+                w.write_str("?")
+            } else {
+                write!(w, "{:#}", HumanDuration(state.eta()))
+            };
+        },
+    )
 }
 
 /// A stage of unknown length: a spinner and the time spent in it.
@@ -99,8 +112,9 @@ impl StickBar {
     pub fn progress(&self, p: Progress) {
         match p {
             Progress::Stage(stage, total) => {
-                self.bar
-                    .set_message(format!("{} {}", stage.name(), self.item));
+                // The old stage's name goes first, the new one comes last: a tick drawing
+                // in between shows no stage rather than one stage in another's style.
+                self.bar.set_message("");
                 match stage {
                     Stage::Copy | Stage::Verify => {
                         self.bar.set_style(bytes_style());
@@ -112,6 +126,8 @@ impl StickBar {
                 }
                 // Speed, ETA and elapsed time start again with each stage.
                 self.bar.reset();
+                self.bar
+                    .set_message(format!("{} {}", stage.name(), self.item));
             }
             Progress::Bytes(n) => self.bar.inc(n),
         }

@@ -135,9 +135,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         if let [one] = asks.as_slice() {
             eprint!("This ERASES everything on {one}\nType 'yes' to continue: ");
         } else {
-            eprint!("This ERASES everything on:\n");
+            eprintln!("This ERASES everything on:");
             for one in &asks {
-                eprint!("  {one}\n");
+                eprintln!("  {one}");
             }
             eprint!("Type 'yes' to continue: ");
         }
