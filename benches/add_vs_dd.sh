@@ -3,10 +3,11 @@
 # sticks, side by side in one run, and several sticks written at once against the sum of
 # their solo speeds. Needs root (loop devices, the blkio write throttle).
 #
-#   sudo benches/add_vs_dd.sh                  # 30 and 150 MB/s, 512 MiB ISO
+#   sudo benches/add_vs_dd.sh                  # 30 and 150 MB/s, 1 GiB ISO
 #   sudo LIMITS="30" SIZE_MIB=256 benches/add_vs_dd.sh
 #
-# How the device is slowed down: two loop devices over image files, each limited with
+# How the device is slowed down: two loop devices over image files in RAM (tmpfs, so
+# that the loop device's own write-out to a disk behind it takes no part), each limited with
 # the kernel's block throttle to LIMIT MB/s (10^6 bytes, as sticks are rated) for
 # writes: cgroup v1 `blkio.throttle.write_bps_device` of the root group (which also
 # covers the kernel's write-back threads, so buffered writes are throttled as direct ones
@@ -15,20 +16,22 @@
 #
 # Per LIMIT and round: `add` of the ISO onto stick A (timed from start to exit: checks,
 # copy with SHA-256, flush, exFAT commit, index), `remove`, then `dd if=ISO bs=4M
-# oflag=direct` to the same device bytes (add's extent); the same on stick B; then `add
-# --to A --to B` writing both at once. Ratios: add/dd speed (goal >= 0.95) and the
-# parallel run's total speed against the sum of the two solo add speeds (goal >= 0.9).
+# oflag=direct conv=fsync` to the same device bytes (add's extent); the same on stick B;
+# then `add --to A --to B` writing both at once. dd ends with an fsync as add flushes
+# before it indexes: both are timed until the data is durable. Ratios: add/dd speed (goal
+# >= 0.95) and the parallel run's total speed against the sum of the two solo add speeds
+# (goal >= 0.9).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LIMITS=${LIMITS:-"30 150"}
-SIZE_MIB=${SIZE_MIB:-512}
+SIZE_MIB=${SIZE_MIB:-1024}
 ROUNDS=${ROUNDS:-2}
 [ "$(id -u)" = 0 ] || { echo "needs root (loop devices, blkio throttle)" >&2; exit 1; }
 cargo build --release -q -p bootshelf
 BIN=${BIN:-$PWD/target/release/bootshelf}
 
-WORK=${WORK:-$PWD/target/bench-usb-$$}
+WORK=${WORK:-/dev/shm/bootshelf-bench-$$}
 mkdir -p "$WORK"
 LOOPS=()
 V1=/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device
@@ -89,7 +92,7 @@ for limit in $LIMITS; do
       off=$(offset "$dev")
       "$BIN" remove "$dev" bench.iso > /dev/null
       sync
-      tdd=$(timed dd if="$ISO" of="$dev" bs=4M oflag=direct,seek_bytes seek="$off" status=none)
+      tdd=$(timed dd if="$ISO" of="$dev" bs=4M oflag=direct,seek_bytes conv=fsync seek="$off" status=none)
       printf '  round %d %s: add %6.2f s (%6.1f MiB/s)  dd %6.2f s (%6.1f MiB/s)  add/dd %.3f\n' \
         "$r" "$dev" "$tadd" "$(mibs "$SIZE_MIB" "$tadd")" "$tdd" "$(mibs "$SIZE_MIB" "$tdd")" \
         "$(echo "$tdd/$tadd" | bc -l)"
@@ -108,4 +111,4 @@ for limit in $LIMITS; do
   printf 'limit %s MB/s: add runs at %.3f of dd speed (goal >= 0.95); parallel at %.3f of the solo sum (goal >= 0.9)\n' \
     "$limit" "$(echo "$sum_dd/$sum_add" | bc -l)" "$(echo "$sum_par/$sum_solo" | bc -l)"
 done
-"$BIN" add --to "$A" --to "$B" "$ISO" --verify --quiet | grep -c verified | sed 's/^/verified copies after the runs: /'
+"$BIN" add --to "$A" --to "$B" "$ISO" --verify --quiet | grep -c 'copied and verified' | sed 's/^/sticks verified after the runs (of 2): /'

@@ -41,6 +41,9 @@ pub struct AddOptions {
     /// A second descriptor of the device's file (image or block device): lets the copy
     /// start write-out while it runs (see [`copy::WRITE_BEHIND`]) instead of all at the end.
     pub write_behind: Option<std::sync::Arc<File>>,
+    /// The device's file opened with `O_DIRECT` ([`copy::open_direct`]): the ISO's data is
+    /// written around the page cache, as `dd oflag=direct` does (see [`copy_and_hash`]).
+    pub direct: Option<std::sync::Arc<File>>,
 }
 
 impl Default for AddOptions {
@@ -51,6 +54,7 @@ impl Default for AddOptions {
             verify: Verify::No,
             dest_dir: "/".into(),
             write_behind: None,
+            direct: None,
         }
     }
 }
@@ -330,15 +334,22 @@ pub fn add_prepared<D: BlockDevice + Send>(
     };
     // copy_and_hash flushes the device before it returns.
     let behind = opts.write_behind.as_deref();
-    let digest =
-        copy_and_hash(&file, p.size, vol.device(), dest, behind, progress).map_err(|source| {
-            OpError::Copy {
-                what: format!("copying {} to {target} and flushing it", p.src.display()),
-                source,
-            }
+    let direct = opts.direct.as_deref();
+    let digest = copy_and_hash(&file, p.size, vol.device(), dest, direct, behind, progress)
+        .map_err(|source| OpError::Copy {
+            what: format!("copying {} to {target} and flushing it", p.src.display()),
+            source,
         })?;
 
-    let verified = verify(vol, &opts.verify, extent, p.size, &digest, &p.dest, progress)?;
+    let verified = verify(
+        vol,
+        &opts.verify,
+        extent,
+        p.size,
+        &digest,
+        &p.dest,
+        progress,
+    )?;
 
     progress(Progress::Stage(Stage::Index, 0));
     let extents = commit_in_place(vol, pending, &target)?;

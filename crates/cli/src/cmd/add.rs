@@ -82,6 +82,7 @@ fn add_to(
     let mut stick = stick::Stick::open(target, true)
         .with_context(|| format!("opening {}", target.display()))?;
     let dev_path = stick.path().to_owned();
+    let direct = stick::copy::open_direct(&dev_path);
     let write_behind = stick
         .device()
         .file()
@@ -99,6 +100,7 @@ fn add_to(
         },
         dest_dir: "/".into(),
         write_behind: Some(std::sync::Arc::new(write_behind)),
+        direct: direct.map(std::sync::Arc::new),
     };
     // Everything is checked before anything is written.
     let mut batch = Vec::new();
