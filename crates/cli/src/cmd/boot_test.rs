@@ -34,7 +34,8 @@ pub struct Args {
     /// Give up after SECONDS (default: 120 with --expect or --select, else no limit).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// No window: the serial console on this terminal.
+    /// No window: the serial console on this terminal, keys going to the guest as they are
+    /// typed (Ctrl-C too); Ctrl-] ends the test.
     #[arg(long)]
     pub headless: bool,
     /// Attach the stick as usb (default), ide or virtio.
