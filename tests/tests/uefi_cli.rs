@@ -66,7 +66,8 @@ impl Tmux {
     fn new(tag: &str) -> Tmux {
         let name = format!("bootshelf-{tag}-{}", std::process::id());
         let ok = std::process::Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", "100", "-y", "30"])
+            // The size of the screen OVMF draws (100x31): the menu fits, nothing scrolls.
+            .args(["new-session", "-d", "-s", &name, "-x", "100", "-y", "31"])
             .args(["env", "PS1=$ ", "bash", "--norc", "--noprofile"])
             .status()
             .expect("running tmux (Debian package tmux)")
@@ -151,22 +152,41 @@ fn headless_boot_test_on_a_terminal_takes_raw_keys_and_restores_the_terminal() {
         stick = stick.path().display(),
     );
     t.line(&run);
-    let menu = t.wait_for("raw-two", 300);
-    // Each entry on its own row, nothing echoed.
-    let rows: Vec<&str> = menu.lines().filter(|l| l.contains("raw-")).collect();
+    let menu = t.wait_for("MARKER_RAW_TWO", 300);
+    // Down at once: the countdown (10 s) must not boot the first entry meanwhile.
+    t.keys(&["Down"]);
+    // Each entry on its own row, whole, no loader notes or echoed keys among them (the
+    // footer repeats the chosen entry's label, without its file name).
+    let rows: Vec<&str> = menu
+        .lines()
+        .filter(|l| l.contains("MARKER_RAW_") && l.contains(".iso"))
+        .collect();
     assert!(
-        rows.len() == 2 && rows[0].contains("raw-one") && !rows[0].contains("raw-two"),
+        rows.len() == 2
+            && rows[0].contains("uefi-marker-raw-one-v1.iso")
+            && rows[0].contains("MARKER_RAW_ONE  21 MiB  UEFI+BIOS")
+            && rows[1].contains("uefi-marker-raw-two-v1.iso")
+            && rows[1].contains("MARKER_RAW_TWO  21 MiB  UEFI+BIOS"),
         "{menu}"
     );
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    let drawn = t.screen(true);
-    t.keys(&["Down"]);
-    // Raw input: the guest gets Down at once and redraws the highlight, no Enter needed.
+    assert!(!menu.contains("bootshelf: "), "{menu}");
+    // Raw input: the guest gets Down at once and moves the highlight (inverse video) to
+    // the second row, no Enter needed.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while t.screen(true) == drawn {
+    let highlighted = |screen: &str, label: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(label))
+            .is_some_and(|l| l.contains("\x1b[7m") || l.contains(";47m") || l.contains("[47m"))
+    };
+    loop {
+        let e = t.screen(true);
+        if highlighted(&e, "MARKER_RAW_TWO") && !highlighted(&e, "MARKER_RAW_ONE") {
+            break;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "Down changed nothing without Enter:\n{drawn}"
+            "Down did not move the highlight without Enter:\n{e:?}"
         );
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
@@ -188,7 +208,7 @@ fn headless_boot_test_on_a_terminal_takes_raw_keys_and_restores_the_terminal() {
     t.line("clear");
     let _ = std::fs::remove_file(&after);
     t.line(&run);
-    t.wait_for("raw-two", 300);
+    t.wait_for("MARKER_RAW_TWO", 300);
     let bootshelf_pid: i32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
     let qemu: Vec<i32> = std::fs::read_to_string(format!(
         "/proc/{bootshelf_pid}/task/{bootshelf_pid}/children"

@@ -38,7 +38,7 @@ impl RawTerminal {
     /// start the thread that restores it on a signal. Call before any other thread is
     /// started: the signals are blocked in this thread and in the ones it starts later,
     /// and received by that one thread.
-    pub fn enter() -> anyhow::Result<Option<RawTerminal>> {
+    pub fn enter(guest: (u16, u16)) -> anyhow::Result<Option<RawTerminal>> {
         let stdin = std::io::stdin();
         let Ok(saved) = termios::tcgetattr(&stdin) else {
             return Ok(None);
@@ -59,9 +59,17 @@ impl RawTerminal {
         termios::cfmakeraw(&mut t);
         t.output_flags |= OutputFlags::OPOST | OutputFlags::ONLCR;
         termios::tcsetattr(&stdin, SetArg::TCSADRAIN, &t)?;
-        // The guest draws its menu at absolute positions: start from a clear screen.
+        // The guest draws its menu at absolute positions: start from a clear screen, or,
+        // when the menu cannot fit, from a warning that stays until the firmware clears.
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(b"\x1b[2J\x1b[H");
+        match too_small(guest) {
+            Some(warning) => {
+                let _ = write!(out, "{warning}\r\n");
+            }
+            None => {
+                let _ = out.write_all(b"\x1b[2J\x1b[H");
+            }
+        }
         let _ = out.flush();
         Ok(Some(raw))
     }
@@ -88,6 +96,34 @@ impl Drop for RawTerminal {
     fn drop(&mut self) {
         restore(&self.saved);
     }
+}
+
+/// The size of standard output's terminal, columns and rows.
+fn size() -> Option<(u16, u16)> {
+    let mut ws = nix::libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the valid, exclusively borrowed `ws`;
+    // on a descriptor that is not a terminal it fails and writes nothing.
+    let r = unsafe { nix::libc::ioctl(nix::libc::STDOUT_FILENO, nix::libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_col > 0).then_some((ws.ws_col, ws.ws_row))
+}
+
+/// A warning when this terminal is smaller than the screen the guest draws, `guest`
+/// columns and rows (its rows would wrap and scroll over each other).
+pub fn too_small(guest: (u16, u16)) -> Option<String> {
+    let (cols, rows) = size()?;
+    (cols < guest.0 || rows < guest.1).then(|| {
+        format!(
+            "bootshelf: warning: this terminal is {cols}x{rows}; the firmware draws the menu \
+             for {}x{}, so rows will overlap: enlarge the window (or boot-test without \
+             --headless)",
+            guest.0, guest.1
+        )
+    })
 }
 
 fn stop_signals() -> SigSet {

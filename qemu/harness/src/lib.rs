@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod machine;
+mod notes;
 mod qmp;
 mod screen;
 
@@ -390,13 +391,17 @@ impl Qemu {
         let echo = cfg.echo_serial;
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
+            let mut notes = notes::NoteFilter::default();
+            let mut shown = Vec::new();
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         if echo {
+                            shown.clear();
+                            notes.feed(&buf[..n], &mut shown);
                             let mut out = io::stdout().lock();
-                            let _ = out.write_all(&buf[..n]);
+                            let _ = out.write_all(&shown);
                             let _ = out.flush();
                         }
                         if let Ok(mut bytes) = thread_log.bytes.lock() {

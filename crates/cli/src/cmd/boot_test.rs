@@ -100,8 +100,11 @@ pub fn run(args: Args) -> Result<Outcome> {
 
     // Raw keys on a terminal, before QEMU's threads start (they must not take the signals
     // that restore the terminal).
+    // The text screen the guest draws on COM1: OVMF mirrors its 100x31 console (the one
+    // of its display adapter); the BIOS loader draws 80x25.
+    let guest_screen = if args.bios { (80, 25) } else { (100, 31) };
     let raw = if args.headless {
-        crate::terminal::RawTerminal::enter().context("setting up the terminal")?
+        crate::terminal::RawTerminal::enter(guest_screen).context("setting up the terminal")?
     } else {
         None
     };
@@ -116,7 +119,11 @@ pub fn run(args: Args) -> Result<Outcome> {
     // Stopped by a signal or the quit key: say so rather than what QEMU's death looked like.
     drop(q);
     let stopped = raw.as_ref().and_then(|r| r.stopped());
+    let small = raw.as_ref().and(crate::terminal::too_small(guest_screen));
     drop(raw);
+    if let Some(warning) = small {
+        eprintln!("{warning}");
+    }
     match stopped {
         Some(why) if why.starts_with("stopped") => bail!("{why}; QEMU was stopped"),
         Some(why) => {
