@@ -209,7 +209,11 @@ fn headless_boot_test_on_a_terminal_takes_raw_keys_and_restores_the_terminal() {
     let _ = std::fs::remove_file(&after);
     t.line(&run);
     t.wait_for("MARKER_RAW_TWO", 300);
-    let bootshelf_pid: i32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
+    let bootshelf_pid: i32 = std::fs::read_to_string(&pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let qemu: Vec<i32> = std::fs::read_to_string(format!(
         "/proc/{bootshelf_pid}/task/{bootshelf_pid}/children"
     ))
@@ -224,7 +228,10 @@ fn headless_boot_test_on_a_terminal_takes_raw_keys_and_restores_the_terminal() {
         .unwrap();
     assert!(killed.success());
     let s = t.wait_for("EXIT=", 60);
-    assert!(s.contains("stopped by SIGTERM") && s.contains("EXIT=2"), "{s}");
+    assert!(
+        s.contains("stopped by SIGTERM") && s.contains("EXIT=2"),
+        "{s}"
+    );
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(
         std::fs::read_to_string(&before).unwrap(),
