@@ -211,3 +211,59 @@ fn add_shows_copy_flush_and_verify_stages_in_binary_units() {
         .unwrap();
     assert!(secs >= 2.3, "{out}");
 }
+
+/// `install A B` on image files that hold sticks with ISOs: one question lists both;
+/// anything but `yes` leaves both byte-identical, `yes` erases both.
+#[test]
+fn install_on_several_asks_once_for_all() {
+    let t = Bootshelf::new("multi-ask");
+    let (a, b) = (t.path("a.img"), t.path("b.img"));
+    t.ok(&["install", s(&a), s(&b), "--size", "100M", "--yes"]);
+    let iso = hybrid(&t, "hybrid.iso");
+    t.ok(&["add", "--to", s(&a), "--to", s(&b), s(&iso), "--quiet"]);
+    let (before_a, before_b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+
+    let no = testkit::cli::answer_on_terminal(t.dir(), &["install", s(&a), s(&b)], "no\n")
+        .assert_code(2);
+    let question = no
+        .stderr
+        .split("Type 'yes'")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        question.contains("This ERASES everything on:")
+            && question.contains(&format!("the image file {}", a.display()))
+            && question.contains(&format!("the image file {}", b.display()))
+            && question.matches("1 ISO").count() == 2,
+        "{}",
+        no.text()
+    );
+    assert_eq!(
+        no.stderr.matches("Type 'yes' to continue").count(),
+        1,
+        "{}",
+        no.text()
+    );
+    assert!(
+        no.stderr.contains("not confirmed; nothing was written"),
+        "{}",
+        no.text()
+    );
+    assert!(std::fs::read(&a).unwrap() == before_a && std::fs::read(&b).unwrap() == before_b);
+
+    // No terminal and no --yes: refused for both, naming both.
+    let e = t.fails(&["install", s(&a), s(&b)]);
+    assert!(
+        e.contains("add --yes") && e.contains("a.img") && e.contains("b.img"),
+        "{e}"
+    );
+    assert!(std::fs::read(&a).unwrap() == before_a && std::fs::read(&b).unwrap() == before_b);
+
+    let yes =
+        testkit::cli::answer_on_terminal(t.dir(), &["install", s(&a), s(&b)], "yes\n").assert_ok();
+    assert!(yes.stdout.contains("2 of 2 sticks done"), "{}", yes.text());
+    for img in [&a, &b] {
+        assert_eq!(list_json(&t, img)["isos"].as_array().unwrap().len(), 0);
+    }
+}
