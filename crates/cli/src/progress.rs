@@ -1,4 +1,5 @@
-//! Progress of long work on sticks, shared by `add` and `install`: one line per stick
+//! Progress of long work on sticks, shared by `add`, `install`, `check --hash` and
+//! `sync --hash`: one line per stick
 //! (indicatif `MultiProgress`, so several sticks written at once each get theirs), the
 //! stage it is in shown as it is (copy, flush, verify, index for `add`; install's
 //! steps), and one unit system: sizes in binary units (KiB, MiB, GiB) and speeds in the
@@ -91,6 +92,11 @@ fn spinner_style() -> ProgressStyle {
     template("{prefix} {msg} {spinner} {elapsed}")
 }
 
+/// Bytes counted with no known total: a spinner, bytes, speed and time, no bar or ETA.
+fn count_style() -> ProgressStyle {
+    template("{prefix} {msg} {spinner} {binary_bytes} {binary_bytes_per_sec} {elapsed}")
+}
+
 /// Install's steps: a count of steps.
 fn steps_style() -> ProgressStyle {
     template("{prefix} [{pos}/{len}] {msg} {spinner}")
@@ -131,6 +137,19 @@ impl StickBar {
             }
             Progress::Bytes(n) => self.bar.inc(n),
         }
+    }
+
+    /// A stage that counts bytes without a known total (`check --hash` reading every ISO).
+    pub fn count(&self, what: &str) {
+        self.bar.set_message("");
+        self.bar.set_style(count_style());
+        self.bar.reset();
+        self.bar.set_message(what.to_string());
+    }
+
+    /// `n` more bytes done in a [`StickBar::count`] stage.
+    pub fn inc(&self, n: u64) {
+        self.bar.inc(n);
     }
 
     /// Install's steps: step `pos` of `len` is `what`.

@@ -267,3 +267,37 @@ fn install_on_several_asks_once_for_all() {
         assert_eq!(list_json(&t, img)["isos"].as_array().unwrap().len(), 0);
     }
 }
+
+/// `check --hash` and `sync --hash` read every ISO back: on a terminal they show the
+/// bytes read and the speed in binary units (no total is known before: no ETA).
+#[test]
+fn check_and_sync_hash_show_their_progress() {
+    let t = Bootshelf::new("multi-hash");
+    let img = t.path("stick.img");
+    t.ok(&["install", s(&img), "--size", "400M", "--yes"]);
+    let iso = iso_copy(
+        &fixtures::iso::bios_uefi_hybrid().unwrap(),
+        t.dir(),
+        "big.iso",
+        Some(256 << 20),
+    );
+    t.ok(&["add", s(&img), s(&iso), "--quiet"]);
+    for cmd in ["check", "sync"] {
+        let (run, screen) = on_terminal(t.dir(), &[cmd, s(&img), "--hash"], 120);
+        run.assert_ok();
+        let lines: Vec<&str> = screen
+            .split(['\r', '\n'])
+            .filter(|l| l.contains("hashing the ISOs"))
+            .collect();
+        assert!(!lines.is_empty(), "{cmd}: {screen:?}");
+        for l in lines {
+            assert!(
+                l.contains("B/s") && !l.contains("MB/s") && !l.contains("ETA"),
+                "{l:?}"
+            );
+        }
+    }
+    // Without a terminal nothing of it is printed.
+    let out = t.run(&["check", s(&img), "--hash"]).assert_ok();
+    assert!(!out.text().contains("hashing the ISOs"), "{}", out.text());
+}

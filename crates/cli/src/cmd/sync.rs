@@ -40,7 +40,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         hash: args.hash,
         dry_run: args.dry_run,
     };
-    let r = stick::sync::sync(&mut vol, &mut store, opts, &mut |_| {})?;
+    let bars = crate::progress::Bars::new(!args.hash);
+    let bar = bars.stick("");
+    if args.hash {
+        bar.count("hashing the ISOs");
+    }
+    let r = stick::sync::sync(&mut vol, &mut store, opts, &mut |n| bar.inc(n));
+    bar.finish();
+    let r = r?;
     for p in &r.added {
         println!("indexed {p}");
     }
