@@ -5,6 +5,9 @@
 mod cmd;
 mod exit;
 mod out;
+mod progress;
+mod targets;
+mod terminal;
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use exit::{Exit, Outcome};

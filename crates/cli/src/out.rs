@@ -78,16 +78,6 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress bar for `len` units, hidden with `-q` (indicatif hides it anyway when
-/// stderr is not a terminal).
-pub fn progress(len: u64) -> indicatif::ProgressBar {
-    if quiet() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(len)
-    }
-}
-
 /// `eprintln!` narration (what is being done); hidden by `-q`.
 macro_rules! note {
     ($($arg:tt)*) => {

@@ -274,3 +274,50 @@ impl Bootshelf {
         self.run(args).assert_failed().stderr
     }
 }
+
+/// Run `bootshelf args` in `cwd` with a terminal (a pty of `cols` x 24) as its standard
+/// input and standard error, as a user at a terminal runs it: progress bars are drawn.
+/// Returns the run (its `stderr` empty) and everything written on the terminal.
+pub fn on_terminal<S: AsRef<OsStr>>(cwd: &Path, args: &[S], cols: u16) -> (Run, String) {
+    use std::io::Read;
+    let size = nix::pty::Winsize {
+        ws_row: 24,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).unwrap_or_else(|e| panic!("openpty: {e}"));
+    let slave_err = pty
+        .slave
+        .try_clone()
+        .unwrap_or_else(|e| panic!("duplicating the pty: {e}"));
+    let mut cmd = command();
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(slave_err));
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("running bootshelf: {e}"));
+    // The parent's copies of the slave are gone with `cmd`: the master reads EOF (EIO)
+    // once the child has exited.
+    drop(cmd);
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for bootshelf: {e}"));
+    let screen = reader.join().unwrap_or_default();
+    (Run::of(args, out), screen)
+}

@@ -104,7 +104,8 @@ pub struct Config {
     pub memory_mib: u32,
     /// No window (`-display none`); otherwise QEMU opens its default display.
     pub headless: bool,
-    /// Copy everything the guest prints on COM1 to this process's stdout as it arrives.
+    /// Copy what the guest prints on COM1 to this process's stdout as it arrives, without
+    /// the loaders' `bootshelf: ...` notes (they stay in the serial log).
     pub echo_serial: bool,
     /// With `echo_serial`: also the loaders' developer timing notes (`... at 28307 us`).
     pub echo_timings: bool,

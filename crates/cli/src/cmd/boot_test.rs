@@ -1,7 +1,8 @@
 //! `bootshelf boot-test`: boot a stick (image file or disk) in QEMU, UEFI (OVMF) or BIOS
 //! (SeaBIOS), with the stick on USB storage, and optionally pick a menu entry and wait for
 //! a text. In a window by default; `--headless` puts the serial console on the terminal
-//! (keys typed there go to the guest's COM1). Exit status 0 when `--expect` was seen.
+//! (keys typed there go to the guest's COM1 as they are typed: the terminal is in raw
+//! mode, `crate::terminal`; Ctrl-] ends the test). Exit status 0 when `--expect` was seen.
 //!
 //! The stick is attached with `snapshot=on` unless `--write` is given, so a boot test
 //! never changes the stick (the loader writes the one-shot default and the ISO window).
@@ -34,7 +35,8 @@ pub struct Args {
     /// Give up after SECONDS (default: 120 with --expect or --select, else no limit).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// No window: the serial console on this terminal.
+    /// No window: the serial console on this terminal, keys going to the guest as they are
+    /// typed (Ctrl-C too); Ctrl-] ends the test.
     #[arg(long)]
     pub headless: bool,
     /// Attach the stick as usb (default), ide or virtio.
@@ -103,12 +105,51 @@ pub fn run(args: Args) -> Result<Outcome> {
             .unwrap_or(Duration::from_secs(365 * 24 * 3600))
     };
 
+    // Raw keys on a terminal, before QEMU's threads start (they must not take the signals
+    // that restore the terminal).
+    // The text screen the guest draws on COM1: OVMF mirrors its 100x31 console (the one
+    // of its display adapter); the BIOS loader draws 80x25.
+    let guest_screen = if args.bios { (80, 25) } else { (100, 31) };
+    let raw = if args.headless {
+        crate::terminal::RawTerminal::enter(guest_screen).context("setting up the terminal")?
+    } else {
+        None
+    };
     let mut q = Qemu::start(&cfg).context("starting QEMU")?;
-    if args.headless {
-        forward_stdin(&q)?;
+    if let Some(raw) = &raw {
+        raw.set_qemu(q.pid());
     }
+    if args.headless {
+        forward_stdin(&q, raw.as_ref().map(|r| r.quitter()))?;
+    }
+    let result = wait(&mut q, &args, chosen, &remaining);
+    // Stopped by a signal or the quit key: say so rather than what QEMU's death looked like.
+    drop(q);
+    let stopped = raw.as_ref().and_then(|r| r.stopped());
+    let small = raw.as_ref().and(crate::terminal::too_small(guest_screen));
+    drop(raw);
+    if let Some(warning) = small {
+        eprintln!("{warning}");
+    }
+    match stopped {
+        Some(why) if why.starts_with("stopped") => bail!("{why}; QEMU was stopped"),
+        Some(why) => {
+            eprintln!("bootshelf: {why}; QEMU was stopped");
+            Ok(Outcome::Success)
+        }
+        None => result,
+    }
+}
+
+/// Choose the entry and wait for the text or for QEMU to end, as the arguments say.
+fn wait(
+    q: &mut Qemu,
+    args: &Args,
+    chosen: Option<Option<usize>>,
+    remaining: &dyn Fn() -> Duration,
+) -> Result<Outcome> {
     if let (Some(name), Some(position)) = (&args.select, chosen) {
-        select(&mut q, name, position, remaining())?;
+        select(q, name, position, remaining())?;
     }
     match &args.expect {
         Some(text) => match q.wait_for(text, remaining()) {
@@ -201,9 +242,9 @@ fn select(q: &mut Qemu, name: &str, position: Option<usize>, timeout: Duration) 
     Ok(())
 }
 
-/// Copy what is typed on this terminal to the guest's COM1 (line by line: the terminal
-/// stays in its normal mode).
-fn forward_stdin(q: &Qemu) -> Result<()> {
+/// Copy what is typed to the guest's COM1: key by key from a terminal in raw mode (where
+/// `quit` is given, the quit key ends the test), line by line from a pipe.
+fn forward_stdin(q: &Qemu, quit: Option<impl Fn() + Send + 'static>) -> Result<()> {
     let mut out = q.serial_writer()?;
     std::thread::spawn(move || {
         let mut buf = [0u8; 256];
@@ -211,6 +252,12 @@ fn forward_stdin(q: &Qemu) -> Result<()> {
         while let Ok(n) = stdin.read(&mut buf) {
             if n == 0 {
                 break;
+            }
+            if let Some(quit) = &quit {
+                if buf[..n].contains(&crate::terminal::QUIT_KEY) {
+                    quit();
+                    break;
+                }
             }
             let bytes: Vec<u8> = buf[..n]
                 .iter()

@@ -50,12 +50,20 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = super::open_stick(&args.target, false)?;
     let layout = *stick.layout();
     let mut vol = open_volume(&mut stick)?;
+    // Reading every ISO back is long work: its bytes and speed are shown.
+    let bars = crate::progress::Bars::new(!args.hash);
+    let bar = bars.stick("");
+    if args.hash {
+        bar.count("hashing the ISOs");
+    }
     let r = stick::check::check(
         &mut vol,
         Some(&layout),
         CheckOptions { hash: args.hash },
-        &mut |_| {},
-    )?;
+        &mut |n| bar.inc(n),
+    );
+    bar.finish();
+    let r = r?;
     if args.json {
         let rows: Vec<JsonFinding> = r.findings.iter().map(JsonFinding::from).collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);

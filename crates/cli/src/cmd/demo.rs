@@ -134,7 +134,7 @@ fn build_image(out: &Path, isos: &[PathBuf]) -> anyhow::Result<()> {
         out.display()
     );
     install::run(install::Args {
-        target: out.to_owned(),
+        targets: vec![out.to_owned()],
         size: Some(256 << 20),
         mbr: false,
         yes: true,
@@ -145,8 +145,8 @@ fn build_image(out: &Path, isos: &[PathBuf]) -> anyhow::Result<()> {
     .context("installing the demo stick")?;
     crate::out::note!("bootshelf demo: adding {} sample ISOs", isos.len());
     add::run(add::Args {
-        target: out.to_owned(),
-        isos: isos.to_vec(),
+        paths: isos.to_vec(),
+        to: vec![out.to_owned()],
         verify: true,
         force: false,
         title: None,

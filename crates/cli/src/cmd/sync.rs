@@ -94,7 +94,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         hash: args.hash,
         dry_run: args.dry_run,
     };
-    let r = stick::sync::sync(&mut vol, &mut store, opts, &mut |_| {})?;
+    let bars = crate::progress::Bars::new(!args.hash || args.json);
+    let bar = bars.stick("");
+    if args.hash {
+        bar.count("hashing the ISOs");
+    }
+    let r = stick::sync::sync(&mut vol, &mut store, opts, &mut |n| bar.inc(n));
+    bar.finish();
+    let r = r?;
     let defragmented = if args.defragment {
         stick::defrag::defragment(&mut vol, &mut store, &mut |_| {})?
     } else {
