@@ -8,6 +8,7 @@
 //!   also used to find the leftovers of interrupted `add` and `sync --defragment` runs;
 //! * [`catalog`]: the one conversion from an ISO's El Torito catalog to index entries;
 //! * [`discovery`]: index + scan -> the entries, in the order the menu shows them.
+//! * [`names`]: the one rule that turns a name a user typed into one ISO.
 //!
 //! What `bootshelf list` prints and what the loaders' menus draw both come from
 //! [`discovery`], so they cannot disagree.
@@ -18,6 +19,7 @@ extern crate alloc;
 
 pub mod catalog;
 pub mod discovery;
+pub mod names;
 pub mod open;
 pub mod scan;
 pub mod store;

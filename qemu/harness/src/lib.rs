@@ -16,6 +16,7 @@
 //! See docs/qemu.md for the facts about QEMU on the build machines this rests on.
 #![deny(missing_docs)]
 
+mod echo;
 mod machine;
 mod qmp;
 mod screen;
@@ -388,6 +389,7 @@ impl Qemu {
         };
         let thread_log = Arc::clone(&log);
         let echo = cfg.echo_serial;
+        let mut shown = echo::Echo::new(cfg.echo_timings);
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             loop {
@@ -396,7 +398,7 @@ impl Qemu {
                     Ok(n) => {
                         if echo {
                             let mut out = io::stdout().lock();
-                            let _ = out.write_all(&buf[..n]);
+                            let _ = out.write_all(&shown.feed(&buf[..n]));
                             let _ = out.flush();
                         }
                         if let Ok(mut bytes) = thread_log.bytes.lock() {

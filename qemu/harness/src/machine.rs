@@ -104,8 +104,11 @@ pub struct Config {
     pub memory_mib: u32,
     /// No window (`-display none`); otherwise QEMU opens its default display.
     pub headless: bool,
-    /// Copy everything the guest prints on COM1 to this process's stdout as it arrives.
+    /// Copy what the guest prints on COM1 to this process's stdout as it arrives, without
+    /// the loaders' `bootshelf: ...` notes (they stay in the serial log).
     pub echo_serial: bool,
+    /// With `echo_serial`: also the loaders' developer timing notes (`... at 28307 us`).
+    pub echo_timings: bool,
     /// OVMF code image (UEFI only).
     pub ovmf_code: PathBuf,
     /// OVMF variable store template, copied for each run (UEFI only).
@@ -126,6 +129,7 @@ impl Config {
             memory_mib: 1024,
             headless: true,
             echo_serial: false,
+            echo_timings: false,
             ovmf_code: OVMF_CODE.into(),
             ovmf_vars: OVMF_VARS.into(),
             secure_boot: false,

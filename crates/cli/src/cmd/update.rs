@@ -1,6 +1,6 @@
-//! `bootshelf update TARGET`: rewrite the boot code and the ESP, and repair what `check`
-//! finds wrong with them (a lost LBA 0 in front of an intact GPT, a bad GPT copy, a
-//! damaged ESP, zeroed boot code); the ISOs are not touched (`stick::update`).
+//! `bootshelf update TARGET [--json]`: rewrite the boot code and the ESP, and repair what
+//! `check` finds wrong with them (a lost LBA 0 or GPT, a bad GPT copy, a damaged ESP,
+//! zeroed boot code); the ISOs are not touched (`stick::update`).
 
 use crate::exit::Outcome;
 use anyhow::Context;
@@ -12,14 +12,51 @@ use stick::kernel::KernelTable;
 pub struct Args {
     /// The stick: an image file or a block device.
     pub target: PathBuf,
+    /// Print what was rewritten as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--json` output: what was rewritten (all false: already up to date).
+#[derive(serde::Serialize)]
+struct JsonUpdate {
+    target: String,
+    /// A GPT copy repaired, or the whole table rewritten (with `lba0_restored`).
+    gpt_repaired: bool,
+    esp_rebuilt: bool,
+    /// Why the ESP was rebuilt whole (unreadable or damaged).
+    esp_rebuilt_because: Option<String>,
+    esp_sectors_written: u64,
+    stage2_written: bool,
+    mbr_written: bool,
+    /// A lost LBA 0 rewritten (protective MBR or MBR partition table, with the code).
+    lba0_restored: bool,
+    /// What the kernel was told on a block device (`null` for image files or when
+    /// nothing was written).
+    kernel: Option<String>,
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let mut stick = stick::Stick::open_for_repair(&args.target, true)?;
+    let mut stick = super::open_stick_for_repair(&args.target, true)?;
     let boot = super::install::boot_code();
     let r = stick::update::update(&mut stick, &boot)
         .with_context(|| format!("updating {}", args.target.display()))?;
+    if args.json {
+        crate::out::json(&JsonUpdate {
+            target: args.target.display().to_string(),
+            gpt_repaired: r.gpt_repaired,
+            esp_rebuilt: r.esp_rebuilt.is_some(),
+            esp_rebuilt_because: r.esp_rebuilt.clone(),
+            esp_sectors_written: r.esp_sectors_written as u64,
+            stage2_written: r.stage2_written,
+            mbr_written: r.mbr_written || r.lba0_restored,
+            lba0_restored: r.lba0_restored,
+            kernel: r.kernel.as_ref().map(|k| k.to_string()),
+        })?;
+        print_kernel_table(r.kernel.as_ref());
+        return Ok(Outcome::Success);
+    }
     let mut changed = Vec::new();
     if r.gpt_repaired && r.lba0_restored {
         changed.push("partition table (rewritten where install puts it)".to_owned());
@@ -54,13 +91,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 }
 
 /// Say what the kernel was told after a block device's table was written: nothing when it
-/// re-read it, a note on stderr otherwise (the stick is right; only the kernel's view lags).
+/// shows the stick's partitions, a note or a warning on stderr otherwise (the stick is
+/// right; only the kernel's view lags).
 pub fn print_kernel_table(k: Option<&KernelTable>) {
     match k {
-        None | Some(KernelTable::Reread) => {}
-        // Set one by one: the kernel shows them, how is a detail.
-        Some(KernelTable::UpdatedPartitions { .. }) => {}
-        Some(k @ KernelTable::NoPartitionScan) => eprintln!("note: {k}"),
-        Some(k @ KernelTable::Stale { .. }) => eprintln!("warning: {k}"),
+        None | Some(KernelTable::Reread) | Some(KernelTable::UpdatedPartitions { .. }) => {}
+        Some(k @ KernelTable::NoPartitionScan) => {
+            if !crate::out::quiet() {
+                eprintln!("note: {k}");
+            }
+        }
+        Some(k @ KernelTable::Stale { .. }) => crate::out::warn(&k.to_string()),
     }
 }
