@@ -34,10 +34,9 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
     let mut report = UpdateReport::default();
 
     let info = info_text(boot);
-    let files: [(&str, &[u8]); 2] = [
-        (esp::LOADER_PATH, boot.efi),
-        (esp::INFO_PATH, info.as_bytes()),
-    ];
+    let efi = boot.efi_files();
+    let mut files: Vec<(&str, &[u8])> = efi.iter().map(|(p, b)| (p.as_str(), *b)).collect();
+    files.push((esp::INFO_PATH, info.as_bytes()));
     match esp::update_in_place(dev, layout.esp, &files) {
         Ok(n) => report.esp_sectors_written = n,
         Err(Error::BadEsp { .. }) => {

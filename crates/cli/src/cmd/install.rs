@@ -71,7 +71,7 @@ pub fn boot_code() -> stick::BootCode<'static> {
         } else {
             loaders::BIOS_STAGE2
         },
-        efi: loaders::UEFI_BOOTX64,
+        efi: loaders::UEFI_LOADERS,
     }
 }
 
@@ -178,9 +178,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             "note: this build has no BIOS loader yet (crates/loaders); the MBR only prints a message"
         );
     }
-    if boot.efi.is_empty() {
+    if boot.has_no_efi() {
         println!(
-            "note: this build has no UEFI loader yet; \\EFI\\BOOT\\BOOTX64.EFI was not written"
+            "note: this build has no UEFI loader yet; \\EFI\\BOOT\\BOOT*.EFI were not written"
         );
     }
     Ok(Outcome::Success)
@@ -199,5 +199,24 @@ mod tests {
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("G").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn the_loaders_of_every_architecture_fit_the_esp_with_room_to_spare() {
+        let boot = super::boot_code();
+        let total: u64 = boot.efi.iter().map(|(_, b)| b.len() as u64).sum();
+        for (scheme, ss) in [(stick::Scheme::Gpt, 512), (stick::Scheme::Mbr, 4096)] {
+            let layout =
+                stick::Layout::plan(scheme, ss, stick::layout::MIN_DISK_BYTES / u64::from(ss))
+                    .unwrap();
+            boot.check_fits(&layout).unwrap();
+            // All three with a crash-safe update's second copy of each take under a tenth.
+            assert!(
+                2 * total < layout.esp.byte_len(ss) / 10,
+                "{total} bytes of loaders"
+            );
+        }
+        assert_eq!(boot.efi.len(), 3);
+        assert!(boot.efi.iter().all(|(_, b)| !b.is_empty()));
     }
 }
