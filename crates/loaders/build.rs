@@ -94,6 +94,7 @@ const SHARED_SOURCES: &[&str] = &[
     "crates/iso9660",
     "crates/exfat",
     "crates/index",
+    "crates/efi-image",
     "crates/ptable",
     "crates/shelf",
     "bootloader/core",

@@ -21,6 +21,7 @@ use core::cell::RefCell;
 use core::ffi::c_void;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
+use efi_image::EfiArch;
 use uefi::boot::{self, LoadImageSource};
 use uefi::proto::device_path::DevicePath;
 use uefi::proto::media::fs::SimpleFileSystem;
@@ -37,17 +38,12 @@ pub const VCD_GUID: Guid = guid!("2c25b6be-40dd-45d7-b3e4-d90fa416a4cf");
 pub const CD_BLOCK: u64 = 2048;
 
 /// The removable-media boot path (UEFI spec 3.5.1.1) for the architecture this loader is
-/// built for: the ISO's loader for this machine.
-#[cfg(target_arch = "x86_64")]
-pub const BOOT_FILE: &str = "\\EFI\\BOOT\\BOOTX64.EFI";
-/// The removable-media boot path (UEFI spec 3.5.1.1) for the architecture this loader is
-/// built for: the ISO's loader for this machine.
-#[cfg(target_arch = "aarch64")]
-pub const BOOT_FILE: &str = "\\EFI\\BOOT\\BOOTAA64.EFI";
-/// The removable-media boot path (UEFI spec 3.5.1.1) for the architecture this loader is
-/// built for: the ISO's loader for this machine.
-#[cfg(target_arch = "x86")]
-pub const BOOT_FILE: &str = "\\EFI\\BOOT\\BOOTIA32.EFI";
+/// built for (`\EFI\BOOT\BOOTX64.EFI`, `BOOTAA64.EFI` or `BOOTIA32.EFI`): the ISO's
+/// loader for this machine.
+pub const BOOT_FILE: &str = match EfiArch::NATIVE {
+    Some(arch) => arch.boot_path(),
+    None => panic!("UEFI has no removable-media loader name for this architecture"),
+};
 
 /// Smallest ISO: the system area (16 blocks) and one volume descriptor.
 const MIN_BLOCKS: u64 = 17;

@@ -953,6 +953,7 @@ mod tests {
             sector_count: 4,
             load_rba,
             image_size,
+            efi: Default::default(),
         };
         // Sector 3 of an 8192-byte file ends at byte 8192: inside; sector 3 + 1 byte: not.
         e.boot = vec![boot(3, 2048), boot(3, 2049), boot(u32::MAX, u64::MAX)];
