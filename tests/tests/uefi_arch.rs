@@ -9,7 +9,7 @@
 
 use e2e::{confirm_without_window, run_bootshelf, select, StickSpec, TestStick};
 use fixtures::arch::{marker, marker_iso, EfiArch};
-use qemu_harness::Qemu;
+use qemu_harness::{strip_ansi, Qemu};
 use std::time::{Duration, Instant};
 
 const MENU_TIMEOUT: Duration = Duration::from_secs(120);
@@ -65,4 +65,45 @@ fn marker_isos_boot_on_their_own_machine_and_are_dimmed_on_the_others() {
             t.elapsed().as_secs_f64()
         );
     }
+}
+
+/// Debian's arm64 kernel with a busybox initramfs, on an ISO added to the stick, boots on
+/// AAVMF through bootshelf (GRUB arm64-efi from the virtual CD) and finds its medium again
+/// by label on the ISO window (`/dev/sda4`), as on x86_64 (tests/tests/window_linux.rs).
+#[test]
+fn arm64_debian_kernel_finds_its_medium_through_the_window_by_label() {
+    let iso = fixtures::arch::arm64_live_iso("arm").unwrap();
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick.add(&iso, None).unwrap();
+    let t = Instant::now();
+    let mut q = Qemu::start(&stick.uefi_arch_config(EfiArch::Aa64)).unwrap();
+    q.wait_for("bootshelf: menu drawn", MENU_TIMEOUT).unwrap();
+    select(&mut q, "arm64-live-arm-label-v1.iso").unwrap();
+    let i = q
+        .wait_for_any(&["bootshelf: booting ", "no ISO window"], MENU_TIMEOUT)
+        .unwrap();
+    assert_eq!(i, 0, "the loader refused the window:\n{}", q.serial_text());
+    let verdict = q.wait_for_any(
+        &["BOOTSHELF-LIVE-FOUND", fixtures::live::NOT_FOUND],
+        Duration::from_secs(300),
+    );
+    let _ = q.wait_exit(Duration::from_secs(10));
+    let text = strip_ansi(&q.serial_text());
+    verdict.unwrap_or_else(|e| panic!("no verdict from the live system: {e}\n{text}"));
+    let line = text
+        .lines()
+        .find(|l| l.contains("BOOTSHELF-LIVE-FOUND") || l.contains(fixtures::live::NOT_FOUND))
+        .unwrap_or_default()
+        .trim();
+    eprintln!(
+        "aarch64: {line} after {:.1} s from power-on",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(
+        line.starts_with(&format!(
+            "{} by=label dev=/dev/sda4",
+            fixtures::live::found_marker("arm")
+        )),
+        "the live system did not find itself on the window (sda4): {line:?}\n{text}"
+    );
 }
