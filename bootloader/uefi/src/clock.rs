@@ -27,7 +27,9 @@ fn rdtsc() -> u64 {
     // SAFETY: CNTVCT_EL0 (the generic timer's virtual count) is readable at EL1 and EL2,
     // where UEFI runs (the firmware enables EL0/EL1 access, UEFI spec 2.3.6); reading it
     // has no side effects and touches no memory.
-    unsafe { core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) count, options(nomem, nostack)) };
+    unsafe {
+        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) count, options(nomem, nostack))
+    };
     count
 }
 
