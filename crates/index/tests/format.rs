@@ -60,7 +60,7 @@ fn iso(i: usize) -> IsoEntry {
                 load_rba: 40,
                 image_size: 2_949_120,
                 efi: EfiLoaders {
-                    arches: (i % 3 != 0).then(|| ArchSet::from_bits(i as u8 & 7)),
+                    arches: (!i.is_multiple_of(3)).then(|| ArchSet::from_bits(i as u8 & 7)),
                     signed: None,
                 },
             },
