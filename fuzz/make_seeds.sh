@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover esp_fsck)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover esp_fsck efi_image)
 want() { local t; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 sparse() { ./sparse.py "$@"; }
 bootshelf() {
@@ -143,6 +143,25 @@ bps,spc,res,nf,re,_,_,fs=struct.unpack_from("<HBHBHHBH",b,11)
 print(res + nf*fs + (re*32 + bps-1)//bps + 4*spc - 1)' "$tmp/$1.esp")
     { printf "\\$(printf '%03o' "$3")"; sparse "$tmp/$1.esp" "$2" "nonzero:0:$meta"; } \
       > "corpus/esp_fsck/bootshelf-$2"
+  done
+fi
+
+if want efi_image; then
+  # EFI boot images as grub-mkrescue and xorriso recipes make them: mkfs.fat + mtools,
+  # FAT12 and FAT16, loaders for several architectures, a file over several clusters.
+  out=corpus/efi_image
+  mkdir -p "$out"
+  head -c 3000 /dev/zero | tr '\0' 'x' > "$tmp/loader"
+  for spec in "fat12 12 64" "fat16 16 4200"; do
+    set -- $spec
+    rm -f "$tmp/$1.img"
+    mkfs.fat -C -F "$2" -s 1 -n EFI "$tmp/$1.img" "$3" >/dev/null
+    mmd -i "$tmp/$1.img" ::/EFI ::/EFI/BOOT
+    mcopy -i "$tmp/$1.img" "$tmp/loader" ::/EFI/BOOT/BOOTX64.EFI
+    mcopy -i "$tmp/$1.img" "$tmp/loader" ::/EFI/BOOT/bootaa64.efi
+    printf 'set timeout=0\n' > "$tmp/cfg" && mcopy -i "$tmp/$1.img" "$tmp/cfg" ::/EFI/BOOT/grub.cfg
+    # Keep seeds small: the FAT12 one whole, the FAT16 one up to its first files.
+    head -c 65536 "$tmp/$1.img" > "$out/$1"
   done
 fi
 ls -l corpus/* templates

@@ -24,7 +24,7 @@ pub mod open;
 pub mod scan;
 pub mod store;
 
-pub use catalog::{read_iso, Broken, IsoError, IsoFacts};
+pub use catalog::{efi_arches_of, read_iso, Broken, IsoError, IsoFacts};
 pub use discovery::{
     consume_boot_next, discover, discover_volume, human_size, Contents, DiscoverError, Discovery,
     Entry, Firmware, Source,

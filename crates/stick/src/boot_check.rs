@@ -58,7 +58,7 @@ pub fn check_boot<D: BlockDevice>(
         }),
         Ok(issues) => {
             out.extend(issues.into_iter().map(|issue| Finding::Esp { issue }));
-            out.extend(uefi_loader(&mut img, boot));
+            out.extend(uefi_loaders(&mut img, boot));
         }
     }
     if out.is_empty() {
@@ -168,29 +168,46 @@ pub fn stage2<D: BlockDevice>(
     Ok(Some(Finding::BootCodeDiffers { piece }))
 }
 
-/// Rule: `\EFI\BOOT\BOOTX64.EFI` on the ESP image `img` (whose file system [`esp::fsck`]
-/// read) is this bootshelf's UEFI loader. Nothing to say when this build carries none.
-pub fn uefi_loader(img: &mut [u8], boot: &BootCode) -> Option<Finding> {
-    if boot.efi.is_empty() {
-        return None;
+/// Rule: each UEFI loader this bootshelf carries (`\EFI\BOOT\BOOTX64.EFI`,
+/// `BOOTIA32.EFI`, `BOOTAA64.EFI`) is on the ESP image `img` (whose file system
+/// [`esp::fsck`] read) as this build has it. Nothing to say when this build carries none;
+/// an unreadable ESP is said once.
+pub fn uefi_loaders(img: &mut [u8], boot: &BootCode) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (path, image) in boot.efi_files() {
+        if image.is_empty() {
+            continue;
+        }
+        let Some(arch) = efi_image::EfiArch::ALL
+            .into_iter()
+            .find(|a| path.ends_with(a.file_name()))
+        else {
+            continue;
+        };
+        let piece = BootPiece::UefiLoader(arch);
+        let finding = match esp::read_image_file(img, &path) {
+            Err(e) => {
+                return vec![Finding::EspUnreadable {
+                    reason: esp_reason(e),
+                }]
+            }
+            Ok(None) => Some(Finding::BootCodeBroken {
+                piece,
+                reason: "missing".into(),
+            }),
+            Ok(Some(have)) if have == image => None,
+            Ok(Some(have)) if have.iter().all(|&b| b == 0) => {
+                Some(Finding::BootCodeZeroed { piece })
+            }
+            Ok(Some(have)) if have.get(..2) != Some(b"MZ") => Some(Finding::BootCodeBroken {
+                piece,
+                reason: format!("not a PE image (no MZ at byte 0; {} bytes)", have.len()),
+            }),
+            Ok(Some(_)) => Some(Finding::BootCodeDiffers { piece }),
+        };
+        out.extend(finding);
     }
-    let piece = BootPiece::UefiLoader;
-    match esp::read_image_file(img, esp::LOADER_PATH) {
-        Err(e) => Some(Finding::EspUnreadable {
-            reason: esp_reason(e),
-        }),
-        Ok(None) => Some(Finding::BootCodeBroken {
-            piece,
-            reason: "missing".into(),
-        }),
-        Ok(Some(have)) if have == boot.efi => None,
-        Ok(Some(have)) if have.iter().all(|&b| b == 0) => Some(Finding::BootCodeZeroed { piece }),
-        Ok(Some(have)) if have.get(..2) != Some(b"MZ") => Some(Finding::BootCodeBroken {
-            piece,
-            reason: format!("not a PE image (no MZ at byte 0; {} bytes)", have.len()),
-        }),
-        Ok(Some(_)) => Some(Finding::BootCodeDiffers { piece }),
-    }
+    out
 }
 
 #[cfg(test)]

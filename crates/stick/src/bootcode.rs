@@ -1,5 +1,6 @@
 //! The boot code `install` and `update` write: the MBR's 440 bytes of code, BIOS stage 2
-//! (in the BIOS boot area below 1 MiB) and the UEFI loader (`\EFI\BOOT\BOOTX64.EFI`).
+//! (in the BIOS boot area below 1 MiB) and the UEFI loaders (`\EFI\BOOT\BOOTX64.EFI`,
+//! `BOOTAA64.EFI`, `BOOTIA32.EFI`: one per architecture, docs/uefi.md "Architectures").
 //! The `bootshelf` binary installs the real loaders (crates/loaders); [`BootCode::placeholder`]
 //! serves where none is built (this crate's own tests): an MBR that says so on screen.
 
@@ -23,10 +24,16 @@ pub struct BootCode<'a> {
     pub mbr: &'a [u8],
     /// BIOS stage 2, written from the first sector of [`Layout::bios_boot`].
     pub stage2: &'a [u8],
-    /// The UEFI loader, `\EFI\BOOT\BOOTX64.EFI`; empty means none (the ESP then holds only
-    /// `\BOOTSHELF.TXT` saying so).
-    pub efi: &'a [u8],
+    /// The UEFI loaders: (file name in `\EFI\BOOT\`, image), one per architecture
+    /// (`BOOTX64.EFI`, `BOOTAA64.EFI`, `BOOTIA32.EFI`). An empty image or an empty list
+    /// means none (the ESP then holds only `\BOOTSHELF.TXT` saying so).
+    pub efi: &'a [(&'a str, &'a [u8])],
 }
+
+/// The share of the ESP the UEFI loaders may take: at most half of it, so that `update`
+/// can always write a new loader beside the old one before swapping (docs/uefi.md,
+/// "Architectures").
+pub const EFI_MAX_SHARE_OF_ESP: u64 = 2;
 
 /// Placeholder MBR code, hand-assembled 16-bit x86 (loaded at 0000:7C00):
 ///
@@ -109,7 +116,30 @@ impl BootCode<'_> {
                 max: layout.stage2_capacity(),
             });
         }
+        let efi_bytes: u64 = self.efi.iter().map(|(_, image)| image.len() as u64).sum();
+        let efi_max = layout.esp.byte_len(layout.sector_size) / EFI_MAX_SHARE_OF_ESP;
+        if efi_bytes > efi_max {
+            return Err(Error::BootCodeTooLarge {
+                what: "the UEFI loaders together",
+                len: usize::try_from(efi_bytes).unwrap_or(usize::MAX),
+                max: efi_max,
+            });
+        }
         Ok(())
+    }
+
+    /// Whether there is no UEFI loader to install.
+    pub fn has_no_efi(&self) -> bool {
+        self.efi.iter().all(|(_, image)| image.is_empty())
+    }
+
+    /// The ESP files of the UEFI loaders: (`EFI/BOOT/<name>`, image); an empty image
+    /// stays in the list (the ESP writers then remove that file).
+    pub fn efi_files(&self) -> Vec<(String, &[u8])> {
+        self.efi
+            .iter()
+            .map(|(name, image)| (format!("{}/{name}", crate::esp::LOADER_DIR), *image))
+            .collect()
     }
 
     /// The MBR code to write for `layout`. A full-size (440-byte) MBR is bootshelf's BIOS

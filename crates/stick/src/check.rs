@@ -79,17 +79,18 @@ pub enum BootPiece {
     MbrCode,
     /// BIOS stage 2, from the first sector of the BIOS boot area.
     Stage2,
-    /// `\EFI\BOOT\BOOTX64.EFI` on the ESP.
-    UefiLoader,
+    /// `\EFI\BOOT\BOOTX64.EFI` (or the loader of another architecture) on the ESP.
+    UefiLoader(efi_image::EfiArch),
 }
 
 impl BootPiece {
-    /// Its name in messages: `MBR boot code`, `BIOS stage 2`, `\EFI\BOOT\BOOTX64.EFI`.
+    /// Its name in messages: `MBR boot code`, `BIOS stage 2`, `\EFI\BOOT\BOOTX64.EFI`
+    /// (`BOOTIA32.EFI`, `BOOTAA64.EFI`).
     pub fn name(self) -> &'static str {
         match self {
             BootPiece::MbrCode => "MBR boot code",
             BootPiece::Stage2 => "BIOS stage 2",
-            BootPiece::UefiLoader => "\\EFI\\BOOT\\BOOTX64.EFI",
+            BootPiece::UefiLoader(arch) => arch.boot_path(),
         }
     }
 
@@ -97,7 +98,15 @@ impl BootPiece {
     fn consequence(self) -> &'static str {
         match self {
             BootPiece::MbrCode | BootPiece::Stage2 => "the stick does not boot on BIOS",
-            BootPiece::UefiLoader => "the stick does not boot on UEFI",
+            BootPiece::UefiLoader(efi_image::EfiArch::X64) => {
+                "the stick does not boot on x86_64 UEFI"
+            }
+            BootPiece::UefiLoader(efi_image::EfiArch::Ia32) => {
+                "the stick does not boot on 32-bit (ia32) UEFI"
+            }
+            BootPiece::UefiLoader(efi_image::EfiArch::Aa64) => {
+                "the stick does not boot on ARM64 UEFI"
+            }
         }
     }
 }
@@ -1081,6 +1090,7 @@ mod tests {
             sector_count: 4,
             load_rba,
             image_size,
+            efi: Default::default(),
         };
         // Sector 3 of an 8192-byte file ends at byte 8192: inside; sector 3 + 1 byte: not.
         e.boot = vec![boot(3, 2048), boot(3, 2049), boot(u32::MAX, u64::MAX)];

@@ -1,5 +1,5 @@
-//! The EFI System Partition: a small FAT file system built with `fatfs`, holding
-//! `\EFI\BOOT\BOOTX64.EFI` and `\BOOTSHELF.TXT`.
+//! The EFI System Partition: a small FAT file system built with `fatfs`, holding the UEFI
+//! loaders `\EFI\BOOT\BOOTX64.EFI`, `BOOTAA64.EFI`, `BOOTIA32.EFI` and `\BOOTSHELF.TXT`.
 //!
 //! Two things `fatfs` 0.3.6 does not do for us live here:
 //!
@@ -23,7 +23,10 @@ use blockdev::BlockDevice;
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read, Write};
 
-/// Path of the UEFI loader.
+/// Directory of the UEFI loaders (the removable-media boot path, UEFI spec 3.5.1.1).
+pub const LOADER_DIR: &str = "EFI/BOOT";
+/// Path of the x86_64 UEFI loader (the others are `BOOTAA64.EFI` and `BOOTIA32.EFI` beside
+/// it, see [`crate::BootCode::efi_files`]).
 pub const LOADER_PATH: &str = "EFI/BOOT/BOOTX64.EFI";
 /// Path of the text file saying what wrote the ESP.
 pub const INFO_PATH: &str = "BOOTSHELF.TXT";

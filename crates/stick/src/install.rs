@@ -181,10 +181,9 @@ impl Prepared {
 
         progress(Step::Esp);
         let info = info_text(boot);
-        let files: [(&str, &[u8]); 2] = [
-            (esp::LOADER_PATH, boot.efi),
-            (esp::INFO_PATH, info.as_bytes()),
-        ];
+        let efi = boot.efi_files();
+        let mut files: Vec<(&str, &[u8])> = efi.iter().map(|(p, b)| (p.as_str(), *b)).collect();
+        files.push((esp::INFO_PATH, info.as_bytes()));
         let img = esp::build_image(ss, layout.esp.sectors(), &files)?;
         dev.write_sectors(layout.esp.first_lba(), &img)
             .map_err(io("writing the ESP"))?;
@@ -301,8 +300,8 @@ pub(crate) fn info_text(boot: &BootCode) -> String {
          It is rewritten by `bootshelf update`; the ISOs live on the BOOTSHELF partition.\r\n",
         env!("CARGO_PKG_VERSION")
     );
-    if boot.efi.is_empty() {
-        s.push_str("No UEFI loader was installed (\\EFI\\BOOT\\BOOTX64.EFI is absent).\r\n");
+    if boot.has_no_efi() {
+        s.push_str("No UEFI loader was installed (\\EFI\\BOOT\\BOOT*.EFI are absent).\r\n");
     }
     if boot.is_placeholder() {
         s.push_str("The BIOS boot code is a placeholder that only prints a message.\r\n");

@@ -26,6 +26,9 @@ pub struct Row {
     pub bios: bool,
     /// Bootable on UEFI.
     pub uefi: bool,
+    /// The UEFI architectures its EFI boot image serves (`None`: not known, e.g. indexed
+    /// before architectures were recorded; run `bootshelf sync`).
+    pub efi_arches: Option<bootshelf_index::ArchSet>,
     /// One contiguous run on the device.
     pub contiguous: bool,
     /// Listed in the index (else only found on the file system).
@@ -89,6 +92,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             label: e.label.clone(),
             bios: e.bios(),
             uefi: e.uefi(),
+            efi_arches: e.efi_arches(),
             contiguous: e.is_contiguous(),
             indexed: indexed.is_some(),
             present: true,
@@ -117,6 +121,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             label: i.label.clone(),
             bios: i.boots_on(shelf::Firmware::Bios.platform()),
             uefi: i.boots_on(shelf::Firmware::Uefi.platform()),
+            efi_arches: shelf::efi_arches_of(&i.boot),
             contiguous: i.is_contiguous(),
             indexed: true,
             present: false,

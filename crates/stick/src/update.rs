@@ -114,10 +114,9 @@ pub fn update_device<D: BlockDevice>(
     }
 
     let info = info_text(boot);
-    let files: [(&str, &[u8]); 2] = [
-        (esp::LOADER_PATH, boot.efi),
-        (esp::INFO_PATH, info.as_bytes()),
-    ];
+    let efi = boot.efi_files();
+    let mut files: Vec<(&str, &[u8])> = efi.iter().map(|(p, b)| (p.as_str(), *b)).collect();
+    files.push((esp::INFO_PATH, info.as_bytes()));
     let current = esp::read_esp(dev, layout.esp)?;
     let rebuild = match esp::fsck(&current) {
         Err(Error::BadEsp { message }) => Some(format!("it was unreadable: {message}")),

@@ -23,7 +23,7 @@ fn boot_a() -> BootCode<'static> {
     BootCode {
         mbr: stick::bootcode::PLACEHOLDER_MBR,
         stage2: b"stage two, version A",
-        efi: b"MZ fake UEFI loader A",
+        efi: &[("BOOTX64.EFI", b"MZ fake UEFI loader A")],
     }
 }
 
@@ -60,7 +60,7 @@ fn install_makes_a_stick_every_checker_accepts() {
         assert_eq!(layout.data.byte_start(ss), 1 << 20);
         let esp = check_image(&img, &layout, dir.path());
         assert_eq!(mdir(&esp, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);
-        assert_eq!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI"), boot_a().efi);
+        assert_eq!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI"), boot_a().efi[0].1);
         assert!(String::from_utf8(mtype(&esp, "/BOOTSHELF.TXT"))
             .unwrap()
             .contains("written by bootshelf"));
@@ -101,11 +101,19 @@ fn update_rewrites_boot_code_and_leaves_the_data_partition_alone() {
         let gpt_before = read_range(&img, gpt_range.0, gpt_range.1);
 
         let big_efi: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let aa64_efi = vec![0xAAu8; 250_000];
+        let ia32_efi = vec![0x32u8; 240_000];
         let mbr_b = [0x90u8; 300];
+        // The update brings the loaders of the other architectures beside BOOTX64.EFI.
+        let efi_b: [(&str, &[u8]); 3] = [
+            ("BOOTX64.EFI", &big_efi),
+            ("BOOTAA64.EFI", &aa64_efi),
+            ("BOOTIA32.EFI", &ia32_efi),
+        ];
         let boot_b = BootCode {
             mbr: &mbr_b,
             stage2: &[0xABu8; 70_000],
-            efi: &big_efi,
+            efi: &efi_b,
         };
         let mut stick = Stick::open(&img, true).unwrap();
         let r = stick::update::update(&mut stick, &boot_b).unwrap();
@@ -145,7 +153,11 @@ fn update_rewrites_boot_code_and_leaves_the_data_partition_alone() {
             mtype(&esp, "/EFI/BOOT/BOOTX64.EFI") == big_efi,
             "loader differs"
         );
-        assert_eq!(mdir(&esp, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTAA64.EFI") == aa64_efi);
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTIA32.EFI") == ia32_efi);
+        let mut names = mdir(&esp, "/EFI/BOOT");
+        names.sort();
+        assert_eq!(names, vec!["BOOTAA64.EFI", "BOOTIA32.EFI", "BOOTX64.EFI"]);
         // A second update with the same code writes nothing.
         let r = stick::update::update(&mut Stick::open(&img, true).unwrap(), &boot_b).unwrap();
         assert_eq!(r, stick::update::UpdateReport::default());

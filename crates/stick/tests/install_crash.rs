@@ -141,12 +141,12 @@ fn whole_update_killed_at_every_write_leaves_the_old_or_the_new_boot_code() {
         let old = BootCode {
             mbr: &mbr_a,
             stage2: &s2_a,
-            efi: &efi_a,
+            efi: &[("BOOTX64.EFI", &efi_a)],
         };
         let new = BootCode {
             mbr: &mbr_b,
             stage2: &s2_b,
-            efi: &efi_b,
+            efi: &[("BOOTX64.EFI", &efi_b)],
         };
         let opts = InstallOptions {
             scheme,

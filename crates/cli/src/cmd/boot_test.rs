@@ -1,5 +1,7 @@
 //! `bootshelf boot-test`: boot a stick (image file or disk) in QEMU, UEFI (OVMF) or BIOS
-//! (SeaBIOS), with the stick on USB storage, and optionally pick a menu entry and wait for
+//! (SeaBIOS), with the stick on USB storage; `--arch aarch64` or `--arch ia32` boots a UEFI
+//! machine of that architecture instead (AAVMF on `qemu-system-aarch64 -machine virt`,
+//! OVMF IA32 on `qemu-system-i386`), and optionally pick a menu entry and wait for
 //! a text. In a window by default; `--headless` puts the serial console on the terminal
 //! (keys typed there go to the guest's COM1 as they are typed: the terminal is in raw
 //! mode, `crate::terminal`; Ctrl-] ends the test). Exit status 0 when `--expect` was seen.
@@ -25,6 +27,10 @@ pub struct Args {
     /// Boot with legacy BIOS firmware (SeaBIOS).
     #[arg(long)]
     pub bios: bool,
+    /// The UEFI machine's architecture: x86_64 (default; OVMF), aarch64 (AAVMF on QEMU's
+    /// virt machine) or ia32 (OVMF IA32, a 32-bit CPU).
+    #[arg(long, value_name = "ARCH", conflicts_with = "bios")]
+    pub arch: Option<String>,
     /// Choose the menu entry NAME selects: a path, file name, title, or a unique part of a
     /// title (the same rule as every command's NAME).
     #[arg(long, value_name = "NAME")]
@@ -55,6 +61,13 @@ pub fn run(args: Args) -> Result<Outcome> {
     if !args.target.exists() {
         bail!("{} does not exist", args.target.display());
     }
+    let arch = match args.arch.as_deref() {
+        None => qemu_harness::Arch::X64,
+        Some(name) => match qemu_harness::Arch::from_name(name) {
+            Some(a) => a,
+            None => bail!("--arch takes x86_64, aarch64 or ia32, not {name:?}"),
+        },
+    };
     let attach = match args.attach.as_str() {
         "usb" => Attach::Usb,
         "ide" => Attach::Ide,
@@ -83,7 +96,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let mut cfg = if args.bios {
         Config::bios()
     } else {
-        Config::uefi()
+        Config::uefi_arch(arch)
     };
     cfg = cfg.drive(drive);
     cfg.headless = args.headless;

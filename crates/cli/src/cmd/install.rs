@@ -93,7 +93,7 @@ pub fn boot_code() -> stick::BootCode<'static> {
         } else {
             loaders::BIOS_STAGE2
         },
-        efi: loaders::UEFI_BOOTX64,
+        efi: loaders::UEFI_LOADERS,
     }
 }
 
@@ -174,7 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let slots: Vec<Mutex<Option<anyhow::Result<stick::install::Prepared>>>> =
         prepared.into_iter().map(|p| Mutex::new(Some(p))).collect();
     let bios_loader = boot.mbr != stick::bootcode::PLACEHOLDER_MBR;
-    let uefi_loader = !boot.efi.is_empty();
+    let uefi_loader = !boot.has_no_efi();
     let results = crate::targets::in_parallel(targets, |i, target| {
         let taken = slots
             .get(i)
@@ -223,7 +223,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     if !uefi_loader {
         crate::out::warn(
-            "this build has no UEFI loader yet; \\EFI\\BOOT\\BOOTX64.EFI was not written",
+            "this build has no UEFI loader yet; \\EFI\\BOOT\\BOOT*.EFI were not written",
         );
     }
     Ok(Outcome::Success)
@@ -271,5 +271,24 @@ mod tests {
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("G").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn the_loaders_of_every_architecture_fit_the_esp_with_room_to_spare() {
+        let boot = super::boot_code();
+        let total: u64 = boot.efi.iter().map(|(_, b)| b.len() as u64).sum();
+        for (scheme, ss) in [(stick::Scheme::Gpt, 512), (stick::Scheme::Mbr, 4096)] {
+            let layout =
+                stick::Layout::plan(scheme, ss, stick::layout::MIN_DISK_BYTES / u64::from(ss))
+                    .unwrap();
+            boot.check_fits(&layout).unwrap();
+            // All three with a crash-safe update's second copy of each take under a tenth.
+            assert!(
+                2 * total < layout.esp.byte_len(ss) / 10,
+                "{total} bytes of loaders"
+            );
+        }
+        assert_eq!(boot.efi.len(), 3);
+        assert!(boot.efi.iter().all(|(_, b)| !b.is_empty()));
     }
 }

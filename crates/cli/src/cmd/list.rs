@@ -27,6 +27,9 @@ struct JsonRow<'a> {
     label: &'a str,
     bios: bool,
     uefi: bool,
+    /// The UEFI architectures its EFI boot image serves (`x86_64`, `ia32`, `aarch64`);
+    /// null when not known (no EFI entry, or indexed before they were recorded).
+    efi_arches: Option<Vec<&'static str>>,
     contiguous: bool,
     indexed: bool,
     present: bool,
@@ -98,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                     label: &r.label,
                     bios: r.bios,
                     uefi: r.uefi,
+                    efi_arches: r.efi_arches.map(|s| s.iter().map(|a| a.name()).collect()),
                     contiguous: r.contiguous,
                     indexed: r.indexed,
                     present: r.present,
@@ -117,8 +121,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("no ISOs on the stick");
     } else {
         println!(
-            "{:<2}{:<36} {:>10}  {:<9} {:<6} {:<18} PATH",
-            "", "TITLE", "SIZE", "BOOTS", "CONTIG", "LABEL"
+            "{:<2}{:<36} {:>10}  {:<9} {:<20} {:<6} {:<18} PATH",
+            "", "TITLE", "SIZE", "BOOTS", "UEFI ARCH", "CONTIG", "LABEL"
         );
     }
     for r in &l.rows {
@@ -139,8 +143,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             (false, true) => "UEFI",
             (false, false) => "none",
         };
+        // "x86_64,aarch64"; "-" without UEFI; "?" when not known (`sync` reads it).
+        let arches = match (r.uefi, r.efi_arches) {
+            (false, _) => "-".to_string(),
+            (true, None) => "?".to_string(),
+            (true, Some(s)) if s.is_empty() => "none".to_string(),
+            (true, Some(s)) => s.iter().map(|a| a.name()).collect::<Vec<_>>().join(","),
+        };
         println!(
-            "{mark:<2}{:<36} {:>10}  {boots:<9} {:<6} {:<18} {}",
+            "{mark:<2}{:<36} {:>10}  {boots:<9} {arches:<20} {:<6} {:<18} {}",
             r.title,
             human(r.size),
             if r.contiguous { "yes" } else { "NO" },
