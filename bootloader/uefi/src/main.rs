@@ -18,6 +18,7 @@ mod devpath;
 mod disk;
 mod heap;
 mod proto;
+mod sbat;
 mod vcd;
 
 use alloc::boxed::Box;
