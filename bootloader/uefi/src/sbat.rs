@@ -4,6 +4,12 @@
 //! itself. shim compares each component's generation with the revocation level stored in
 //! the machine's `SbatLevel` variable, so bumping `bootshelf`'s generation here is how a
 //! loader with a security hole would be revoked (docs/secure-boot.md).
+//!
+//! Also here, the other thing shim's PE loader needs of us: every section must have its
+//! raw data after the headers. The linker gives a `.data` holding only zero-initialised
+//! statics (the heap) no file data at all (PointerToRawData 0), which shim refuses
+//! ("Section 2 is inside image headers"); [`DATA_HAS_FILE_BYTES`] makes `.data` carry at
+//! least one initialised byte.
 
 /// The section's bytes: CSV, one record per line, NUL-terminated as shim's parser expects.
 const SBAT_CSV: &[u8] =
@@ -23,3 +29,9 @@ static SBAT: [u8; SBAT_CSV.len()] = {
     }
     out
 };
+
+/// One initialised writable byte, so that `.data` has file data (see the module docs).
+/// Exported (`no_mangle`) so that the optimiser cannot turn it into a constant in `.rdata`.
+#[used]
+#[no_mangle]
+static DATA_HAS_FILE_BYTES: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(1);

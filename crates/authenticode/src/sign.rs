@@ -406,3 +406,73 @@ fn escape_rdn(value: &str) -> String {
     }
     out
 }
+
+pub use rsa::RsaPrivateKey as PrivateKey;
+pub use x509_cert::Certificate;
+
+/// A private key as PKCS#8 PEM (what `openssl` and `sbsign` read).
+pub fn key_to_pem(key: &RsaPrivateKey) -> Result<String, SignError> {
+    use rsa::pkcs8::EncodePrivateKey;
+    key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .map(|pem| pem.to_string())
+        .map_err(|e| SignError::Rsa(e.to_string()))
+}
+
+/// A private RSA key from PEM (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`) or DER.
+pub fn key_from_bytes(bytes: &[u8]) -> Result<RsaPrivateKey, SignError> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let text = std::str::from_utf8(bytes).ok();
+    let key = match text {
+        Some(t) if t.contains("-----BEGIN PRIVATE KEY-----") => {
+            RsaPrivateKey::from_pkcs8_pem(t).map_err(|e| e.to_string())
+        }
+        Some(t) if t.contains("-----BEGIN RSA PRIVATE KEY-----") => {
+            RsaPrivateKey::from_pkcs1_pem(t).map_err(|e| e.to_string())
+        }
+        _ => RsaPrivateKey::from_pkcs8_der(bytes)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_der(bytes))
+            .map_err(|e| e.to_string()),
+    };
+    key.map_err(|e| {
+        SignError::Rsa(format!(
+            "not an unencrypted RSA private key in PEM or DER ({e})"
+        ))
+    })
+}
+
+/// A certificate as PEM.
+pub fn cert_to_pem(cert: &X509Certificate) -> Result<String, SignError> {
+    use der::EncodePem;
+    Ok(cert.to_pem(der::pem::LineEnding::LF)?)
+}
+
+/// A certificate as DER (what MokManager and the firmware's db take).
+pub fn cert_to_der(cert: &X509Certificate) -> Result<Vec<u8>, SignError> {
+    Ok(cert.to_der()?)
+}
+
+/// A certificate from PEM or DER.
+pub fn cert_from_bytes(bytes: &[u8]) -> Result<X509Certificate, SignError> {
+    use der::DecodePem;
+    match std::str::from_utf8(bytes) {
+        Ok(t) if t.contains("-----BEGIN CERTIFICATE-----") => {
+            let start = t.find("-----BEGIN CERTIFICATE-----").unwrap_or(0);
+            Ok(X509Certificate::from_pem(&t[start..])?)
+        }
+        _ => Ok(X509Certificate::from_der(bytes)?),
+    }
+}
+
+/// Whether `cert` certifies `key` (same public key).
+pub fn cert_matches_key(cert: &X509Certificate, key: &RsaPrivateKey) -> bool {
+    let Ok(spki) = spki::SubjectPublicKeyInfoOwned::from_key(key.to_public_key()) else {
+        return false;
+    };
+    spki == cert.tbs_certificate.subject_public_key_info
+}
+
+/// The certificate's subject, as text (`CN=...,O=...`).
+pub fn cert_subject(cert: &X509Certificate) -> String {
+    cert.tbs_certificate.subject.to_string()
+}

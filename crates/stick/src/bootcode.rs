@@ -26,6 +26,18 @@ pub struct BootCode<'a> {
     /// The UEFI loader, `\EFI\BOOT\BOOTX64.EFI`; empty means none (the ESP then holds only
     /// `\BOOTSHELF.TXT` saying so).
     pub efi: &'a [u8],
+    /// The ESP's Secure Boot files ([`crate::secure_boot::esp_files`]); when given, they
+    /// are what the ESP holds instead of `efi` alone.
+    pub secure_esp: Option<&'a SecureEsp>,
+}
+
+/// The ESP files of a Secure Boot mode and the line BOOTSHELF.TXT gets about them.
+#[derive(Debug)]
+pub struct SecureEsp {
+    /// Every managed path with its contents (empty: absent).
+    pub files: Vec<(&'static str, Vec<u8>)>,
+    /// Text for BOOTSHELF.TXT.
+    pub info: String,
 }
 
 /// Placeholder MBR code, hand-assembled 16-bit x86 (loaded at 0000:7C00):
@@ -88,11 +100,23 @@ impl BootCode<'static> {
             mbr: PLACEHOLDER_MBR,
             stage2: PLACEHOLDER_STAGE2,
             efi: &[],
+            secure_esp: None,
         }
     }
 }
 
 impl BootCode<'_> {
+    /// The files the ESP gets (with `\BOOTSHELF.TXT`'s text `info`): the Secure Boot set,
+    /// or the plain loader.
+    pub fn esp_files<'s>(&'s self, info: &'s str) -> Vec<(&'s str, &'s [u8])> {
+        let mut files: Vec<(&str, &[u8])> = match self.secure_esp {
+            Some(s) => s.files.iter().map(|(p, b)| (*p, b.as_slice())).collect(),
+            None => vec![(crate::esp::LOADER_PATH, self.efi)],
+        };
+        files.push((crate::esp::INFO_PATH, info.as_bytes()));
+        files
+    }
+
     /// Check that each piece fits its place in `layout`.
     pub fn check_fits(&self, layout: &Layout) -> Result<()> {
         if self.mbr.len() > MBR_CODE_MAX {
@@ -173,6 +197,7 @@ mod tests {
             mbr: &mbr,
             stage2: &stage2,
             efi: &[],
+            secure_esp: None,
         };
         let l = Layout::plan(Scheme::Gpt, 4096, 1 << 16).unwrap();
         let code = boot.mbr_for(&l).unwrap();

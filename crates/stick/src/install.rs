@@ -180,10 +180,7 @@ impl Prepared {
 
         progress(Step::Esp);
         let info = info_text(boot);
-        let files: [(&str, &[u8]); 2] = [
-            (esp::LOADER_PATH, boot.efi),
-            (esp::INFO_PATH, info.as_bytes()),
-        ];
+        let files = boot.esp_files(&info);
         let img = esp::build_image(ss, layout.esp.sectors(), &files)?;
         dev.write_sectors(layout.esp.first_lba(), &img)
             .map_err(io("writing the ESP"))?;
@@ -279,7 +276,9 @@ pub(crate) fn info_text(boot: &BootCode) -> String {
          It is rewritten by `bootshelf update`; the ISOs live on the BOOTSHELF partition.\r\n",
         env!("CARGO_PKG_VERSION")
     );
-    if boot.efi.is_empty() {
+    if let Some(secure) = boot.secure_esp {
+        s.push_str(&secure.info);
+    } else if boot.efi.is_empty() {
         s.push_str("No UEFI loader was installed (\\EFI\\BOOT\\BOOTX64.EFI is absent).\r\n");
     }
     if boot.is_placeholder() {

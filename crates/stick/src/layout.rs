@@ -335,6 +335,9 @@ pub enum Error {
     },
     /// An invariant of our own code failed (a bug, reported rather than a panic).
     Internal(&'static str),
+    /// Secure Boot setup failed: the user's key, or the shim files (the message says which
+    /// and what to do).
+    SecureBoot(String),
 }
 
 impl fmt::Display for Error {
@@ -391,6 +394,7 @@ impl fmt::Display for Error {
                 ),
             },
             Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
+            Error::SecureBoot(message) => write!(f, "Secure Boot: {message}"),
         }
     }
 }

@@ -34,10 +34,7 @@ pub fn update(stick: &mut Stick, boot: &BootCode) -> Result<UpdateReport> {
     let mut report = UpdateReport::default();
 
     let info = info_text(boot);
-    let files: [(&str, &[u8]); 2] = [
-        (esp::LOADER_PATH, boot.efi),
-        (esp::INFO_PATH, info.as_bytes()),
-    ];
+    let files = boot.esp_files(&info);
     match esp::update_in_place(dev, layout.esp, &files) {
         Ok(n) => report.esp_sectors_written = n,
         Err(Error::BadEsp { .. }) => {

@@ -113,6 +113,9 @@ pub struct Config {
     /// UEFI only: a Secure Boot machine (SMM, pflash writable only from SMM), which the
     /// Secure Boot builds of OVMF need.
     pub secure_boot: bool,
+    /// UEFI only: an X.509 certificate (DER) put into shim's `MokList` in the run's copy of
+    /// the variable store before the machine starts (`boot-test --enroll`).
+    pub enroll_mok: Option<Vec<u8>>,
     /// Extra arguments appended to the QEMU command line.
     pub extra_args: Vec<String>,
 }
@@ -129,6 +132,7 @@ impl Config {
             ovmf_code: OVMF_CODE.into(),
             ovmf_vars: OVMF_VARS.into(),
             secure_boot: false,
+            enroll_mok: None,
             extra_args: Vec::new(),
         }
     }

@@ -78,6 +78,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             attach: "usb".into(),
             sector_size: None,
             write: false,
+            secure_boot: false,
+            enroll: false,
+            cert: None,
+            firmware: None,
         }
     } else {
         eprintln!(
@@ -95,6 +99,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             attach: "usb".into(),
             sector_size: None,
             write: false,
+            secure_boot: false,
+            enroll: false,
+            cert: None,
+            firmware: None,
         }
     };
     boot_test::run(test)
@@ -140,6 +148,7 @@ fn build_image(out: &Path, isos: &[PathBuf]) -> anyhow::Result<()> {
         yes: true,
         force: false,
         sector_size: None,
+        secure_boot: Default::default(),
     })
     .context("installing the demo stick")?;
     eprintln!("bootshelf demo: adding {} sample ISOs", isos.len());

@@ -30,6 +30,9 @@ pub struct Args {
     /// Logical sector size of an image file (block devices use their own).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["512", "4096"]))]
     pub sector_size: Option<String>,
+    /// Secure Boot setup of the ESP (default: shim + loader signed with your key).
+    #[command(flatten)]
+    pub secure_boot: super::secure_boot::SecureBootArgs,
 }
 
 /// Parse "32G", "512M", "100MiB", "1T", "4096" (binary units: K = 1024).
@@ -72,6 +75,7 @@ pub fn boot_code() -> stick::BootCode<'static> {
             loaders::BIOS_STAGE2
         },
         efi: loaders::UEFI_BOOTX64,
+        secure_esp: None,
     }
 }
 
@@ -155,7 +159,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
     let layout = *prepared.layout();
-    let boot = boot_code();
+    let plain = boot_code();
+    // Key and shim files before anything is written: a missing package refuses the
+    // command with the stick untouched.
+    let secure = args.secure_boot.secure_esp(plain.efi)?;
+    let boot = stick::BootCode {
+        secure_esp: secure.as_ref(),
+        ..plain
+    };
     let bar = step_bar(Step::ALL.len() as u64);
     let stick = prepared
         .run(&boot, &mut |step| {
@@ -182,6 +193,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!(
             "note: this build has no UEFI loader yet; \\EFI\\BOOT\\BOOTX64.EFI was not written"
         );
+    } else {
+        println!("UEFI: {}", args.secure_boot.mode().describe());
     }
     Ok(Outcome::Success)
 }

@@ -10,5 +10,6 @@ pub mod inspect;
 pub mod install;
 pub mod list;
 pub mod remove;
+pub mod secure_boot;
 pub mod sync;
 pub mod update;

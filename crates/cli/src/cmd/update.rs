@@ -9,12 +9,21 @@ use std::path::PathBuf;
 pub struct Args {
     /// The stick: an image file or a block device.
     pub target: PathBuf,
+    /// Secure Boot setup of the ESP (default: shim + loader signed with your key; the
+    /// loader is re-signed and shim and MokManager refreshed from the installed packages).
+    #[command(flatten)]
+    pub secure_boot: super::secure_boot::SecureBootArgs,
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, true)?;
-    let boot = super::install::boot_code();
+    let plain = super::install::boot_code();
+    let secure = args.secure_boot.secure_esp(plain.efi)?;
+    let boot = stick::BootCode {
+        secure_esp: secure.as_ref(),
+        ..plain
+    };
     let r = stick::update::update(&mut stick, &boot)
         .with_context(|| format!("updating {}", args.target.display()))?;
     let mut changed = Vec::new();
