@@ -7,6 +7,7 @@
 //!
 //! The private key never goes on a stick: only the signed loader and the certificate do.
 
+use crate::bootcode::SecureEsp;
 use crate::esp;
 use crate::layout::{Error, Result};
 use authenticode::sign::{self, Certificate, PrivateKey, Signed};
@@ -271,7 +272,7 @@ pub fn esp_files(
     mode: Mode,
     key: Option<&UserKey>,
     shim: Option<&ShimFiles>,
-) -> Result<(Vec<(&'static str, Vec<u8>)>, String)> {
+) -> Result<SecureEsp> {
     let signed = || -> Result<(Vec<u8>, &UserKey)> {
         let key = key.ok_or(Error::Internal("Secure Boot mode without a key"))?;
         let signed = sign::sign(loader, &key.key, &key.cert)
@@ -321,7 +322,7 @@ pub fn esp_files(
             ]
         }
     };
-    Ok((files, info))
+    Ok(SecureEsp { files, info })
 }
 
 /// Which loader a stick's ESP holds, and who signed bootshelf's.

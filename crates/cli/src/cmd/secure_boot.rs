@@ -70,7 +70,6 @@ impl SecureBootArgs {
             _ => None,
         };
         let key = self.user_key()?;
-        let (files, info) = esp_files(loader, mode, Some(&key), shim.as_ref())?;
-        Ok(Some(SecureEsp { files, info }))
+        Ok(Some(esp_files(loader, mode, Some(&key), shim.as_ref())?))
     }
 }
