@@ -179,12 +179,32 @@ impl TestStick {
         Config::uefi().drive(d)
     }
 
+    /// A headless UEFI machine with Secure Boot on (OVMF with Microsoft's keys, SMM) and
+    /// this stick on USB storage; with `enroll`, the tests' signing certificate is put into
+    /// shim's MokList first (`boot-test --enroll`), as if enrolled in MokManager.
+    pub fn secure_boot_config(&self, enroll: bool) -> Result<Config> {
+        let mut cfg = Config::uefi_secure_boot();
+        cfg.drives = self.uefi_config().drives;
+        if enroll {
+            cfg.enroll_mok = Some(test_cert_der()?);
+        }
+        Ok(cfg)
+    }
+
     /// Boot it under OVMF and wait for bootshelf's menu.
     pub fn boot_uefi_to_menu(&self) -> Result<Qemu> {
         let mut q = Qemu::start(&self.uefi_config())?;
         q.wait_for("bootshelf: menu drawn", Duration::from_secs(90))?;
         Ok(q)
     }
+}
+
+/// The tests' Secure Boot signing certificate (made by the first `install`), in DER.
+pub fn test_cert_der() -> Result<Vec<u8>> {
+    let pem = testkit::cli::test_signing_cert()?;
+    let cert = stick::secure_boot::UserKey::load_cert(&pem)
+        .map_err(|e| anyhow::anyhow!("the tests' signing certificate: {e}"))?;
+    stick::secure_boot::cert_der(&cert).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn write_copy(src: &Path, dest: &Path, fragmented: bool) -> Result<()> {

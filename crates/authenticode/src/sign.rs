@@ -424,6 +424,11 @@ pub fn key_from_bytes(bytes: &[u8]) -> Result<RsaPrivateKey, SignError> {
     use rsa::pkcs8::DecodePrivateKey;
     let text = std::str::from_utf8(bytes).ok();
     let key = match text {
+        Some(t) if t.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") => Err(
+            "the key is encrypted; write a decrypted copy (`openssl pkey -in KEY -out \
+             plain.pem`) and give that"
+                .to_string(),
+        ),
         Some(t) if t.contains("-----BEGIN PRIVATE KEY-----") => {
             RsaPrivateKey::from_pkcs8_pem(t).map_err(|e| e.to_string())
         }
