@@ -111,7 +111,16 @@ impl BootCode<'_> {
     pub fn esp_files<'s>(&'s self, info: &'s str) -> Vec<(&'s str, &'s [u8])> {
         let mut files: Vec<(&str, &[u8])> = match self.secure_esp {
             Some(s) => s.files.iter().map(|(p, b)| (*p, b.as_slice())).collect(),
-            None => vec![(crate::esp::LOADER_PATH, self.efi)],
+            // The plain loader, and none of the Secure Boot files (removed by `update`).
+            None => {
+                use crate::secure_boot::{CERT_PATH, MOK_MANAGER_PATH, SECOND_STAGE_PATH};
+                vec![
+                    (crate::esp::LOADER_PATH, self.efi),
+                    (SECOND_STAGE_PATH, &[][..]),
+                    (MOK_MANAGER_PATH, &[][..]),
+                    (CERT_PATH, &[][..]),
+                ]
+            }
         };
         files.push((crate::esp::INFO_PATH, info.as_bytes()));
         files

@@ -228,6 +228,28 @@ pub enum Finding {
         /// Sector just past the end.
         end_lba: u64,
     },
+    /// Which UEFI loader the ESP holds and who signed bootshelf's (note).
+    UefiLoader {
+        /// The mode, as [`crate::secure_boot::Mode::describe`] says it.
+        mode: &'static str,
+        /// Whose key signed it, when the current key did: its certificate's subject.
+        signed_by_current_key: Option<String>,
+    },
+    /// bootshelf's loader on the ESP is not signed by the user's current key (warning):
+    /// it boots where its own key is enrolled, not where the current one is.
+    LoaderNotSignedByCurrentKey {
+        /// The ESP file.
+        path: &'static str,
+        /// The current key's certificate subject.
+        current: String,
+        /// Who signed it (as the signature names them) and why it is not a match.
+        found: String,
+    },
+    /// The ESP holds no bootshelf UEFI loader, or its signature cannot be read (warning).
+    UefiLoaderUnreadable {
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Finding {
@@ -239,12 +261,15 @@ impl Finding {
             | NoIndexYet
             | SlotMissing { .. }
             | NoHashRecorded { .. }
+            | UefiLoader { .. }
             | WindowCovers { .. } => Severity::Note,
             SlotInvalid { .. }
             | Fragmented { .. }
             | Unindexed { .. }
             | PartialLeftover { .. }
             | SettingNotIndexed { .. }
+            | LoaderNotSignedByCurrentKey { .. }
+            | UefiLoaderUnreadable { .. }
             | WindowStale { .. } => Severity::Warning,
             NoValidIndex
             | IsoGone { .. }
@@ -287,6 +312,8 @@ impl Finding {
             | PartialLeftover { path, .. } => path,
             SettingNotIndexed { setting, .. } => setting.name(),
             WindowCovers { .. } | WindowStale { .. } => "ISO window",
+            UefiLoader { .. } | UefiLoaderUnreadable { .. } => "ESP",
+            LoaderNotSignedByCurrentKey { path, .. } => path,
         }
     }
 
@@ -317,6 +344,9 @@ impl Finding {
             SettingNotIndexed { .. } => "setting_not_indexed",
             WindowCovers { .. } => "window_covers",
             WindowStale { .. } => "window_stale",
+            UefiLoader { .. } => "uefi_loader",
+            LoaderNotSignedByCurrentKey { .. } => "loader_not_signed_by_current_key",
+            UefiLoaderUnreadable { .. } => "uefi_loader_unreadable",
         }
     }
 }
@@ -404,6 +434,22 @@ impl fmt::Display for Finding {
                 f,
                 "covers sectors {first_lba}..{end_lba} which match no indexed ISO (stale; the next boot rewrites it)"
             ),
+            UefiLoader {
+                mode,
+                signed_by_current_key,
+            } => match signed_by_current_key {
+                Some(subject) => write!(f, "UEFI loader: {mode}; signed by your current key \"{subject}\""),
+                None => write!(f, "UEFI loader: {mode}"),
+            },
+            LoaderNotSignedByCurrentKey {
+                current, found, ..
+            } => write!(
+                f,
+                "bootshelf's loader is not signed by your current key \"{current}\" ({found}); \
+                 it boots only where its own key is enrolled: run `bootshelf update` to sign it \
+                 with your current key"
+            ),
+            UefiLoaderUnreadable { message } => write!(f, "{message}"),
         }
     }
 }
@@ -999,4 +1045,57 @@ mod tests {
             })
         );
     }
+}
+
+/// What the ESP says about the UEFI loader (docs/secure-boot.md): which one is there, and
+/// whether bootshelf's is signed by `current` (the user's current certificate; `None`: no
+/// key to compare with).
+pub fn uefi_loader(
+    esp_image: &mut [u8],
+    current: Option<&crate::secure_boot::Certificate>,
+) -> Vec<Finding> {
+    use crate::secure_boot::{inspect_esp, Mode, Signed};
+    let loader = match inspect_esp(esp_image, current) {
+        Ok(l) => l,
+        Err(e) => {
+            return vec![Finding::UefiLoaderUnreadable {
+                message: e.to_string(),
+            }]
+        }
+    };
+    let (Some(mode), Some(path)) = (loader.mode, loader.loader_path) else {
+        return vec![Finding::UefiLoaderUnreadable {
+            message: "the ESP holds no \\EFI\\BOOT\\BOOTX64.EFI (run `bootshelf update`)".into(),
+        }];
+    };
+    let subject = current.map(crate::secure_boot::cert_subject);
+    let mut out = Vec::new();
+    match (&loader.signed, mode) {
+        (_, Mode::Plain) | (None, _) => out.push(Finding::UefiLoader {
+            mode: mode.describe(),
+            signed_by_current_key: None,
+        }),
+        (Some(Signed::ByCertificate), _) => out.push(Finding::UefiLoader {
+            mode: mode.describe(),
+            signed_by_current_key: subject,
+        }),
+        (Some(other), _) => {
+            out.push(Finding::UefiLoader {
+                mode: mode.describe(),
+                signed_by_current_key: None,
+            });
+            let found = match other {
+                Signed::Otherwise { signers, reason } => {
+                    format!("{reason}; signed by {}", signers.join(", "))
+                }
+                _ => "it is not signed".to_string(),
+            };
+            out.push(Finding::LoaderNotSignedByCurrentKey {
+                path,
+                current: subject.unwrap_or_default(),
+                found,
+            });
+        }
+    }
+    out
 }

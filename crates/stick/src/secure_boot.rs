@@ -10,7 +10,8 @@
 use crate::bootcode::SecureEsp;
 use crate::esp;
 use crate::layout::{Error, Result};
-use authenticode::sign::{self, Certificate, PrivateKey, Signed};
+use authenticode::sign::{self, PrivateKey};
+pub use authenticode::sign::{Certificate, Signed};
 use std::path::{Path, PathBuf};
 
 /// shim's second stage on the ESP: shim starts `grubx64.efi` from its own directory.
@@ -92,6 +93,12 @@ impl UserKey {
             },
         };
         Ok(config.join("bootshelf").join("secure-boot"))
+    }
+
+    /// The certificate of the key in [`UserKey::default_dir`], when one was made.
+    pub fn default_cert() -> Option<PathBuf> {
+        let cert = Self::default_dir().ok()?.join(CERT_FILE);
+        cert.exists().then_some(cert)
     }
 
     /// The key in `dir`, made there first when it has none (RSA-2048, self-signed, named
@@ -367,4 +374,9 @@ pub fn inspect_esp(img: &mut [u8], cert: Option<&Certificate>) -> Result<EspLoad
 /// A certificate in DER.
 pub fn cert_der(cert: &Certificate) -> Result<Vec<u8>> {
     sign::cert_to_der(cert).map_err(key_err)
+}
+
+/// A certificate's subject, as text.
+pub fn cert_subject(cert: &Certificate) -> String {
+    sign::cert_subject(cert)
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use stick::check::{CheckOptions, CheckReport, Finding, Severity};
 use stick::index_io::open_volume;
+use stick::secure_boot::UserKey;
 
 /// Arguments of `bootshelf check`.
 #[derive(clap::Args, Debug)]
@@ -20,6 +21,10 @@ pub struct Args {
     /// Print the findings as a JSON array instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The certificate (PEM or DER) the UEFI loader should be signed with (default: your
+    /// Secure Boot key's, in ~/.config/bootshelf/secure-boot, when there is one).
+    #[arg(long, value_name = "CERT")]
+    pub cert: Option<PathBuf>,
 }
 
 /// One finding in `--json` output.
@@ -51,13 +56,29 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = stick::Stick::open(&args.target, false)
         .with_context(|| format!("opening {}", args.target.display()))?;
     let layout = *stick.layout();
+    let current = match &args.cert {
+        Some(path) => Some(UserKey::load_cert(path)?),
+        None => {
+            let dir = UserKey::default_dir().ok();
+            let cert = dir
+                .map(|d| d.join("signing-cert.pem"))
+                .filter(|p| p.exists());
+            match cert {
+                Some(p) => Some(UserKey::load_cert(&p)?),
+                None => None,
+            }
+        }
+    };
+    let mut esp = stick::esp::read_esp(stick.device(), layout.esp)?;
+    let loader_findings = stick::check::uefi_loader(&mut esp, current.as_ref());
     let mut vol = open_volume(&mut stick)?;
-    let r = stick::check::check(
+    let mut r = stick::check::check(
         &mut vol,
         Some(&layout),
         CheckOptions { hash: args.hash },
         &mut |_| {},
     )?;
+    r.findings.extend(loader_findings);
     if args.json {
         let rows: Vec<JsonFinding> = r.findings.iter().map(JsonFinding::from).collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
