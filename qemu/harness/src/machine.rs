@@ -116,6 +116,9 @@ pub struct Config {
     /// UEFI only: an X.509 certificate (DER) put into shim's `MokList` in the run's copy of
     /// the variable store before the machine starts (`boot-test --enroll`).
     pub enroll_mok: Option<Vec<u8>>,
+    /// Let a guest reset restart the machine (default: QEMU exits on reset, `-no-reboot`):
+    /// for tests that go through a firmware reset, such as MokManager's after enrolling.
+    pub reboot: bool,
     /// Extra arguments appended to the QEMU command line.
     pub extra_args: Vec<String>,
 }
@@ -133,6 +136,7 @@ impl Config {
             ovmf_vars: OVMF_VARS.into(),
             secure_boot: false,
             enroll_mok: None,
+            reboot: false,
             extra_args: Vec::new(),
         }
     }
@@ -201,15 +205,11 @@ pub const COM1_PORT: u16 = 0x3f8;
 /// COM1 and QMP on unix sockets, paused (`-S`) until the harness has connected, then the
 /// drives in order (each one's boot index is its position), then `cfg.extra_args`.
 pub fn command_line(cfg: &Config, files: &RunFiles) -> Vec<String> {
-    let mut a = owned(&[
-        "-accel",
-        "tcg",
-        "-nic",
-        "none",
-        "-no-reboot",
-        "-monitor",
-        "none",
-    ]);
+    let mut a = owned(&["-accel", "tcg", "-nic", "none"]);
+    if !cfg.reboot {
+        a.push("-no-reboot".into());
+    }
+    a.extend(owned(&["-monitor", "none"]));
     a.extend(owned(&["-m", &cfg.memory_mib.to_string()]));
     a.extend(owned(&[
         "-device",
