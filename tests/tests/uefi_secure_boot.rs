@@ -118,3 +118,61 @@ fn own_keys_mode_boots_without_shim() {
     r.unwrap();
     assert!(text.contains("[Secure Boot on]"), "{text}");
 }
+
+/// First boot of a new stick on a machine that does not know its key: shim cannot verify
+/// bootshelf's loader and starts MokManager; the test enrolls the certificate on the ESP
+/// through MokManager's own screens by sending keys (Enroll key from disk, the volume, the
+/// certificate file, Continue, Yes, Reboot); the machine resets and bootshelf's menu
+/// comes up with Secure Boot on.
+#[test]
+fn first_boot_enrolls_the_key_through_mokmanager() {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    let mut cfg = stick.secure_boot_config(false).unwrap();
+    cfg.reboot = true;
+    let mut q = Qemu::start(&cfg).unwrap();
+    let step = |q: &mut Qemu, text: &str, keys: &[u8]| {
+        if let Err(e) = q.wait_for(text, Duration::from_secs(120)) {
+            panic!(
+                "waiting for {text:?}: {e}\n---- screen so far:\n{}",
+                qemu_harness::strip_ansi(&q.serial_text())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        q.send_serial(keys).unwrap();
+    };
+    step(&mut q, "Security Violation", b"\r");
+    step(&mut q, "Press any key", b" ");
+    step(&mut q, "Enroll key from disk", b"\x1b[B\r");
+    // The volume list: the ESP is the only file system the firmware reads on the stick.
+    step(&mut q, "BSHELF-EFI", b"\r");
+    // The ESP's root, in directory order: go down to the certificate.
+    q.wait_for("BOOTSHELF.TXT", Duration::from_secs(60))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let screen = q.serial_text();
+    let listing = &screen[screen.rfind("Enrolling it").unwrap_or(0)..];
+    let mut names: Vec<(usize, &str)> = ["EFI/", "ENROLL-THIS-bootshelf-key.cer", "BOOTSHELF.TXT"]
+        .iter()
+        .filter_map(|n| listing.find(n).map(|at| (at, *n)))
+        .collect();
+    names.sort();
+    let index = names
+        .iter()
+        .position(|(_, n)| n.starts_with("ENROLL"))
+        .unwrap_or_else(|| panic!("no certificate in MokManager's listing: {names:?}"));
+    let mut keys = b"\x1b[B".repeat(index);
+    keys.push(b'\r');
+    q.send_serial(&keys).unwrap();
+    // The key's screen: View key 0 / Continue; then No / Yes; then Reboot.
+    step(&mut q, "Continue", b"\x1b[B\r");
+    step(&mut q, "Enroll the key(s)?", b"\x1b[B\r");
+    step(&mut q, "Reboot", b"\r");
+    // The machine resets; shim now verifies the loader against MokList.
+    if let Err(e) = q.wait_for("bootshelf: menu drawn", Duration::from_secs(180)) {
+        panic!(
+            "no menu after enrolling: {e}\n---- screen:\n{}",
+            qemu_harness::strip_ansi(&q.serial_text())
+        );
+    }
+    assert!(q.serial_text().contains("[Secure Boot on]"));
+}
