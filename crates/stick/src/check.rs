@@ -809,6 +809,59 @@ fn window_iso<'i>(sector_size: u32, w: &SectorRange, index: &'i Index) -> Option
     })
 }
 
+/// What the ESP says about the UEFI loader (docs/secure-boot.md): which one is there, and
+/// whether bootshelf's is signed by `current` (the user's current certificate; `None`: no
+/// key to compare with).
+pub fn uefi_loader(
+    esp_image: &mut [u8],
+    current: Option<&crate::secure_boot::Certificate>,
+) -> Vec<Finding> {
+    use crate::secure_boot::{inspect_esp, Mode, Signed};
+    let loader = match inspect_esp(esp_image, current) {
+        Ok(l) => l,
+        Err(e) => {
+            return vec![Finding::UefiLoaderUnreadable {
+                message: e.to_string(),
+            }]
+        }
+    };
+    let (Some(mode), Some(path)) = (loader.mode, loader.loader_path) else {
+        return vec![Finding::UefiLoaderUnreadable {
+            message: "the ESP holds no \\EFI\\BOOT\\BOOTX64.EFI (run `bootshelf update`)".into(),
+        }];
+    };
+    let subject = current.map(crate::secure_boot::cert_subject);
+    let mut out = Vec::new();
+    match (&loader.signed, mode) {
+        (_, Mode::Plain) | (None, _) => out.push(Finding::UefiLoader {
+            mode: mode.describe(),
+            signed_by_current_key: None,
+        }),
+        (Some(Signed::ByCertificate), _) => out.push(Finding::UefiLoader {
+            mode: mode.describe(),
+            signed_by_current_key: subject,
+        }),
+        (Some(other), _) => {
+            out.push(Finding::UefiLoader {
+                mode: mode.describe(),
+                signed_by_current_key: None,
+            });
+            let found = match other {
+                Signed::Otherwise { signers, reason } => {
+                    format!("{reason}; signed by {}", signers.join(", "))
+                }
+                _ => "it is not signed".to_string(),
+            };
+            out.push(Finding::LoaderNotSignedByCurrentKey {
+                path,
+                current: subject.unwrap_or_default(),
+                found,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1045,57 +1098,4 @@ mod tests {
             })
         );
     }
-}
-
-/// What the ESP says about the UEFI loader (docs/secure-boot.md): which one is there, and
-/// whether bootshelf's is signed by `current` (the user's current certificate; `None`: no
-/// key to compare with).
-pub fn uefi_loader(
-    esp_image: &mut [u8],
-    current: Option<&crate::secure_boot::Certificate>,
-) -> Vec<Finding> {
-    use crate::secure_boot::{inspect_esp, Mode, Signed};
-    let loader = match inspect_esp(esp_image, current) {
-        Ok(l) => l,
-        Err(e) => {
-            return vec![Finding::UefiLoaderUnreadable {
-                message: e.to_string(),
-            }]
-        }
-    };
-    let (Some(mode), Some(path)) = (loader.mode, loader.loader_path) else {
-        return vec![Finding::UefiLoaderUnreadable {
-            message: "the ESP holds no \\EFI\\BOOT\\BOOTX64.EFI (run `bootshelf update`)".into(),
-        }];
-    };
-    let subject = current.map(crate::secure_boot::cert_subject);
-    let mut out = Vec::new();
-    match (&loader.signed, mode) {
-        (_, Mode::Plain) | (None, _) => out.push(Finding::UefiLoader {
-            mode: mode.describe(),
-            signed_by_current_key: None,
-        }),
-        (Some(Signed::ByCertificate), _) => out.push(Finding::UefiLoader {
-            mode: mode.describe(),
-            signed_by_current_key: subject,
-        }),
-        (Some(other), _) => {
-            out.push(Finding::UefiLoader {
-                mode: mode.describe(),
-                signed_by_current_key: None,
-            });
-            let found = match other {
-                Signed::Otherwise { signers, reason } => {
-                    format!("{reason}; signed by {}", signers.join(", "))
-                }
-                _ => "it is not signed".to_string(),
-            };
-            out.push(Finding::LoaderNotSignedByCurrentKey {
-                path,
-                current: subject.unwrap_or_default(),
-                found,
-            });
-        }
-    }
-    out
 }

@@ -64,7 +64,7 @@ fn find_or_build() -> Result<PathBuf> {
 /// A `bootshelf` command line to finish and run yourself (pipes, kills, environment).
 pub fn command() -> Command {
     let bin = bootshelf_path().unwrap_or_else(|e| panic!("{e:#}"));
-    let mut c = Command::new(&bin);
+    let mut c = Command::new(bin);
     c.env("XDG_CONFIG_HOME", config_home(bin));
     c
 }
