@@ -36,7 +36,7 @@ pub struct Args {
     /// No window: the serial console on this terminal.
     #[arg(long)]
     pub headless: bool,
-    /// Attach the stick as usb (default), ide or virtio.
+    /// Attach the stick as usb (default), ide or virtio; or cdrom for an ISO booted alone.
     #[arg(long, value_name = "BUS", default_value = "usb")]
     pub attach: String,
     /// Logical sector size to present (default: the stick's own, found from its table).
@@ -72,7 +72,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         "usb" => Attach::Usb,
         "ide" => Attach::Ide,
         "virtio" => Attach::Virtio,
-        other => bail!("--attach takes usb, ide or virtio, not {other:?}"),
+        // An ISO as a CD-ROM drive: the same ISO booted alone, for comparisons.
+        "cdrom" => Attach::Cdrom,
+        other => bail!("--attach takes usb, ide, virtio or cdrom, not {other:?}"),
     };
     let sector_size = match args.sector_size {
         Some(s) if s == 512 || s == 4096 => s,
