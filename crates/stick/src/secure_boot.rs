@@ -380,3 +380,93 @@ pub fn cert_der(cert: &Certificate) -> Result<Vec<u8>> {
 pub fn cert_subject(cert: &Certificate) -> String {
     sign::cert_subject(cert)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// First use makes the key (private file 0600 in a 0700 directory); the second use
+    /// loads the same one; the ESP files of each mode are the documented set, the ones a
+    /// mode does not use given empty so that `update` removes them.
+    #[test]
+    fn key_is_made_once_and_modes_give_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("bootshelf/secure-boot");
+        let first = UserKey::load_or_create(&keys).unwrap();
+        assert!(first.created);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&keys.join(KEY_FILE)), 0o600);
+        assert_eq!(mode(&keys), 0o700);
+        let again = UserKey::load_or_create(&keys).unwrap();
+        assert!(!again.created);
+        assert_eq!(again.cert_der, first.cert_der);
+
+        let loader = loaders_stub();
+        let shim = ShimFiles {
+            shim: b"shim".to_vec(),
+            mok_manager: b"mm".to_vec(),
+            versions: "test".into(),
+        };
+        let names = |e: &SecureEsp| -> Vec<(&str, bool)> {
+            e.files.iter().map(|(p, b)| (*p, !b.is_empty())).collect()
+        };
+        let s = esp_files(&loader, Mode::Shim, Some(&first), Some(&shim)).unwrap();
+        assert_eq!(
+            names(&s),
+            [
+                (SECOND_STAGE_PATH, true),
+                (MOK_MANAGER_PATH, true),
+                (CERT_PATH, true),
+                (esp::LOADER_PATH, true)
+            ]
+        );
+        assert_eq!(s.files[3].1, b"shim");
+        let signed = &s.files[0].1;
+        assert_eq!(
+            sign::verify(signed, &first.cert).unwrap(),
+            Signed::ByCertificate
+        );
+        let o = esp_files(&loader, Mode::OwnKeys, Some(&first), None).unwrap();
+        assert_eq!(
+            names(&o),
+            [
+                (esp::LOADER_PATH, true),
+                (SECOND_STAGE_PATH, false),
+                (MOK_MANAGER_PATH, false),
+                (CERT_PATH, true)
+            ]
+        );
+        assert_eq!(&o.files[0].1, signed);
+        let p = esp_files(&loader, Mode::Plain, None, None).unwrap();
+        assert_eq!(p.files[0].1, loader);
+        assert!(p.files[1..].iter().all(|(_, b)| b.is_empty()));
+        // A mode that signs without a key is a bug, reported as one.
+        assert!(matches!(
+            esp_files(&loader, Mode::OwnKeys, None, None),
+            Err(Error::Internal(_))
+        ));
+    }
+
+    /// The smallest PE32+ image `authenticode` signs: headers and one section.
+    fn loaders_stub() -> Vec<u8> {
+        let mut pe = vec![0u8; 0x400];
+        pe[0..2].copy_from_slice(b"MZ");
+        pe[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        pe[0x80..0x84].copy_from_slice(b"PE\0\0");
+        let coff = 0x84;
+        pe[coff..coff + 2].copy_from_slice(&0x8664u16.to_le_bytes());
+        pe[coff + 2..coff + 4].copy_from_slice(&1u16.to_le_bytes());
+        pe[coff + 16..coff + 18].copy_from_slice(&240u16.to_le_bytes());
+        let opt = coff + 20;
+        pe[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+        pe[opt + 60..opt + 64].copy_from_slice(&0x200u32.to_le_bytes());
+        pe[opt + 108..opt + 112].copy_from_slice(&16u32.to_le_bytes());
+        let sec = opt + 240;
+        pe[sec..sec + 5].copy_from_slice(b".text");
+        pe[sec + 16..sec + 20].copy_from_slice(&0x200u32.to_le_bytes());
+        pe[sec + 20..sec + 24].copy_from_slice(&0x200u32.to_le_bytes());
+        pe[0x200..0x400].fill(0xC3);
+        pe
+    }
+}
