@@ -475,6 +475,7 @@ mod tests {
             sector_count,
             load_rba,
             image_size: 0,
+            efi: Default::default(),
         })
         .unwrap()
     }

@@ -127,6 +127,19 @@ fn unsigned_copy(image: &[u8]) -> Result<Vec<u8>, SignError> {
     Ok(out)
 }
 
+/// Whether `signed` is `unsigned` with a signature added (by [`sign`] or `sbsign`): the
+/// same Authenticode digest once `unsigned` is padded as signing pads it. `false` when
+/// either is no PE image.
+pub fn same_code(signed: &[u8], unsigned: &[u8]) -> bool {
+    let Ok(copy) = unsigned_copy(unsigned) else {
+        return false;
+    };
+    match (PeImage::parse(signed), PeImage::parse(&copy)) {
+        (Ok(a), Ok(b)) => digest(&a) == digest(&b),
+        _ => false,
+    }
+}
+
 /// Signs `image` with `key`, naming `cert` (whose public key must be `key`'s) as signer.
 /// Returns the signed image; an existing signature is replaced.
 pub fn sign(

@@ -33,6 +33,9 @@ fn install_then_update_on_image_files() {
                 == std::fs::read(stick::secure_boot::SHIM_SOURCE).unwrap()
         );
         assert!(mtype(&esp, "/EFI/BOOT/grubx64.efi").len() > loaders::UEFI_BOOTX64.len());
+        // The other architectures' loaders stay beside them, unsigned (docs/secure-boot.md).
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTAA64.EFI") == loaders::UEFI_BOOTAA64);
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTIA32.EFI") == loaders::UEFI_BOOTIA32);
 
         let o = sh.run(&["update", "s.img"]);
         let (out, err) = (&o.stdout, &o.stderr);

@@ -5,6 +5,7 @@
 //! refused on real disks.
 
 pub mod add;
+pub mod boot_check;
 pub mod bootcode;
 pub mod check;
 pub mod contents;
@@ -15,6 +16,7 @@ pub mod devices;
 pub mod esp;
 pub mod index_io;
 pub mod install;
+pub mod kernel;
 pub mod layout;
 pub mod list;
 pub mod partition_write;
@@ -26,4 +28,4 @@ pub mod window;
 
 pub use bootcode::{BootCode, SecureEsp};
 pub use install::{install, InstallOptions};
-pub use layout::{Error, Layout, Result, Scheme, SectorRange, Stick};
+pub use layout::{Error, Layout, Result, Scheme, SectorRange, Stick, TableDamage};

@@ -2,7 +2,7 @@
 //! generation for the whole batch), then the files, so the index never names clusters that
 //! are free; a kill in between leaves complete unindexed files that `sync` picks up again.
 
-use crate::index_io::{find_iso_files, fs_err, resolve, IndexStore, OpError};
+use crate::index_io::{fs_err, resolve, IndexStore, OpError};
 use blockdev::BlockDevice;
 use exfat::Volume;
 
@@ -24,15 +24,15 @@ pub fn remove_isos<D: BlockDevice>(
     store: &mut IndexStore,
     names: &[String],
 ) -> Result<Vec<Removed>, OpError> {
-    let files = find_iso_files(vol)?;
-    let mut index = store.index();
+    let listing = crate::list::list(vol)?;
     let mut paths: Vec<String> = Vec::new();
     for n in names {
-        let p = resolve(n, &index, &files)?;
-        if !paths.iter().any(|q| q.eq_ignore_ascii_case(&p)) {
-            paths.push(p);
+        let p = &resolve(&listing, n, false)?.path;
+        if !paths.iter().any(|q| q == p) {
+            paths.push(p.clone());
         }
     }
+    let mut index = store.index();
     let mut out: Vec<Removed> = paths
         .iter()
         .map(|p| Removed {

@@ -45,6 +45,15 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Its name in `--json` output: `plain`, `shim`, `own_keys`.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            Mode::Plain => "plain",
+            Mode::Shim => "shim",
+            Mode::OwnKeys => "own_keys",
+        }
+    }
+
     /// How `check`, `install` and BOOTSHELF.TXT name the mode.
     pub fn describe(self) -> &'static str {
         match self {
