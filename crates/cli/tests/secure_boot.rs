@@ -1,7 +1,9 @@
 //! Secure Boot on the ESP through the built binary (docs/secure-boot.md): the files
 //! `install` writes by default (shim, MokManager, the loader signed with the user's key as
 //! `grubx64.efi`, the certificate), checked with `sbverify`; `--no-secure-boot` and
-//! `--own-keys` through `update`; `check` naming a loader signed by another key; and a
+//! `--own-keys` through `update`; `check` naming a loader signed by another key, finding
+//! nothing about the boot code of a fresh stick in any mode (the IA32/ARM64 loaders stay
+//! beside shim, unsigned) and a second stage that is not this build's loader; and a
 //! refused key leaving the target untouched.
 
 use std::process::Command;
@@ -21,6 +23,22 @@ fn sbverify(cert: &std::path::Path, image: &[u8], dir: &std::path::Path) -> (boo
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
+}
+
+/// The ESP's loaders in plain and own-keys mode: one per architecture, nothing else.
+const LOADERS: [&str; 3] = ["BOOTAA64.EFI", "BOOTIA32.EFI", "BOOTX64.EFI"];
+
+/// `check --json` on s.img finds nothing about the boot code but `boot_code_current`.
+fn boot_code_is_current(sh: &Bootshelf) {
+    let o = sh.run(&["check", "--json", "s.img"]).assert_ok();
+    let rows: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(
+        rows.iter().any(|r| r["kind"] == "boot_code_current"),
+        "{}",
+        o.stdout
+    );
+    assert!(rows.iter().all(|r| r["severity"] == "note"), "{}", o.stdout);
 }
 
 #[test]
@@ -58,6 +76,11 @@ fn install_sets_up_shim_and_a_loader_signed_with_the_users_key() {
 
     let o = sh.ok(&["check", "s.img"]);
     assert!(o.contains("signed by your current key"), "{o}");
+    // shim and the signed loader are what this build carries: no boot code finding, and
+    // the unsigned IA32/ARM64 loaders beside them are the build's too.
+    boot_code_is_current(&sh);
+    assert!(mtype(&esp, "/EFI/BOOT/BOOTIA32.EFI") == loaders::UEFI_BOOTIA32);
+    assert!(mtype(&esp, "/EFI/BOOT/BOOTAA64.EFI") == loaders::UEFI_BOOTAA64);
 
     // Checked against another certificate: reported, with the fix.
     let o = sh
@@ -86,20 +109,61 @@ fn install_sets_up_shim_and_a_loader_signed_with_the_users_key() {
     sh.ok(&["update", "--no-secure-boot", "s.img"]);
     let esp = check_image(&img, &layout, sh.dir());
     assert!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI") == loaders::UEFI_BOOTX64);
-    assert_eq!(mdir(&esp, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);
+    assert_eq!(mdir(&esp, "/EFI/BOOT"), LOADERS);
     let o = sh.ok(&["check", "s.img"]);
     assert!(o.contains("UEFI loader: plain"), "{o}");
+    boot_code_is_current(&sh);
 
     sh.ok(&["update", "--own-keys", "s.img"]);
     let esp = check_image(&img, &layout, sh.dir());
     let (ok, text) = sbverify(&cert, &mtype(&esp, "/EFI/BOOT/BOOTX64.EFI"), sh.dir());
     assert!(ok, "{text}");
-    assert_eq!(mdir(&esp, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);
+    assert_eq!(mdir(&esp, "/EFI/BOOT"), LOADERS);
     let o = sh.ok(&["check", "s.img"]);
     assert!(
         o.contains("own keys") && o.contains("signed by your current key"),
         "{o}"
     );
+    boot_code_is_current(&sh);
+
+    // Back to shim: a second stage that is not this build's loader is a warning (another
+    // loader), found through its Authenticode digest; update writes this one again.
+    sh.ok(&["update", "s.img"]);
+    boot_code_is_current(&sh);
+    let esp = check_image(&img, &layout, sh.dir());
+    let other = sh.path("other.efi");
+    std::fs::copy(stick::secure_boot::MOK_MANAGER_SOURCE, &other).unwrap();
+    let put = Command::new("mcopy")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-o")
+        .arg("-i")
+        .arg(&esp)
+        .arg(&other)
+        .arg("::/EFI/BOOT/grubx64.efi")
+        .status()
+        .unwrap();
+    assert!(put.success());
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let ss = layout.sector_size;
+        let mut f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+        f.seek(SeekFrom::Start(layout.esp.byte_start(ss))).unwrap();
+        f.write_all(&std::fs::read(&esp).unwrap()).unwrap();
+    }
+    let o = sh.run(&["check", "--json", "s.img"]).assert_ok();
+    let rows: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "boot_code_differs"
+                && r["subject"] == "\\EFI\\BOOT\\grubx64.efi"
+                && r["severity"] == "warning"),
+        "{}",
+        o.stdout
+    );
+    sh.ok(&["update", "s.img"]);
+    boot_code_is_current(&sh);
 }
 
 #[test]
