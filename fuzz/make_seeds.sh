@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover esp_fsck efi_image)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover esp_fsck efi_image authenticode_pe)
 want() { local t; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 sparse() { ./sparse.py "$@"; }
 bootshelf() {
@@ -165,3 +165,15 @@ if want efi_image; then
   done
 fi
 ls -l corpus/* templates
+
+if want authenticode_pe; then
+  # bootshelf's UEFI loader as `install` signs it (shim's second stage), and Debian's
+  # signed MokManager (signed by Debian, a different PE layout).
+  out=corpus/authenticode_pe
+  mkdir -p "$out"
+  XDG_CONFIG_HOME="$tmp/config" bootshelf install "$tmp/pe.img" --size 64M --yes >/dev/null
+  off=$(( $(sfdisk -J "$tmp/pe.img" | python3 -c 'import json,sys; d=json.load(sys.stdin); print([p["start"] for p in d["partitiontable"]["partitions"] if p["type"].startswith("C12A")][0])') * 512 ))
+  mtype -i "$tmp/pe.img@@$off" ::/EFI/BOOT/grubx64.efi > "$out/bootshelf-signed.efi"
+  cp /usr/lib/shim/mmx64.efi.signed "$out/mmx64-signed.efi"
+  echo "authenticode_pe: $(ls "$out" | wc -l) seeds"
+fi

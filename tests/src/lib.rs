@@ -179,6 +179,18 @@ impl TestStick {
         Config::uefi().drive(d)
     }
 
+    /// A headless UEFI machine with Secure Boot on (OVMF with Microsoft's keys, SMM) and
+    /// this stick on USB storage; with `enroll`, the tests' signing certificate is put into
+    /// shim's MokList first (`boot-test --enroll`), as if enrolled in MokManager.
+    pub fn secure_boot_config(&self, enroll: bool) -> Result<Config> {
+        let mut cfg = Config::uefi_secure_boot();
+        cfg.drives = self.uefi_config().drives;
+        if enroll {
+            cfg.enroll_mok = Some(test_cert_der()?);
+        }
+        Ok(cfg)
+    }
+
     /// A headless UEFI machine of architecture `arch` (OVMF, OVMF IA32 or AAVMF) with this
     /// stick on USB storage (snapshot).
     pub fn uefi_arch_config(&self, arch: qemu_harness::Arch) -> Config {
@@ -195,6 +207,14 @@ impl TestStick {
         q.wait_for("bootshelf: menu drawn", Duration::from_secs(90))?;
         Ok(q)
     }
+}
+
+/// The tests' Secure Boot signing certificate (made by the first `install`), in DER.
+pub fn test_cert_der() -> Result<Vec<u8>> {
+    let pem = testkit::cli::test_signing_cert()?;
+    let cert = stick::secure_boot::UserKey::load_cert(&pem)
+        .map_err(|e| anyhow::anyhow!("the tests' signing certificate: {e}"))?;
+    stick::secure_boot::cert_der(&cert).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn write_copy(src: &Path, dest: &Path, fragmented: bool) -> Result<()> {

@@ -56,6 +56,12 @@ pub trait Platform {
     /// The stick, for discovery, boot-next and the ISO window.
     fn disk(&mut self) -> &mut Self::Disk;
 
+    /// Whether the firmware enforces Secure Boot (UEFI's `SecureBoot` variable); `None`
+    /// where there is no such thing (BIOS). The menu's title says it.
+    fn secure_boot(&self) -> Option<bool> {
+        None
+    }
+
     /// The screen, keys and clock for the menu.
     fn io(&mut self) -> &mut Io<Self::Console, Self::Input, Self::Clock>;
 
@@ -147,13 +153,18 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
         entries: disc.entries.len(),
     });
 
+    let title = match platform.secure_boot() {
+        Some(true) => format!("{}  [Secure Boot on]", P::TITLE),
+        Some(false) => format!("{}  [Secure Boot off]", P::TITLE),
+        None => String::from(P::TITLE),
+    };
     let io = platform.io();
     io.console.clear();
     let (cols, rows) = io.console.size();
     let mut menu = Menu::new(
         disc.items(P::FIRMWARE),
         Menu::view_rows_for(rows),
-        &disc.menu_config(P::TITLE),
+        &disc.menu_config(&title),
     );
     if let Some(note) = disc.notes.first() {
         menu.fail(note);

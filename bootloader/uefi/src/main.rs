@@ -18,6 +18,7 @@ mod devpath;
 mod disk;
 mod heap;
 mod proto;
+mod sbat;
 mod vcd;
 
 use alloc::boxed::Box;
@@ -93,6 +94,10 @@ impl Platform for Uefi {
         &mut self.disk
     }
 
+    fn secure_boot(&self) -> Option<bool> {
+        Some(secure_boot_enabled())
+    }
+
     fn io(&mut self) -> &mut Io<UefiConsole, UefiInput, TscClock> {
         &mut self.io
     }
@@ -154,6 +159,20 @@ impl Platform for Uefi {
     fn fatal(&mut self, message: fmt::Arguments<'_>) -> Status {
         fatal(message)
     }
+}
+
+/// The global `SecureBoot` variable: 1 when the firmware enforces Secure Boot. Absent
+/// (older firmware, or not readable) counts as off.
+fn secure_boot_enabled() -> bool {
+    let mut buf = [0u8; 1];
+    matches!(
+        uefi::runtime::get_variable(
+            cstr16!("SecureBoot"),
+            &uefi::runtime::VariableVendor::GLOBAL_VARIABLE,
+            &mut buf,
+        ),
+        Ok((value, _)) if value == [1]
+    )
 }
 
 /// Show a message that ends the loader, wait a while for it to be read, and return to the

@@ -64,6 +64,9 @@ pub enum VcdError {
     NoEfiImage,
     /// [`BOOT_FILE`] could not be loaded from the EFI boot image.
     Load(Status),
+    /// The firmware's Secure Boot policy (db, or shim's MokList) refused the ISO's boot
+    /// loader: `SECURITY_VIOLATION` or `ACCESS_DENIED` from LoadImage.
+    NotSignedForSecureBoot,
     /// The loaded image ran and returned to us.
     Returned(Status),
 }
@@ -78,6 +81,10 @@ impl fmt::Display for VcdError {
                 "this ISO has no UEFI boot image (no El Torito EFI entry with a FAT file system)",
             ),
             VcdError::Load(s) => write!(f, "loading {BOOT_FILE} from the ISO failed: {s:?}"),
+            // One menu line (79 columns): what happened, and what the user can do.
+            VcdError::NotSignedForSecureBoot => f.write_str(
+                "Not signed for Secure Boot. To boot it, turn Secure Boot off in the firmware.",
+            ),
             VcdError::Returned(s) => write!(f, "the ISO's boot loader returned ({s:?})"),
         }
     }
@@ -226,6 +233,16 @@ impl VirtualCd {
             },
         ) {
             Ok(i) => i,
+            // Under Secure Boot the firmware (or shim, which checks its MokList too)
+            // verifies the image here; nothing bypasses that.
+            Err(e)
+                if matches!(
+                    e.status(),
+                    Status::SECURITY_VIOLATION | Status::ACCESS_DENIED
+                ) =>
+            {
+                return VcdError::NotSignedForSecureBoot
+            }
             Err(e) => return VcdError::Load(e.status()),
         };
         let status = match boot::start_image(image) {

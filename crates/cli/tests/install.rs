@@ -26,8 +26,14 @@ fn install_then_update_on_image_files() {
         drop(stick);
         assert_eq!(layout.scheme, scheme);
         let esp = check_image(&img, &layout, sh.dir());
-        // The UEFI loaders of this build, one per architecture, are what lands in the ESP.
-        assert!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI") == loaders::UEFI_BOOTX64);
+        // By default the ESP boots under Secure Boot: Debian's shim, then the UEFI loader
+        // of this build signed with the user's key (tests/secure_boot.rs checks the rest).
+        assert!(
+            mtype(&esp, "/EFI/BOOT/BOOTX64.EFI")
+                == std::fs::read(stick::secure_boot::SHIM_SOURCE).unwrap()
+        );
+        assert!(mtype(&esp, "/EFI/BOOT/grubx64.efi").len() > loaders::UEFI_BOOTX64.len());
+        // The other architectures' loaders stay beside them, unsigned (docs/secure-boot.md).
         assert!(mtype(&esp, "/EFI/BOOT/BOOTAA64.EFI") == loaders::UEFI_BOOTAA64);
         assert!(mtype(&esp, "/EFI/BOOT/BOOTIA32.EFI") == loaders::UEFI_BOOTIA32);
 

@@ -172,8 +172,24 @@ pub fn stage2<D: BlockDevice>(
 /// `BOOTIA32.EFI`, `BOOTAA64.EFI`) is on the ESP image `img` (whose file system
 /// [`esp::fsck`] read) as this build has it. Nothing to say when this build carries none;
 /// an unreadable ESP is said once.
+///
+/// The x64 loader follows the Secure Boot mode the ESP is in (docs/secure-boot.md), read
+/// from the files: with shim's second stage `\EFI\BOOT\grubx64.efi` present (shim mode),
+/// `BOOTX64.EFI` is shim (a signed PE image; its version is the installed package's, so
+/// it is not compared) and `grubx64.efi` must be this build's loader with a signature
+/// added; a signed `BOOTX64.EFI` alone (own-keys mode) must be this build's loader with a
+/// signature added; an unsigned one (plain mode) must be this build's bytes. Who signed it
+/// is [`crate::check::uefi_loader`]'s matter.
 pub fn uefi_loaders(img: &mut [u8], boot: &BootCode) -> Vec<Finding> {
     let mut out = Vec::new();
+    let second_stage = match esp::read_image_file(img, crate::secure_boot::SECOND_STAGE_PATH) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Finding::EspUnreadable {
+                reason: esp_reason(e),
+            }]
+        }
+    };
     for (path, image) in boot.efi_files() {
         if image.is_empty() {
             continue;
@@ -185,29 +201,82 @@ pub fn uefi_loaders(img: &mut [u8], boot: &BootCode) -> Vec<Finding> {
             continue;
         };
         let piece = BootPiece::UefiLoader(arch);
-        let finding = match esp::read_image_file(img, &path) {
+        let have = match esp::read_image_file(img, &path) {
             Err(e) => {
                 return vec![Finding::EspUnreadable {
                     reason: esp_reason(e),
                 }]
             }
-            Ok(None) => Some(Finding::BootCodeBroken {
-                piece,
-                reason: "missing".into(),
-            }),
-            Ok(Some(have)) if have == image => None,
-            Ok(Some(have)) if have.iter().all(|&b| b == 0) => {
-                Some(Finding::BootCodeZeroed { piece })
-            }
-            Ok(Some(have)) if have.get(..2) != Some(b"MZ") => Some(Finding::BootCodeBroken {
-                piece,
-                reason: format!("not a PE image (no MZ at byte 0; {} bytes)", have.len()),
-            }),
-            Ok(Some(_)) => Some(Finding::BootCodeDiffers { piece }),
+            Ok(have) => have,
         };
-        out.extend(finding);
+        let x64 = arch == efi_image::EfiArch::X64;
+        match (x64, &second_stage) {
+            (true, Some(second)) => {
+                // Shim mode: BOOTX64.EFI is shim, grubx64.efi bootshelf's signed loader.
+                out.extend(loader_rule(piece, have.as_deref(), |h| {
+                    signed_pe(h).then_some(()).ok_or_else(|| {
+                        "not signed (shim mode: it must be Debian's Microsoft-signed shim)"
+                            .to_string()
+                    })
+                }));
+                out.extend(loader_rule(BootPiece::ShimSecondStage, Some(second), |h| {
+                    same_code(h, image)
+                }));
+            }
+            (true, None) if have.as_deref().is_some_and(signed_pe) => {
+                // Own-keys mode: the loader signed with the user's key.
+                out.extend(loader_rule(piece, have.as_deref(), |h| same_code(h, image)));
+            }
+            _ => out.extend(loader_rule(piece, have.as_deref(), |h| match h == image {
+                true => Ok(()),
+                false => Err(String::new()),
+            })),
+        }
     }
     out
+}
+
+/// `signed` is `unsigned` with a signature added; `Err("")` (differs) otherwise.
+fn same_code(signed: &[u8], unsigned: &[u8]) -> std::result::Result<(), String> {
+    match authenticode::sign::same_code(signed, unsigned) {
+        true => Ok(()),
+        false => Err(String::new()),
+    }
+}
+
+/// Whether `bytes` is a PE image carrying an Authenticode signature.
+fn signed_pe(bytes: &[u8]) -> bool {
+    authenticode::PeImage::parse(bytes).is_ok_and(|p| p.is_signed())
+}
+
+/// One loader file's finding: missing, zeroed, no PE image, or `matches` says it is not
+/// what it should be (`Err("")`: a loader, but not this build's, a warning; `Err(reason)`:
+/// cannot work, a problem).
+fn loader_rule(
+    piece: BootPiece,
+    have: Option<&[u8]>,
+    matches: impl FnOnce(&[u8]) -> std::result::Result<(), String>,
+) -> Option<Finding> {
+    let Some(have) = have else {
+        return Some(Finding::BootCodeBroken {
+            piece,
+            reason: "missing".into(),
+        });
+    };
+    if have.iter().all(|&b| b == 0) {
+        return Some(Finding::BootCodeZeroed { piece });
+    }
+    if have.get(..2) != Some(b"MZ") {
+        return Some(Finding::BootCodeBroken {
+            piece,
+            reason: format!("not a PE image (no MZ at byte 0; {} bytes)", have.len()),
+        });
+    }
+    match matches(have) {
+        Ok(()) => None,
+        Err(reason) if reason.is_empty() => Some(Finding::BootCodeDiffers { piece }),
+        Err(reason) => Some(Finding::BootCodeBroken { piece, reason }),
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +292,7 @@ mod tests {
             mbr: &mbr,
             stage2: &[1u8; 5000],
             efi: &[],
+            secure_esp: None,
         };
         let [a, b] = l.stage2_slots();
         let mut lba0 = vec![0u8; 512];

@@ -28,6 +28,19 @@ pub struct BootCode<'a> {
     /// (`BOOTX64.EFI`, `BOOTAA64.EFI`, `BOOTIA32.EFI`). An empty image or an empty list
     /// means none (the ESP then holds only `\BOOTSHELF.TXT` saying so).
     pub efi: &'a [(&'a str, &'a [u8])],
+    /// The ESP's Secure Boot files ([`crate::secure_boot::esp_files`]); when given, they
+    /// take the place of the x64 loader `BOOTX64.EFI` (the other architectures' loaders
+    /// stay beside them, unsigned: docs/secure-boot.md).
+    pub secure_esp: Option<&'a SecureEsp>,
+}
+
+/// The ESP files of a Secure Boot mode and the line BOOTSHELF.TXT gets about them.
+#[derive(Debug)]
+pub struct SecureEsp {
+    /// Every managed path with its contents (empty: absent).
+    pub files: Vec<(&'static str, Vec<u8>)>,
+    /// Text for BOOTSHELF.TXT.
+    pub info: String,
 }
 
 /// The share of the ESP the UEFI loaders may take: at most half of it, so that `update`
@@ -95,11 +108,36 @@ impl BootCode<'static> {
             mbr: PLACEHOLDER_MBR,
             stage2: PLACEHOLDER_STAGE2,
             efi: &[],
+            secure_esp: None,
         }
     }
 }
 
-impl BootCode<'_> {
+impl<'a> BootCode<'a> {
+    /// The files the ESP gets (with `\BOOTSHELF.TXT`'s text `info`): every architecture's
+    /// loader ([`BootCode::efi_files`]), the x64 one replaced by the Secure Boot set when
+    /// there is one; in plain mode the Secure Boot files are listed empty (so `update`
+    /// removes them). An empty image means "remove this file".
+    pub fn esp_files<'s>(&'s self, info: &'s str) -> Vec<(String, &'s [u8])> {
+        use crate::secure_boot::{CERT_PATH, MOK_MANAGER_PATH, SECOND_STAGE_PATH};
+        let mut files = self.efi_files();
+        match self.secure_esp {
+            Some(s) => {
+                files.retain(|(p, _)| p != crate::esp::LOADER_PATH);
+                // The other architectures first, the Secure Boot set in its own order
+                // (BOOTX64.EFI placed where an interrupted update stays bootable).
+                files.extend(s.files.iter().map(|(p, b)| (p.to_string(), b.as_slice())));
+            }
+            None => {
+                for p in [SECOND_STAGE_PATH, MOK_MANAGER_PATH, CERT_PATH] {
+                    files.push((p.to_string(), &[][..]));
+                }
+            }
+        }
+        files.push((crate::esp::INFO_PATH.to_string(), info.as_bytes()));
+        files
+    }
+
     /// Check that each piece fits its place in `layout`.
     pub fn check_fits(&self, layout: &Layout) -> Result<()> {
         if self.mbr.len() > MBR_CODE_MAX {
@@ -126,6 +164,15 @@ impl BootCode<'_> {
             });
         }
         Ok(())
+    }
+
+    /// The x64 loader (`BOOTX64.EFI`), the one Secure Boot signs; empty when this build
+    /// has none.
+    pub fn x64_loader(&self) -> &'a [u8] {
+        self.efi
+            .iter()
+            .find(|(name, _)| *name == efi_image::EfiArch::X64.file_name())
+            .map_or(&[][..], |(_, image)| *image)
     }
 
     /// Whether there is no UEFI loader to install.
@@ -226,6 +273,7 @@ mod tests {
             mbr: &mbr,
             stage2: &stage2,
             efi: &[],
+            secure_esp: None,
         };
         let l = Layout::plan(Scheme::Gpt, 4096, 1 << 16).unwrap();
         let code = boot.mbr_for(&l).unwrap();

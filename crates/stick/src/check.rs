@@ -81,6 +81,9 @@ pub enum BootPiece {
     Stage2,
     /// `\EFI\BOOT\BOOTX64.EFI` (or the loader of another architecture) on the ESP.
     UefiLoader(efi_image::EfiArch),
+    /// `\EFI\BOOT\grubx64.efi`: bootshelf's x64 loader signed with the user's key, which
+    /// shim starts (Secure Boot via shim, docs/secure-boot.md).
+    ShimSecondStage,
 }
 
 impl BootPiece {
@@ -91,6 +94,7 @@ impl BootPiece {
             BootPiece::MbrCode => "MBR boot code",
             BootPiece::Stage2 => "BIOS stage 2",
             BootPiece::UefiLoader(arch) => arch.boot_path(),
+            BootPiece::ShimSecondStage => "\\EFI\\BOOT\\grubx64.efi",
         }
     }
 
@@ -98,7 +102,7 @@ impl BootPiece {
     fn consequence(self) -> &'static str {
         match self {
             BootPiece::MbrCode | BootPiece::Stage2 => "the stick does not boot on BIOS",
-            BootPiece::UefiLoader(efi_image::EfiArch::X64) => {
+            BootPiece::UefiLoader(efi_image::EfiArch::X64) | BootPiece::ShimSecondStage => {
                 "the stick does not boot on x86_64 UEFI"
             }
             BootPiece::UefiLoader(efi_image::EfiArch::Ia32) => {
@@ -271,6 +275,28 @@ pub enum Finding {
         /// Sector just past the end.
         end_lba: u64,
     },
+    /// Which UEFI loader the ESP holds and who signed bootshelf's (note).
+    UefiLoader {
+        /// The mode, as [`crate::secure_boot::Mode::describe`] says it.
+        mode: &'static str,
+        /// Whose key signed it, when the current key did: its certificate's subject.
+        signed_by_current_key: Option<String>,
+    },
+    /// bootshelf's loader on the ESP is not signed by the user's current key (warning):
+    /// it boots where its own key is enrolled, not where the current one is.
+    LoaderNotSignedByCurrentKey {
+        /// The ESP file.
+        path: &'static str,
+        /// The current key's certificate subject.
+        current: String,
+        /// Who signed it (as the signature names them) and why it is not a match.
+        found: String,
+    },
+    /// The ESP holds no bootshelf UEFI loader, or its signature cannot be read (warning).
+    UefiLoaderUnreadable {
+        /// What is wrong.
+        message: String,
+    },
     /// The partition table is damaged in a way `update` repairs (problem).
     TableDamaged {
         /// What is wrong.
@@ -319,12 +345,15 @@ impl Finding {
             | NoIndexYet
             | SlotMissing { .. }
             | NoHashRecorded { .. }
+            | UefiLoader { .. }
             | WindowCovers { .. } => Severity::Note,
             SlotInvalid { .. }
             | Fragmented { .. }
             | Unindexed { .. }
             | PartialLeftover { .. }
             | SettingNotIndexed { .. }
+            | LoaderNotSignedByCurrentKey { .. }
+            | UefiLoaderUnreadable { .. }
             | WindowStale { .. } => Severity::Warning,
             Esp { issue } if issue.is_benign() => Severity::Warning,
             BootCodeCurrent => Severity::Note,
@@ -375,6 +404,8 @@ impl Finding {
             | PartialLeftover { path, .. } => path,
             SettingNotIndexed { setting, .. } => setting.name(),
             WindowCovers { .. } | WindowStale { .. } => "ISO window",
+            UefiLoader { .. } | UefiLoaderUnreadable { .. } => "ESP",
+            LoaderNotSignedByCurrentKey { path, .. } => path,
             TableDamaged { .. } => "partition table",
             BootCodeZeroed { piece } | BootCodeBroken { piece, .. } | BootCodeDiffers { piece } => {
                 piece.name()
@@ -411,6 +442,9 @@ impl Finding {
             SettingNotIndexed { .. } => "setting_not_indexed",
             WindowCovers { .. } => "window_covers",
             WindowStale { .. } => "window_stale",
+            UefiLoader { .. } => "uefi_loader",
+            LoaderNotSignedByCurrentKey { .. } => "loader_not_signed_by_current_key",
+            UefiLoaderUnreadable { .. } => "uefi_loader_unreadable",
             TableDamaged { damage } => match damage {
                 TableDamage::Lba0Lost { .. } => "lba0_lost",
                 TableDamage::GptCopyInvalid { .. } => "gpt_copy_invalid",
@@ -510,6 +544,22 @@ impl fmt::Display for Finding {
                 f,
                 "covers sectors {first_lba}..{end_lba} which match no indexed ISO (stale; the next boot rewrites it)"
             ),
+            UefiLoader {
+                mode,
+                signed_by_current_key,
+            } => match signed_by_current_key {
+                Some(subject) => write!(f, "UEFI loader: {mode}; signed by your current key \"{subject}\""),
+                None => write!(f, "UEFI loader: {mode}"),
+            },
+            LoaderNotSignedByCurrentKey {
+                current, found, ..
+            } => write!(
+                f,
+                "bootshelf's loader is not signed by your current key \"{current}\" ({found}); \
+                 it boots only where its own key is enrolled: run `bootshelf update` to sign it \
+                 with your current key"
+            ),
+            UefiLoaderUnreadable { message } => write!(f, "{message}"),
             TableDamaged { damage } => write!(
                 f,
                 "{damage}; `bootshelf update` rewrites it (the ISOs are kept)"
@@ -898,6 +948,59 @@ fn window_iso<'i>(sector_size: u32, w: &SectorRange, index: &'i Index) -> Option
                 && wl - e.size < u64::from(sector_size)
         })
     })
+}
+
+/// What the ESP says about the UEFI loader (docs/secure-boot.md): which one is there, and
+/// whether bootshelf's is signed by `current` (the user's current certificate; `None`: no
+/// key to compare with).
+pub fn uefi_loader(
+    esp_image: &mut [u8],
+    current: Option<&crate::secure_boot::Certificate>,
+) -> Vec<Finding> {
+    use crate::secure_boot::{inspect_esp, Mode, Signed};
+    let loader = match inspect_esp(esp_image, current) {
+        Ok(l) => l,
+        Err(e) => {
+            return vec![Finding::UefiLoaderUnreadable {
+                message: e.to_string(),
+            }]
+        }
+    };
+    let (Some(mode), Some(path)) = (loader.mode, loader.loader_path) else {
+        return vec![Finding::UefiLoaderUnreadable {
+            message: "the ESP holds no \\EFI\\BOOT\\BOOTX64.EFI (run `bootshelf update`)".into(),
+        }];
+    };
+    let subject = current.map(crate::secure_boot::cert_subject);
+    let mut out = Vec::new();
+    match (&loader.signed, mode) {
+        (_, Mode::Plain) | (None, _) => out.push(Finding::UefiLoader {
+            mode: mode.describe(),
+            signed_by_current_key: None,
+        }),
+        (Some(Signed::ByCertificate), _) => out.push(Finding::UefiLoader {
+            mode: mode.describe(),
+            signed_by_current_key: subject,
+        }),
+        (Some(other), _) => {
+            out.push(Finding::UefiLoader {
+                mode: mode.describe(),
+                signed_by_current_key: None,
+            });
+            let found = match other {
+                Signed::Otherwise { signers, reason } => {
+                    format!("{reason}; signed by {}", signers.join(", "))
+                }
+                _ => "it is not signed".to_string(),
+            };
+            out.push(Finding::LoaderNotSignedByCurrentKey {
+                path,
+                current: subject.unwrap_or_default(),
+                found,
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

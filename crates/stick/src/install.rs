@@ -181,9 +181,8 @@ impl Prepared {
 
         progress(Step::Esp);
         let info = info_text(boot);
-        let efi = boot.efi_files();
-        let mut files: Vec<(&str, &[u8])> = efi.iter().map(|(p, b)| (p.as_str(), *b)).collect();
-        files.push((esp::INFO_PATH, info.as_bytes()));
+        let esp_files = boot.esp_files(&info);
+        let files: Vec<(&str, &[u8])> = esp_files.iter().map(|(p, b)| (p.as_str(), *b)).collect();
         let img = esp::build_image(ss, layout.esp.sectors(), &files)?;
         dev.write_sectors(layout.esp.first_lba(), &img)
             .map_err(io("writing the ESP"))?;
@@ -300,6 +299,9 @@ pub(crate) fn info_text(boot: &BootCode) -> String {
          It is rewritten by `bootshelf update`; the ISOs live on the BOOTSHELF partition.\r\n",
         env!("CARGO_PKG_VERSION")
     );
+    if let Some(secure) = boot.secure_esp {
+        s.push_str(&secure.info);
+    }
     if boot.has_no_efi() {
         s.push_str("No UEFI loader was installed (\\EFI\\BOOT\\BOOT*.EFI are absent).\r\n");
     }

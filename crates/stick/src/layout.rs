@@ -438,6 +438,9 @@ pub enum Error {
     },
     /// An invariant of our own code failed (a bug, reported rather than a panic).
     Internal(&'static str),
+    /// Secure Boot setup failed: the user's key, or the shim files (the message says which
+    /// and what to do).
+    SecureBoot(String),
 }
 
 impl fmt::Display for Error {
@@ -516,6 +519,7 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
+            Error::SecureBoot(message) => write!(f, "Secure Boot: {message}"),
         }
     }
 }

@@ -21,10 +21,11 @@ pub mod layout;
 pub mod list;
 pub mod partition_write;
 pub mod remove;
+pub mod secure_boot;
 pub mod sync;
 pub mod update;
 pub mod window;
 
-pub use bootcode::BootCode;
+pub use bootcode::{BootCode, SecureEsp};
 pub use install::{install, InstallOptions};
 pub use layout::{Error, Layout, Result, Scheme, SectorRange, Stick, TableDamage};

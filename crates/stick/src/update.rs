@@ -114,9 +114,8 @@ pub fn update_device<D: BlockDevice>(
     }
 
     let info = info_text(boot);
-    let efi = boot.efi_files();
-    let mut files: Vec<(&str, &[u8])> = efi.iter().map(|(p, b)| (p.as_str(), *b)).collect();
-    files.push((esp::INFO_PATH, info.as_bytes()));
+    let esp_files = boot.esp_files(&info);
+    let files: Vec<(&str, &[u8])> = esp_files.iter().map(|(p, b)| (p.as_str(), *b)).collect();
     let current = esp::read_esp(dev, layout.esp)?;
     let rebuild = match esp::fsck(&current) {
         Err(Error::BadEsp { message }) => Some(format!("it was unreadable: {message}")),

@@ -24,6 +24,7 @@ fn boot_a() -> BootCode<'static> {
         mbr: stick::bootcode::PLACEHOLDER_MBR,
         stage2: b"stage two, version A",
         efi: &[("BOOTX64.EFI", b"MZ fake UEFI loader A")],
+        secure_esp: None,
     }
 }
 
@@ -114,6 +115,7 @@ fn update_rewrites_boot_code_and_leaves_the_data_partition_alone() {
             mbr: &mbr_b,
             stage2: &[0xABu8; 70_000],
             efi: &efi_b,
+            secure_esp: None,
         };
         let mut stick = Stick::open(&img, true).unwrap();
         let r = stick::update::update(&mut stick, &boot_b).unwrap();

@@ -78,6 +78,7 @@ fn seabios_loads_stage2_through_the_patched_mbr() {
         mbr: loaders::BIOS_MBR,
         stage2: loaders::BIOS_STAGE2,
         efi: loaders::UEFI_LOADERS,
+        secure_esp: None,
     };
     for scheme in [Scheme::Gpt, Scheme::Mbr] {
         let img = make(dir.path(), scheme, 512, &boot);

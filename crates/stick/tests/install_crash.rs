@@ -142,11 +142,13 @@ fn whole_update_killed_at_every_write_leaves_the_old_or_the_new_boot_code() {
             mbr: &mbr_a,
             stage2: &s2_a,
             efi: &[("BOOTX64.EFI", &efi_a)],
+            secure_esp: None,
         };
         let new = BootCode {
             mbr: &mbr_b,
             stage2: &s2_b,
             efi: &[("BOOTX64.EFI", &efi_b)],
+            secure_esp: None,
         };
         let opts = InstallOptions {
             scheme,

@@ -64,7 +64,27 @@ fn find_or_build() -> Result<PathBuf> {
 /// A `bootshelf` command line to finish and run yourself (pipes, kills, environment).
 pub fn command() -> Command {
     let bin = bootshelf_path().unwrap_or_else(|e| panic!("{e:#}"));
-    Command::new(bin)
+    let mut c = Command::new(bin);
+    c.env("XDG_CONFIG_HOME", config_home(bin));
+    c
+}
+
+/// The config directory tests run bootshelf with (`XDG_CONFIG_HOME`):
+/// `<target>/test-config`, shared by every test of this target directory, so the Secure
+/// Boot signing key `install` makes on first use is made once and never in the user's
+/// own config directory.
+pub fn config_home(bin: &Path) -> PathBuf {
+    bin.parent()
+        .and_then(Path::parent)
+        .map(|target| target.join("test-config"))
+        .unwrap_or_else(|| PathBuf::from("test-config"))
+}
+
+/// The Secure Boot certificate (PEM) the tests' bootshelf signs with (made on first use
+/// by `install`; see [`config_home`]).
+pub fn test_signing_cert() -> Result<PathBuf> {
+    let bin = bootshelf_path()?;
+    Ok(config_home(bin).join("bootshelf/secure-boot/signing-cert.pem"))
 }
 
 /// Run `bootshelf args` to completion where the test runs (for commands that write no

@@ -22,6 +22,7 @@ mod echo;
 mod machine;
 mod qmp;
 mod screen;
+pub mod vars;
 
 pub use machine::{
     command_line, qemu_program, Arch, Attach, Config, Drive, Firmware, RunFiles, AAVMF_CODE,
@@ -176,6 +177,24 @@ fn prepare_run_files(cfg: &Config, files: &RunFiles) -> Result<(), Error> {
                 "copying the OVMF variable store {}",
                 cfg.ovmf_vars.display()
             )))?;
+            if let Some(cert) = &cfg.enroll_mok {
+                let mut fd = std::fs::read(&files.ovmf_vars)
+                    .map_err(io_err("reading the copy of the OVMF variable store"))?;
+                let list = vars::x509_signature_list(cert, vars::SHIM_LOCK_GUID);
+                vars::set_variable(
+                    &mut fd,
+                    "MokList",
+                    vars::SHIM_LOCK_GUID,
+                    vars::ATTR_NV_BS,
+                    &list,
+                )
+                .map_err(|e| Error::Io {
+                    what: format!("enrolling the certificate in MokList: {e}"),
+                    source: io::Error::other(e.to_string()),
+                })?;
+                std::fs::write(&files.ovmf_vars, fd)
+                    .map_err(io_err("writing the copy of the OVMF variable store"))?;
+            }
         }
         Firmware::Bios => {
             // SeaBIOS wants a raw little-endian u16, not a string (docs/qemu.md).

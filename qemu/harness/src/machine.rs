@@ -142,6 +142,12 @@ pub struct Config {
     /// UEFI only: a Secure Boot machine (SMM, pflash writable only from SMM), which the
     /// Secure Boot builds of OVMF need.
     pub secure_boot: bool,
+    /// UEFI only: an X.509 certificate (DER) put into shim's `MokList` in the run's copy of
+    /// the variable store before the machine starts (`boot-test --enroll`).
+    pub enroll_mok: Option<Vec<u8>>,
+    /// Let a guest reset restart the machine (default: QEMU exits on reset, `-no-reboot`):
+    /// for tests that go through a firmware reset, such as MokManager's after enrolling.
+    pub reboot: bool,
     /// The CPU architecture (UEFI only; [`Config::uefi_arch`] sets it with its firmware).
     pub arch: Arch,
     /// Extra arguments appended to the QEMU command line.
@@ -161,6 +167,8 @@ impl Config {
             ovmf_code: OVMF_CODE.into(),
             ovmf_vars: OVMF_VARS.into(),
             secure_boot: false,
+            enroll_mok: None,
+            reboot: false,
             arch: Arch::X64,
             extra_args: Vec::new(),
         }
@@ -252,15 +260,11 @@ pub const COM1_PORT: u16 = 0x3f8;
 /// COM1 and QMP on unix sockets, paused (`-S`) until the harness has connected, then the
 /// drives in order (each one's boot index is its position), then `cfg.extra_args`.
 pub fn command_line(cfg: &Config, files: &RunFiles) -> Vec<String> {
-    let mut a = owned(&[
-        "-accel",
-        "tcg",
-        "-nic",
-        "none",
-        "-no-reboot",
-        "-monitor",
-        "none",
-    ]);
+    let mut a = owned(&["-accel", "tcg", "-nic", "none"]);
+    if !cfg.reboot {
+        a.push("-no-reboot".into());
+    }
+    a.extend(owned(&["-monitor", "none"]));
     a.extend(owned(&["-m", &cfg.memory_mib.to_string()]));
     if cfg.firmware == Firmware::Bios || cfg.arch != Arch::Aa64 {
         a.extend(owned(&[

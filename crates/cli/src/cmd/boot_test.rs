@@ -45,7 +45,7 @@ pub struct Args {
     /// typed (Ctrl-C too); Ctrl-] ends the test.
     #[arg(long)]
     pub headless: bool,
-    /// Attach the stick as usb (default), ide or virtio.
+    /// Attach the stick as usb (default), ide or virtio; or cdrom for an ISO booted alone.
     #[arg(long, value_name = "BUS", default_value = "usb")]
     pub attach: String,
     /// Logical sector size to present (default: the stick's own, found from its table).
@@ -54,6 +54,22 @@ pub struct Args {
     /// Let the guest write to the stick (default: changes go to a throw-away overlay).
     #[arg(long)]
     pub write: bool,
+    /// UEFI with Secure Boot on: OVMF's Secure Boot build with Microsoft's keys
+    /// (OVMF_CODE_4M.ms.fd / OVMF_VARS_4M.ms.fd), q35 with SMM.
+    #[arg(long, conflicts_with = "bios")]
+    pub secure_boot: bool,
+    /// With --secure-boot: put a certificate into shim's MokList before booting, as if it
+    /// had been enrolled in MokManager: your signing key's (the one in the config directory)
+    /// or the one given with --cert.
+    #[arg(long, requires = "secure_boot")]
+    pub enroll: bool,
+    /// The certificate (PEM or DER) --enroll puts into MokList.
+    #[arg(long, requires = "enroll", value_name = "CERT")]
+    pub cert: Option<PathBuf>,
+    /// OVMF code and variable store to use instead (two files, e.g. the snakeoil pair for
+    /// own-keys mode); with --secure-boot the machine gets SMM and a secure flash.
+    #[arg(long, num_args = 2, value_names = ["CODE", "VARS"], conflicts_with = "bios")]
+    pub firmware: Option<Vec<PathBuf>>,
 }
 
 /// Run the command.
@@ -72,7 +88,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         "usb" => Attach::Usb,
         "ide" => Attach::Ide,
         "virtio" => Attach::Virtio,
-        other => bail!("--attach takes usb, ide or virtio, not {other:?}"),
+        // An ISO as a CD-ROM drive: the same ISO booted alone, for comparisons.
+        "cdrom" => Attach::Cdrom,
+        other => bail!("--attach takes usb, ide, virtio or cdrom, not {other:?}"),
     };
     let sector_size = match args.sector_size {
         Some(s) if s == 512 || s == 4096 => s,
@@ -95,9 +113,25 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let mut cfg = if args.bios {
         Config::bios()
+    } else if args.secure_boot {
+        Config::uefi_secure_boot()
     } else {
         Config::uefi_arch(arch)
     };
+    if let Some([code, vars]) = args.firmware.as_deref() {
+        cfg.ovmf_code = code.clone();
+        cfg.ovmf_vars = vars.clone();
+    }
+    if args.enroll {
+        let cert = match &args.cert {
+            Some(path) => stick::secure_boot::UserKey::load_cert(path)?,
+            None => {
+                let dir = stick::secure_boot::UserKey::default_dir()?;
+                stick::secure_boot::UserKey::load_or_create(&dir)?.cert
+            }
+        };
+        cfg.enroll_mok = Some(stick::secure_boot::cert_der(&cert)?);
+    }
     cfg = cfg.drive(drive);
     cfg.headless = args.headless;
     cfg.echo_serial = args.headless;

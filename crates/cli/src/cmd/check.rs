@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use stick::check::{CheckOptions, CheckReport, Finding, Severity};
 use stick::index_io::open_volume;
+use stick::secure_boot::UserKey;
 
 /// Arguments of `bootshelf check`.
 #[derive(clap::Args, Debug)]
@@ -20,6 +21,10 @@ pub struct Args {
     /// Print the findings as a JSON array instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The certificate (PEM or DER) the UEFI loader should be signed with (default: your
+    /// Secure Boot key's, in ~/.config/bootshelf/secure-boot, when there is one).
+    #[arg(long, value_name = "CERT")]
+    pub cert: Option<PathBuf>,
 }
 
 /// One finding in `--json` output.
@@ -50,9 +55,24 @@ impl From<&Finding> for JsonFinding {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = super::open_stick_for_repair(&args.target, false)?;
     let layout = *stick.layout();
+    let current = match &args.cert {
+        Some(path) => Some(UserKey::load_cert(path)?),
+        None => match UserKey::default_cert() {
+            Some(p) => Some(UserKey::load_cert(&p)?),
+            None => None,
+        },
+    };
     let damage = stick.table_damage().to_vec();
     let boot = super::install::boot_code();
-    let boot_findings = stick::boot_check::check_boot(stick.device(), &layout, &damage, &boot)?;
+    let mut boot_findings = stick::boot_check::check_boot(stick.device(), &layout, &damage, &boot)?;
+    // Which loader and who signed it; an unreadable ESP is said once, by the boot rules.
+    if !boot_findings
+        .iter()
+        .any(|f| matches!(f, Finding::EspUnreadable { .. }))
+    {
+        let mut esp = stick::esp::read_esp(stick.device(), layout.esp)?;
+        boot_findings.extend(stick::check::uefi_loader(&mut esp, current.as_ref()));
+    }
     let mut vol = open_volume(&mut stick)?;
     // Reading every ISO back is long work: its bytes and speed are shown.
     let bars = crate::progress::Bars::new(!args.hash);

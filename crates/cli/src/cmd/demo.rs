@@ -79,6 +79,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             attach: "usb".into(),
             sector_size: None,
             write: false,
+            secure_boot: false,
+            enroll: false,
+            cert: None,
+            firmware: None,
         }
     } else {
         crate::out::note!(
@@ -97,6 +101,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             attach: "usb".into(),
             sector_size: None,
             write: false,
+            secure_boot: false,
+            enroll: false,
+            cert: None,
+            firmware: None,
         }
     };
     boot_test::run(test)
@@ -142,6 +150,7 @@ fn build_image(out: &Path, isos: &[PathBuf]) -> anyhow::Result<()> {
         yes: true,
         force: false,
         sector_size: None,
+        secure_boot: Default::default(),
         json: false,
     })
     .context("installing the demo stick")?;

@@ -34,6 +34,9 @@ pub struct Args {
     /// Logical sector size of an image file (block devices use their own).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["512", "4096"]))]
     pub sector_size: Option<String>,
+    /// Secure Boot setup of the ESP (default: shim + loader signed with your key).
+    #[command(flatten)]
+    pub secure_boot: super::secure_boot::SecureBootArgs,
     /// Print the stick made as JSON.
     #[arg(long)]
     pub json: bool,
@@ -52,6 +55,8 @@ struct JsonInstalled {
     bios_loader: bool,
     /// Whether this build carries the UEFI loader.
     uefi_loader: bool,
+    /// The ESP's Secure Boot mode: `shim`, `own_keys` or `plain` (docs/secure-boot.md).
+    secure_boot: &'static str,
 }
 
 /// Parse "32G", "512M", "100MiB", "1T", "4096" (binary units: K = 1024).
@@ -94,6 +99,7 @@ pub fn boot_code() -> stick::BootCode<'static> {
             loaders::BIOS_STAGE2
         },
         efi: loaders::UEFI_LOADERS,
+        secure_esp: None,
     }
 }
 
@@ -133,6 +139,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             prepared.push(p.map_err(anyhow::Error::from));
         }
     }
+    let plain = boot_code();
+    // Key and shim files before the question and anything written: a missing package refuses the
+    // command with the sticks untouched.
+    let secure = args.secure_boot.secure_esp(plain.x64_loader())?;
+    let boot = stick::BootCode {
+        secure_esp: secure.as_ref(),
+        ..plain
+    };
     // One question for every target that needs one; the answer is one decision for all.
     let asks: Vec<String> = prepared
         .iter()
@@ -169,7 +183,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             anyhow::bail!("not confirmed; nothing was written");
         }
     }
-    let boot = boot_code();
+    let mode = args.secure_boot.mode();
     let bars = Bars::new(args.json);
     let slots: Vec<Mutex<Option<anyhow::Result<stick::install::Prepared>>>> =
         prepared.into_iter().map(|p| Mutex::new(Some(p))).collect();
@@ -210,6 +224,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             esp_bytes: layout.esp.byte_len(ss),
             bios_loader,
             uefi_loader,
+            secure_boot: mode.json_name(),
         })
     });
     if args.json {
@@ -225,6 +240,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         crate::out::warn(
             "this build has no UEFI loader yet; \\EFI\\BOOT\\BOOT*.EFI were not written",
         );
+    } else if !args.json {
+        println!("UEFI: {}", mode.describe());
     }
     Ok(Outcome::Success)
 }

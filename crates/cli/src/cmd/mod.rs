@@ -14,6 +14,7 @@ pub mod list;
 pub mod man;
 pub mod remove;
 pub mod rename;
+pub mod secure_boot;
 pub mod sync;
 pub mod update;
 

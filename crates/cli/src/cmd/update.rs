@@ -12,6 +12,10 @@ use stick::kernel::KernelTable;
 pub struct Args {
     /// The stick: an image file or a block device.
     pub target: PathBuf,
+    /// Secure Boot setup of the ESP (default: shim + loader signed with your key; the
+    /// loader is re-signed and shim and MokManager refreshed from the installed packages).
+    #[command(flatten)]
+    pub secure_boot: super::secure_boot::SecureBootArgs,
     /// Print what was rewritten as JSON.
     #[arg(long)]
     pub json: bool,
@@ -34,12 +38,19 @@ struct JsonUpdate {
     /// What the kernel was told on a block device (`null` for image files or when
     /// nothing was written).
     kernel: Option<String>,
+    /// The ESP's Secure Boot mode now: `shim`, `own_keys` or `plain` (docs/secure-boot.md).
+    secure_boot: &'static str,
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut stick = super::open_stick_for_repair(&args.target, true)?;
-    let boot = super::install::boot_code();
+    let plain = super::install::boot_code();
+    let secure = args.secure_boot.secure_esp(plain.x64_loader())?;
+    let boot = stick::BootCode {
+        secure_esp: secure.as_ref(),
+        ..plain
+    };
     let r = stick::update::update(&mut stick, &boot)
         .with_context(|| format!("updating {}", args.target.display()))?;
     if args.json {
@@ -53,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             mbr_written: r.mbr_written || r.lba0_restored,
             lba0_restored: r.lba0_restored,
             kernel: r.kernel.as_ref().map(|k| k.to_string()),
+            secure_boot: args.secure_boot.mode().json_name(),
         })?;
         print_kernel_table(r.kernel.as_ref());
         return Ok(Outcome::Success);
