@@ -375,7 +375,10 @@ fn decode_record(c: &mut Cursor<'_>) -> Result<IsoEntry, DecodeError> {
     for _ in 0..boot_count {
         boots.push(decode_boot(c.take(boot::SIZE)?));
     }
-    // Skip fields a later minor revision may have appended.
+    // The extension area: items up to `record_len` (unknown types kept, a torn tail
+    // skipped).
+    let extensions =
+        crate::extension::Extensions::decode(c.buf.get(c.pos..end as usize).unwrap_or(&[]));
     c.pos = end as usize;
     Ok(IsoEntry {
         path,
@@ -385,6 +388,7 @@ fn decode_record(c: &mut Cursor<'_>) -> Result<IsoEntry, DecodeError> {
         title,
         extents,
         boot: boots,
+        extensions,
     })
 }
 

@@ -38,6 +38,11 @@ pub enum EncodeError {
         /// Index of the ISO.
         iso: usize,
     },
+    /// An ISO's extension item is too long or its path is not absolute.
+    BadExtension {
+        /// Index of the ISO.
+        iso: usize,
+    },
     /// The encoded index would exceed [`MAX_INDEX_LEN`].
     TooLarge {
         /// Bytes it would take.
@@ -64,6 +69,12 @@ impl fmt::Display for EncodeError {
                 write!(
                     f,
                     "ISO #{iso}: extents are empty, overflow or do not cover the size"
+                )
+            }
+            EncodeError::BadExtension { iso } => {
+                write!(
+                    f,
+                    "ISO #{iso}: an extension item is too long or its path is not absolute"
                 )
             }
             EncodeError::TooLarge { len } => {
@@ -152,7 +163,8 @@ fn encode_record(out: &mut Vec<u8>, i: usize, e: &IsoEntry) -> Result<(), Encode
         + e.label.len()
         + title.len()
         + e.extents.len().saturating_mul(record::EXTENT_SIZE)
-        + e.boot.len() * boot::SIZE;
+        + e.boot.len() * boot::SIZE
+        + e.extensions.encoded_len();
     if len > MAX_INDEX_LEN {
         return Err(EncodeError::TooLarge { len });
     }
@@ -184,6 +196,9 @@ fn encode_record(out: &mut Vec<u8>, i: usize, e: &IsoEntry) -> Result<(), Encode
     for b in &e.boot {
         out.extend_from_slice(&encode_boot(b));
     }
+    e.extensions
+        .encode(out)
+        .ok_or(EncodeError::BadExtension { iso: i })?;
     Ok(())
 }
 

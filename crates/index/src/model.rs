@@ -56,6 +56,8 @@ pub struct IsoEntry {
     pub extents: Vec<Extent>,
     /// Every El Torito boot entry of the ISO, in catalog order.
     pub boot: Vec<BootEntry>,
+    /// The record's extension area: its persistence file, and items of unknown types.
+    pub extensions: crate::extension::Extensions,
 }
 
 impl IsoEntry {

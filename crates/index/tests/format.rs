@@ -60,6 +60,22 @@ fn iso(i: usize) -> IsoEntry {
                 image_size: 2_949_120,
             },
         ],
+        extensions: if i % 3 == 1 {
+            bootshelf_index::Extensions {
+                persistence: Some(bootshelf_index::Persistence {
+                    family: bootshelf_index::PersistenceFamily::LiveBoot,
+                    path: format!("/bootshelf/persistence/distro-{i}.img"),
+                    start: (i as u64 + 2) << 30,
+                    size: 64 << 20,
+                }),
+                unknown: vec![bootshelf_index::UnknownItem {
+                    kind: 0x4242,
+                    bytes: vec![7; i],
+                }],
+            }
+        } else {
+            Default::default()
+        },
     }
 }
 

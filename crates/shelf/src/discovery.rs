@@ -484,6 +484,7 @@ mod tests {
             title: None,
             extents,
             boot: Vec::new(),
+            extensions: Default::default(),
         };
         let mut long = good.clone();
         long[0].len += 0x6300_0000_0000;
@@ -534,6 +535,7 @@ mod tests {
             title: title.map(String::from),
             extents,
             boot: Vec::new(),
+            extensions: Default::default(),
         };
         let index = Index {
             isos: vec![

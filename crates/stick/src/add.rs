@@ -341,6 +341,11 @@ pub fn add_prepared<D: BlockDevice + Send>(
     let extents = commit_in_place(vol, pending, &target)?;
 
     let mut index = store.index();
+    // A replaced ISO keeps its persistence file (and unknown items): they belong to the path.
+    let extensions = index
+        .find(&p.dest)
+        .map(|e| e.extensions.clone())
+        .unwrap_or_default();
     if p.replaces {
         // The old file leaves the index before it is deleted, so the index never points
         // at freed clusters; then the new copy takes its name.
@@ -363,6 +368,7 @@ pub fn add_prepared<D: BlockDevice + Send>(
         title: opts.title.clone(),
         extents,
         boot: facts.boot,
+        extensions,
     };
     index.upsert(entry.clone());
     let generation = store.write(vol, index)?;

@@ -188,6 +188,8 @@ pub fn sync<D: BlockDevice + Send>(
             title,
             extents,
             boot: facts.boot,
+            // A persistence link (and unknown items) belongs to the path.
+            extensions: prev.map(|e| e.extensions.clone()).unwrap_or_default(),
         });
     }
     // Settings naming a dropped ISO are cleared.
