@@ -106,6 +106,17 @@ pub enum Note<'a> {
     },
     /// The window opened for an entry that did not boot could not be cleared.
     WindowKept(&'a dyn fmt::Display),
+    /// The entry's persistence file is exposed at these LBAs.
+    PersistenceWindow {
+        /// First LBA.
+        first: u64,
+        /// Last LBA.
+        last: u64,
+    },
+    /// The entry's persistence file got no window; the ISO boots without it.
+    PersistenceRefused(&'a dyn fmt::Display),
+    /// The kernel arguments this boot needs from bootshelf (space-separated).
+    KernelArguments(&'a str),
     /// Booting failed; the menu shows this message.
     BootFailed {
         /// What the menu shows.
@@ -126,6 +137,11 @@ impl fmt::Display for Note<'_> {
             }
             Note::Booting { title } => write!(f, "bootshelf: booting {title}"),
             Note::WindowKept(e) => write!(f, "bootshelf: could not clear the ISO window: {e}"),
+            Note::PersistenceWindow { first, last } => {
+                write!(f, "bootshelf: persistence window at LBAs {first}..={last}")
+            }
+            Note::PersistenceRefused(e) => write!(f, "bootshelf: {e}; booting without it"),
+            Note::KernelArguments(a) => write!(f, "bootshelf: kernel arguments: {a}"),
             Note::BootFailed { message } => write!(f, "bootshelf: boot failed: {message}"),
         }
     }
@@ -240,13 +256,34 @@ fn boot_entry<P: Platform>(
         Ok(p) => p,
         Err(e) => return Attempt::Failed(format!("{}: {e}", entry.title)),
     };
+    let mut opened = None;
     if with_window {
-        if let Err(refusal) = window::open(platform.disk(), entry) {
-            return Attempt::AskWithoutWindow {
-                index,
-                reason: format!("{refusal}"),
-            };
+        match window::open(platform.disk(), entry) {
+            Ok(o) => opened = Some(o),
+            Err(refusal) => {
+                return Attempt::AskWithoutWindow {
+                    index,
+                    reason: format!("{refusal}"),
+                }
+            }
         }
+    }
+    if let Some(o) = &opened {
+        if let Some(p) = o.persistence {
+            platform.note(&Note::PersistenceWindow {
+                first: p.first(),
+                last: p.last(),
+            });
+        }
+        if let Some(why) = &o.persistence_refused {
+            platform.note(&Note::PersistenceRefused(why));
+        }
+    }
+    // The arguments go to the ISO's kernel lines through the boot-configuration overlay
+    // once it exists; until then they are only announced.
+    let args = window::kernel_arguments(entry, opened.as_ref()).join(" ");
+    if !args.is_empty() {
+        platform.note(&Note::KernelArguments(&args));
     }
     platform.note(&Note::Booting {
         title: &entry.title,
@@ -298,6 +335,18 @@ mod tests {
             (
                 Note::BootFailed { message: "x: y" },
                 "bootshelf: boot failed: x: y",
+            ),
+            (
+                Note::PersistenceWindow { first: 8, last: 9 },
+                "bootshelf: persistence window at LBAs 8..=9",
+            ),
+            (
+                Note::PersistenceRefused(&e),
+                "bootshelf: E; booting without it",
+            ),
+            (
+                Note::KernelArguments("persistence"),
+                "bootshelf: kernel arguments: persistence",
             ),
         ];
         for (note, text) in texts {
