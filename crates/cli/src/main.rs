@@ -38,6 +38,8 @@ enum Command {
     Remove(cmd::remove::Args),
     /// List the ISOs on the stick.
     List(cmd::list::Args),
+    /// Make, list or remove a live ISO's persistence file (its saved changes).
+    Persistence(cmd::persistence::Args),
     /// Index ISOs copied by other tools, drop entries whose files are gone.
     Sync(cmd::sync::Args),
     /// Check the index against the file system against the partition table.
@@ -88,6 +90,7 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Add(a) => cmd::add::run(a),
         Command::Remove(a) => cmd::remove::run(a),
         Command::List(a) => cmd::list::run(a),
+        Command::Persistence(a) => cmd::persistence::run(a),
         Command::Sync(a) => cmd::sync::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Devices(a) => cmd::devices::run(a),

@@ -13,7 +13,7 @@ use shelf::store::{LoadError, WriteError};
 use std::fmt;
 use std::path::PathBuf;
 
-pub use bootshelf_index::{Index, IsoEntry, PlatformId, Timeout};
+pub use bootshelf_index::{Index, IsoEntry, Persistence, PlatformId, Timeout};
 pub use shelf::scan::join;
 pub use shelf::IndexStore;
 

@@ -128,7 +128,8 @@ impl std::fmt::Display for PersistenceError {
 impl std::error::Error for PersistenceError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PersistenceError::Op(e) => Some(e),
+            // Display shows the inner error already; its own source comes next.
+            PersistenceError::Op(e) => std::error::Error::source(e),
             _ => None,
         }
     }

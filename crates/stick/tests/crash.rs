@@ -41,7 +41,7 @@ fn run_cut(img: &Path, op: Op<'_>, cut: u64) -> (bool, u64) {
             add_prepared(&mut vol, &mut store, &p, &opts, &mut |_| {}).is_ok()
         }
         Op::Remove(name) => {
-            stick::remove::remove_isos(&mut vol, &mut store, &[name.to_string()]).is_ok()
+            stick::remove::remove_isos(&mut vol, &mut store, &[name.to_string()], true).is_ok()
         }
         Op::Sync => {
             stick::sync::sync(&mut vol, &mut store, Default::default(), &mut |_| {}).is_ok()

@@ -1,10 +1,15 @@
-//! `bootshelf remove TARGET NAME...`: take ISOs off the stick (the work is in
-//! `stick::remove`). A NAME is a path, a file name or a menu title.
+//! `bootshelf remove TARGET NAME... [--yes | --keep-persistence]`: take ISOs off the stick
+//! (the work is in `stick::remove`). A NAME is a path, a file name or a menu title. An
+//! ISO with a persistence file (docs/persistence.md) asks whether to delete that file too;
+//! `--yes` deletes it without asking, `--keep-persistence` keeps it (unlinked: `check`
+//! lists it, `persistence --remove-orphans` deletes it). Without a terminal and without
+//! either flag, nothing is removed.
 
 use crate::exit::Outcome;
-use anyhow::Context;
+use anyhow::{bail, Context};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use stick::index_io::{open_volume, IndexStore};
+use stick::index_io::{human, open_volume, IndexStore};
 
 /// Arguments of `bootshelf remove`.
 #[derive(clap::Args, Debug)]
@@ -14,6 +19,12 @@ pub struct Args {
     /// ISOs to remove: path on the stick, file name or menu title.
     #[arg(required = true)]
     pub names: Vec<String>,
+    /// Also delete the ISOs' persistence files without asking.
+    #[arg(long, short = 'y', conflicts_with = "keep_persistence")]
+    pub yes: bool,
+    /// Keep the ISOs' persistence files (no longer linked to any ISO).
+    #[arg(long)]
+    pub keep_persistence: bool,
 }
 
 /// Run the command.
@@ -22,7 +33,42 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .with_context(|| format!("opening {}", args.target.display()))?;
     let mut vol = open_volume(&mut stick)?;
     let mut store = IndexStore::load(&mut vol)?;
-    for r in stick::remove::remove_isos(&mut vol, &mut store, &args.names)? {
+    let linked = stick::remove::linked_persistence(&mut vol, &store, &args.names)?;
+    let delete_persistence = if linked.is_empty() || args.yes {
+        true
+    } else if args.keep_persistence {
+        false
+    } else {
+        let list: Vec<String> = linked
+            .iter()
+            .map(|(iso, l)| format!("{iso}: {} ({})", l.path, human(l.size)))
+            .collect();
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            bail!(
+                "{} a persistence file ({}); add --yes to delete it too or \
+                 --keep-persistence to keep it. Nothing was removed",
+                if linked.len() == 1 {
+                    "the ISO has"
+                } else {
+                    "these ISOs have"
+                },
+                list.join("; ")
+            );
+        }
+        eprint!(
+            "Persistence files (the live system's saved changes):\n  {}\nDelete them too? [y/N] ",
+            list.join("\n  ")
+        );
+        std::io::stderr().flush().ok();
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the answer")?;
+        matches!(line.trim(), "y" | "Y" | "yes")
+    };
+    for r in stick::remove::remove_isos(&mut vol, &mut store, &args.names, delete_persistence)? {
         let what = match (r.was_indexed, r.file_deleted) {
             (true, true) => "removed",
             (false, true) => "removed (it was not indexed)",
@@ -30,6 +76,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             (false, false) => "nothing to do for",
         };
         println!("{what} {}", r.path);
+        match r.persistence {
+            Some((p, true)) => println!("removed its persistence file {p}"),
+            Some((p, false)) if delete_persistence => {
+                println!("its persistence file {p} was already gone")
+            }
+            Some((p, false)) => println!("kept its persistence file {p} (no longer linked)"),
+            None => {}
+        }
     }
     Ok(Outcome::Success)
 }
