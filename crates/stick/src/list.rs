@@ -43,6 +43,8 @@ pub struct Row {
     pub is_boot_next: bool,
     /// Why the menu cannot read it (a broken ISO: truncated, ...), as the menu says it.
     pub problem: Option<String>,
+    /// Path of its persistence file, when the index links one (docs/persistence.md).
+    pub persistence: Option<String>,
 }
 
 /// The whole listing.
@@ -89,6 +91,9 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             is_default: names(&index.settings.default, &e.path),
             is_boot_next: names(&index.settings.boot_next, &e.path),
             problem: e.problem.clone(),
+            persistence: indexed
+                .and_then(|i| i.extensions.persistence.as_ref())
+                .map(|p| p.path.clone()),
         });
     }
     for i in &index.isos {
@@ -115,6 +120,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             is_default: names(&index.settings.default, &i.path),
             is_boot_next: names(&index.settings.boot_next, &i.path),
             problem: None,
+            persistence: i.extensions.persistence.as_ref().map(|p| p.path.clone()),
         });
     }
     Ok(Listing {

@@ -38,6 +38,8 @@ struct JsonRow<'a> {
     boot_next: bool,
     /// Why the menu cannot read it (e.g. a truncated ISO), else null.
     problem: Option<&'a str>,
+    /// Path of its persistence file, else null.
+    persistence: Option<&'a str>,
 }
 
 /// `--json` output.
@@ -78,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                     default: r.is_default,
                     boot_next: r.is_boot_next,
                     problem: r.problem.as_deref(),
+                    persistence: r.persistence.as_deref(),
                 })
                 .collect(),
             notes: &l.notes,
@@ -123,6 +126,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     for r in &l.rows {
         if let Some(p) = &r.problem {
             println!("{}: cannot be booted: {p}", r.path);
+        }
+    }
+    for r in &l.rows {
+        if let Some(p) = &r.persistence {
+            println!("{}: persistence file {p}", r.path);
         }
     }
     if l.rows.iter().any(|r| !r.indexed) {
