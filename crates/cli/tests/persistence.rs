@@ -32,8 +32,11 @@ fn cut_clean_ext4(t: &Bootshelf, img: &Path, f: &serde_json::Value) -> std::path
     out
 }
 
+/// What `debugfs -R request` prints on standard output (its banner goes to stderr).
 fn debugfs(file: &Path, request: &str) -> String {
-    testkit::cmd::ok(Command::new("debugfs").args(["-R", request]).arg(file))
+    let ran = testkit::cmd::run(Command::new("debugfs").args(["-R", request]).arg(file));
+    assert!(ran.success, "debugfs {request}: {}", ran.text());
+    ran.stdout
 }
 
 #[test]
