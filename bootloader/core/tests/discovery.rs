@@ -82,6 +82,7 @@ fn index_entry(vol: &mut Vol<'_>, path: &str, title: Option<&str>) -> IsoEntry {
         title: title.map(Into::into),
         extents,
         boot,
+        extensions: Default::default(),
     }
 }
 
@@ -151,6 +152,7 @@ fn discover_and_check(kind: TableKind) {
                     len: 2048,
                 }],
                 boot: Vec::new(),
+                extensions: Default::default(),
             },
         ],
     };

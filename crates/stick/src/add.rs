@@ -363,6 +363,7 @@ pub fn add_prepared<D: BlockDevice + Send>(
         title: opts.title.clone(),
         extents,
         boot: facts.boot,
+        extensions: Default::default(),
     };
     index.upsert(entry.clone());
     let generation = store.write(vol, index)?;

@@ -780,6 +780,7 @@ mod tests {
                 .map(|&(start, len)| Extent { start, len })
                 .collect(),
             boot: Vec::new(),
+            extensions: Default::default(),
         }
     }
 
