@@ -19,10 +19,14 @@ impl KernelArgs {
     }
 
     /// Add the whitespace-separated arguments of `args` to the end of every kernel line
-    /// (after those already asked for).
+    /// (after those already asked for). Words holding control characters are dropped:
+    /// an argument can never start a new config line.
     pub fn append(&mut self, args: &str) -> &mut Self {
-        self.append
-            .extend(args.split_ascii_whitespace().map(String::from));
+        self.append.extend(
+            args.split_ascii_whitespace()
+                .filter(|w| !w.chars().any(char::is_control))
+                .map(String::from),
+        );
         self
     }
 
@@ -30,7 +34,7 @@ impl KernelArgs {
     /// `name=anything`; `name=value` removes only that exact argument.
     pub fn remove(&mut self, name: &str) -> &mut Self {
         let name = name.trim();
-        if !name.is_empty() {
+        if !name.is_empty() && !name.contains(|c: char| c.is_control() || c.is_ascii_whitespace()) {
             self.remove.push(String::from(name));
         }
         self
@@ -177,5 +181,13 @@ mod tests {
         let mut a = KernelArgs::new();
         a.append("quiet x").remove("quiet");
         assert_eq!(a.edit("quiet"), "x");
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_config() {
+        let mut a = KernelArgs::new();
+        a.append("a\nlinux /evil b\x00c d\x1b[2J").remove("x\ny");
+        assert_eq!(a.appended(), ["a", "linux", "/evil"]);
+        assert!(a.removed().is_empty());
     }
 }

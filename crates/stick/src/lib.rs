@@ -17,6 +17,7 @@ pub mod index_io;
 pub mod install;
 pub mod layout;
 pub mod list;
+pub mod options;
 pub mod partition_write;
 pub mod remove;
 pub mod sync;

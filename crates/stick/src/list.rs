@@ -43,6 +43,11 @@ pub struct Row {
     pub is_boot_next: bool,
     /// Why the menu cannot read it (a broken ISO: truncated, ...), as the menu says it.
     pub problem: Option<String>,
+    /// Kernel options saved with `bootshelf options` for the file's SHA-256 (what the
+    /// loaders apply).
+    pub options: Option<bootshelf_index::KernelOptions>,
+    /// Options are saved, but for another SHA-256 (the file was replaced): not applied.
+    pub options_stale: bool,
 }
 
 /// The whole listing.
@@ -89,6 +94,9 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             is_default: names(&index.settings.default, &e.path),
             is_boot_next: names(&index.settings.boot_next, &e.path),
             problem: e.problem.clone(),
+            options: e.options.clone(),
+            options_stale: indexed
+                .is_some_and(|i| i.extensions.kernel_options.is_some() && e.options.is_none()),
         });
     }
     for i in &index.isos {
@@ -115,6 +123,8 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             is_default: names(&index.settings.default, &i.path),
             is_boot_next: names(&index.settings.boot_next, &i.path),
             problem: None,
+            options: i.kernel_options().cloned(),
+            options_stale: i.extensions.kernel_options.is_some() && i.kernel_options().is_none(),
         });
     }
     Ok(Listing {
