@@ -18,6 +18,17 @@ impl KernelArgs {
         Self::default()
     }
 
+    /// Arguments saved as an append string and a list of names to remove (the index's
+    /// kernel options).
+    pub fn from_saved(append: &str, remove: &[String]) -> Self {
+        let mut a = KernelArgs::new();
+        a.append(append);
+        for r in remove {
+            a.remove(r);
+        }
+        a
+    }
+
     /// Add the whitespace-separated arguments of `args` to the end of every kernel line
     /// (after those already asked for). Words holding control characters are dropped:
     /// an argument can never start a new config line.

@@ -39,12 +39,7 @@ pub struct Saved {
 
 /// The kernel arguments `o` stands for.
 pub fn kernel_args(o: &KernelOptions) -> KernelArgs {
-    let mut a = KernelArgs::new();
-    a.append(&o.append);
-    for r in &o.remove {
-        a.remove(r);
-    }
-    a
+    KernelArgs::from_saved(&o.append, &o.remove)
 }
 
 /// Show (`change` empty) or change the saved kernel options of the ISO `name`. A change
