@@ -514,7 +514,7 @@ mod tests {
 
     #[test]
     fn the_editor_starts_from_the_saved_arguments_and_boots_with_what_was_typed() {
-        let mut m = Menu::new(items(5), 10, &cfg(None, Some(1)));
+        let m = Menu::new(items(5), 10, &cfg(None, Some(1)));
         let footer = |m: &Menu| {
             m.render(80, 20)
                 .lines
