@@ -61,6 +61,11 @@ impl EntryMenu for BootEntry {
             title: self.title.clone(),
             detail,
             blocked: self.blocked(fw),
+            args: self
+                .options
+                .as_ref()
+                .map(|o| o.append.clone())
+                .unwrap_or_default(),
         }
     }
 }

@@ -8,9 +8,11 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
-use blockdev::BlockDevice;
+use blockdev::{BlockDevice, BlockReader, ExtentReader};
+use overlay::{BuildError, Built, KernelArgs, Limits as OverlayLimits, Overlay};
 
 use crate::console::{Clock, Console, Input, Painter};
 use crate::discovery::{
@@ -63,8 +65,14 @@ pub trait Platform {
     fn note(&mut self, note: &Note<'_>);
 
     /// Get ready to chain-boot `entry` before its window is written: whatever can fail
-    /// without touching the stick fails here.
-    fn prepare_boot(&mut self, entry: &BootEntry) -> Result<Self::Prepared, Self::BootError>;
+    /// without touching the stick fails here. `overlay`: the replaced sectors to serve
+    /// instead of the ISO's (its kernel options, [`overlay::build`]); the platform keeps
+    /// it in [`Platform::Prepared`] for [`Platform::chain_boot`].
+    fn prepare_boot(
+        &mut self,
+        entry: &BootEntry,
+        overlay: Option<Overlay>,
+    ) -> Result<Self::Prepared, Self::BootError>;
 
     /// Chain-boot `entry` (its window, if any, is open). Returns `Ok` only when the loader
     /// is done for good; `Err` when the ISO did not boot or its loader came back, with
@@ -99,6 +107,18 @@ pub enum Note<'a> {
     MenuDrawn,
     /// The one-shot boot-next could not be cleared before booting.
     BootNextKept(&'a dyn fmt::Display),
+    /// Kernel options were applied: the overlay changes `lines` kernel lines in `files`
+    /// files and replaces `sectors` sectors.
+    Options {
+        /// Kernel lines changed.
+        lines: usize,
+        /// Files changed.
+        files: usize,
+        /// Files moved past the ISO's end.
+        relocated: usize,
+        /// Sectors replaced or added.
+        sectors: usize,
+    },
     /// The entry with this title is about to be chain-booted.
     Booting {
         /// The entry's menu title.
@@ -115,7 +135,8 @@ pub enum Note<'a> {
     },
     /// The entry's persistence file got no window; the ISO boots without it.
     PersistenceRefused(&'a dyn fmt::Display),
-    /// The kernel arguments this boot needs from bootshelf (space-separated).
+    /// The kernel arguments bootshelf adds to this boot (space-separated; the persistence
+    /// argument), through the same overlay as the saved options.
     KernelArguments(&'a str),
     /// Booting failed; the menu shows this message.
     BootFailed {
@@ -135,6 +156,15 @@ impl fmt::Display for Note<'_> {
             Note::BootNextKept(e) => {
                 write!(f, "bootshelf: could not clear the one-shot default: {e}")
             }
+            Note::Options {
+                lines,
+                files,
+                relocated,
+                sectors,
+            } => write!(
+                f,
+                "bootshelf: kernel options on {lines} kernel lines in {files} files ({relocated} relocated, {sectors} sectors)"
+            ),
             Note::Booting { title } => write!(f, "bootshelf: booting {title}"),
             Note::WindowKept(e) => write!(f, "bootshelf: could not clear the ISO window: {e}"),
             Note::PersistenceWindow { first, last } => {
@@ -188,8 +218,17 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
             &mut painter,
         );
         let attempt = match action {
-            Action::Boot(index) => boot_entry(platform, &mut disc, index, true),
-            Action::BootWithoutWindow(index) => boot_entry(platform, &mut disc, index, false),
+            Action::Boot(index) => boot_entry(platform, &mut disc, index, true, Args::Saved),
+            Action::BootWithoutWindow(index) => {
+                boot_entry(platform, &mut disc, index, false, Args::Saved)
+            }
+            Action::BootWithoutOptions(index) => {
+                boot_entry(platform, &mut disc, index, true, Args::None)
+            }
+            Action::BootWithArgs(index) => {
+                let typed = menu.typed_args().unwrap_or_default();
+                boot_entry(platform, &mut disc, index, true, Args::Typed(typed))
+            }
             Action::Exit => {
                 io.console.clear();
                 match platform.leave() {
@@ -203,6 +242,9 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
             Attempt::Booted(exit) => return exit,
             Attempt::AskWithoutWindow { index, reason } => {
                 menu.ask_boot_without_window(index, &reason);
+            }
+            Attempt::AskWithoutOptions { index, reason } => {
+                menu.ask_boot_without_options(index, &reason);
             }
             Attempt::Failed(message) => {
                 platform.note(&Note::BootFailed { message: &message });
@@ -229,19 +271,39 @@ enum Attempt<E> {
         /// Why it gets no window.
         reason: String,
     },
+    /// The entry's kernel options could not be applied: ask whether to boot it without.
+    AskWithoutOptions {
+        /// The entry chosen.
+        index: usize,
+        /// Why they could not be applied.
+        reason: String,
+    },
     /// The boot failed; show this and go back to the menu.
     Failed(String),
     /// The firmware came back after the user left the menu.
     Returned,
 }
 
-/// Consume a one-shot boot-next, open the ISO window (when `with_window`) and chain-boot
-/// entry `index`; on failure the window is cleared again.
+/// Which kernel arguments a boot gets.
+enum Args {
+    /// Those saved with `bootshelf options`.
+    Saved,
+    /// None (they could not be applied, and the user chose to boot without).
+    None,
+    /// Typed in the menu's editor (which started from the saved ones): appended instead
+    /// of the saved ones, for this boot only; the saved removals still apply.
+    Typed(String),
+}
+
+/// Consume a one-shot boot-next, build the overlay of its kernel arguments, open the
+/// ISO window (when `with_window`) and chain-boot entry `index`; on failure the window
+/// is cleared again.
 fn boot_entry<P: Platform>(
     platform: &mut P,
     disc: &mut Discovery,
     index: usize,
     with_window: bool,
+    args: Args,
 ) -> Attempt<P::Exit> {
     if let Err(e) = consume_boot_next(platform.disk(), disc) {
         platform.note(&Note::BootNextKept(&e));
@@ -252,7 +314,42 @@ fn boot_entry<P: Platform>(
     if let Some(why) = entry.blocked(P::FIRMWARE) {
         return Attempt::Failed(format!("{}: {why}", entry.title));
     }
-    let prepared = match platform.prepare_boot(entry) {
+    let removed: &[String] = entry.options.as_ref().map_or(&[], |o| &o.remove);
+    // What bootshelf itself adds (the persistence argument), unless the user chose to
+    // boot without any arguments because they could not be applied.
+    let extra = match args {
+        Args::None => Vec::new(),
+        _ => window::kernel_arguments(entry, with_window),
+    };
+    let mut args = match (&entry.options, args) {
+        (Some(o), Args::Saved) => KernelArgs::from_saved(&o.append, &o.remove),
+        (_, Args::Typed(typed)) => KernelArgs::from_saved(&typed, removed),
+        _ => KernelArgs::new(),
+    };
+    if !extra.is_empty() {
+        let joined = extra.join(" ");
+        platform.note(&Note::KernelArguments(&joined));
+        args.append(&joined);
+    }
+    let overlay = match options_overlay(platform.disk(), entry, &args) {
+        Ok(Some(built)) => {
+            platform.note(&Note::Options {
+                lines: built.kernel_lines,
+                files: built.files.len(),
+                relocated: built.files.iter().filter(|f| f.relocated).count(),
+                sectors: built.overlay.sector_count(),
+            });
+            Some(built.overlay)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            return Attempt::AskWithoutOptions {
+                index,
+                reason: format!("{e}"),
+            }
+        }
+    };
+    let prepared = match platform.prepare_boot(entry, overlay) {
         Ok(p) => p,
         Err(e) => return Attempt::Failed(format!("{}: {e}", entry.title)),
     };
@@ -279,12 +376,6 @@ fn boot_entry<P: Platform>(
             platform.note(&Note::PersistenceRefused(why));
         }
     }
-    // The arguments go to the ISO's kernel lines through the boot-configuration overlay
-    // once it exists; until then they are only announced.
-    let args = window::kernel_arguments(entry, opened.as_ref()).join(" ");
-    if !args.is_empty() {
-        platform.note(&Note::KernelArguments(&args));
-    }
     platform.note(&Note::Booting {
         title: &entry.title,
     });
@@ -299,6 +390,21 @@ fn boot_entry<P: Platform>(
         }
     }
     Attempt::Failed(message)
+}
+
+/// The overlay that gives every kernel line of `entry`'s ISO `args` (none when there
+/// is nothing to do).
+pub fn options_overlay<D: BlockDevice>(
+    disk: &mut D,
+    entry: &BootEntry,
+    args: &KernelArgs,
+) -> Result<Option<Built>, BuildError> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    let iso = ExtentReader::new(BlockReader::new(disk), &entry.extents, entry.size)
+        .map_err(BuildError::Io)?;
+    overlay::build(iso, args, &OverlayLimits::default()).map(Some)
 }
 
 #[cfg(test)]
@@ -323,6 +429,15 @@ mod tests {
             (
                 Note::BootNextKept(&e),
                 "bootshelf: could not clear the one-shot default: E",
+            ),
+            (
+                Note::Options {
+                    lines: 2,
+                    files: 1,
+                    relocated: 1,
+                    sectors: 3,
+                },
+                "bootshelf: kernel options on 2 kernel lines in 1 files (1 relocated, 3 sectors)",
             ),
             (
                 Note::Booting { title: "Debian" },

@@ -105,16 +105,17 @@ pub fn open<D: BlockDevice>(dev: &mut D, entry: &BootEntry) -> Result<Opened, Re
     }
 }
 
-/// The kernel arguments this boot of `entry` needs from bootshelf, given the windows
-/// opened (`None`: booted without windows): the family's persistence argument when its
-/// persistence window is open. The one place the loaders ask; the boot-configuration
-/// overlay (issue 11, branch `overlay`) adds them to the ISO's kernel lines.
-pub fn kernel_arguments(entry: &BootEntry, opened: Option<&Opened>) -> Vec<&'static str> {
+/// The kernel arguments bootshelf itself adds to a boot of `entry` (`with_window`: the
+/// windows will be opened): the family's persistence argument when the entry has a
+/// persistence file. The one place the loaders ask; the flow appends them to the kernel
+/// options the overlay writes into the ISO's kernel lines. Decided before the windows are
+/// written (the overlay is built first); should the persistence window then be refused,
+/// the live system finds no partition with that label and boots without persistence
+/// (live-boot and casper do; dracut waits for the overlay device, docs/persistence.md).
+pub fn kernel_arguments(entry: &BootEntry, with_window: bool) -> Vec<&'static str> {
     let mut args = Vec::new();
-    if let (Some(p), Some(o)) = (&entry.persistence, opened) {
-        if o.persistence.is_some() {
-            args.push(p.family.kernel_argument());
-        }
+    if let (Some(p), true) = (&entry.persistence, with_window) {
+        args.push(p.family.kernel_argument());
     }
     args
 }

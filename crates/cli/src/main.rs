@@ -48,6 +48,8 @@ enum Command {
     Devices(cmd::devices::Args),
     /// Boot NAME once at the next boot, then return to the usual default.
     BootNext(cmd::boot_next::Args),
+    /// Kernel arguments added to (or removed from) every kernel line of an ISO at boot.
+    Options(cmd::options::Args),
     /// Boot the stick in QEMU (UEFI or BIOS).
     BootTest(cmd::boot_test::Args),
     /// Build a demo stick image with sample ISOs and boot it in QEMU.
@@ -95,6 +97,7 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Check(a) => cmd::check::run(a),
         Command::Devices(a) => cmd::devices::run(a),
         Command::BootNext(a) => cmd::boot_next::run(a),
+        Command::Options(a) => cmd::options::run(a),
         Command::BootTest(a) => cmd::boot_test::run(a),
         Command::Demo(a) => cmd::demo::run(a),
     }

@@ -28,6 +28,8 @@ mod slots;
 pub use blockdev::Extent;
 pub use decode::{decode, DecodeError};
 pub use encode::{encode, EncodeError};
-pub use extension::{Extensions, Persistence, PersistenceFamily, UnknownItem, TYPE_PERSISTENCE};
-pub use model::{BootEntry, Emulation, Index, IsoEntry, PlatformId, Settings, Timeout};
+pub use extension::{Persistence, PersistenceFamily, TYPE_PERSISTENCE};
+pub use model::{
+    BootEntry, Emulation, Extensions, Index, IsoEntry, KernelOptions, PlatformId, Settings, Timeout,
+};
 pub use slots::{select, Selection, Slot, SlotError, SLOT_DIR, SLOT_PATHS};

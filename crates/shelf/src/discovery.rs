@@ -14,7 +14,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use blockdev::{BlockDevice, Extent};
-use bootshelf_index::{BootEntry as CatalogEntry, Index, IsoEntry, PlatformId, Slot};
+use bootshelf_index::{
+    BootEntry as CatalogEntry, Index, IsoEntry, KernelOptions, PlatformId, Slot,
+};
 use exfat::{DirEntry, Volume};
 
 use crate::catalog::read_on_volume;
@@ -72,6 +74,9 @@ pub struct Entry {
     pub extents: Vec<Extent>,
     /// Every El Torito entry, in catalog order.
     pub boot: Vec<CatalogEntry>,
+    /// The kernel options saved with `bootshelf options` that apply to this file (saved
+    /// for its SHA-256; none for a file read on the spot).
+    pub options: Option<KernelOptions>,
     /// Indexed or scanned.
     pub source: Source,
     /// The index has the file, but its size or first cluster differ from what is on the
@@ -415,6 +420,7 @@ fn from_index(iso: &IsoEntry) -> Entry {
         label: iso.label.clone(),
         extents: iso.extents.clone(),
         boot: iso.boot.clone(),
+        options: iso.kernel_options().cloned(),
         source: Source::Indexed,
         changed: false,
         problem: None,
@@ -431,6 +437,7 @@ fn read_file<D: BlockDevice>(vol: &mut Volume<D>, path: &str, de: &DirEntry) -> 
         label: String::new(),
         extents: Vec::new(),
         boot: Vec::new(),
+        options: None,
         source: Source::Scanned,
         changed: false,
         problem: None,
@@ -497,6 +504,7 @@ mod tests {
             label: String::new(),
             extents: vec![Extent { start: 0, len: 10 }, Extent { start: 10, len: 5 }],
             boot: Vec::new(),
+            options: None,
             source: Source::Indexed,
             changed: false,
             problem: None,

@@ -341,11 +341,14 @@ pub fn add_prepared<D: BlockDevice + Send>(
     let extents = commit_in_place(vol, pending, &target)?;
 
     let mut index = store.index();
-    // A replaced ISO keeps its persistence file (and unknown items): they belong to the path.
-    let extensions = index
-        .find(&p.dest)
-        .map(|e| e.extensions.clone())
-        .unwrap_or_default();
+    // A replaced ISO keeps its persistence file: it belongs to the path (kernel options,
+    // tied to the old file's SHA-256, do not carry over).
+    let extensions = bootshelf_index::Extensions {
+        persistence: index
+            .find(&p.dest)
+            .and_then(|e| e.extensions.persistence.clone()),
+        ..Default::default()
+    };
     if p.replaces {
         // The old file leaves the index before it is deleted, so the index never points
         // at freed clusters; then the new copy takes its name.

@@ -88,6 +88,11 @@ pub enum OpError {
         /// All free bytes.
         free: u64,
     },
+    /// Kernel options need the ISO's SHA-256 in the index (they are tied to it).
+    NoHash {
+        /// Path on the stick.
+        path: String,
+    },
     /// No ISO matches the name.
     NotFound {
         /// The name given.
@@ -175,6 +180,11 @@ impl fmt::Display for OpError {
                 human(*free)
             ),
             OpError::NotFound { name } => write!(f, "no ISO named {name:?} on the stick"),
+            OpError::NoHash { path } => write!(
+                f,
+                "{path} has no SHA-256 in the index, and kernel options are tied to it: \
+                 run `bootshelf sync STICK --hash` first"
+            ),
             OpError::Ambiguous { name, candidates } => write!(
                 f,
                 "{name:?} matches several ISOs: {}",

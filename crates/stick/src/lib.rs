@@ -18,6 +18,7 @@ pub mod index_io;
 pub mod install;
 pub mod layout;
 pub mod list;
+pub mod options;
 pub mod partition_write;
 pub mod persistence;
 pub mod remove;

@@ -45,6 +45,11 @@ pub struct Row {
     pub problem: Option<String>,
     /// Path of its persistence file, when the index links one (docs/persistence.md).
     pub persistence: Option<String>,
+    /// Kernel options saved with `bootshelf options` for the file's SHA-256 (what the
+    /// loaders apply).
+    pub options: Option<bootshelf_index::KernelOptions>,
+    /// Options are saved, but for another SHA-256 (the file was replaced): not applied.
+    pub options_stale: bool,
 }
 
 /// The whole listing.
@@ -94,6 +99,9 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             persistence: indexed
                 .and_then(|i| i.extensions.persistence.as_ref())
                 .map(|p| p.path.clone()),
+            options: e.options.clone(),
+            options_stale: indexed
+                .is_some_and(|i| i.extensions.kernel_options.is_some() && e.options.is_none()),
         });
     }
     for i in &index.isos {
@@ -121,6 +129,8 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             is_boot_next: names(&index.settings.boot_next, &i.path),
             problem: None,
             persistence: i.extensions.persistence.as_ref().map(|p| p.path.clone()),
+            options: i.kernel_options().cloned(),
+            options_stale: i.extensions.kernel_options.is_some() && i.kernel_options().is_none(),
         });
     }
     Ok(Listing {

@@ -188,7 +188,8 @@ pub fn sync<D: BlockDevice + Send>(
             title,
             extents,
             boot: facts.boot,
-            // A persistence link (and unknown items) belongs to the path.
+            // Kernel options stay with the path; they apply only while the SHA-256
+            // they were saved for is the file's.
             extensions: prev.map(|e| e.extensions.clone()).unwrap_or_default(),
         });
     }

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod inspect;
 pub mod install;
 pub mod list;
+pub mod options;
 pub mod persistence;
 pub mod remove;
 pub mod sync;
