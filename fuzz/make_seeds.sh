@@ -95,21 +95,31 @@ if want exfat_open; then
 fi
 
 if want index_decode; then
-  # Both index slots of a real stick, as `bootshelf add` wrote them.
+  # Both index slots of a real stick, as `bootshelf add` wrote them; and the newest slot
+  # of a stick whose ISO has a persistence file (the record's TLV extension area).
   out=corpus/index_decode
   mkdir -p "$out"
   stick
-  python3 - "$tmp/stick.img" "$out" <<'PY'
+  bootshelf install --size 80M "$tmp/pstick.img" >/dev/null
+  bootshelf add -q "$tmp/pstick.img" "$tmp/tiny.iso" >/dev/null
+  bootshelf persistence -q "$tmp/pstick.img" tiny.iso --size 16M --family live-boot >/dev/null
+  python3 - "$out" "$tmp/stick.img" stick "$tmp/pstick.img" persistence <<'PY'
 import struct, sys
-img, out = sys.argv[1], sys.argv[2]
-d = open(img, "rb").read()
-n = 0
-for off in range(0, len(d), 512):
-    if d[off:off + 8] == b"BSHLFIDX":
-        total = struct.unpack_from("<I", d, off + 24)[0]
-        open(f"{out}/stick-slot-{n}", "wb").write(d[off:off + total])
-        n += 1
-assert n > 0, "no index slot found"
+out = sys.argv[1]
+for img, name in zip(sys.argv[2::2], sys.argv[3::2]):
+    d = open(img, "rb").read()
+    slots = []
+    for off in range(0, len(d), 512):
+        if d[off:off + 8] == b"BSHLFIDX":
+            total = struct.unpack_from("<I", d, off + 24)[0]
+            slots.append(d[off:off + total])
+    assert slots, f"no index slot found in {img}"
+    if name == "stick":
+        for n, s in enumerate(slots):
+            open(f"{out}/stick-slot-{n}", "wb").write(s)
+    else:
+        newest = max(slots, key=lambda s: struct.unpack_from("<Q", s, 16)[0])
+        open(f"{out}/{name}-slot", "wb").write(newest)
 PY
 fi
 
