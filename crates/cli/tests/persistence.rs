@@ -161,8 +161,31 @@ fn persistence_is_made_listed_checked_and_removed() {
     assert_eq!(listing(&t, &img)["files"], serde_json::json!([]));
     assert_fsck_clean(&img, "after persistence --remove");
 
+    // dracut's layout: the overlayfs upper and work directories under /LiveOS.
+    t.ok(&[
+        "persistence",
+        s(&img),
+        live_name,
+        "--size",
+        "16M",
+        "--family",
+        "dracut",
+    ]);
+    let l = listing(&t, &img);
+    let f = &l["files"][0];
+    assert_eq!(
+        f["kernel_argument"],
+        "rd.live.overlay=LABEL=bootshelf-rw:/LiveOS/overlay rd.live.overlay.overlayfs"
+    );
+    let ext4 = cut_clean_ext4(&t, &img, f);
+    let ls = debugfs(&ext4, "ls /LiveOS");
+    assert!(ls.contains("overlay") && ls.contains("ovlwork"), "{ls}");
+    assert!(
+        testkit::cmd::ok(Command::new("dumpe2fs").arg("-h").arg(&ext4))
+            .contains("Filesystem volume name:   bootshelf-rw")
+    );
+
     // `remove --yes` deletes the ISO's persistence file with it.
-    t.ok(&["persistence", s(&img), live_name, "--size", "16M"]);
     let out = t.ok(&["remove", s(&img), live_name, "--yes"]);
     assert!(out.contains("removed its persistence file"), "{out}");
     let l = listing(&t, &img);

@@ -20,8 +20,10 @@ pub enum PersistenceFamily {
     LiveBoot,
     /// Ubuntu casper: label `casper-rw`, kernel argument `persistent`.
     Casper,
-    /// dracut dmsquash-live (Fedora and relatives): an overlay file system found by
-    /// `rd.live.overlay=LABEL=...`.
+    /// dracut dmsquash-live (Fedora and relatives): label `bootshelf-rw` holding the
+    /// overlayfs upper directory `/LiveOS/overlay` and its `/LiveOS/ovlwork`, kernel
+    /// arguments `rd.live.overlay=LABEL=bootshelf-rw:/LiveOS/overlay
+    /// rd.live.overlay.overlayfs`.
     Dracut,
 }
 
@@ -69,7 +71,7 @@ impl PersistenceFamily {
             PersistenceFamily::LiveBoot => "persistence",
             PersistenceFamily::Casper => "persistent",
             PersistenceFamily::Dracut => {
-                "rd.live.overlay=LABEL=bootshelf-rw rd.live.overlay.overlayfs"
+                "rd.live.overlay=LABEL=bootshelf-rw:/LiveOS/overlay rd.live.overlay.overlayfs"
             }
         }
     }
