@@ -32,6 +32,11 @@ fn boot(img: &Path, firmware: Firmware, iso: &str) -> String {
     .drive(Drive::usb(img));
     let mut q = Qemu::start(&cfg).unwrap();
     q.wait_for("bootshelf: menu drawn", BOOT_TIMEOUT).unwrap();
+    let menu = strip_ansi(&q.serial_text());
+    assert!(
+        menu.contains("+persistence"),
+        "{firmware:?}: the menu does not show the persistence file:\n{menu}"
+    );
     select(&mut q, iso).unwrap();
     let found = q.wait_for_any(
         &[live::PERSIST_WROTE, live::PERSIST_READ, live::PERSIST_NONE],

@@ -52,6 +52,9 @@ impl EntryMenu for BootEntry {
         if !self.label.is_empty() && self.label != self.title {
             detail = format!("{}  {}", self.label, detail);
         }
+        if self.persistence.is_some() {
+            detail.push_str("  +persistence");
+        }
         if self.changed {
             detail.push_str("  (changed since indexed)");
         } else if self.source == Source::Scanned {
