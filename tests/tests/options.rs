@@ -167,7 +167,11 @@ fn typed_arguments_reach_the_kernel(firmware: Firmware) {
     std::thread::sleep(Duration::from_millis(300));
     q.send_serial(b"e").unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    q.send_serial(b" bootshelf.typed=1").unwrap();
+    // One key at a time, as a person types (a burst can outrun the UART's FIFO).
+    for b in b" bootshelf.typed=1" {
+        q.send_serial(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+    }
     std::thread::sleep(Duration::from_millis(300));
     q.send_serial(b"\r").unwrap();
     q.wait_for(

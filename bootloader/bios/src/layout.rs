@@ -140,14 +140,16 @@ impl UnitTable {
 pub const MAX_MEM_EXTENTS: usize = 8;
 
 /// ISO units served from conventional memory instead of the stick: the overlay of
-/// kernel options (crates/overlay), copied below the resident code.
+/// kernel options (crates/overlay), copied below the resident code; or zeros
+/// (`segment` 0) padding the ISO as served to a whole number of 32 KiB blocks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemExtent {
     /// First unit in the ISO (may lie past its end: sectors the overlay adds).
     pub iso_unit: u32,
     /// Length in units.
     pub units: u32,
-    /// Real-mode segment of its first unit (unit `k` is at `segment + 32 k`).
+    /// Real-mode segment of its first unit (unit `k` is at `segment + 32 k`); 0: the
+    /// units read as zeros.
     pub segment: u32,
 }
 
@@ -170,17 +172,24 @@ pub struct OverlayRun {
     pub count: u32,
 }
 
+/// Units a loader reads at once: GRUB reads 32 KiB blocks (64 units) aligned to 32 KiB
+/// and, on a CD whose size it does not know, fails on a block reaching past the end.
+pub const BLOCK_UNITS: u32 = 64;
+
 /// Serve `runs` from memory at real-mode `segment` (the overlay's bytes, runs back to
 /// back): the memory table, and `table` with those units cut out of its stick extents
 /// (so that no stick extent overlaps memory and the resident code's first match is the
-/// only one) and its size grown to `served_units`.
+/// only one) and its size grown to `served_units`. When that grows the ISO, the served
+/// size is rounded up to [`BLOCK_UNITS`] with units reading as zeros, so that a block
+/// read holding the added sectors does not fail (one more memory extent, no memory).
 pub fn with_overlay(
     table: &UnitTable,
     runs: &[OverlayRun],
     segment: u16,
     served_units: u32,
 ) -> Result<(UnitTable, MemTable), LayoutError> {
-    if runs.len() > MAX_MEM_EXTENTS {
+    let grows = served_units > table.iso_units;
+    if runs.len() + usize::from(grows) > MAX_MEM_EXTENTS {
         return Err(LayoutError::TooManyExtents {
             count: table.count + runs.len(),
         });
@@ -204,10 +213,25 @@ pub fn with_overlay(
         offset_units = offset_units.checked_add(units).ok_or(too_big)?;
     }
     mem.count = runs.len();
+    let mut iso_units = table.iso_units.max(served_units);
+    if grows {
+        let padded = iso_units
+            .checked_next_multiple_of(BLOCK_UNITS)
+            .unwrap_or(iso_units);
+        if padded > iso_units {
+            mem.extents[mem.count] = MemExtent {
+                iso_unit: iso_units,
+                units: padded - iso_units,
+                segment: 0,
+            };
+            mem.count += 1;
+            iso_units = padded;
+        }
+    }
     let mut out = UnitTable {
         extents: [UnitExtent::default(); MAX_EXTENTS],
         count: 0,
-        iso_units: table.iso_units.max(served_units),
+        iso_units,
     };
     let mut push = |e: UnitExtent| -> Result<(), LayoutError> {
         if e.units == 0 {
@@ -254,11 +278,15 @@ pub fn with_overlay(
 }
 
 impl MemTable {
-    /// The segment holding ISO unit `unit` when memory serves it.
+    /// The segment holding ISO unit `unit` when memory serves it (0: it reads as zeros).
     pub fn segment_of(&self, unit: u32) -> Option<u32> {
         self.extents[..self.count].iter().find_map(|m| {
             let off = unit.checked_sub(m.iso_unit)?;
-            (off < m.units).then(|| m.segment + off * 32)
+            (off < m.units).then_some(if m.segment == 0 {
+                0
+            } else {
+                m.segment + off * 32
+            })
         })
     }
 }
@@ -388,14 +416,24 @@ mod tests {
             OverlayRun { lba: 7, count: 2 },
         ];
         let (s, m) = with_overlay(&t, &runs, 0x9000, 36).unwrap();
-        assert_eq!(s.iso_units, 36);
-        assert_eq!(m.count, 2);
+        // 36 units rounded up to a 64-unit block, the padding reading as zeros.
+        assert_eq!(s.iso_units, 64);
+        assert_eq!(m.count, 3);
+        assert_eq!(
+            m.extents[2],
+            MemExtent {
+                iso_unit: 36,
+                units: 28,
+                segment: 0
+            }
+        );
+        assert_eq!(m.segment_of(40), Some(0));
         assert_eq!(m.segment_of(4), Some(0x9000));
         assert_eq!(m.segment_of(7), Some(0x9000 + 3 * 32));
         assert_eq!(m.segment_of(28), Some(0x9000 + 4 * 32));
         assert_eq!(m.segment_of(35), Some(0x9000 + 11 * 32));
         assert_eq!(m.segment_of(8), None);
-        for unit in 0..36 {
+        for unit in 0..64 {
             let mem = m.segment_of(unit).is_some();
             let stick = s.dev_unit(unit);
             assert_eq!(mem, stick.is_none(), "unit {unit}");

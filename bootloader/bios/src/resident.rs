@@ -329,8 +329,10 @@ pub fn plan(inputs: &Inputs) -> Result<ResidentPlan, PlanError> {
     let emu_units = geometry
         .units()
         .min(map.table.iso_units.saturating_sub(map.image_unit));
-    // The overlay's bytes go at the top of conventional memory, the resident code just
-    // below them: the BDA, the E820h clip and the load limit then all follow the code.
+    // The resident code stays at the top of conventional memory (where SeaBIOS's
+    // low-memory use is known not to reach what it needs); the overlay's bytes go just
+    // below it, and the BDA, the E820h clip and the load limit follow the lower of the
+    // two.
     let overlay_units: u64 = inputs
         .overlay
         .map_or(0, |o| o.runs.iter().map(|r| u64::from(r.count) * 4).sum());
@@ -339,21 +341,16 @@ pub fn plan(inputs: &Inputs) -> Result<ResidentPlan, PlanError> {
         return Err(PlanError::OverlayTooBig { kib: overlay_kib });
     }
     let overlay_kib = overlay_kib as u16;
-    let top_kib = inputs.bda.base_kib.saturating_sub(overlay_kib);
-    if inputs.bda.base_kib > MAX_BASE_KIB {
+    let (segment, code_kib, bounce_offset, total_len) =
+        placement(inputs.code_len, inputs.bda.base_kib)?;
+    let bottom_kib = segment / 64 - overlay_kib;
+    if u32::from(bottom_kib) < MIN_BASE_KIB {
         return Err(PlanError::NoMemory {
             base_kib: inputs.bda.base_kib,
         });
     }
-    let (segment, code_kib, bounce_offset, total_len) = placement(inputs.code_len, top_kib)
-        .map_err(|e| match e {
-            PlanError::NoMemory { .. } => PlanError::NoMemory {
-                base_kib: inputs.bda.base_kib,
-            },
-            e => e,
-        })?;
     let reserved_kib = code_kib + overlay_kib;
-    let overlay_segment = if overlay_kib > 0 { top_kib * 64 } else { 0 };
+    let overlay_segment = if overlay_kib > 0 { bottom_kib * 64 } else { 0 };
     let (map, mem) = match inputs.overlay {
         Some(o) if overlay_kib > 0 => {
             let served_units =
@@ -365,7 +362,7 @@ pub fn plan(inputs: &Inputs) -> Result<ResidentPlan, PlanError> {
         }
         _ => (map, MemTable::default()),
     };
-    let limit = u32::from(segment) * 16;
+    let limit = u32::from(bottom_kib) * 1024;
     let load_segment = if entry.load_segment == 0 {
         DEFAULT_LOAD_SEGMENT
     } else {
@@ -391,7 +388,7 @@ pub fn plan(inputs: &Inputs) -> Result<ResidentPlan, PlanError> {
         bounce_offset,
         total_len,
         bda: BdaWrites {
-            base_kib: segment / 64,
+            base_kib: bottom_kib,
             equipment: (drive == EmulatedDrive::Floppy)
                 .then(|| with_one_more_floppy(inputs.bda.equipment)),
             hard_disks: (drive == EmulatedDrive::HardDisk)
@@ -484,6 +481,12 @@ impl ResidentPlan {
         u32::from(self.segment) * 16
     }
 
+    /// Linear address where the memory the emulation takes starts (the overlay's bytes
+    /// when there are any, else the resident image): the new end of low RAM.
+    pub fn low_top(&self) -> u32 {
+        u32::from(self.bda.base_kib) * 1024
+    }
+
     /// The drive number the emulated disk answers as.
     pub fn drive_number(&self, hooks: &Hooks) -> u8 {
         self.drive.number(hooks.free_cd)
@@ -495,7 +498,7 @@ impl ResidentPlan {
         let table = &self.map.table;
         put_u32(image, R_OLD13, hooks.int13)?;
         put_u32(image, R_OLD15, hooks.int15)?;
-        put_u32(image, R_LOW_TOP, self.address())?;
+        put_u32(image, R_LOW_TOP, self.low_top())?;
         put_u32(image, R_IMAGE_UNIT, self.map.image_unit)?;
         put_u32(image, R_ISO_UNITS, table.iso_units)?;
         put_u32(image, R_EMU_UNITS, self.emu_units)?;
@@ -653,7 +656,7 @@ mod tests {
     }
 
     #[test]
-    fn an_overlay_goes_above_the_code_and_is_served_from_memory() {
+    fn an_overlay_goes_below_the_code_and_is_served_from_memory() {
         let img = image(Emulation::NONE, 20, 4);
         let runs = [
             crate::layout::OverlayRun { lba: 16, count: 1 },
@@ -665,14 +668,16 @@ mod tests {
             served_size: ISO_SIZE + 4096,
         });
         let p = plan(&i).unwrap();
-        // 6 KiB of sectors under the old top (639 KiB), the code's 11 KiB under them.
-        assert_eq!(p.overlay_segment, 633 * 64);
-        assert_eq!(p.address(), 622 * 1024);
+        // The code's 11 KiB under the old top (639 KiB), 6 KiB of sectors under it.
+        assert_eq!(p.address(), 628 * 1024);
+        assert_eq!(p.overlay_segment, 622 * 64);
         assert_eq!(p.bda.base_kib, 622);
+        assert_eq!(p.low_top(), 622 * 1024);
         assert_eq!(p.reserved_kib, 17);
-        assert_eq!(p.map.table.iso_units, 2048 + 8);
-        assert_eq!(p.mem.segment_of(64), Some(633 * 64));
-        assert_eq!(p.mem.segment_of(2048), Some(633 * 64 + 4 * 32));
+        // 2056 units rounded up to a 64-unit block.
+        assert_eq!(p.map.table.iso_units, 2048 + 64);
+        assert_eq!(p.mem.segment_of(64), Some(622 * 64));
+        assert_eq!(p.mem.segment_of(2048), Some(622 * 64 + 4 * 32));
         assert_eq!(p.map.table.dev_unit(64), None);
         assert_eq!(p.map.table.dev_unit(68), Some(8192 + 68));
         let mut code = vec![0u8; CODE_LEN];
@@ -682,9 +687,10 @@ mod tests {
             free_cd: 0xE0,
         };
         p.write_parameters(&mut code, &hooks).unwrap();
+        // Two runs and the zero padding up to the 64-unit block.
         assert_eq!(
             u16::from_le_bytes([code[R_MEM_COUNT], code[R_MEM_COUNT + 1]]),
-            2
+            3
         );
         let big = [crate::layout::OverlayRun { lba: 16, count: 40 }];
         i.overlay = Some(OverlayInputs {

@@ -53,9 +53,7 @@ pub fn rewrite(syntax: Syntax, text: &[u8], args: &KernelArgs, base: &str) -> Re
         };
         let edited = match syntax {
             Syntax::Grub => grub_line(line, args, grub_prefix, &mut out),
-            Syntax::Syslinux => {
-                syslinux_line(line, args, dir, &mut out, &mut syslinux, eol, &mut new)
-            }
+            Syntax::Syslinux => syslinux_line(line, args, dir, &mut out, &mut syslinux, eol, &new),
             Syntax::SystemdBoot => {
                 let (key, _) = split_word(line.trim_start());
                 if key == "linux" {
@@ -76,8 +74,24 @@ pub fn rewrite(syntax: Syntax, text: &[u8], args: &KernelArgs, base: &str) -> Re
         }
         new.extend_from_slice(eol);
     }
-    if syntax == Syntax::Syslinux && syslinux.flush(args, &mut new, &mut out) {
-        changed = true;
+    if syntax == Syntax::Syslinux {
+        syslinux.flush(args, &new, &mut out);
+        if !syslinux.inserts.is_empty() {
+            // Lines added where a Linux label had no `append`, in one pass (linear in the
+            // file, however many labels).
+            changed = true;
+            let added: usize = syslinux.inserts.iter().map(|(_, l)| l.len()).sum();
+            let mut merged = Vec::with_capacity(new.len() + added);
+            let mut from = 0;
+            for (at, line) in &syslinux.inserts {
+                let at = (*at).clamp(from, new.len());
+                merged.extend_from_slice(&new[from..at]);
+                merged.extend_from_slice(line);
+                from = at;
+            }
+            merged.extend_from_slice(&new[from..]);
+            new = merged;
+        }
     }
     if syntax == Syntax::SystemdBoot && systemd_is_linux && !systemd_has_options && !args.is_empty()
     {
@@ -175,26 +189,35 @@ struct SyslinuxState {
     /// Where in the output an `append` line goes if the label ends without one (after
     /// its kernel line), and that line's indentation.
     insert_at: Option<(usize, String)>,
+    /// `append` lines to add, at output offsets in increasing order (kept across labels).
+    inserts: Vec<(usize, Vec<u8>)>,
 }
 
 impl SyslinuxState {
-    /// A label block ends: give a Linux label without `append` one. Returns whether
-    /// bytes were inserted.
-    fn flush(&mut self, args: &KernelArgs, new: &mut Vec<u8>, out: &mut Rewrite) -> bool {
-        let mut inserted = false;
+    /// A label block ends: a Linux label without `append` gets one (recorded in
+    /// `inserts`, added when the whole file is done).
+    fn flush(&mut self, args: &KernelArgs, new: &[u8], out: &mut Rewrite) {
         if self.in_label && self.linux && !self.appended {
             if let Some((at, indent)) = self.insert_at.take() {
                 let edited = args.edit("");
                 out.kernel_lines += 1;
                 if !edited.is_empty() && at <= new.len() {
-                    let line = alloc::format!("{indent}append {edited}\n");
-                    new.splice(at..at, line.into_bytes());
-                    inserted = true;
+                    // After a last line without an end of line, start a new line first.
+                    let nl = if at == new.len() && !new.is_empty() && !new.ends_with(b"\n") {
+                        "\n"
+                    } else {
+                        ""
+                    };
+                    let line = alloc::format!("{nl}{indent}append {edited}\n");
+                    self.inserts.push((at, line.into_bytes()));
                 }
             }
         }
-        *self = SyslinuxState::default();
-        inserted
+        let inserts = core::mem::take(&mut self.inserts);
+        *self = SyslinuxState {
+            inserts,
+            ..SyslinuxState::default()
+        };
     }
 }
 
@@ -220,7 +243,7 @@ fn syslinux_line(
     out: &mut Rewrite,
     st: &mut SyslinuxState,
     eol: &[u8],
-    new: &mut Vec<u8>,
+    new: &[u8],
 ) -> Option<String> {
     let trimmed = line.trim_start();
     let (kw, after) = split_word(trimmed);
@@ -355,8 +378,12 @@ pub(crate) fn normalize(path: &str) -> String {
     s
 }
 
+/// References kept per file: more than [`crate::Limits`]'s default file count is never
+/// followed, and a bound keeps hostile files linear.
+const MAX_REFERENCES: usize = 64;
+
 fn push_unique(v: &mut Vec<String>, p: String) {
-    if !v.iter().any(|q| q.eq_ignore_ascii_case(&p)) {
+    if v.len() < MAX_REFERENCES && !v.iter().any(|q| q.eq_ignore_ascii_case(&p)) {
         v.push(p);
     }
 }
@@ -405,6 +432,20 @@ mod tests {
         );
         assert_eq!(r.kernel_lines, 4);
         assert_eq!(r.references, ["/isolinux/menu.cfg", "/common/stdmenu.cfg"]);
+    }
+
+    #[test]
+    fn a_file_whose_only_change_is_an_added_append_line_is_changed() {
+        let (t, r) = run(
+            Syntax::Syslinux,
+            "/isolinux/isolinux.cfg",
+            "label a\n  linux /a\nlabel b\n  linux /b",
+        );
+        assert_eq!(
+            t,
+            "label a\n  linux /a\n  append nomodeset\nlabel b\n  linux /b\n  append nomodeset\n"
+        );
+        assert_eq!(r.kernel_lines, 2);
     }
 
     #[test]

@@ -593,18 +593,25 @@ ru_mem:                              # EDX = unit within the memory extent at SI
 1:  cmp $64, %ebx                    # at most 32 KiB per copy
     jbe 2f
     mov $64, %ebx
-2:  shl $5, %edx
-    add 8(%si), %edx                 # DX = segment of the first unit
-    push %ecx
+2:  push %ecx
     push %di
+    mov %bx, %cx
+    shl $9, %cx                      # bytes (at most 32 KiB)
+    cmpl $0, 8(%si)                  # segment 0: zeros (padding past the ISO's end)
+    je 3f
+    shl $5, %edx
+    add 8(%si), %edx                 # DX = segment of the first unit
     push %ds
     mov %dx, %ds
     xor %si, %si
-    mov %bx, %cx
-    shl $9, %cx                      # bytes (at most 32 KiB)
     rep movsb
     pop %ds
-    pop %di
+    jmp 4f
+3:  push %ax
+    xor %al, %al
+    rep stosb
+    pop %ax
+4:  pop %di
     pop %ecx
 ru_advance:
     add %ebx, %eax

@@ -199,8 +199,8 @@ pub fn boot(
         let mut at = usize::from(plan.overlay_segment) * 16;
         for (_, bytes) in &runs {
             // SAFETY: the plan put the overlay's sectors (the runs' bytes, back to back)
-            // at [overlay_segment * 16, old top of conventional memory), above the
-            // resident image and taken from the OS with it (BDA 0x413 lowered).
+            // at [overlay_segment * 16, resident image), at 512 KiB or above (past the
+            // end of stage 2) and taken from the OS with the image (BDA 0x413 lowered).
             unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), at as *mut u8, bytes.len()) };
             at += bytes.len();
         }
