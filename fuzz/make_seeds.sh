@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover overlay_build overlay_rewrite)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover overlay_build overlay_rewrite esp_fsck efi_image)
 want() { local t; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 sparse() { ./sparse.py "$@"; }
 bootshelf() {
@@ -133,6 +133,46 @@ if want shelf_discover; then
     > templates/stick.sparse
   printf '\0' > corpus/shelf_discover/template
   printf '\3' > corpus/shelf_discover/template-repaired
+fi
+if want esp_fsck; then
+  # The patch template is built by the harness; seeds: it unpatched, and the ESPs that
+  # `bootshelf install` makes at 512 and 4096 bytes per sector (their first MiB, where
+  # the boot sector, FATs, root directory and the first files are), sparse.
+  mkdir -p corpus/esp_fsck
+  printf '\0' > corpus/esp_fsck/template
+  stick
+  bootshelf install --sector-size 4096 --size 50M "$tmp/esp4k.img" >/dev/null
+  for v in "stick 512 1" "esp4k 4096 3"; do
+    set -- $v
+    # A 50 MiB stick's ESP is bytes 17 MiB .. 49 MiB at either sector size.
+    dd if="$tmp/$1.img" of="$tmp/$1.esp" bs=1M skip=17 count=32 status=none
+    # Boot sector, FATs and root directory (up to the first data sector), and the first
+    # data sectors (the directories); the loader's bytes are left out (they read as zero).
+    meta=$(python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(512)
+bps,spc,res,nf,re,_,_,fs=struct.unpack_from("<HBHBHHBH",b,11)
+print(res + nf*fs + (re*32 + bps-1)//bps + 4*spc - 1)' "$tmp/$1.esp")
+    { printf "\\$(printf '%03o' "$3")"; sparse "$tmp/$1.esp" "$2" "nonzero:0:$meta"; } \
+      > "corpus/esp_fsck/bootshelf-$2"
+  done
+fi
+
+if want efi_image; then
+  # EFI boot images as grub-mkrescue and xorriso recipes make them: mkfs.fat + mtools,
+  # FAT12 and FAT16, loaders for several architectures, a file over several clusters.
+  out=corpus/efi_image
+  mkdir -p "$out"
+  head -c 3000 /dev/zero | tr '\0' 'x' > "$tmp/loader"
+  for spec in "fat12 12 64" "fat16 16 4200"; do
+    set -- $spec
+    rm -f "$tmp/$1.img"
+    mkfs.fat -C -F "$2" -s 1 -n EFI "$tmp/$1.img" "$3" >/dev/null
+    mmd -i "$tmp/$1.img" ::/EFI ::/EFI/BOOT
+    mcopy -i "$tmp/$1.img" "$tmp/loader" ::/EFI/BOOT/BOOTX64.EFI
+    mcopy -i "$tmp/$1.img" "$tmp/loader" ::/EFI/BOOT/bootaa64.efi
+    printf 'set timeout=0\n' > "$tmp/cfg" && mcopy -i "$tmp/$1.img" "$tmp/cfg" ::/EFI/BOOT/grub.cfg
+    # Keep seeds small: the FAT12 one whole, the FAT16 one up to its first files.
+    head -c 65536 "$tmp/$1.img" > "$out/$1"
+  done
 fi
 ls -l corpus/* templates
 

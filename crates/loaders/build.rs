@@ -24,6 +24,11 @@ struct Loader {
     artifact: &'static str,
     /// Name of the copy in `OUT_DIR` that lib.rs embeds.
     out_name: &'static str,
+    /// Build `core` and `alloc` from the toolchain's `rust-src` (`-Z build-std`) because
+    /// rustup ships no prebuilt standard library for `target` (i686-unknown-uefi since
+    /// 1.9x). The nested cargo then runs with `RUSTC_BOOTSTRAP=1`: the pinned stable
+    /// compiler, with this one unstable cargo flag allowed (docs/uefi.md, "Architectures").
+    build_std: bool,
 }
 
 /// Every bootloader embedded in `bootshelf`.
@@ -35,6 +40,26 @@ const LOADERS: &[Loader] = &[
         profile: "release",
         artifact: "bootshelf-uefi.efi",
         out_name: "BOOTX64.EFI",
+        build_std: false,
+    },
+    // The same UEFI loader for ARM64 and 32-bit x86 UEFI (docs/uefi.md, "Architectures").
+    Loader {
+        dir: "bootloader/uefi",
+        package: "bootshelf-uefi",
+        target: "aarch64-unknown-uefi",
+        profile: "release",
+        artifact: "bootshelf-uefi.efi",
+        out_name: "BOOTAA64.EFI",
+        build_std: false,
+    },
+    Loader {
+        dir: "bootloader/uefi",
+        package: "bootshelf-uefi",
+        target: "i686-unknown-uefi",
+        profile: "release",
+        artifact: "bootshelf-uefi.efi",
+        out_name: "BOOTIA32.EFI",
+        build_std: true,
     },
     // The BIOS loader: one crate, two flat binaries (linked with `--oformat binary`).
     Loader {
@@ -44,6 +69,7 @@ const LOADERS: &[Loader] = &[
         profile: "release",
         artifact: "bios-mbr",
         out_name: "bios-mbr.bin",
+        build_std: false,
     },
     Loader {
         dir: "bootloader/bios",
@@ -52,6 +78,7 @@ const LOADERS: &[Loader] = &[
         profile: "release",
         artifact: "bios-stage2",
         out_name: "bios-stage2.bin",
+        build_std: false,
     },
 ];
 
@@ -67,6 +94,7 @@ const SHARED_SOURCES: &[&str] = &[
     "crates/iso9660",
     "crates/exfat",
     "crates/index",
+    "crates/efi-image",
     "crates/ptable",
     "crates/shelf",
     "bootloader/core",
@@ -119,6 +147,14 @@ fn main() {
             .arg(&target_dir);
         for var in SCRUBBED_ENV {
             cmd.env_remove(var);
+        }
+        if l.build_std {
+            cmd.env("RUSTC_BOOTSTRAP", "1").args([
+                "-Z",
+                "build-std=core,alloc,compiler_builtins",
+                "-Z",
+                "build-std-features=compiler-builtins-mem",
+            ]);
         }
         let status = cmd
             .status()

@@ -179,6 +179,16 @@ impl TestStick {
         Config::uefi().drive(d)
     }
 
+    /// A headless UEFI machine of architecture `arch` (OVMF, OVMF IA32 or AAVMF) with this
+    /// stick on USB storage (snapshot).
+    pub fn uefi_arch_config(&self, arch: qemu_harness::Arch) -> Config {
+        let mut cfg = self.uefi_config();
+        let drives = std::mem::take(&mut cfg.drives);
+        let mut cfg = Config::uefi_arch(arch);
+        cfg.drives = drives;
+        cfg
+    }
+
     /// Boot it under OVMF and wait for bootshelf's menu.
     pub fn boot_uefi_to_menu(&self) -> Result<Qemu> {
         let mut q = Qemu::start(&self.uefi_config())?;

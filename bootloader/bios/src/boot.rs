@@ -221,6 +221,7 @@ mod tests {
             sector_count: 4,
             load_rba,
             image_size: 2048,
+            efi: Default::default(),
         };
         let entries = [
             e(PlatformId::EFI, true, Emulation::NONE, 10),

@@ -556,6 +556,7 @@ mod tests {
             sector_count,
             load_rba,
             image_size: 0,
+            efi: Default::default(),
         })
         .unwrap()
     }

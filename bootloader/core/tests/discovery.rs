@@ -563,3 +563,57 @@ fn discovery_survives_random_damage() {
     eprintln!("random damage: {ok} discovered, {err} refused");
     assert!(ok > 0 && err > 0, "{ok} ok, {err} errors");
 }
+
+/// The loaders' discovery reads which architectures an ISO's EFI image serves, for an
+/// indexed ISO from the index (as `add` recorded it) and for one a file manager copied
+/// from the image itself, and the UEFI menu (here an x86_64 one, the host's) dims both
+/// ISOs made for other machines with the reason.
+#[test]
+fn efi_architectures_of_indexed_and_scanned_isos_dim_the_menu() {
+    use fixtures::arch::{marker_iso, EfiArch};
+    let dir = tempfile::tempdir().unwrap();
+    let (img, ss) = stick(dir.path(), TableKind::Gpt512, 64 * MIB);
+    let mut dev = open_device(&img, ss);
+    let lay = format(&mut dev);
+    let mut vol = volume(&mut dev, &lay);
+    put(
+        &mut vol,
+        "/ia32.iso",
+        &std::fs::read(marker_iso(EfiArch::Ia32).unwrap()).unwrap(),
+    );
+    put(
+        &mut vol,
+        "/arm.iso",
+        &std::fs::read(marker_iso(EfiArch::Aa64).unwrap()).unwrap(),
+    );
+    put(
+        &mut vol,
+        "/x64.iso",
+        &std::fs::read(marker_iso(EfiArch::X64).unwrap()).unwrap(),
+    );
+    let index = Index {
+        isos: vec![index_entry(&mut vol, "/ia32.iso", None)],
+        ..Index::default()
+    };
+    write_index(&mut vol, Slot::A, &index);
+    drop(vol);
+    let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
+    let paths: Vec<&str> = d.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["/ia32.iso", "/arm.iso", "/x64.iso"]);
+    let one = |a: EfiArch| Some(bootshelf_index::ArchSet::from_bits(a.bit()));
+    assert_eq!(d.entries[0].source, Source::Indexed);
+    assert_eq!(d.entries[0].efi_arches(), one(EfiArch::Ia32));
+    assert_eq!(d.entries[1].source, Source::Scanned);
+    assert_eq!(d.entries[1].efi_arches(), one(EfiArch::Aa64));
+    assert_eq!(d.entries[2].efi_arches(), one(EfiArch::X64));
+    let items = d.items(Firmware::Uefi);
+    assert_eq!(
+        items[0].blocked.as_deref(),
+        Some("no x86_64 loader (BOOTX64.EFI) in this ISO; it boots on ia32")
+    );
+    assert_eq!(
+        items[1].blocked.as_deref(),
+        Some("no x86_64 loader (BOOTX64.EFI) in this ISO; it boots on aarch64")
+    );
+    assert_eq!(items[2].blocked, None);
+}

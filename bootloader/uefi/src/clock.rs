@@ -1,4 +1,5 @@
-//! Timestamps relative to the loader's start, from the CPU's time-stamp counter,
+//! Timestamps relative to the loader's start, from the CPU's free-running counter (the
+//! time-stamp counter on x86 and x86_64, the generic timer's virtual count on AArch64),
 //! calibrated against the firmware's `Stall` only after the menu is drawn (so the
 //! calibration never delays what it measures).
 
@@ -7,9 +8,29 @@ use core::sync::atomic::{AtomicU64, Ordering};
 static START: AtomicU64 = AtomicU64::new(0);
 static TICKS_PER_US: AtomicU64 = AtomicU64::new(0);
 
+#[cfg(target_arch = "x86_64")]
 fn rdtsc() -> u64 {
     // SAFETY: RDTSC is available on every x86_64 CPU and has no side effects.
     unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+#[cfg(target_arch = "x86")]
+fn rdtsc() -> u64 {
+    // SAFETY: every CPU that runs 32-bit UEFI (Pentium and later) has RDTSC; it has no
+    // side effects.
+    unsafe { core::arch::x86::_rdtsc() }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn rdtsc() -> u64 {
+    let count: u64;
+    // SAFETY: CNTVCT_EL0 (the generic timer's virtual count) is readable at EL1 and EL2,
+    // where UEFI runs (the firmware enables EL0/EL1 access, UEFI spec 2.3.6); reading it
+    // has no side effects and touches no memory.
+    unsafe {
+        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) count, options(nomem, nostack))
+    };
+    count
 }
 
 /// Remember now as the loader's start.

@@ -11,7 +11,8 @@
 //! firmware do what it does for a real CD: DiskIo binds, PartitionDxe (ElTorito.c) finds
 //! the El Torito boot catalog and makes one child per boot entry with a `CDROM(...)`
 //! device path node, and the FAT driver mounts the EFI boot image. The loader loads
-//! `\EFI\BOOT\BOOTX64.EFI` from that child and starts it.
+//! [`BOOT_FILE`] (`\EFI\BOOT\BOOTX64.EFI`, `BOOTAA64.EFI` or `BOOTIA32.EFI`, the one
+//! for the architecture it was built for) from that child and starts it.
 
 use crate::devpath;
 use crate::disk::UefiDisk;
@@ -24,6 +25,7 @@ use core::cell::RefCell;
 use core::ffi::c_void;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
+use efi_image::EfiArch;
 use uefi::boot::{self, LoadImageSource};
 use uefi::proto::device_path::DevicePath;
 use uefi::proto::media::fs::SimpleFileSystem;
@@ -39,8 +41,13 @@ pub const VCD_GUID: Guid = guid!("2c25b6be-40dd-45d7-b3e4-d90fa416a4cf");
 /// Block size of the virtual CD: ISO 9660 logical sectors.
 pub const CD_BLOCK: u64 = 2048;
 
-/// The removable-media boot path (UEFI spec 3.5.1.1) for x86_64.
-pub const BOOT_FILE: &str = "\\EFI\\BOOT\\BOOTX64.EFI";
+/// The removable-media boot path (UEFI spec 3.5.1.1) for the architecture this loader is
+/// built for (`\EFI\BOOT\BOOTX64.EFI`, `BOOTAA64.EFI` or `BOOTIA32.EFI`): the ISO's
+/// loader for this machine.
+pub const BOOT_FILE: &str = match EfiArch::NATIVE {
+    Some(arch) => arch.boot_path(),
+    None => panic!("UEFI has no removable-media loader name for this architecture"),
+};
 
 /// Smallest ISO: the system area (16 blocks) and one volume descriptor.
 const MIN_BLOCKS: u64 = 17;
@@ -59,7 +66,7 @@ pub enum VcdError {
     Install(Status),
     /// The firmware found no El Torito EFI boot image with a file system on the CD.
     NoEfiImage,
-    /// `\EFI\BOOT\BOOTX64.EFI` could not be loaded from the EFI boot image.
+    /// [`BOOT_FILE`] could not be loaded from the EFI boot image.
     Load(Status),
     /// The loaded image ran and returned to us.
     Returned(Status),

@@ -364,7 +364,9 @@ impl<R: ReadAt> ReadAt for ExtentReader<'_, R> {
             let ext_end = ext_base + e.len;
             if pos < ext_end {
                 let within = pos - ext_base;
-                let n = ((e.len - within) as usize).min(buf.len() - done);
+                // Bounded in u64 first: an extent may be larger than a 32-bit usize (a
+                // contiguous 5 GiB ISO read by the IA32 loader).
+                let n = (e.len - within).min((buf.len() - done) as u64) as usize;
                 self.inner
                     .read_exact_at(e.start + within, &mut buf[done..done + n])?;
                 done += n;

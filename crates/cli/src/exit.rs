@@ -12,6 +12,10 @@
 //! that could not be asked (no terminal) or was not answered `yes`. A user declining is
 //! code 2, not 0 and not 1: the stick was not made, and a script must not go on as if it
 //! were; 1 stays reserved for "ran and found problems".
+//!
+//! Several sticks in one run (`install A B`, `add --to A --to B`, docs/multi.md): 0 when
+//! every stick was done, 2 when any failed or was refused (the others still ran to their
+//! end; the summary lines say which).
 
 use std::process::ExitCode;
 
@@ -62,7 +66,8 @@ impl Exit {
                 "error: bad arguments, a file or device that cannot be read or written, or a \
                  refusal (mounted or system disk, non-ISO or broken ISO without --force, the \
                  stick in use by another bootshelf command, confirmation not given or \
-                 answered no); nothing more was done"
+                 answered no); nothing more was done. With several sticks: any of them \
+                 failed (the others were still written)"
             }
         }
     }

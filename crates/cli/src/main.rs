@@ -4,8 +4,12 @@
 
 mod cmd;
 mod exit;
+mod out;
+mod progress;
+mod targets;
+mod terminal;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use exit::{Exit, Outcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +24,12 @@ use std::process::ExitCode;
     after_help = exit::help_section()
 )]
 struct Cli {
+    /// Hide progress bars and narration (results, warnings and errors stay).
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print developer detail too: timings, the loaders' timing notes on the serial console.
+    #[arg(long, short, global = true, action = ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,10 +60,18 @@ enum Command {
     BootNext(cmd::boot_next::Args),
     /// Kernel arguments added to (or removed from) every kernel line of an ISO at boot.
     Options(cmd::options::Args),
+    /// Show or change the menu's lasting settings: the default entry and the timeout.
+    Config(cmd::config::Args),
+    /// Give an ISO a menu title of your choice (or its file name back).
+    Rename(cmd::rename::Args),
     /// Boot the stick in QEMU (UEFI or BIOS).
     BootTest(cmd::boot_test::Args),
     /// Build a demo stick image with sample ISOs and boot it in QEMU.
     Demo(cmd::demo::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(cmd::completions::Args),
+    /// Print the man page (roff), or write one page per command into a folder.
+    Man(cmd::man::Args),
 }
 
 /// Give SIGPIPE its default action back (Rust starts programs with it ignored), so that
@@ -76,9 +94,16 @@ fn main() -> ExitCode {
             return Exit::of_parse_error(&e).into();
         }
     };
+    out::set_level(if cli.quiet {
+        out::Level::Quiet
+    } else if cli.verbose > 0 {
+        out::Level::Verbose
+    } else {
+        out::Level::Normal
+    });
     let result = run(cli.command);
     if let Err(e) = &result {
-        eprintln!("bootshelf: error: {e:#}");
+        out::error(&format!("{e:#}"));
     }
     Exit::of_command(&result).into()
 }
@@ -98,8 +123,12 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Devices(a) => cmd::devices::run(a),
         Command::BootNext(a) => cmd::boot_next::run(a),
         Command::Options(a) => cmd::options::run(a),
+        Command::Config(a) => cmd::config::run(a),
+        Command::Rename(a) => cmd::rename::run(a),
         Command::BootTest(a) => cmd::boot_test::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Completions(a) => cmd::completions::run(a, Cli::command()),
+        Command::Man(a) => cmd::man::run(a, Cli::command()),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `bootshelf add/list/boot-next/remove/sync/check` through the built binary on a stick
+//! `bootshelf add/list/boot-next/config/remove/sync/check` through the built binary on a stick
 //! image made by `bootshelf install`. After every command: fsck.exfat -n clean and
 //! exfat-fuse (an independent exFAT) sees the same files and bytes.
 
@@ -35,7 +35,7 @@ fn add_list_boot_next_remove_sync_check_through_the_binary() {
     );
     let mut expect: BTreeMap<String, PathBuf> = BTreeMap::new();
 
-    let out = t.ok(&["add", s(&img), s(&hybrid), s(&bios), "--verify", "--quiet"]);
+    let out = t.ok(&["add", s(&img), s(&hybrid), s(&bios), "--verify"]);
     assert!(
         out.contains("added /hybrid.iso") && out.contains(", verified"),
         "{out}"
@@ -76,24 +76,19 @@ fn add_list_boot_next_remove_sync_check_through_the_binary() {
     t.ok(&["boot-next", s(&img), "bios.iso"]);
     let l = list_json(&t, &img);
     assert_eq!(l["isos"][1]["boot_next"], true);
-    // Lasting menu settings through the same command.
-    let out = t.ok(&[
-        "boot-next",
-        s(&img),
-        "hybrid.iso",
-        "--default",
-        "--timeout",
-        "3",
-    ]);
+    // Lasting menu settings: `config`; boot-next sends there.
+    let out = t.ok(&["config", s(&img), "--default", "hybrid", "--timeout", "3"]);
     assert!(out.contains("/hybrid.iso") && out.contains("3 s"), "{out}");
     let l = list_json(&t, &img);
     assert_eq!(l["timeout_secs"], 3);
     assert_eq!(l["isos"][0]["default"], true);
     assert_eq!(l["isos"][1]["boot_next"], true, "boot-next stays set");
-    t.ok(&["boot-next", s(&img), "--timeout", "never"]);
+    t.ok(&["config", s(&img), "--timeout", "never"]);
     assert!(list_json(&t, &img)["timeout_secs"].is_null());
-    let e = t.fails(&["boot-next", s(&img), "--timeout", "soon"]);
+    let e = t.fails(&["config", s(&img), "--timeout", "soon"]);
     assert!(e.contains("never"), "{e}");
+    let e = t.fails(&["boot-next", s(&img), "hybrid.iso", "--default"]);
+    assert!(e.contains("bootshelf config"), "{e}");
     assert_consistent(&img, &expect, "after boot-next");
 
     t.ok(&["remove", s(&img), "hybrid.iso"]);

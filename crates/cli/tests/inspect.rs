@@ -369,3 +369,34 @@ fn json_agrees_with_hadris_iso() {
         }
     }
 }
+
+/// The architectures each EFI boot image serves, read from its FAT (which
+/// `\EFI\BOOT\BOOT*.EFI` it holds): one per grub-mkrescue marker ISO made for one
+/// architecture; text and JSON.
+#[test]
+fn uefi_architectures_of_single_architecture_isos() {
+    use fixtures::arch::{marker_iso, EfiArch};
+    let isos: Vec<_> = EfiArch::ALL
+        .iter()
+        .map(|&a| marker_iso(a).unwrap())
+        .collect();
+    let paths: Vec<&std::path::Path> = isos.iter().map(|p| p.as_path()).collect();
+    let (doc, _) = inspect_json(&paths);
+    for (j, arch) in doc["isos"].as_array().unwrap().iter().zip(EfiArch::ALL) {
+        assert_eq!(j["uefi_arches"], serde_json::json!([arch.name()]), "{arch}");
+        let efi: Vec<&Value> = j["boot_entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["platform"] == "efi")
+            .collect();
+        assert_eq!(efi.len(), 1, "{arch}");
+        assert_eq!(efi[0]["efi_arches"], serde_json::json!([arch.name()]));
+    }
+    let out = bootshelf(&["inspect", isos[2].to_str().unwrap()]);
+    assert!(
+        out.stdout.contains("UEFI boot    yes, for aarch64"),
+        "{}",
+        out.stdout
+    );
+}

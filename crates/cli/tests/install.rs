@@ -26,8 +26,10 @@ fn install_then_update_on_image_files() {
         drop(stick);
         assert_eq!(layout.scheme, scheme);
         let esp = check_image(&img, &layout, sh.dir());
-        // The UEFI loader of this build is what lands in the ESP.
+        // The UEFI loaders of this build, one per architecture, are what lands in the ESP.
         assert!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI") == loaders::UEFI_BOOTX64);
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTAA64.EFI") == loaders::UEFI_BOOTAA64);
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTIA32.EFI") == loaders::UEFI_BOOTIA32);
 
         let o = sh.run(&["update", "s.img"]);
         let (out, err) = (&o.stdout, &o.stderr);

@@ -4,7 +4,8 @@
 use crate::crc32::Crc32;
 use crate::encode::extents_cover;
 use crate::model::{
-    BootEntry, Emulation, Extensions, Index, IsoEntry, KernelOptions, PlatformId, Settings, Timeout,
+    ArchSet, BootEntry, EfiLoaders, Emulation, Extensions, Index, IsoEntry, KernelOptions,
+    PlatformId, Settings, Timeout,
 };
 use crate::raw::{self, boot, ext, header, record};
 use alloc::string::String;
@@ -315,6 +316,14 @@ fn decode_boot(b: &[u8]) -> BootEntry {
         sector_count: u16_at(b, boot::SECTOR_COUNT),
         load_rba: u32_at(b, boot::LOAD_RBA),
         image_size: u64_at(b, boot::IMAGE_SIZE),
+        efi: {
+            let valid = byte(boot::EFI_VALID);
+            let set = |at, bit| (valid & bit != 0).then(|| ArchSet::from_bits(byte(at)));
+            EfiLoaders {
+                arches: set(boot::EFI_ARCHES, boot::VALID_ARCHES),
+                signed: set(boot::EFI_SIGNED, boot::VALID_SIGNED),
+            }
+        },
     }
 }
 

@@ -129,6 +129,14 @@ fn encode_boot(b: &BootEntry) -> [u8; boot::SIZE] {
     put_u16(&mut o, boot::SECTOR_COUNT, b.sector_count);
     put_u32(&mut o, boot::LOAD_RBA, b.load_rba);
     put_u64(&mut o, boot::IMAGE_SIZE, b.image_size);
+    if let Some(a) = b.efi.arches {
+        o[boot::EFI_ARCHES] = a.bits();
+        o[boot::EFI_VALID] |= boot::VALID_ARCHES;
+    }
+    if let Some(s) = b.efi.signed {
+        o[boot::EFI_SIGNED] = s.bits();
+        o[boot::EFI_VALID] |= boot::VALID_SIGNED;
+    }
     o
 }
 

@@ -30,6 +30,7 @@ pub use decode::{decode, DecodeError};
 pub use encode::{encode, EncodeError};
 pub use extension::{Persistence, PersistenceFamily, TYPE_PERSISTENCE};
 pub use model::{
-    BootEntry, Emulation, Extensions, Index, IsoEntry, KernelOptions, PlatformId, Settings, Timeout,
+    ArchSet, BootEntry, EfiArch, EfiLoaders, Emulation, Extensions, Index, IsoEntry, KernelOptions,
+    PlatformId, Settings, Timeout,
 };
 pub use slots::{select, Selection, Slot, SlotError, SLOT_DIR, SLOT_PATHS};

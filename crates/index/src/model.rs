@@ -3,9 +3,26 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use blockdev::Extent;
+/// The UEFI architectures, and sets of them, as crates/efi-image reads them from an EFI
+/// boot image.
+pub use efi_image::{ArchSet, EfiArch};
 /// The El Torito platform id and emulation type are iso9660's (newtypes over the catalog's
 /// bytes, so codes no one knows yet pass through); the index stores their byte as is.
 pub use iso9660::{Emulation, PlatformId};
+
+/// What an El Torito EFI boot image holds, read from its FAT file system at `add`/`sync`
+/// time (boot entry bytes 12..15, docs/index-format.md). `None`: not read (an index
+/// written before these bytes existed, a non-EFI entry, an image that could not be read);
+/// readers then assume nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EfiLoaders {
+    /// The architectures whose removable-media loader (`\EFI\BOOT\BOOT<arch>.EFI`) the
+    /// image holds (byte 12; byte 14 bit 0 says it was read).
+    pub arches: Option<ArchSet>,
+    /// Those of [`EfiLoaders::arches`] whose loader file carries an Authenticode
+    /// signature (byte 13; byte 14 bit 1 says it was read).
+    pub signed: Option<ArchSet>,
+}
 
 /// One El Torito boot entry of an ISO, as its catalog describes it plus the real size of
 /// the image.
@@ -28,6 +45,9 @@ pub struct BootEntry {
     /// The real size of the image in bytes: for EFI images the size of the FAT image
     /// (catalogs often say 0 or 1 sector), for floppy emulation the floppy's size.
     pub image_size: u64,
+    /// EFI entries: the loaders the image holds ([`EfiLoaders`]); default (nothing read)
+    /// for the others.
+    pub efi: EfiLoaders,
 }
 
 impl BootEntry {

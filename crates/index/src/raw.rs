@@ -80,8 +80,22 @@ pub mod boot {
     pub const SECTOR_COUNT: usize = 6;
     /// `load_rba`, u32: the image's first 2048-byte sector in the ISO.
     pub const LOAD_RBA: usize = 8;
-    /// Bytes 12..16 reserved, zero.
-    pub const RESERVED: usize = 12;
+    /// `efi_arches`, u8: the architectures the EFI boot image serves (bit 0 x64
+    /// `BOOTX64.EFI`, bit 1 ia32 `BOOTIA32.EFI`, bit 2 aa64 `BOOTAA64.EFI`); meaningful
+    /// when [`EFI_VALID`] bit [`VALID_ARCHES`] is set.
+    pub const EFI_ARCHES: usize = 12;
+    /// `efi_signed`, u8: those of them whose loader carries an Authenticode signature
+    /// (same bits); meaningful when [`EFI_VALID`] bit [`VALID_SIGNED`] is set.
+    pub const EFI_SIGNED: usize = 13;
+    /// `efi_valid`, u8: which of bytes 12 and 13 were read (0 in indexes written before
+    /// they existed, which read as "not known").
+    pub const EFI_VALID: usize = 14;
+    /// Byte 15 reserved, zero.
+    pub const RESERVED: usize = 15;
+    /// [`EFI_VALID`] bit 0: [`EFI_ARCHES`] was read.
+    pub const VALID_ARCHES: u8 = 1;
+    /// [`EFI_VALID`] bit 1: [`EFI_SIGNED`] was read.
+    pub const VALID_SIGNED: u8 = 2;
     /// `image_size`, u64: the real size of the image in bytes.
     pub const IMAGE_SIZE: usize = 16;
     /// Size of a boot entry.

@@ -1,8 +1,9 @@
 //! Round trips, hostile input and slot selection of the index format.
 
 use bootshelf_index::{
-    decode, encode, raw, select, BootEntry, DecodeError, Emulation, Extensions, Extent, Index,
-    IsoEntry, KernelOptions, PlatformId, Settings, Slot, SlotError, Timeout,
+    decode, encode, raw, select, ArchSet, BootEntry, DecodeError, EfiArch, EfiLoaders, Emulation,
+    Extensions, Extent, Index, IsoEntry, KernelOptions, PlatformId, Settings, Slot, SlotError,
+    Timeout,
 };
 use testkit::Rng;
 
@@ -48,6 +49,7 @@ fn iso(i: usize) -> IsoEntry {
                 sector_count: 4,
                 load_rba: 30 + i as u32,
                 image_size: 2048,
+                efi: EfiLoaders::default(),
             },
             BootEntry {
                 platform: PlatformId::EFI,
@@ -58,6 +60,10 @@ fn iso(i: usize) -> IsoEntry {
                 sector_count: 1,
                 load_rba: 40,
                 image_size: 2_949_120,
+                efi: EfiLoaders {
+                    arches: (!i.is_multiple_of(3)).then(|| ArchSet::from_bits(i as u8 & 7)),
+                    signed: None,
+                },
             },
         ],
         extensions: Extensions {
@@ -151,6 +157,7 @@ fn boot_entries_store_platform_and_emulation_bytes_as_is() {
         sector_count: 0x5678,
         load_rba: 0x9ABC_DEF0,
         image_size: 0x0102_0304_0506_0708,
+        efi: EfiLoaders::default(),
     }];
     let b = encode(&idx).unwrap();
     let mut want = [0u8; raw::boot::SIZE];
@@ -171,6 +178,67 @@ fn boot_entries_store_platform_and_emulation_bytes_as_is() {
     assert_eq!(back.isos[0].boot[0].platform, iso9660::PlatformId(0x7A));
     assert_eq!(back.isos[0].boot[0].emulation, iso9660::Emulation(0x09));
     assert_eq!(back, idx);
+}
+
+#[test]
+fn efi_architectures_are_bytes_12_to_14_of_a_boot_entry() {
+    let entry = |efi| BootEntry {
+        platform: iso9660::PlatformId::EFI,
+        emulation: iso9660::Emulation::NONE,
+        bootable: true,
+        system_type: 0,
+        load_segment: 0,
+        sector_count: 1,
+        load_rba: 0x55,
+        image_size: 0x66,
+        efi,
+    };
+    let aa64_x64 = ArchSet::from_bits(EfiArch::X64.bit() | EfiArch::Aa64.bit());
+    for (efi, b12, b13, b14) in [
+        (EfiLoaders::default(), 0, 0, 0),
+        (
+            EfiLoaders {
+                arches: Some(aa64_x64),
+                signed: None,
+            },
+            0b101,
+            0,
+            1,
+        ),
+        (
+            EfiLoaders {
+                arches: Some(ArchSet::EMPTY),
+                signed: None,
+            },
+            0,
+            0,
+            1,
+        ),
+        (
+            EfiLoaders {
+                arches: Some(aa64_x64),
+                signed: Some(ArchSet::from_bits(EfiArch::X64.bit())),
+            },
+            0b101,
+            0b001,
+            3,
+        ),
+    ] {
+        let mut idx = sample(1);
+        idx.isos[0].boot = vec![entry(efi)];
+        let b = encode(&idx).unwrap();
+        let at = b
+            .windows(4)
+            .position(|w| w == [0x55, 0, 0, 0])
+            .expect("load_rba");
+        let e = at - raw::boot::LOAD_RBA;
+        assert_eq!(
+            &b[e + raw::boot::EFI_ARCHES..e + raw::boot::IMAGE_SIZE],
+            &[b12, b13, b14, 0],
+            "{efi:?}"
+        );
+        assert_eq!(decode(&b).unwrap(), idx);
+    }
 }
 
 #[test]

@@ -123,7 +123,7 @@ pub fn write_gpt<D: BlockDevice>(
         size_of_partition_entry: GPT_ENTRY_SIZE as u32,
         partition_entry_array_crc32: 0,
     };
-    let lba0 = mbr_sector(0, protective_records(geometry.disk_sectors), boot_code);
+    let lba0 = protective_mbr_sector(geometry.disk_sectors, boot_code);
     Gpt::new_unwritten(
         geometry.sector_size,
         header,
@@ -167,6 +167,13 @@ pub fn write_mbr<D: BlockDevice>(
     }
     check_no_overlap(&ranges)?;
     write_lba0(dev, &lba0)
+}
+
+/// LBA 0 of a GPT disk of `disk_sectors` sectors as [`write_gpt`] writes it: `boot_code`,
+/// disk signature 0, one protective 0xEE record over the rest of the disk, 0x55AA. For
+/// rewriting a lost LBA 0 in front of a GPT that survived (`bootshelf update`).
+pub fn protective_mbr_sector(disk_sectors: u64, boot_code: &[u8; BOOT_CODE_BYTES]) -> [u8; 512] {
+    mbr_sector(0, protective_records(disk_sectors), boot_code)
 }
 
 /// An MBR partition record over `range`: 32-bit LBA and size, CHS in the 255 x 63

@@ -9,8 +9,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, ReadAt};
-use bootshelf_index::{BootEntry, PlatformId};
+use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, ReadAt, Region};
+use bootshelf_index::{ArchSet, BootEntry, EfiLoaders, Emulation, PlatformId};
 use exfat::{DirEntry, Volume};
 
 /// What an ISO says about itself.
@@ -148,6 +148,14 @@ pub fn read_iso<R: ReadAt>(r: R) -> Result<IsoFacts, IsoError> {
                 Ok(s) => s.bytes,
                 Err(_) => u64::from(b.sector_count) * 512,
             };
+            let efi = if b.platform == PlatformId::EFI && b.emulation() == Emulation::NONE {
+                EfiLoaders {
+                    arches: efi_arches(iso.reader(), b.load_rba, file_bytes),
+                    signed: None,
+                }
+            } else {
+                EfiLoaders::default()
+            };
             boot.push(BootEntry {
                 platform: b.platform,
                 emulation: b.emulation(),
@@ -157,6 +165,7 @@ pub fn read_iso<R: ReadAt>(r: R) -> Result<IsoFacts, IsoError> {
                 sector_count: b.sector_count,
                 load_rba: b.load_rba,
                 image_size,
+                efi,
             });
         }
     }
@@ -208,6 +217,35 @@ impl fmt::Display for InspectError {
 /// [`read_iso`], then [`judge`].
 pub fn inspect<R: ReadAt>(r: R) -> Result<IsoFacts, InspectError> {
     judge(read_iso(r))
+}
+
+/// The architectures the EFI boot image at 2048-byte sector `load_rba` serves (which
+/// `\EFI\BOOT\BOOT*.EFI` its FAT holds, crates/efi-image), or `None` when its file
+/// system cannot be read (then nothing is assumed: the firmware may still manage). The
+/// image is read up to the end of the ISO, not to the catalog's size, which is often 0 or 1
+/// sector: the FAT's own geometry bounds it, as the firmware's El Torito driver does.
+pub fn efi_arches<R: ReadAt>(r: &mut R, load_rba: u32, file_bytes: u64) -> Option<ArchSet> {
+    let start = u64::from(load_rba) * 2048;
+    let region = Region::new(r, start, file_bytes.checked_sub(start)?).ok()?;
+    efi_image::loaders_of(region).ok()
+}
+
+/// The UEFI architectures an ISO with El Torito entries `boot` serves: the union of what
+/// its bootable EFI entries' images serve, or `None` when it has no bootable EFI entry or
+/// one of them was not read (an index written before architectures were recorded).
+pub fn efi_arches_of(boot: &[BootEntry]) -> Option<ArchSet> {
+    let mut set = ArchSet::EMPTY;
+    let mut any = false;
+    for b in boot
+        .iter()
+        .filter(|b| b.bootable && b.platform == PlatformId::EFI)
+    {
+        any = true;
+        for arch in b.efi.arches?.iter() {
+            set.insert(arch);
+        }
+    }
+    any.then_some(set)
 }
 
 /// Judge what [`read_iso`] returned: not an ISO, broken (truncated, a boot image past the

@@ -15,7 +15,7 @@ use core::fmt;
 
 use blockdev::{BlockDevice, Extent};
 use bootshelf_index::{
-    BootEntry as CatalogEntry, Index, IsoEntry, KernelOptions, PlatformId, Slot,
+    ArchSet, BootEntry as CatalogEntry, EfiArch, Index, IsoEntry, KernelOptions, PlatformId, Slot,
 };
 use exfat::{DirEntry, Volume};
 
@@ -48,6 +48,22 @@ impl Firmware {
             Firmware::Bios => "no BIOS boot entry in this ISO",
         }
     }
+}
+
+/// Why an ISO cannot boot on a UEFI machine of architecture `arch` whose EFI boot image
+/// serves only `served`: "no aarch64 loader (BOOTAA64.EFI) in this ISO; it boots on
+/// x86_64, ia32" (short: the menu's message row is one line).
+pub fn no_loader_message(arch: EfiArch, served: ArchSet) -> String {
+    if served.is_empty() {
+        return format!(
+            "no {arch} loader ({}) in this ISO; its EFI image has no \\EFI\\BOOT\\BOOT*.EFI",
+            arch.file_name()
+        );
+    }
+    format!(
+        "no {arch} loader ({}) in this ISO; it boots on {served}",
+        arch.file_name()
+    )
 }
 
 /// Where an entry came from.
@@ -110,7 +126,13 @@ impl Entry {
             .find(|b| b.bootable && b.platform == fw.platform())
     }
 
-    /// Whether it boots under UEFI.
+    /// The UEFI architectures it serves ([`crate::catalog::efi_arches_of`] of its entries):
+    /// `None` when not known (not read, or no EFI entry).
+    pub fn efi_arches(&self) -> Option<ArchSet> {
+        crate::catalog::efi_arches_of(&self.boot)
+    }
+
+    /// Whether it boots under UEFI (on some architecture).
     pub fn uefi(&self) -> bool {
         self.boot_entry(Firmware::Uefi).is_some()
     }
@@ -142,9 +164,14 @@ impl Entry {
                 format!("cannot read this ISO: {p}")
             });
         }
-        match self.boot_entry(fw) {
-            Some(_) => None,
-            None => Some(String::from(fw.no_entry_message())),
+        if self.boot_entry(fw).is_none() {
+            return Some(String::from(fw.no_entry_message()));
+        }
+        match (fw, EfiArch::NATIVE, self.efi_arches()) {
+            (Firmware::Uefi, Some(arch), Some(served)) if !served.contains(arch) => {
+                Some(no_loader_message(arch, served))
+            }
+            _ => None,
         }
     }
 }
@@ -517,6 +544,66 @@ mod tests {
             e.blocked(Firmware::Uefi).as_deref(),
             Some("no UEFI boot entry in this ISO")
         );
+    }
+
+    /// The UEFI menu (here: of an x86_64 machine, the host's EfiArch::NATIVE) dims an ISO
+    /// whose EFI image has no loader for the machine, says why, and assumes nothing when
+    /// the architectures were not read.
+    #[test]
+    fn uefi_entries_without_a_loader_for_this_machine_are_blocked() {
+        use bootshelf_index::{EfiLoaders, Emulation};
+        let efi = |arches: Option<ArchSet>| CatalogEntry {
+            platform: PlatformId::EFI,
+            emulation: Emulation::NONE,
+            bootable: true,
+            system_type: 0,
+            load_segment: 0,
+            sector_count: 1,
+            load_rba: 30,
+            image_size: 4096,
+            efi: EfiLoaders {
+                arches,
+                signed: None,
+            },
+        };
+        let entry = |boot: Vec<CatalogEntry>| Entry {
+            title: String::new(),
+            path: String::new(),
+            size: 1 << 20,
+            label: String::new(),
+            extents: vec![Extent {
+                start: 0,
+                len: 1 << 20,
+            }],
+            boot,
+            source: Source::Indexed,
+            changed: false,
+            problem: None,
+            options: None,
+            persistence: None,
+        };
+        let aa64 = ArchSet::from_bits(EfiArch::Aa64.bit() | EfiArch::Ia32.bit());
+        let e = entry(vec![efi(Some(aa64))]);
+        assert_eq!(e.efi_arches(), Some(aa64));
+        assert_eq!(
+            e.blocked(Firmware::Uefi).as_deref(),
+            Some("no x86_64 loader (BOOTX64.EFI) in this ISO; it boots on ia32, aarch64")
+        );
+        assert_eq!(
+            e.blocked(Firmware::Bios).as_deref(),
+            Some("no BIOS boot entry in this ISO")
+        );
+        assert_eq!(entry(vec![efi(None)]).blocked(Firmware::Uefi), None);
+        let x64 = ArchSet::from_bits(EfiArch::X64.bit());
+        assert_eq!(entry(vec![efi(Some(x64))]).blocked(Firmware::Uefi), None);
+        // Two EFI entries: the union; one not read makes the whole unknown.
+        let both = entry(vec![efi(Some(aa64)), efi(Some(x64))]);
+        assert_eq!(both.efi_arches(), Some(ArchSet::from_bits(0b111)));
+        assert_eq!(entry(vec![efi(Some(aa64)), efi(None)]).efi_arches(), None);
+        assert!(entry(vec![efi(Some(ArchSet::EMPTY))])
+            .blocked(Firmware::Uefi)
+            .unwrap()
+            .contains("no \\EFI\\BOOT\\BOOT*.EFI"));
     }
 
     /// Found by fuzz target shelf_discover (one patched byte in the index's extent length,

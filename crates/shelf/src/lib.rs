@@ -8,6 +8,7 @@
 //!   also used to find the leftovers of interrupted `add` and `sync --defragment` runs;
 //! * [`catalog`]: the one conversion from an ISO's El Torito catalog to index entries;
 //! * [`discovery`]: index + scan -> the entries, in the order the menu shows them.
+//! * [`names`]: the one rule that turns a name a user typed into one ISO.
 //!
 //! What `bootshelf list` prints and what the loaders' menus draw both come from
 //! [`discovery`], so they cannot disagree.
@@ -18,11 +19,12 @@ extern crate alloc;
 
 pub mod catalog;
 pub mod discovery;
+pub mod names;
 pub mod open;
 pub mod scan;
 pub mod store;
 
-pub use catalog::{read_iso, Broken, IsoError, IsoFacts};
+pub use catalog::{efi_arches_of, read_iso, Broken, IsoError, IsoFacts};
 pub use discovery::{
     consume_boot_next, discover, discover_volume, human_size, Contents, DiscoverError, Discovery,
     Entry, Firmware, Source,

@@ -7,7 +7,7 @@
 //! `g+1`. A kill at any instant leaves the file system as it was or with one more
 //! complete, unindexed file; the index never lists a partial ISO.
 
-use crate::copy::{self, copy_and_hash, hex, Sha256Digest};
+use crate::copy::{self, copy_and_hash, hex, Progress, Sha256Digest, Stage};
 use crate::index_io::{dev_err, fs_err, join, IndexStore, OpError};
 use blockdev::{BlockDevice, Extent, ReadAt};
 use bootshelf_index::IsoEntry;
@@ -41,6 +41,9 @@ pub struct AddOptions {
     /// A second descriptor of the device's file (image or block device): lets the copy
     /// start write-out while it runs (see [`copy::WRITE_BEHIND`]) instead of all at the end.
     pub write_behind: Option<std::sync::Arc<File>>,
+    /// The device's file opened with `O_DIRECT` ([`copy::open_direct`]): the ISO's data is
+    /// written around the page cache, as `dd oflag=direct` does (see [`copy_and_hash`]).
+    pub direct: Option<std::sync::Arc<File>>,
 }
 
 impl Default for AddOptions {
@@ -51,6 +54,7 @@ impl Default for AddOptions {
             verify: Verify::No,
             dest_dir: "/".into(),
             write_behind: None,
+            direct: None,
         }
     }
 }
@@ -146,6 +150,9 @@ pub fn prepare<D: BlockDevice>(
     src: &Path,
     opts: &AddOptions,
 ) -> Result<Prepared, OpError> {
+    if let Some(t) = &opts.title {
+        crate::index_io::check_title(t)?;
+    }
     let file = File::open(src).map_err(|source| OpError::Io {
         what: format!("opening {}", src.display()),
         source,
@@ -244,6 +251,7 @@ pub fn check_space<D: BlockDevice>(vol: &mut Volume<D>, batch: &[Prepared]) -> R
                 needed,
                 largest_free_run: largest,
                 free,
+                batch_needed: total,
             });
         }
     }
@@ -271,13 +279,15 @@ pub fn partial_name(dest: &str) -> String {
     format!("{dest}{}", crate::index_io::PARTIAL_SUFFIX)
 }
 
-/// Copy one prepared ISO onto the stick and index it.
+/// Copy one prepared ISO onto the stick and index it. `progress` hears each stage
+/// ([`Stage::Copy`], [`Stage::Flush`], [`Stage::Verify`] with `--verify`, [`Stage::Index`])
+/// and the bytes done within it.
 pub fn add_prepared<D: BlockDevice + Send>(
     vol: &mut Volume<D>,
     store: &mut IndexStore,
     p: &Prepared,
     opts: &AddOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Added, OpError> {
     let file = File::open(&p.src).map_err(|source| OpError::Io {
         what: format!("opening {}", p.src.display()),
@@ -301,23 +311,27 @@ pub fn add_prepared<D: BlockDevice + Send>(
             }
         }
     }
-    let pending = vol
-        .reserve_contiguous(&target, p.size)
-        .map_err(|source| match source {
-            exfat::Error::NoSpace {
-                needed,
-                largest_free_run,
-            } => OpError::StickFull {
+    let pending = match vol.reserve_contiguous(&target, p.size) {
+        Ok(pending) => pending,
+        Err(exfat::Error::NoSpace {
+            needed,
+            largest_free_run,
+        }) => {
+            return Err(OpError::StickFull {
                 name: p.dest.clone(),
                 needed,
                 largest_free_run,
-                free: largest_free_run,
-            },
-            source => OpError::Fs {
+                free: vol.free_bytes().unwrap_or(largest_free_run),
+                batch_needed: needed,
+            })
+        }
+        Err(source) => {
+            return Err(OpError::Fs {
                 what: format!("reserving {} bytes for {target}", p.size),
                 source,
-            },
-        })?;
+            })
+        }
+    };
     let extent = pending.extent();
     // The reservation is whole clusters, so the last partial sector (zero-padded by the
     // copy) lies inside it.
@@ -328,16 +342,24 @@ pub fn add_prepared<D: BlockDevice + Send>(
     };
     // copy_and_hash flushes the device before it returns.
     let behind = opts.write_behind.as_deref();
-    let digest =
-        copy_and_hash(&file, p.size, vol.device(), dest, behind, progress).map_err(|source| {
-            OpError::Copy {
-                what: format!("copying {} to {target} and flushing it", p.src.display()),
-                source,
-            }
+    let direct = opts.direct.as_deref();
+    let digest = copy_and_hash(&file, p.size, vol.device(), dest, direct, behind, progress)
+        .map_err(|source| OpError::Copy {
+            what: format!("copying {} to {target} and flushing it", p.src.display()),
+            source,
         })?;
 
-    let verified = verify(vol, &opts.verify, extent, p.size, &digest, &p.dest)?;
+    let verified = verify(
+        vol,
+        &opts.verify,
+        extent,
+        p.size,
+        &digest,
+        &p.dest,
+        progress,
+    )?;
 
+    progress(Progress::Stage(Stage::Index, 0));
     let extents = commit_in_place(vol, pending, &target)?;
 
     let mut index = store.index();
@@ -419,12 +441,18 @@ fn verify<D: BlockDevice + Send>(
     size: u64,
     expected: &Sha256Digest,
     dest: &str,
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<bool, OpError> {
     let what = || format!("reading back {dest}");
+    if *how == Verify::No {
+        return Ok(false);
+    }
+    progress(Progress::Stage(Stage::Verify, size));
+    let bytes = &mut |n| progress(Progress::Bytes(n));
     let found = match how {
         Verify::No => return Ok(false),
-        Verify::Device => copy::hash_on_device(vol.device(), &[extent], size, &mut |_| {}),
-        Verify::Uncached(path) => copy::hash_uncached(path, extent.start, size, &mut |_| {}),
+        Verify::Device => copy::hash_on_device(vol.device(), &[extent], size, bytes),
+        Verify::Uncached(path) => copy::hash_uncached(path, extent.start, size, bytes),
     }
     .map_err(|source| OpError::Copy {
         what: what(),

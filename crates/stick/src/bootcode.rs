@@ -1,5 +1,6 @@
 //! The boot code `install` and `update` write: the MBR's 440 bytes of code, BIOS stage 2
-//! (in the BIOS boot area below 1 MiB) and the UEFI loader (`\EFI\BOOT\BOOTX64.EFI`).
+//! (in the BIOS boot area below 1 MiB) and the UEFI loaders (`\EFI\BOOT\BOOTX64.EFI`,
+//! `BOOTAA64.EFI`, `BOOTIA32.EFI`: one per architecture, docs/uefi.md "Architectures").
 //! The `bootshelf` binary installs the real loaders (crates/loaders); [`BootCode::placeholder`]
 //! serves where none is built (this crate's own tests): an MBR that says so on screen.
 
@@ -23,10 +24,16 @@ pub struct BootCode<'a> {
     pub mbr: &'a [u8],
     /// BIOS stage 2, written from the first sector of [`Layout::bios_boot`].
     pub stage2: &'a [u8],
-    /// The UEFI loader, `\EFI\BOOT\BOOTX64.EFI`; empty means none (the ESP then holds only
-    /// `\BOOTSHELF.TXT` saying so).
-    pub efi: &'a [u8],
+    /// The UEFI loaders: (file name in `\EFI\BOOT\`, image), one per architecture
+    /// (`BOOTX64.EFI`, `BOOTAA64.EFI`, `BOOTIA32.EFI`). An empty image or an empty list
+    /// means none (the ESP then holds only `\BOOTSHELF.TXT` saying so).
+    pub efi: &'a [(&'a str, &'a [u8])],
 }
+
+/// The share of the ESP the UEFI loaders may take: at most half of it, so that `update`
+/// can always write a new loader beside the old one before swapping (docs/uefi.md,
+/// "Architectures").
+pub const EFI_MAX_SHARE_OF_ESP: u64 = 2;
 
 /// Placeholder MBR code, hand-assembled 16-bit x86 (loaded at 0000:7C00):
 ///
@@ -109,7 +116,30 @@ impl BootCode<'_> {
                 max: layout.stage2_capacity(),
             });
         }
+        let efi_bytes: u64 = self.efi.iter().map(|(_, image)| image.len() as u64).sum();
+        let efi_max = layout.esp.byte_len(layout.sector_size) / EFI_MAX_SHARE_OF_ESP;
+        if efi_bytes > efi_max {
+            return Err(Error::BootCodeTooLarge {
+                what: "the UEFI loaders together",
+                len: usize::try_from(efi_bytes).unwrap_or(usize::MAX),
+                max: efi_max,
+            });
+        }
         Ok(())
+    }
+
+    /// Whether there is no UEFI loader to install.
+    pub fn has_no_efi(&self) -> bool {
+        self.efi.iter().all(|(_, image)| image.is_empty())
+    }
+
+    /// The ESP files of the UEFI loaders: (`EFI/BOOT/<name>`, image); an empty image
+    /// stays in the list (the ESP writers then remove that file).
+    pub fn efi_files(&self) -> Vec<(String, &[u8])> {
+        self.efi
+            .iter()
+            .map(|(name, image)| (format!("{}/{name}", crate::esp::LOADER_DIR), *image))
+            .collect()
     }
 
     /// The MBR code to write for `layout`. A full-size (440-byte) MBR is bootshelf's BIOS
@@ -119,6 +149,12 @@ impl BootCode<'_> {
     /// [`MBR_SECTOR_SHIFT`] (u8, log2 of the sector size). Shorter code (the placeholder)
     /// is written as it is.
     pub fn mbr_for(&self, layout: &Layout) -> Result<Vec<u8>> {
+        self.mbr_loading(layout, layout.bios_boot.first_lba())
+    }
+
+    /// [`BootCode::mbr_for`] with stage 2 at `stage2_lba` (one of
+    /// [`Layout::stage2_slots`]).
+    pub fn mbr_loading(&self, layout: &Layout, stage2_lba: u64) -> Result<Vec<u8>> {
         let mut code = self.mbr.to_vec();
         if code.len() == MBR_CODE_MAX {
             let ss = u64::from(layout.sector_size);
@@ -128,13 +164,30 @@ impl BootCode<'_> {
                 len: self.stage2.len(),
                 max: u64::from(u16::MAX) * ss,
             })?;
-            code[MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8]
-                .copy_from_slice(&layout.bios_boot.first_lba().to_le_bytes());
+            code[MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8].copy_from_slice(&stage2_lba.to_le_bytes());
             code[MBR_STAGE2_SECTORS..MBR_STAGE2_SECTORS + 2]
                 .copy_from_slice(&sectors.to_le_bytes());
             code[MBR_SECTOR_SHIFT] = layout.sector_size.trailing_zeros() as u8;
         }
         Ok(code)
+    }
+
+    /// The stage 2 slot (first LBA, one of [`Layout::stage2_slots`]) that the MBR code in
+    /// `lba0` loads from: `None` unless this is a full-size MBR (bootshelf's BIOS loader)
+    /// and `lba0` holds a full-size MBR whose patched sector size is the disk's and whose
+    /// stage 2 LBA is a slot.
+    pub fn loaded_slot(&self, layout: &Layout, lba0: &[u8]) -> Option<u64> {
+        if self.mbr.len() != MBR_CODE_MAX {
+            return None;
+        }
+        let lba = u64::from_le_bytes(
+            lba0.get(MBR_STAGE2_LBA..MBR_STAGE2_LBA + 8)?
+                .try_into()
+                .ok()?,
+        );
+        let shift = *lba0.get(MBR_SECTOR_SHIFT)?;
+        (shift == layout.sector_size.trailing_zeros() as u8 && layout.stage2_slots().contains(&lba))
+            .then_some(lba)
     }
 
     /// Whether this is the placeholder set (so `\BOOTSHELF.TXT` can say so).

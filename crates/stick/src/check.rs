@@ -22,10 +22,14 @@
 //!   link says ([`persistence_present`]), every file in the persistence folder is linked
 //!   ([`persistence_orphans`]), and the persistence window, when set, covers exactly one
 //!   linked file ([`persistence_window_matches`]).
+//! * the boot code, by [`crate::boot_check`] (the CLI appends its findings): repairable
+//!   damage to the partition table, the MBR boot code, BIOS stage 2, the ESP's file
+//!   system and the UEFI loader on it, against the boot code this bootshelf carries.
 
 use crate::copy::{hash_on_device, hex};
+use crate::esp::EspIssue;
 use crate::index_io::{find_iso_files, find_partial_files, IndexStore, OpError};
-use crate::layout::{Layout, SectorRange};
+use crate::layout::{Layout, SectorRange, TableDamage};
 use blockdev::{BlockDevice, Extent};
 use bootshelf_index::{DecodeError, Index, IsoEntry, Selection, Slot, SlotError};
 use exfat::{DirEntry, Volume};
@@ -68,6 +72,45 @@ impl Setting {
         match self {
             Setting::Default => "default",
             Setting::BootNext => "boot-next",
+        }
+    }
+}
+
+/// A piece of boot code `install` writes and `update` rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootPiece {
+    /// Bytes 0..440 of LBA 0.
+    MbrCode,
+    /// BIOS stage 2, from the first sector of the BIOS boot area.
+    Stage2,
+    /// `\EFI\BOOT\BOOTX64.EFI` (or the loader of another architecture) on the ESP.
+    UefiLoader(efi_image::EfiArch),
+}
+
+impl BootPiece {
+    /// Its name in messages: `MBR boot code`, `BIOS stage 2`, `\EFI\BOOT\BOOTX64.EFI`
+    /// (`BOOTIA32.EFI`, `BOOTAA64.EFI`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BootPiece::MbrCode => "MBR boot code",
+            BootPiece::Stage2 => "BIOS stage 2",
+            BootPiece::UefiLoader(arch) => arch.boot_path(),
+        }
+    }
+
+    /// What breaks when it is broken.
+    fn consequence(self) -> &'static str {
+        match self {
+            BootPiece::MbrCode | BootPiece::Stage2 => "the stick does not boot on BIOS",
+            BootPiece::UefiLoader(efi_image::EfiArch::X64) => {
+                "the stick does not boot on x86_64 UEFI"
+            }
+            BootPiece::UefiLoader(efi_image::EfiArch::Ia32) => {
+                "the stick does not boot on 32-bit (ia32) UEFI"
+            }
+            BootPiece::UefiLoader(efi_image::EfiArch::Aa64) => {
+                "the stick does not boot on ARM64 UEFI"
+            }
         }
     }
 }
@@ -259,6 +302,43 @@ pub enum Finding {
         /// Sector just past the end.
         end_lba: u64,
     },
+    /// The partition table is damaged in a way `update` repairs (problem).
+    TableDamaged {
+        /// What is wrong.
+        damage: TableDamage,
+    },
+    /// A piece of boot code is all zero (problem).
+    BootCodeZeroed {
+        /// Which.
+        piece: BootPiece,
+    },
+    /// A piece of boot code cannot work: missing, no signature, pointing elsewhere
+    /// (problem).
+    BootCodeBroken {
+        /// Which.
+        piece: BootPiece,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A piece of boot code differs from the one this bootshelf carries but looks like
+    /// boot code (another version's, or changed) (warning).
+    BootCodeDiffers {
+        /// Which.
+        piece: BootPiece,
+    },
+    /// The ESP is not a FAT file system bootshelf can read (problem).
+    EspUnreadable {
+        /// Why, with offsets.
+        reason: String,
+    },
+    /// The ESP's file system check found something: a leftover of an interrupted update
+    /// (warning) or damage (problem).
+    Esp {
+        /// What.
+        issue: EspIssue,
+    },
+    /// The boot code is exactly what this bootshelf carries (note).
+    BootCodeCurrent,
 }
 
 impl Finding {
@@ -280,6 +360,14 @@ impl Finding {
             | WindowStale { .. }
             | PersistenceOrphan { .. }
             | PersistenceWindowStale { .. } => Severity::Warning,
+            Esp { issue } if issue.is_benign() => Severity::Warning,
+            BootCodeCurrent => Severity::Note,
+            BootCodeDiffers { .. } => Severity::Warning,
+            TableDamaged { .. }
+            | BootCodeZeroed { .. }
+            | BootCodeBroken { .. }
+            | EspUnreadable { .. }
+            | Esp { .. } => Severity::Problem,
             NoValidIndex
             | IsoGone { .. }
             | IsoLookupFailed { .. }
@@ -325,6 +413,12 @@ impl Finding {
             SettingNotIndexed { setting, .. } => setting.name(),
             WindowCovers { .. } | WindowStale { .. } => "ISO window",
             PersistenceWindowCovers { .. } | PersistenceWindowStale { .. } => "persistence window",
+            TableDamaged { .. } => "partition table",
+            BootCodeZeroed { piece } | BootCodeBroken { piece, .. } | BootCodeDiffers { piece } => {
+                piece.name()
+            }
+            EspUnreadable { .. } | Esp { .. } => "ESP",
+            BootCodeCurrent => "boot code",
         }
     }
 
@@ -359,6 +453,18 @@ impl Finding {
             PersistenceOrphan { .. } => "persistence_orphan",
             PersistenceWindowCovers { .. } => "persistence_window_covers",
             PersistenceWindowStale { .. } => "persistence_window_stale",
+            TableDamaged { damage } => match damage {
+                TableDamage::Lba0Lost { .. } => "lba0_lost",
+                TableDamage::GptCopyInvalid { .. } => "gpt_copy_invalid",
+                TableDamage::GptCopiesDiffer => "gpt_copies_differ",
+                TableDamage::GptLost { .. } => "gpt_lost",
+            },
+            BootCodeZeroed { .. } => "boot_code_zeroed",
+            BootCodeBroken { .. } => "boot_code_broken",
+            BootCodeDiffers { .. } => "boot_code_differs",
+            EspUnreadable { .. } => "esp_unreadable",
+            Esp { issue } => issue.kind(),
+            BootCodeCurrent => "boot_code_current",
         }
     }
 }
@@ -464,6 +570,37 @@ impl fmt::Display for Finding {
                 f,
                 "covers sectors {first_lba}..{end_lba} which match no persistence file (stale; \
                  the next boot or writing command clears it)"
+            ),
+            TableDamaged { damage } => write!(
+                f,
+                "{damage}; `bootshelf update` rewrites it (the ISOs are kept)"
+            ),
+            BootCodeZeroed { piece } => write!(
+                f,
+                "zeroed: {}; `bootshelf update` rewrites it",
+                piece.consequence()
+            ),
+            BootCodeBroken { piece, reason } => write!(
+                f,
+                "{reason}: {}; `bootshelf update` rewrites it",
+                piece.consequence()
+            ),
+            BootCodeDiffers { .. } => write!(
+                f,
+                "differs from the one this bootshelf ({}) carries (another version's, or \
+                 changed); `bootshelf update` writes this one",
+                env!("CARGO_PKG_VERSION")
+            ),
+            EspUnreadable { reason } => write!(
+                f,
+                "{reason}: the stick does not boot on UEFI; `bootshelf update` rebuilds the ESP"
+            ),
+            Esp { issue } if issue.is_benign() => write!(f, "{issue}"),
+            Esp { issue } => write!(f, "{issue}; `bootshelf update` rebuilds the ESP"),
+            BootCodeCurrent => write!(
+                f,
+                "MBR boot code, BIOS stage 2 and UEFI loader are the ones this bootshelf ({}) carries",
+                env!("CARGO_PKG_VERSION")
             ),
         }
     }
@@ -1082,6 +1219,7 @@ mod tests {
             sector_count: 4,
             load_rba,
             image_size,
+            efi: Default::default(),
         };
         // Sector 3 of an 8192-byte file ends at byte 8192: inside; sector 3 + 1 byte: not.
         e.boot = vec![boot(3, 2048), boot(3, 2049), boot(u32::MAX, u64::MAX)];

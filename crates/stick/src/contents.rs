@@ -4,7 +4,7 @@
 //! a partition table with its partitions (ptable's description), else "N bytes of data".
 //! Reads only; `None` when there is nothing to lose (an empty or all-zero image file).
 
-use crate::layout::{detect_image_sector_size, read_layout, Error, Result};
+use crate::layout::{detect_image_sector_size, read_layout_for_repair, Error, Result};
 use blockdev::{BlockDevice, BlockReader, FileDevice};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -93,8 +93,16 @@ pub fn describe(dev: &mut FileDevice, path: &Path, whole_file: bool) -> Result<O
 
 /// "a bootshelf stick with 2 ISOs: "a.iso" (label "A"), ..." when `dev` holds one.
 fn describe_stick(dev: &mut FileDevice, path: &Path) -> Option<String> {
-    let layout = read_layout(dev, path).ok()?;
-    let what = format!("a bootshelf stick ({})", layout.scheme);
+    let (layout, damage) = read_layout_for_repair(dev, path).ok()?;
+    let what = if damage.is_empty() {
+        format!("a bootshelf stick ({})", layout.scheme)
+    } else {
+        // Still a stick with ISOs: say so, and that `update` repairs it without erasing.
+        format!(
+            "a bootshelf stick ({}) whose partition table `bootshelf update` can repair",
+            layout.scheme
+        )
+    };
     let data = layout.data;
     let mut vol = match exfat::Volume::open(&mut *dev, data.first_lba(), data.sectors()) {
         Ok(v) => v,

@@ -12,6 +12,11 @@
 //!                        +-> write-behind thread (fdatasync every 64 MiB, optional)
 //! ```
 //!
+//! The write-behind thread also keeps the copy honest on slow devices: the copy waits
+//! while more than two [`WRITE_BEHIND`] windows are not yet written out, so a USB stick
+//! is not given gigabytes of page cache to absorb at memory speed (a progress bar at
+//! 100% followed by minutes of "flushing"); the progress of the copy is the device's.
+//!
 //! Each buffer is read and written by the caller's thread, as `dd` does, and handed to
 //! the hasher at the same time; it returns to the pool when both are done with it, so
 //! the hasher may lag by up to [`BUFFERS`] buffers. Few thread hand-offs matter: on a
@@ -120,15 +125,9 @@ impl fmt::Display for CopyError {
     }
 }
 
-impl std::error::Error for CopyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CopyError::Read { source, .. } => Some(source),
-            CopyError::Device(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// The messages above include their cause's text, so no `source()` is reported (it
+/// would be printed twice by whoever walks the chain).
+impl std::error::Error for CopyError {}
 
 /// A filled buffer on its way through the pipeline: its first `len` bytes are data.
 struct Chunk {
@@ -140,27 +139,68 @@ fn round_up(v: u64, to: u64) -> u64 {
     v.div_ceil(to) * to
 }
 
+/// The stages of a copy onto a stick, in the order `add` goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the source and writing it to the device (with SHA-256 alongside).
+    Copy,
+    /// Waiting for the device to make the written data durable (no byte count).
+    Flush,
+    /// Reading the copy back from the device and hashing it.
+    Verify,
+    /// Writing the directory entry and the index (a few sectors).
+    Index,
+}
+
+impl Stage {
+    /// The stage's name as progress displays show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Copy => "copy",
+            Stage::Flush => "flush",
+            Stage::Verify => "verify",
+            Stage::Index => "index",
+        }
+    }
+}
+
+/// What a copy reports while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A stage starts; it goes through this many bytes (0 for [`Stage::Flush`] and
+    /// [`Stage::Index`], whose length is not known in bytes).
+    Stage(Stage, u64),
+    /// This many more bytes of the current stage are done.
+    Bytes(u64),
+}
+
 /// How far ahead of the durable state the writer may run before the write-behind thread
 /// asks the kernel to write out (`fdatasync` on a second descriptor of the device).
 pub const WRITE_BEHIND: u64 = 64 << 20;
 
 /// Copy `size` bytes of `src` to the device at `dest` (a device byte extent, sector
 /// aligned, at least `size` rounded up to a sector), flush the device, and return the
-/// SHA-256 of those bytes. The last partial sector is padded with zeros. `progress` is
-/// called with the number of bytes written after each buffer.
+/// SHA-256 of those bytes. The last partial sector is padded with zeros. `progress` hears
+/// [`Stage::Copy`], the bytes written after each buffer, then [`Stage::Flush`].
 ///
 /// The reader hands each buffer to the hasher and to the writer at once, so hashing and
 /// writing overlap fully and the final flush overlaps the end of the hashing. With
-/// `write_behind` (another descriptor of the device's file), a helper thread starts
-/// write-out every [`WRITE_BEHIND`] bytes, so the final flush has little left to do,
-/// where `dd conv=fsync` writes everything out at the end.
+/// `direct` (the device's file opened with `O_DIRECT`, see [`open_direct`]) the data is
+/// written around the page cache as `dd oflag=direct` does: each write returns when the
+/// device has it, so the copy runs at the device's pace with nothing left to write out
+/// at the end; a write the kernel refuses for its alignment (`EINVAL`: a file system
+/// wanting larger blocks, the last partial block) goes through `dev` instead, and so do
+/// the rest. With `write_behind` (another descriptor of the device's file), a helper
+/// thread starts write-out of what went through the page cache every [`WRITE_BEHIND`]
+/// bytes, so the final flush has little left to do.
 pub fn copy_and_hash<D: BlockDevice>(
     src: &File,
     size: u64,
     dev: &mut D,
     dest: Extent,
+    direct: Option<&File>,
     write_behind: Option<&File>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Sha256Digest, CopyError> {
     let ss = u64::from(dev.sector_size());
     if ss == 0 || !dest.start.is_multiple_of(ss) || dest.len < round_up(size, ss) {
@@ -192,13 +232,18 @@ pub fn copy_and_hash<D: BlockDevice>(
         } else {
             drop(behind_rx);
         }
+        progress(Progress::Stage(Stage::Copy, size));
         let copied = copy_stage(
-            src, size, dev, dest.start, ss, &free_rx, &free_tx, hash_tx, behind_tx, progress,
+            src, size, dev, direct, dest.start, ss, &free_rx, &free_tx, hash_tx, behind_tx,
+            progress,
         );
         // The copy is done (the hasher's channel is closed): make the data durable while
         // the hasher finishes its last buffers.
         let flushed = match &copied {
-            Ok(()) => dev.flush().map_err(CopyError::Device),
+            Ok(()) => {
+                progress(Progress::Stage(Stage::Flush, 0));
+                dev.flush().map_err(CopyError::Device)
+            }
             Err(_) => Ok(()),
         };
         let digest = hasher
@@ -208,6 +253,18 @@ pub fn copy_and_hash<D: BlockDevice>(
         flushed?;
         digest.ok_or(CopyError::Pipeline("hasher stopped early"))
     })
+}
+
+/// The disk or image at `path` opened for writing around the page cache (`O_DIRECT`), for
+/// [`copy_and_hash`]; `None` where the file system does not allow it (tmpfs). Opened
+/// without `O_EXCL`: the caller holds the device exclusively through its own descriptor.
+pub fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::libc::O_DIRECT)
+        .open(path)
+        .ok()
 }
 
 /// Give a buffer back to the pool once its last user is done with it.
@@ -225,15 +282,17 @@ fn copy_stage<D: BlockDevice>(
     src: &File,
     size: u64,
     dev: &mut D,
+    mut direct: Option<&File>,
     base: u64,
     ss: u64,
     free_rx: &Receiver<AlignedBuf>,
     free_tx: &SyncSender<AlignedBuf>,
     to_hash: SyncSender<Arc<Chunk>>,
     behind: SyncSender<()>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<(), CopyError> {
     let mut off = 0u64;
+    // Bytes written through the page cache since the last write-out hint.
     let mut since_hint = 0u64;
     while off < size {
         let mut buf = free_rx
@@ -261,17 +320,38 @@ fn copy_stage<D: BlockDevice>(
             .as_slice()
             .get(..padded)
             .ok_or(CopyError::Pipeline("buffer too small"))?;
-        dev.write_sectors((base + off) / ss, data)
-            .map_err(CopyError::Device)?;
+        let at = base + off;
+        let wrote_direct = match direct {
+            Some(f) => match f.write_all_at(data, at) {
+                Ok(()) => true,
+                Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {
+                    direct = None;
+                    false
+                }
+                Err(e) => {
+                    return Err(CopyError::Device(IoError::Device {
+                        code: e.raw_os_error().unwrap_or(-1) as u32 as u64,
+                        offset: at,
+                    }))
+                }
+            },
+            None => false,
+        };
+        if !wrote_direct {
+            dev.write_sectors(at / ss, data)
+                .map_err(CopyError::Device)?;
+            since_hint += len as u64;
+        }
         release(c, free_tx);
         off += len as u64;
-        since_hint += len as u64;
         if since_hint >= WRITE_BEHIND {
-            // A write-out already under way covers this too: never wait for it.
-            let _ = behind.try_send(());
+            // One write-out may run and one wait queued: beyond that the copy waits for
+            // the device (at most about three windows are dirty). Without a write-behind
+            // thread the channel is closed and this returns at once.
+            let _ = behind.send(());
             since_hint = 0;
         }
-        progress(len as u64);
+        progress(Progress::Bytes(len as u64));
     }
     Ok(())
 }
@@ -512,8 +592,12 @@ mod tests {
                 len: round_up(len as u64, u64::from(ss)),
             };
             let mut seen = 0;
-            let digest =
-                copy_and_hash(&f, len as u64, &mut dev, dest, None, &mut |n| seen += n).unwrap();
+            let digest = copy_and_hash(&f, len as u64, &mut dev, dest, None, None, &mut |p| {
+                if let Progress::Bytes(n) = p {
+                    seen += n
+                }
+            })
+            .unwrap();
             let want: Sha256Digest = Sha256::digest(&data).into();
             assert_eq!(digest, want);
             assert_eq!(seen, len as u64);
@@ -560,14 +644,14 @@ mod tests {
             len: 512,
         };
         assert!(matches!(
-            copy_and_hash(&f, 1000, &mut dev, small, None, &mut |_| {}),
+            copy_and_hash(&f, 1000, &mut dev, small, None, None, &mut |_| {}),
             Err(CopyError::BadDestination { .. })
         ));
         let odd = Extent {
             start: 100,
             len: 1024,
         };
-        assert!(copy_and_hash(&f, 1000, &mut dev, odd, None, &mut |_| {}).is_err());
+        assert!(copy_and_hash(&f, 1000, &mut dev, odd, None, None, &mut |_| {}).is_err());
         let _ = std::fs::remove_file(p);
     }
 
@@ -580,10 +664,51 @@ mod tests {
             len: 4096,
         };
         assert!(matches!(
-            copy_and_hash(&f, 3000, &mut dev, dest, None, &mut |_| {}),
+            copy_and_hash(&f, 3000, &mut dev, dest, None, None, &mut |_| {}),
             Err(CopyError::Read { offset: 0, .. })
         ));
         let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn direct_writes_land_where_buffered_ones_would() {
+        // An image file on the disk the tests run on; the last partial block (512 bytes
+        // past a 4 KiB boundary) may be refused by O_DIRECT and goes through `dev`.
+        let len = BUF_SIZE + 4096 * 3 + 1000;
+        let data = pattern(len);
+        let (src_path, src) = temp_file(&data);
+        let img = std::env::temp_dir().join(format!("bootshelf-direct-{}", std::process::id()));
+        let size = (BUF_SIZE * 2) as u64;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&img)
+            .unwrap();
+        f.set_len(size).unwrap();
+        let mut dev = blockdev::FileDevice::new(f, 512, size);
+        let direct = open_direct(&img);
+        let dest = Extent {
+            start: 1 << 20,
+            len: round_up(len as u64, 512),
+        };
+        let digest = copy_and_hash(
+            &src,
+            len as u64,
+            &mut dev,
+            dest,
+            direct.as_ref(),
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(&data)));
+        let back = std::fs::read(&img).unwrap();
+        assert_eq!(&back[1 << 20..(1 << 20) + len], &data[..]);
+        assert!(back[(1 << 20) + len..].iter().all(|&b| b == 0));
+        let _ = std::fs::remove_file(img);
+        let _ = std::fs::remove_file(src_path);
     }
 
     #[test]

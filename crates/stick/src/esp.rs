@@ -1,5 +1,5 @@
-//! The EFI System Partition: a small FAT file system built with `fatfs`, holding
-//! `\EFI\BOOT\BOOTX64.EFI` and `\BOOTSHELF.TXT`.
+//! The EFI System Partition: a small FAT file system built with `fatfs`, holding the UEFI
+//! loaders `\EFI\BOOT\BOOTX64.EFI`, `BOOTAA64.EFI`, `BOOTIA32.EFI` and `\BOOTSHELF.TXT`.
 //!
 //! Two things `fatfs` 0.3.6 does not do for us live here:
 //!
@@ -23,7 +23,10 @@ use blockdev::BlockDevice;
 use std::collections::BTreeSet;
 use std::io::{Cursor, Read, Write};
 
-/// Path of the UEFI loader.
+/// Directory of the UEFI loaders (the removable-media boot path, UEFI spec 3.5.1.1).
+pub const LOADER_DIR: &str = "EFI/BOOT";
+/// Path of the x86_64 UEFI loader (the others are `BOOTAA64.EFI` and `BOOTIA32.EFI` beside
+/// it, see [`crate::BootCode::efi_files`]).
 pub const LOADER_PATH: &str = "EFI/BOOT/BOOTX64.EFI";
 /// Path of the text file saying what wrote the ESP.
 pub const INFO_PATH: &str = "BOOTSHELF.TXT";
@@ -333,6 +336,284 @@ fn collect_garbage(img: &mut [u8]) -> Result<()> {
         img.copy_within(first..first + fat_bytes, at);
     }
     Ok(())
+}
+
+/// What [`fsck`] finds wrong in an ESP whose FAT it can read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EspIssue {
+    /// FAT copy `copy` (counted from 0) differs from FAT 0: what an update killed
+    /// between the copies leaves. Benign: the next `update` copies FAT 0 over it.
+    FatCopiesDiffer {
+        /// The copy that differs.
+        copy: u64,
+    },
+    /// Allocated clusters that no directory entry reaches (a killed update). Benign: the
+    /// next `update` frees them.
+    LostClusters {
+        /// How many.
+        clusters: u64,
+    },
+    /// The temporary of a killed update. Benign: the next `update` removes it.
+    LeftoverTemp {
+        /// Its path in the ESP.
+        path: String,
+    },
+    /// A cluster chain starts outside the volume, runs into a free or reserved cluster, or
+    /// points past the volume.
+    BadChain {
+        /// The file or directory.
+        path: String,
+        /// The cluster where the chain breaks.
+        cluster: u64,
+        /// What the FAT (or the directory entry, for the first cluster) says comes next.
+        next: u64,
+    },
+    /// A cluster already belongs to another file or directory (or the chain loops).
+    CrossLinked {
+        /// The file or directory whose chain reaches it second.
+        path: String,
+        /// The shared cluster.
+        cluster: u64,
+    },
+    /// A file's size does not match the length of its cluster chain.
+    SizeMismatch {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Clusters in its chain.
+        clusters: u64,
+        /// Clusters the size needs.
+        needed: u64,
+    },
+    /// A directory bootshelf makes (`EFI`, `EFI/BOOT`) is missing.
+    MissingDirectory {
+        /// Its path.
+        path: String,
+    },
+}
+
+impl EspIssue {
+    /// Whether it is what a killed `update` leaves, which the next `update` clears in
+    /// place ([`update_in_place`]); anything else makes `update` rebuild the ESP.
+    pub fn is_benign(&self) -> bool {
+        matches!(
+            self,
+            EspIssue::FatCopiesDiffer { .. }
+                | EspIssue::LostClusters { .. }
+                | EspIssue::LeftoverTemp { .. }
+        )
+    }
+
+    /// A stable name for scripts (`bootshelf check --json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EspIssue::FatCopiesDiffer { .. } => "esp_fat_copies_differ",
+            EspIssue::LostClusters { .. } => "esp_lost_clusters",
+            EspIssue::LeftoverTemp { .. } => "esp_leftover_temp",
+            EspIssue::BadChain { .. } => "esp_bad_chain",
+            EspIssue::CrossLinked { .. } => "esp_cross_linked",
+            EspIssue::SizeMismatch { .. } => "esp_size_mismatch",
+            EspIssue::MissingDirectory { .. } => "esp_missing_directory",
+        }
+    }
+}
+
+impl std::fmt::Display for EspIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EspIssue::FatCopiesDiffer { copy } => write!(
+                f,
+                "FAT copy {copy} differs from FAT 0 (an interrupted update; `bootshelf update` \
+                 copies FAT 0 over it)"
+            ),
+            EspIssue::LostClusters { clusters } => write!(
+                f,
+                "{clusters} allocated cluster(s) belong to no file (an interrupted update; \
+                 `bootshelf update` frees them)"
+            ),
+            EspIssue::LeftoverTemp { path } => write!(
+                f,
+                "{path} is left from an interrupted update (`bootshelf update` removes it)"
+            ),
+            EspIssue::BadChain {
+                path,
+                cluster,
+                next,
+            } => write!(
+                f,
+                "{path}: its cluster chain breaks at cluster {cluster} (next {next:#x})"
+            ),
+            EspIssue::CrossLinked { path, cluster } => write!(
+                f,
+                "{path}: cluster {cluster} also belongs to another file (cross-linked) or its \
+                 chain loops"
+            ),
+            EspIssue::SizeMismatch {
+                path,
+                size,
+                clusters,
+                needed,
+            } => write!(
+                f,
+                "{path}: size {size} bytes needs {needed} cluster(s), its chain has {clusters}"
+            ),
+            EspIssue::MissingDirectory { path } => write!(f, "directory {path} is missing"),
+        }
+    }
+}
+
+/// A file system check of an ESP image, reading the FAT as `fsck.fat -n` would (our own
+/// reading, no repair): the boot sector (`Err(BadEsp)` when it is not a FAT we can
+/// read), FAT copies equal, every chain inside the volume and ending properly, no
+/// cluster shared, sizes matching chains, no lost clusters, bootshelf's directories
+/// there, no leftover temporary. FAT12 (never made by `install`, whose ESP is 32 MiB) is
+/// checked only as far as its boot sector.
+pub fn fsck(img: &[u8]) -> Result<Vec<EspIssue>> {
+    let g = Geometry::parse(img)?;
+    let bits = fat_bits(&g);
+    let mut issues = Vec::new();
+    if bits == 12 {
+        return Ok(issues);
+    }
+    let fat_bytes = (g.fat_sectors * g.bytes_per_sector) as usize;
+    let first = (g.reserved * g.bytes_per_sector) as usize;
+    let fat0 = img.get(first..first + fat_bytes);
+    for copy in 1..g.num_fats {
+        let at = first + copy as usize * fat_bytes;
+        if img.get(at..at + fat_bytes) != fat0 {
+            issues.push(EspIssue::FatCopiesDiffer { copy });
+        }
+    }
+    let bad_mark = if bits == 16 { 0xFFF7 } else { 0x0FFF_FFF7 };
+    let end = g.clusters + 2;
+    let mut reach = vec![false; end as usize];
+    // Follow a chain from `first`, marking it; returns its clusters and what broke it.
+    let mut chain = |path: &str, first: u64, issues: &mut Vec<EspIssue>| -> Vec<u64> {
+        let mut out = Vec::new();
+        if !(2..end).contains(&first) {
+            issues.push(EspIssue::BadChain {
+                path: path.to_owned(),
+                cluster: 0,
+                next: first,
+            });
+            return out;
+        }
+        let mut c = first;
+        loop {
+            if reach[c as usize] {
+                issues.push(EspIssue::CrossLinked {
+                    path: path.to_owned(),
+                    cluster: c,
+                });
+                break;
+            }
+            reach[c as usize] = true;
+            out.push(c);
+            let next = fat_get(img, &g, 0, c);
+            // Above the bad-cluster mark (0xFFF7 / 0x0FFFFFF7): end of chain.
+            if next > bad_mark {
+                break;
+            }
+            if next < 2 || next >= end {
+                issues.push(EspIssue::BadChain {
+                    path: path.to_owned(),
+                    cluster: c,
+                    next,
+                });
+                break;
+            }
+            c = next;
+        }
+        out
+    };
+    let read_dir = |clusters: &[u64]| -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        for &c in clusters {
+            v.extend_from_slice(
+                img.get(g.cluster_range(c)?)
+                    .ok_or(Error::Internal("cluster range"))?,
+            );
+        }
+        Ok(v)
+    };
+    let mut dirs: Vec<(String, Vec<u8>)> = Vec::new();
+    match g.root_cluster {
+        None => {
+            let r = g.dir_range(None)?;
+            dirs.push((
+                String::new(),
+                img.get(r).ok_or(Error::Internal("root range"))?.to_vec(),
+            ));
+        }
+        Some(rc) => {
+            let cl = chain("/", rc, &mut issues);
+            dirs.push((String::new(), read_dir(&cl)?));
+        }
+    }
+    let cluster_bytes = g.cluster_bytes();
+    while let Some((dir_path, dir)) = dirs.pop() {
+        for e in dir.chunks_exact(32) {
+            if e[0] == 0 {
+                break;
+            }
+            let attr = e[raw::DIR_ATTR];
+            if e[0] == 0xE5 || attr == raw::ATTR_LFN || attr & 0x08 != 0 || e[0] == b'.' {
+                continue;
+            }
+            let path = format!("{dir_path}/{}", short_name_text(e));
+            let first_cluster = entry_cluster(e);
+            if attr & raw::ATTR_DIR != 0 {
+                let cl = chain(&path, first_cluster, &mut issues);
+                dirs.push((path, read_dir(&cl)?));
+                continue;
+            }
+            let size = le32(e, raw::DIR_SIZE);
+            let needed = size.div_ceil(cluster_bytes);
+            let clusters = if first_cluster == 0 {
+                0
+            } else {
+                chain(&path, first_cluster, &mut issues).len() as u64
+            };
+            if clusters != needed {
+                issues.push(EspIssue::SizeMismatch {
+                    path: path.clone(),
+                    size,
+                    clusters,
+                    needed,
+                });
+            }
+            if short_name_text(e) == TEMP_NAME {
+                issues.push(EspIssue::LeftoverTemp { path });
+            }
+        }
+    }
+    for d in DIRS {
+        if dir_cluster(img, &g, d).is_err() {
+            issues.push(EspIssue::MissingDirectory {
+                path: format!("/{d}"),
+            });
+        }
+    }
+    // Allocated (neither free nor marked bad) and reached by nothing.
+    let lost = (2..end)
+        .filter(|&n| !reach[n as usize] && ![0, bad_mark].contains(&fat_get(img, &g, 0, n)))
+        .count() as u64;
+    if lost > 0 {
+        issues.push(EspIssue::LostClusters { clusters: lost });
+    }
+    Ok(issues)
+}
+
+/// "NAME.EXT" of a short directory entry.
+fn short_name_text(e: &[u8]) -> String {
+    let base = String::from_utf8_lossy(&e[..8]).trim_end().to_owned();
+    let ext = String::from_utf8_lossy(&e[8..11]).trim_end().to_owned();
+    if ext.is_empty() {
+        base
+    } else {
+        format!("{base}.{ext}")
+    }
 }
 
 /// The 11-byte on-disk short name of "NAME.EXT".
@@ -795,11 +1076,98 @@ mod tests {
 }
 
 #[cfg(test)]
+mod fsck_tests {
+    use super::*;
+
+    /// A 32 MiB ESP as install makes it, its geometry, and the first cluster of the loader.
+    fn esp() -> (Vec<u8>, Geometry, u64) {
+        let loader = vec![0x5Au8; 5000];
+        let img = build_image(
+            512,
+            (32 << 20) / 512,
+            &[(LOADER_PATH, &loader), (INFO_PATH, b"info")],
+        )
+        .unwrap();
+        let g = Geometry::parse(&img).unwrap();
+        let dir = dir_cluster(&img, &g, "EFI/BOOT").unwrap();
+        let at = find_sfn(&img, &g, dir, &sfn_bytes("BOOTX64.EFI"))
+            .unwrap()
+            .unwrap();
+        let first = entry_cluster(&img[at..at + 32]);
+        (img, g, first)
+    }
+
+    fn kinds(img: &[u8]) -> Vec<&'static str> {
+        fsck(img).unwrap().iter().map(|i| i.kind()).collect()
+    }
+
+    #[test]
+    fn a_fresh_esp_is_clean_and_each_damage_is_named() {
+        let (img, g, first) = esp();
+        assert_eq!(fsck(&img).unwrap(), []);
+        let chain_len = 5000u64.div_ceil(g.cluster_bytes());
+        assert!(chain_len >= 2, "the loader spans {chain_len} clusters");
+
+        // The chain cut short: its second link points at a free cluster.
+        let mut x = img.clone();
+        let free = g.clusters; // the last cluster, unused on a fresh ESP
+        fat_set(&mut x, &g, 0, first, free);
+        fat_set(&mut x, &g, 1, first, free);
+        let k = kinds(&x);
+        assert!(k.contains(&"esp_bad_chain"), "{k:?}");
+        assert!(k.contains(&"esp_lost_clusters"), "{k:?}");
+
+        // Cross-linked: the chain runs into the root of another chain (the info file).
+        let mut x = img.clone();
+        let info_at = find_sfn(
+            &x,
+            &g,
+            None,
+            &sfn_bytes(&short_name_of(&mut x.clone(), INFO_PATH).unwrap()),
+        )
+        .unwrap()
+        .unwrap();
+        let info_first = entry_cluster(&x[info_at..info_at + 32]);
+        fat_set(&mut x, &g, 0, first, info_first);
+        assert!(kinds(&x).contains(&"esp_cross_linked"), "{:?}", kinds(&x));
+
+        // Size larger than the chain.
+        let mut x = img.clone();
+        let dir = dir_cluster(&x, &g, "EFI/BOOT").unwrap();
+        let at = find_sfn(&x, &g, dir, &sfn_bytes("BOOTX64.EFI"))
+            .unwrap()
+            .unwrap();
+        x[at + raw::DIR_SIZE..at + raw::DIR_SIZE + 4].copy_from_slice(&100_000u32.to_le_bytes());
+        assert_eq!(kinds(&x), ["esp_size_mismatch"]);
+
+        // FAT copies differ; a lost cluster; both benign.
+        let mut x = img.clone();
+        fat_set(&mut x, &g, 1, free, 0xFFFF);
+        assert_eq!(kinds(&x), ["esp_fat_copies_differ"]);
+        fat_set(&mut x, &g, 0, free, 0xFFFF);
+        assert_eq!(kinds(&x), ["esp_lost_clusters"]);
+        assert!(fsck(&x).unwrap().iter().all(|i| i.is_benign()));
+
+        // A directory gone: its entry deleted.
+        let mut x = img.clone();
+        let at = find_sfn(&x, &g, None, &sfn_bytes("EFI")).unwrap().unwrap();
+        x[at] = 0xE5;
+        let k = kinds(&x);
+        assert!(k.contains(&"esp_missing_directory"), "{k:?}");
+
+        // Not a FAT at all.
+        let mut x = img.clone();
+        x[510] = 0;
+        assert!(matches!(fsck(&x), Err(Error::BadEsp { .. })));
+    }
+}
+
+#[cfg(test)]
 mod fuzz_tests {
     use super::*;
 
     /// A damaged ESP (random bytes over the FAT and the directories) must give an error
-    /// or a repaired ESP, never a panic.
+    /// or a repaired ESP, never a panic; [`fsck`] reads it without panicking too.
     #[test]
     fn damaged_esp_never_panics() {
         let ss = 512u32;
@@ -830,6 +1198,8 @@ mod fuzz_tests {
                 };
                 img[at] = rnd() as u8;
             }
+            let checked = std::panic::catch_unwind(|| fsck(&img));
+            assert!(checked.is_ok(), "round {round}: fsck panicked");
             let mut dev = blockdev::MemDevice::from_bytes(ss, img);
             let esp = SectorRange::new(0, sectors).unwrap();
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

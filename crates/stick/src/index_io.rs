@@ -87,23 +87,21 @@ pub enum OpError {
         largest_free_run: u64,
         /// All free bytes.
         free: u64,
+        /// Bytes the ISOs of the batch up to this one need in all.
+        batch_needed: u64,
     },
     /// Kernel options need the ISO's SHA-256 in the index (they are tied to it).
     NoHash {
         /// Path on the stick.
         path: String,
     },
-    /// No ISO matches the name.
-    NotFound {
-        /// The name given.
-        name: String,
-    },
-    /// Several ISOs match the name.
-    Ambiguous {
-        /// The name given.
-        name: String,
-        /// The paths it matches.
-        candidates: Vec<String>,
+    /// The name selects no single ISO (shelf's one naming rule, [`shelf::names`]).
+    Name(shelf::names::NameError),
+    /// The ISO named is on the stick but not in the index yet, and the change needs an
+    /// index entry (a title, a menu setting).
+    NotIndexed {
+        /// Path on the stick.
+        path: String,
     },
     /// `--verify`: the bytes read back differ from the bytes copied.
     VerifyFailed {
@@ -172,23 +170,43 @@ impl fmt::Display for OpError {
                 needed,
                 largest_free_run,
                 free,
+                batch_needed,
+            } if batch_needed > free => write!(
+                f,
+                "not enough space on the stick: {name} needs {}{}, {} is free; nothing was \
+                 written; remove ISOs (`bootshelf remove`) or use a larger stick",
+                human(*needed),
+                if batch_needed > needed {
+                    format!(" ({} with the ISOs before it)", human(*batch_needed))
+                } else {
+                    String::new()
+                },
+                human(*free)
+            ),
+            OpError::StickFull {
+                name,
+                needed,
+                largest_free_run,
+                free,
+                ..
             } => write!(
                 f,
-                "the stick is full: {name} needs {} contiguous, the largest free run is {} ({} free in all); nothing was written",
+                "no free space in one piece for {name}: it needs {} in one run (ISOs are stored \
+                 contiguously to boot), the largest free run is {} of the {} free; nothing was \
+                 written; remove the ISOs around a gap or use a larger stick",
                 human(*needed),
                 human(*largest_free_run),
                 human(*free)
             ),
-            OpError::NotFound { name } => write!(f, "no ISO named {name:?} on the stick"),
             OpError::NoHash { path } => write!(
                 f,
                 "{path} has no SHA-256 in the index, and kernel options are tied to it: \
                  run `bootshelf sync STICK --hash` first"
             ),
-            OpError::Ambiguous { name, candidates } => write!(
+            OpError::Name(e) => write!(f, "{e}"),
+            OpError::NotIndexed { path } => write!(
                 f,
-                "{name:?} matches several ISOs: {}",
-                candidates.join(", ")
+                "{path} is not in the index yet; run `bootshelf sync` on the stick first"
             ),
             OpError::VerifyFailed {
                 path,
@@ -216,16 +234,10 @@ impl fmt::Display for OpError {
     }
 }
 
-impl std::error::Error for OpError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            OpError::Copy { source, .. } => Some(source),
-            OpError::Io { source, .. } => Some(source),
-            OpError::Device { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// Each message above already includes its cause's text, so no `source()` is reported
+/// (anyhow's `{:#}` would print the cause twice: "No such file or directory (os error 2):
+/// No such file or directory (os error 2)").
+impl std::error::Error for OpError {}
 
 /// `map_err` helper for exFAT errors.
 pub(crate) fn fs_err(what: impl Into<String>) -> impl FnOnce(exfat::Error) -> OpError {
@@ -324,53 +336,42 @@ pub fn find_files_ending<D: BlockDevice>(
 /// Suffix of the temporary name a replacing `add` copies to.
 pub const PARTIAL_SUFFIX: &str = ".bootshelf-partial";
 
-/// Resolve what a user typed to one path: an exact path (with or without the leading
-/// `/`), else a file name, else an index title; case-insensitive as exFAT.
-pub fn resolve(name: &str, index: &Index, files: &[(String, DirEntry)]) -> Result<String, OpError> {
-    let want = if name.starts_with('/') {
-        name.to_string()
-    } else {
-        format!("/{name}")
-    };
-    let mut paths: Vec<&str> = index.isos.iter().map(|e| e.path.as_str()).collect();
-    for (p, _) in files {
-        if !paths.iter().any(|q| q.eq_ignore_ascii_case(p)) {
-            paths.push(p);
-        }
-    }
-    if let Some(p) = paths.iter().find(|p| p.eq_ignore_ascii_case(&want)) {
-        return Ok(p.to_string());
-    }
-    let by_file: Vec<&str> = paths
+/// The row of `listing` (the menu's entries in menu order, then indexed ISOs the menu
+/// does not find) that `name` selects by shelf's one naming rule ([`shelf::names`]);
+/// `indexed`: the ISO must have an index entry.
+pub fn resolve<'a>(
+    listing: &'a crate::list::Listing,
+    name: &str,
+    indexed: bool,
+) -> Result<&'a crate::list::Row, OpError> {
+    let named: Vec<shelf::names::Named<'_>> = listing
+        .rows
         .iter()
-        .copied()
-        .filter(|p| {
-            p.rsplit('/')
-                .next()
-                .is_some_and(|f| f.eq_ignore_ascii_case(name))
+        .map(|r| shelf::names::Named {
+            title: &r.title,
+            path: &r.path,
         })
         .collect();
-    let by_title: Vec<&str> = index
-        .isos
-        .iter()
-        .filter(|e| e.title.as_deref().is_some_and(|t| t == name))
-        .map(|e| e.path.as_str())
-        .collect();
-    for found in [by_file, by_title] {
-        match found.as_slice() {
-            [] => {}
-            [one] => return Ok(one.to_string()),
-            many => {
-                return Err(OpError::Ambiguous {
-                    name: name.to_string(),
-                    candidates: many.iter().map(|s| s.to_string()).collect(),
-                })
-            }
-        }
+    let i = shelf::names::find(name, &named).map_err(OpError::Name)?;
+    // `named` has one item per row.
+    let row = listing.rows.get(i).ok_or_else(|| {
+        OpError::Name(shelf::names::NameError::NotFound {
+            name: name.to_string(),
+            did_you_mean: None,
+        })
+    })?;
+    if indexed && !row.indexed {
+        return Err(OpError::NotIndexed {
+            path: row.path.clone(),
+        });
     }
-    Err(OpError::NotFound {
-        name: name.to_string(),
-    })
+    Ok(row)
+}
+
+/// [`resolve`] on a fresh listing of the volume, to an indexed ISO's path.
+pub fn resolve_indexed<D: BlockDevice>(vol: &mut Volume<D>, name: &str) -> Result<String, OpError> {
+    let listing = crate::list::list(vol)?;
+    Ok(resolve(&listing, name, true)?.path.clone())
 }
 
 /// `boot-next`: make `name` the one-shot choice of the next boot. Returns its path.
@@ -379,8 +380,8 @@ pub fn set_boot_next<D: BlockDevice>(
     store: &mut IndexStore,
     name: &str,
 ) -> Result<String, OpError> {
+    let path = resolve_indexed(vol, name)?;
     let mut index = store.index();
-    let path = resolve(name, &index, &[])?;
     index.settings.boot_next = Some(path.clone());
     store.write(vol, index)?;
     Ok(path)
@@ -424,12 +425,14 @@ pub fn set_menu<D: BlockDevice>(
     store: &mut IndexStore,
     change: &MenuChange,
 ) -> Result<bootshelf_index::Settings, OpError> {
+    let default = match &change.default {
+        Some(Some(name)) => Some(Some(resolve_indexed(vol, name)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
     let mut index = store.index();
-    if let Some(d) = &change.default {
-        index.settings.default = match d {
-            Some(name) => Some(resolve(name, &index, &[])?),
-            None => None,
-        };
+    if let Some(d) = default {
+        index.settings.default = d;
     }
     if let Some(t) = change.timeout {
         index.settings.timeout = t;
@@ -437,4 +440,70 @@ pub fn set_menu<D: BlockDevice>(
     let settings = index.settings.clone();
     store.write(vol, index)?;
     Ok(settings)
+}
+
+/// The longest menu title accepted, in characters (the menu cuts what its row cannot show;
+/// this only keeps the index small).
+pub const MAX_TITLE_CHARS: usize = 120;
+
+/// Check a menu title a user chose: some visible text, no control characters, at most
+/// [`MAX_TITLE_CHARS`] characters.
+pub fn check_title(title: &str) -> Result<(), OpError> {
+    let bad = |reason| {
+        Err(OpError::BadName {
+            name: title.to_string(),
+            reason,
+        })
+    };
+    if title.trim().is_empty() {
+        return bad("a title needs some visible text");
+    }
+    if title.chars().any(char::is_control) {
+        return bad("a title cannot hold control characters (tabs, line breaks, escapes)");
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return bad("a title has at most 120 characters");
+    }
+    Ok(())
+}
+
+/// What [`set_title`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    /// Path of the ISO on the stick.
+    pub path: String,
+    /// The title the menu showed before.
+    pub old_title: String,
+    /// The title the menu shows now.
+    pub new_title: String,
+}
+
+/// `rename`: give the ISO `name` selects the menu title `title` (`None`: back to its file
+/// name), in one new index generation. The ISO must be indexed.
+pub fn set_title<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    store: &mut IndexStore,
+    name: &str,
+    title: Option<&str>,
+) -> Result<Renamed, OpError> {
+    if let Some(t) = title {
+        check_title(t)?;
+    }
+    let path = resolve_indexed(vol, name)?;
+    let mut index = store.index();
+    let Some(i) = index.position(&path) else {
+        return Err(OpError::NotIndexed { path });
+    };
+    let Some(entry) = index.isos.get_mut(i) else {
+        return Err(OpError::NotIndexed { path });
+    };
+    let old_title = entry.display_title().to_string();
+    entry.title = title.map(str::to_string);
+    let new_title = entry.display_title().to_string();
+    store.write(vol, index)?;
+    Ok(Renamed {
+        path,
+        old_title,
+        new_title,
+    })
 }

@@ -12,7 +12,8 @@
 //! partition table comes last: backup GPT, primary GPT, then LBA 0 (protective or real
 //! MBR with the boot code), each followed by a flush. A disk killed before the last write
 //! has no partition table at all, so every command calls it "not a bootshelf stick" and
-//! says to run `install` again; never a stick with half a file system.
+//! says to run `install` again; never a stick with half a file system. On a block device
+//! the kernel then re-reads the partition table ([`crate::kernel`], [`Stick::kernel_table`]).
 
 use crate::bootcode::BootCode;
 use crate::device::{self, DiskInfo, SafetyOverrides, TargetKind};
@@ -180,10 +181,9 @@ impl Prepared {
 
         progress(Step::Esp);
         let info = info_text(boot);
-        let files: [(&str, &[u8]); 2] = [
-            (esp::LOADER_PATH, boot.efi),
-            (esp::INFO_PATH, info.as_bytes()),
-        ];
+        let efi = boot.efi_files();
+        let mut files: Vec<(&str, &[u8])> = efi.iter().map(|(p, b)| (p.as_str(), *b)).collect();
+        files.push((esp::INFO_PATH, info.as_bytes()));
         let img = esp::build_image(ss, layout.esp.sectors(), &files)?;
         dev.write_sectors(layout.esp.first_lba(), &img)
             .map_err(io("writing the ESP"))?;
@@ -224,7 +224,17 @@ impl Prepared {
                 "the layout read back differs from the one written",
             ));
         }
-        Ok(Stick::from_parts(self.path, owned, found, kind))
+        let disk = match &kind {
+            TargetKind::Block(info) => Some(info.name.clone()),
+            TargetKind::Image => None,
+        };
+        let mut stick = Stick::from_parts(self.path, owned, found, kind);
+        if let Some(name) = disk {
+            // The kernel still has the old partitions (or none): tell it (crate::kernel).
+            let k = crate::kernel::reread_partition_table(stick.device().file(), &name, &found);
+            stick.set_kernel_table(k);
+        }
+        Ok(stick)
     }
 }
 
@@ -252,24 +262,35 @@ pub(crate) fn write_stage2<D: BlockDevice>(
     layout: &Layout,
     stage2: &[u8],
 ) -> Result<()> {
+    write_stage2_at(dev, layout, layout.bios_boot.first_lba(), stage2)
+}
+
+/// Write stage 2 from `lba` (a slot of [`Layout::stage2_slots`]), zero-padded to whole
+/// sectors; it must end inside the BIOS area.
+pub(crate) fn write_stage2_at<D: BlockDevice>(
+    dev: &mut D,
+    layout: &Layout,
+    lba: u64,
+    stage2: &[u8],
+) -> Result<()> {
     if stage2.is_empty() {
         return Ok(());
     }
     let ss = layout.sector_size as usize;
     let mut buf = stage2.to_vec();
     buf.resize(stage2.len().div_ceil(ss) * ss, 0);
-    if buf.len() as u64 > layout.stage2_capacity() {
+    let room = layout.bios_boot.end_lba().saturating_sub(lba) * ss as u64;
+    if buf.len() as u64 > room {
         return Err(Error::BootCodeTooLarge {
             what: "BIOS stage 2",
             len: stage2.len(),
             max: layout.stage2_capacity(),
         });
     }
-    dev.write_sectors(layout.bios_boot.first_lba(), &buf)
-        .map_err(|source| Error::Io {
-            what: "writing BIOS stage 2",
-            source,
-        })
+    dev.write_sectors(lba, &buf).map_err(|source| Error::Io {
+        what: "writing BIOS stage 2",
+        source,
+    })
 }
 
 /// The contents of `\BOOTSHELF.TXT`.
@@ -279,8 +300,8 @@ pub(crate) fn info_text(boot: &BootCode) -> String {
          It is rewritten by `bootshelf update`; the ISOs live on the BOOTSHELF partition.\r\n",
         env!("CARGO_PKG_VERSION")
     );
-    if boot.efi.is_empty() {
-        s.push_str("No UEFI loader was installed (\\EFI\\BOOT\\BOOTX64.EFI is absent).\r\n");
+    if boot.has_no_efi() {
+        s.push_str("No UEFI loader was installed (\\EFI\\BOOT\\BOOT*.EFI are absent).\r\n");
     }
     if boot.is_placeholder() {
         s.push_str("The BIOS boot code is a placeholder that only prints a message.\r\n");

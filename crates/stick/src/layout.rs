@@ -179,6 +179,20 @@ impl Layout {
         self.bios_boot.byte_len(self.sector_size)
     }
 
+    /// The two places stage 2 can be, by first LBA: slot A at the start of the BIOS boot
+    /// area (where `install` writes it), slot B in its second half. `update` writes a new
+    /// stage 2 into the slot the MBR does not load from, then points the MBR at it in one
+    /// sector write (docs/stick-layout.md, "Write order of `update`").
+    pub fn stage2_slots(&self) -> [u64; 2] {
+        let first = self.bios_boot.first_lba();
+        [first, first + self.bios_boot.sectors() / 2]
+    }
+
+    /// Bytes a stage 2 may have to fit one slot (half the BIOS boot area).
+    pub fn stage2_slot_capacity(&self) -> u64 {
+        self.bios_boot.sectors() / 2 * u64::from(self.sector_size)
+    }
+
     /// Recognise a bootshelf layout in a partition table read by `ptable` (the reader the
     /// bootloaders use). On top of [`ptable::Layout::of`] (data partition, ESP, window
     /// slot) a stick has its data partition at 1 MiB, the ESP after it, and (GPT) the data
@@ -244,6 +258,77 @@ impl Layout {
             window,
             persistence_window,
         })
+    }
+}
+
+/// Damage to a stick's partition table that `bootshelf update` repairs, found by
+/// [`Stick::open_for_repair`] and reported by `bootshelf check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableDamage {
+    /// LBA 0 holds no MBR (no 0x55AA signature), but the stick is still recognised: by
+    /// its GPT (the protective MBR and the boot code are gone), or, for an MBR stick whose
+    /// partition table was in LBA 0, by its partitions exactly where `install` puts them
+    /// (an exFAT at 1 MiB whose length is the planned data partition's, the ESP's FAT
+    /// right after it).
+    Lba0Lost {
+        /// The stick's scheme.
+        scheme: Scheme,
+        /// Whether its first 512 bytes are all zero.
+        zeroed: bool,
+    },
+    /// One GPT copy does not validate; the other is in use.
+    GptCopyInvalid {
+        /// The bad copy.
+        copy: ptable::GptCopy,
+        /// Why it does not validate (LBA, field, value).
+        error: ptable::Error,
+    },
+    /// Both GPT copies validate but describe different tables (an interrupted table
+    /// write); the primary is in use.
+    GptCopiesDiffer,
+    /// Neither GPT copy validates and LBA 0 says nothing either, but the data partition
+    /// and the ESP are exactly where `install` puts them on a GPT disk this size (as
+    /// [`TableDamage::Lba0Lost`] finds an MBR stick).
+    GptLost {
+        /// Why no table was read (ptable's error: both GPT copies, or no table in LBA 0).
+        why: String,
+    },
+}
+
+impl fmt::Display for TableDamage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableDamage::Lba0Lost { scheme, zeroed } => write!(
+                f,
+                "LBA 0 is {}: {}",
+                if *zeroed {
+                    "zeroed"
+                } else {
+                    "not an MBR (no 0x55AA)"
+                },
+                match scheme {
+                    Scheme::Gpt =>
+                        "the protective MBR and the MBR boot code are gone (the GPT is intact)",
+                    Scheme::Mbr =>
+                        "the MBR partition table and boot code are gone (the data partition \
+                         and the ESP are where install put them)",
+                }
+            ),
+            TableDamage::GptCopyInvalid { copy, error } => {
+                write!(
+                    f,
+                    "the {copy} does not validate ({error}); the other copy is in use"
+                )
+            }
+            TableDamage::GptCopiesDiffer => f.write_str(
+                "the primary and backup GPT describe different tables; the primary is in use",
+            ),
+            TableDamage::GptLost { why } => write!(
+                f,
+                "no partition table can be read ({why}), but the data partition and the ESP \
+                 are where install puts them on a GPT disk"
+            ),
+        }
     }
 }
 
@@ -342,6 +427,24 @@ pub enum Error {
         /// Who holds the lock, when /proc/locks says.
         holder: Option<device::LockHolder>,
     },
+    /// LBA 0 of a GPT stick is lost ([`TableDamage::Lba0Lost`]); only `check` and
+    /// `update` open such a stick ([`Stick::open_for_repair`]).
+    Lba0Lost {
+        /// The target.
+        path: PathBuf,
+        /// The stick's scheme.
+        scheme: Scheme,
+        /// Whether LBA 0 is all zero.
+        zeroed: bool,
+    },
+    /// The GPT of a stick is gone ([`TableDamage::GptLost`]); only `check` and `update`
+    /// open such a stick ([`Stick::open_for_repair`]).
+    GptLost {
+        /// The target.
+        path: PathBuf,
+        /// Why no table was read.
+        why: String,
+    },
     /// An invariant of our own code failed (a bug, reported rather than a panic).
     Internal(&'static str),
 }
@@ -399,6 +502,28 @@ impl fmt::Display for Error {
                     path.display()
                 ),
             },
+            Error::Lba0Lost {
+                path,
+                scheme,
+                zeroed,
+            } => write!(
+                f,
+                "{}: {}; run `bootshelf update {}` to rewrite it (the ISOs are kept)",
+                path.display(),
+                TableDamage::Lba0Lost {
+                    scheme: *scheme,
+                    zeroed: *zeroed
+                },
+                path.display()
+            ),
+            Error::GptLost { path, why } => write!(
+                f,
+                "{}: {}; run `bootshelf update {}` to rewrite the partition table (the ISOs are \
+                 kept)",
+                path.display(),
+                TableDamage::GptLost { why: why.clone() },
+                path.display()
+            ),
             Error::Internal(what) => write!(f, "internal error (a bug in bootshelf): {what}"),
         }
     }
@@ -417,6 +542,8 @@ pub struct Stick {
     dev: FileDevice,
     layout: Layout,
     kind: TargetKind,
+    damage: Vec<TableDamage>,
+    kernel: Option<crate::kernel::KernelTable>,
 }
 
 impl fmt::Debug for Stick {
@@ -433,6 +560,34 @@ impl Stick {
     /// Fails with [`Error::NotAStick`] when the disk holds something else. Read-only
     /// unless `writable`. The sector size of an image file is found from its table.
     pub fn open(path: &Path, writable: bool) -> Result<Stick> {
+        let stick = Stick::open_for_repair(path, writable)?;
+        match stick.damage.iter().find_map(|d| match d {
+            TableDamage::Lba0Lost { scheme, zeroed } => Some((*scheme, *zeroed)),
+            _ => None,
+        }) {
+            Some((scheme, zeroed)) => Err(Error::Lba0Lost {
+                path: path.to_owned(),
+                scheme,
+                zeroed,
+            }),
+            None => match stick.damage.iter().find_map(|d| match d {
+                TableDamage::GptLost { why } => Some(why.clone()),
+                _ => None,
+            }) {
+                Some(why) => Err(Error::GptLost {
+                    path: path.to_owned(),
+                    why,
+                }),
+                None => Ok(stick),
+            },
+        }
+    }
+
+    /// [`Stick::open`] that also accepts a stick whose partition table `update` can
+    /// repair ([`Stick::table_damage`] says what is wrong): for `check` and `update`.
+    /// A GPT stick whose LBA 0 is lost is opened from its GPT; its ISO window (if any)
+    /// is not cleared then, since the table cannot be rewritten before LBA 0 is.
+    pub fn open_for_repair(path: &Path, writable: bool) -> Result<Stick> {
         let (mut dev, kind) = device::open_target(path, writable, None)?;
         if matches!(kind, TargetKind::Image) {
             if let Some(ss) = detect_image_sector_size(&mut dev)? {
@@ -453,14 +608,22 @@ impl Stick {
                 }
             }
         }
-        let layout = read_layout(&mut dev, path)?;
+        let (layout, damage) = read_layout_for_repair(&mut dev, path)?;
+        let lba0_lost = damage.iter().any(|d| {
+            matches!(
+                d,
+                TableDamage::Lba0Lost { .. } | TableDamage::GptLost { .. }
+            )
+        });
         let mut stick = Stick {
             path: path.to_owned(),
             dev,
             layout,
             kind,
+            damage,
+            kernel: None,
         };
-        if writable {
+        if writable && !lba0_lost {
             // Every command that writes the stick removes a stale ISO window first
             // (docs/window.md; crate::window).
             stick.clear_window()?;
@@ -485,7 +648,30 @@ impl Stick {
             dev,
             layout,
             kind,
+            damage: Vec::new(),
+            kernel: None,
         }
+    }
+
+    /// What the kernel was told after `install` wrote the partition table of a block
+    /// device (`None` for image files and sticks only opened).
+    pub fn kernel_table(&self) -> Option<&crate::kernel::KernelTable> {
+        self.kernel.as_ref()
+    }
+
+    pub(crate) fn set_kernel_table(&mut self, k: crate::kernel::KernelTable) {
+        self.kernel = Some(k);
+    }
+
+    /// What is wrong with the partition table (empty when nothing), as found when it was
+    /// opened.
+    pub fn table_damage(&self) -> &[TableDamage] {
+        &self.damage
+    }
+
+    /// Forget the damage `update` repaired.
+    pub(crate) fn set_table_damage(&mut self, damage: Vec<TableDamage>) {
+        self.damage = damage;
     }
 
     /// The layout found.
@@ -519,7 +705,84 @@ impl Stick {
 
 /// Read the partition table of `dev` and recognise a stick in it.
 pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
-    let table = Table::read(dev).map_err(|e| table_error(e, path))?;
+    let (layout, damage) = read_layout_for_repair(dev, path)?;
+    for d in damage {
+        match d {
+            TableDamage::Lba0Lost { scheme, zeroed } => {
+                return Err(Error::Lba0Lost {
+                    path: path.to_owned(),
+                    scheme,
+                    zeroed,
+                })
+            }
+            TableDamage::GptLost { why } => {
+                return Err(Error::GptLost {
+                    path: path.to_owned(),
+                    why,
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(layout)
+}
+
+/// [`read_layout`] that also recognises a stick with repairable table damage: a GPT
+/// stick whose LBA 0 holds no MBR (its GPT is read without the protective MBR), one GPT
+/// copy bad or the copies differing (ptable reads the good one).
+pub fn read_layout_for_repair<D: BlockDevice>(
+    dev: &mut D,
+    path: &Path,
+) -> Result<(Layout, Vec<TableDamage>)> {
+    let mut damage = Vec::new();
+    let table = match Table::read(dev) {
+        Ok(t) => t,
+        Err(e @ ptable::Error::MbrSignature { .. }) => match gpt_without_lba0(dev)? {
+            Some((t, zeroed)) => {
+                damage.push(TableDamage::Lba0Lost {
+                    scheme: Scheme::Gpt,
+                    zeroed,
+                });
+                t
+            }
+            None => {
+                if let Some((layout, zeroed)) = stick_by_its_partitions(dev, Scheme::Mbr)? {
+                    let damage = vec![TableDamage::Lba0Lost {
+                        scheme: Scheme::Mbr,
+                        zeroed,
+                    }];
+                    return Ok((layout, damage));
+                }
+                if let Some((layout, _)) = stick_by_its_partitions(dev, Scheme::Gpt)? {
+                    let why = "no MBR in LBA 0, no GPT".to_owned();
+                    return Ok((layout, vec![TableDamage::GptLost { why }]));
+                }
+                return Err(table_error(e, path));
+            }
+        },
+        Err(e @ ptable::Error::NoValidGpt { .. }) => {
+            if let Some((layout, _)) = stick_by_its_partitions(dev, Scheme::Gpt)? {
+                let why = e.to_string();
+                return Ok((layout, vec![TableDamage::GptLost { why }]));
+            }
+            return Err(table_error(e, path));
+        }
+        Err(e) => return Err(table_error(e, path)),
+    };
+    if let Table::Gpt { gpt, .. } = &table {
+        match gpt.health() {
+            ptable::GptHealth::Clean => {}
+            ptable::GptHealth::PrimaryInvalid(error) => damage.push(TableDamage::GptCopyInvalid {
+                copy: ptable::GptCopy::Primary,
+                error: error.clone(),
+            }),
+            ptable::GptHealth::BackupInvalid(error) => damage.push(TableDamage::GptCopyInvalid {
+                copy: ptable::GptCopy::Backup,
+                error: error.clone(),
+            }),
+            ptable::GptHealth::CopiesDiffer => damage.push(TableDamage::GptCopiesDiffer),
+        }
+    }
     let layout =
         Layout::recognise(&table, dev.sector_size(), dev.sector_count()).map_err(|found| {
             Error::NotAStick {
@@ -547,7 +810,80 @@ pub fn read_layout<D: BlockDevice>(dev: &mut D, path: &Path) -> Result<Layout> {
             ),
         });
     }
-    Ok(layout)
+    Ok((layout, damage))
+}
+
+/// LBA 0 holds no MBR: is there a GPT behind where its protective MBR was? Returns the
+/// table as if LBA 0 were the protective MBR `install` writes, and whether LBA 0 is all
+/// zero; `None` when no GPT copy validates either.
+fn gpt_without_lba0<D: BlockDevice>(dev: &mut D) -> Result<Option<(Table, bool)>> {
+    let Ok(gpt) = ptable::Gpt::read(dev) else {
+        return Ok(None);
+    };
+    let disk = dev.sector_count();
+    let pmbr = ptable::write::protective_mbr_sector(disk, &[0; ptable::write::BOOT_CODE_BYTES]);
+    let protective = ptable::Mbr::parse(&pmbr, disk).map_err(|source| Error::Table { source })?;
+    let mut lba0 = vec![0u8; dev.sector_size() as usize];
+    dev.read_sectors(0, &mut lba0).map_err(|source| Error::Io {
+        what: "reading LBA 0",
+        source,
+    })?;
+    let zeroed = lba0.iter().take(512).all(|&b| b == 0);
+    Ok(Some((
+        Table::Gpt {
+            protective,
+            gpt: Box::new(gpt),
+        },
+        zeroed,
+    )))
+}
+
+/// No partition table can be read: is this a `scheme` stick whose table is lost? Only
+/// when both partitions are exactly where `install` puts them on a disk this size with
+/// this scheme: the data partition's exFAT at 1 MiB, as long as planned, and a FAT
+/// labelled [`crate::esp::LABEL`] at the planned ESP (the two schemes' plans differ by
+/// the room the backup GPT takes, so at most one matches). Returns the planned layout
+/// and whether LBA 0 is all zero.
+fn stick_by_its_partitions<D: BlockDevice>(
+    dev: &mut D,
+    scheme: Scheme,
+) -> Result<Option<(Layout, bool)>> {
+    let Ok(plan) = Layout::plan(scheme, dev.sector_size(), dev.sector_count()) else {
+        return Ok(None);
+    };
+    let ss = dev.sector_size() as usize;
+    let io = |what| move |source| Error::Io { what, source };
+    let mut sector = vec![0u8; ss];
+    dev.read_sectors(plan.data.first_lba(), &mut sector)
+        .map_err(io("reading the data partition's boot sector"))?;
+    use exfat::raw::boot as xb;
+    let u64_at = |b: &[u8], at: usize| {
+        b.get(at..at + 8)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map(u64::from_le_bytes)
+    };
+    let exfat_len = sector
+        .get(xb::BYTES_PER_SECTOR_SHIFT)
+        .filter(|&&shift| (9..=12).contains(&shift))
+        .and_then(|&shift| Some(u64_at(&sector, xb::VOLUME_LENGTH)? << shift));
+    if sector.get(xb::FILE_SYSTEM_NAME..xb::FILE_SYSTEM_NAME + 8) != Some(&xb::FS_NAME[..])
+        || exfat_len != Some(plan.data.byte_len(plan.sector_size))
+    {
+        return Ok(None);
+    }
+    dev.read_sectors(plan.esp.first_lba(), &mut sector)
+        .map_err(io("reading the ESP's boot sector"))?;
+    // FAT16 BS_VolLab at byte 43, FAT32 at 71.
+    let labelled = [43usize, 71]
+        .iter()
+        .any(|&at| sector.get(at..at + 11) == Some(&crate::esp::LABEL[..]));
+    if sector.get(510..512) != Some(&[0x55, 0xAA][..]) || !labelled {
+        return Ok(None);
+    }
+    dev.read_sectors(0, &mut sector)
+        .map_err(io("reading LBA 0"))?;
+    let zeroed = sector.iter().take(512).all(|&b| b == 0);
+    Ok(Some((plan, zeroed)))
 }
 
 /// What a table that `ptable` refuses to read means for `Stick::open`: no table at all,
@@ -608,6 +944,19 @@ pub(crate) fn detect_image_sector_size(dev: &mut FileDevice) -> Result<Option<u3
         }
         if first * 4096 == ALIGN_BYTES {
             return Ok(Some(4096));
+        }
+        return Ok(None);
+    }
+    // No table in LBA 0 (an MBR stick whose LBA 0 was lost): the data partition's exFAT
+    // at 1 MiB says its sector size.
+    let mut boot = [0u8; 512];
+    let n = dev.file().read_at(&mut boot, ALIGN_BYTES).unwrap_or(0);
+    let fs = exfat::raw::boot::FILE_SYSTEM_NAME;
+    if n == boot.len() && boot[fs..fs + 8] == exfat::raw::boot::FS_NAME[..] {
+        match boot[exfat::raw::boot::BYTES_PER_SECTOR_SHIFT] {
+            9 => return Ok(Some(512)),
+            12 => return Ok(Some(4096)),
+            _ => {}
         }
     }
     Ok(None)
@@ -679,7 +1028,7 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_primary_gpt_falls_back_to_the_backup_and_two_are_a_bad_table() {
+    fn a_damaged_primary_gpt_falls_back_to_the_backup_and_two_are_a_lost_gpt_or_a_bad_table() {
         let (_dir, img) = installed(Scheme::Gpt);
         let good = *Stick::open(&img, false).unwrap().layout();
         // HeaderCRC32 of the primary header (LBA 1, byte 16).
@@ -687,14 +1036,22 @@ mod tests {
         assert_eq!(*Stick::open(&img, false).unwrap().layout(), good);
         let len = std::fs::metadata(&img).unwrap().len();
         poke(&img, len - 512 + 16, &[0xFF; 4]);
+        // Both copies bad: the partitions are still where install puts them, so it is a
+        // stick whose GPT `update` rewrites, and the message says why no copy was read.
         let err = Stick::open(&img, false).unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, Error::BadTable { .. }), "{msg}");
+        assert!(matches!(err, Error::GptLost { .. }), "{msg}");
         assert!(
             msg.contains("primary GPT header at LBA 1: CRC-32")
                 && msg.contains(&format!("backup GPT header at LBA {}", len / 512 - 1)),
             "{msg}"
         );
+        // Nor are the partitions found (the exFAT's boot sector gone too): a bad table.
+        poke(&img, good.data.byte_start(512), &[0; 512]);
+        let err = Stick::open_for_repair(&img, false).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::BadTable { .. }), "{msg}");
+        assert!(msg.contains("primary GPT header at LBA 1: CRC-32"), "{msg}");
     }
 
     #[test]

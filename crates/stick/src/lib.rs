@@ -6,6 +6,7 @@
 //! refused on real disks.
 
 pub mod add;
+pub mod boot_check;
 pub mod bootcode;
 pub mod check;
 pub mod contents;
@@ -16,6 +17,7 @@ pub mod devices;
 pub mod esp;
 pub mod index_io;
 pub mod install;
+pub mod kernel;
 pub mod layout;
 pub mod list;
 pub mod options;
@@ -28,4 +30,4 @@ pub mod window;
 
 pub use bootcode::BootCode;
 pub use install::{install, InstallOptions};
-pub use layout::{Error, Layout, Result, Scheme, SectorRange, Stick};
+pub use layout::{Error, Layout, Result, Scheme, SectorRange, Stick, TableDamage};

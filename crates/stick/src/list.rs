@@ -26,6 +26,9 @@ pub struct Row {
     pub bios: bool,
     /// Bootable on UEFI.
     pub uefi: bool,
+    /// The UEFI architectures its EFI boot image serves (`None`: not known, e.g. indexed
+    /// before architectures were recorded; run `bootshelf sync`).
+    pub efi_arches: Option<bootshelf_index::ArchSet>,
     /// One contiguous run on the device.
     pub contiguous: bool,
     /// Listed in the index (else only found on the file system).
@@ -59,6 +62,16 @@ pub struct Listing {
     pub generation: u64,
     /// Menu timeout in seconds (`None`: waits for a key).
     pub timeout: Option<u16>,
+    /// The lasting default's path as the index names it (`None`: the first entry).
+    pub default: Option<String>,
+    /// The one-shot boot-next's path, if one is pending.
+    pub boot_next: Option<String>,
+    /// Size of the data partition's cluster heap, in bytes.
+    pub capacity: u64,
+    /// Free bytes on the data partition.
+    pub free: u64,
+    /// The largest free run, in bytes: the largest ISO `add` can still copy.
+    pub largest_free_run: u64,
     /// Rows: the menu's entries in menu order, then indexed files the menu does not find.
     pub rows: Vec<Row>,
     /// What the menu would tell the user: damaged index slots, indexed files not found,
@@ -86,6 +99,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             label: e.label.clone(),
             bios: e.bios(),
             uefi: e.uefi(),
+            efi_arches: e.efi_arches(),
             contiguous: e.is_contiguous(),
             indexed: indexed.is_some(),
             present: true,
@@ -120,6 +134,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             label: i.label.clone(),
             bios: i.boots_on(shelf::Firmware::Bios.platform()),
             uefi: i.boots_on(shelf::Firmware::Uefi.platform()),
+            efi_arches: shelf::efi_arches_of(&i.boot),
             contiguous: i.is_contiguous(),
             indexed: true,
             present: false,
@@ -133,8 +148,19 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             options_stale: i.extensions.kernel_options.is_some() && i.kernel_options().is_none(),
         });
     }
+    let bitmap = |e| OpError::Fs {
+        what: "reading the allocation bitmap".into(),
+        source: e,
+    };
+    let free = vol.free_bytes().map_err(bitmap)?;
+    let largest_free_run = vol.largest_free_run().map_err(bitmap)?;
     Ok(Listing {
         generation: index.generation,
+        default: index.settings.default.clone(),
+        boot_next: index.settings.boot_next.clone(),
+        capacity: u64::from(vol.cluster_count()) * u64::from(vol.cluster_size()),
+        free,
+        largest_free_run,
         timeout: match index.settings.timeout {
             Timeout::Never => None,
             Timeout::Seconds(s) => Some(s),

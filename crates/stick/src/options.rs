@@ -51,12 +51,10 @@ pub fn options<D: BlockDevice>(
     name: &str,
     change: &OptionsChange,
 ) -> Result<Saved, OpError> {
+    let path = resolve(&crate::list::list(vol)?, name, true)?.path.clone();
     let mut index = store.index();
-    let path = resolve(name, &index, &[])?;
     let Some(pos) = index.position(&path) else {
-        return Err(OpError::NotFound {
-            name: name.to_string(),
-        });
+        return Err(OpError::NotIndexed { path });
     };
     let entry = &index.isos[pos];
     let stale = entry.extensions.kernel_options.is_some() && entry.kernel_options().is_none();

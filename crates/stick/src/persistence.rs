@@ -13,7 +13,7 @@
 //! deletes.
 
 use crate::copy::copy_and_hash;
-use crate::index_io::{dev_err, find_iso_files, fs_err, human, resolve, IndexStore, OpError};
+use crate::index_io::{dev_err, fs_err, human, resolve, IndexStore, OpError};
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader};
 use bootshelf_index::{Persistence, PersistenceFamily};
 use exfat::Volume;
@@ -160,6 +160,13 @@ pub struct Listed {
     pub present: bool,
 }
 
+/// The path of the ISO `name` selects by the one naming rule ([`shelf::names`]), indexed
+/// or not.
+fn iso_named<D: BlockDevice>(vol: &mut Volume<D>, name: &str) -> Result<String> {
+    let listing = crate::list::list(vol)?;
+    Ok(resolve(&listing, name, false)?.path.clone())
+}
+
 /// Every ISO's persistence file, in index order; `only` limits it to one ISO name.
 pub fn list<D: BlockDevice>(
     vol: &mut Volume<D>,
@@ -168,7 +175,7 @@ pub fn list<D: BlockDevice>(
 ) -> Result<Vec<Listed>> {
     let index = store.index();
     let only = match only {
-        Some(n) => Some(resolve(n, &index, &find_iso_files(vol)?)?),
+        Some(n) => Some(iso_named(vol, n)?),
         None => None,
     };
     let mut out = Vec::new();
@@ -268,8 +275,7 @@ pub fn plan<D: BlockDevice>(
     opts: &CreateOptions,
 ) -> Result<Plan> {
     let index = store.index();
-    let files = find_iso_files(vol)?;
-    let iso_path = resolve(name, &index, &files)?;
+    let iso_path = iso_named(vol, name)?;
     let Some(entry) = index.find(&iso_path) else {
         return Err(PersistenceError::NotIndexed { path: iso_path });
     };
@@ -455,13 +461,21 @@ pub fn create<D: BlockDevice>(
         start: extent.start,
         len: extent.len.div_ceil(ss) * ss,
     };
+    // Bytes written so far (`progress` takes a position).
+    let mut done = 0u64;
     copy_and_hash(
         image.as_file(),
         plan.size,
         vol.device(),
         dest,
         None,
-        progress,
+        None,
+        &mut |p| {
+            if let crate::copy::Progress::Bytes(n) = p {
+                done += n;
+                progress(done);
+            }
+        },
     )
     .map_err(|source| OpError::Copy {
         what: format!(
@@ -514,7 +528,7 @@ pub fn link_of<D: BlockDevice>(
     name: &str,
 ) -> Result<(String, Option<Persistence>)> {
     let index = store.index();
-    let iso = resolve(name, &index, &find_iso_files(vol)?)?;
+    let iso = iso_named(vol, name)?;
     let link = index
         .find(&iso)
         .and_then(|e| e.extensions.persistence.clone());

@@ -4,7 +4,7 @@
 //! An ISO's persistence file (docs/persistence.md) goes with it, or is kept as a file no
 //! ISO links to, as the caller chose ([`linked_persistence`] tells what there is to ask).
 
-use crate::index_io::{find_iso_files, fs_err, resolve, IndexStore, OpError};
+use crate::index_io::{fs_err, resolve, IndexStore, OpError};
 use blockdev::BlockDevice;
 use exfat::Volume;
 
@@ -28,11 +28,11 @@ pub fn linked_persistence<D: BlockDevice>(
     store: &IndexStore,
     names: &[String],
 ) -> Result<Vec<(String, bootshelf_index::Persistence)>, OpError> {
-    let files = find_iso_files(vol)?;
+    let listing = crate::list::list(vol)?;
     let index = store.index();
     let mut out: Vec<(String, bootshelf_index::Persistence)> = Vec::new();
     for n in names {
-        let p = resolve(n, &index, &files)?;
+        let p = resolve(&listing, n, false)?.path.clone();
         if let Some(link) = index
             .find(&p)
             .and_then(|e| e.extensions.persistence.clone())
@@ -54,15 +54,15 @@ pub fn remove_isos<D: BlockDevice>(
     names: &[String],
     delete_persistence: bool,
 ) -> Result<Vec<Removed>, OpError> {
-    let files = find_iso_files(vol)?;
-    let mut index = store.index();
+    let listing = crate::list::list(vol)?;
     let mut paths: Vec<String> = Vec::new();
     for n in names {
-        let p = resolve(n, &index, &files)?;
-        if !paths.iter().any(|q| q.eq_ignore_ascii_case(&p)) {
-            paths.push(p);
+        let p = &resolve(&listing, n, false)?.path;
+        if !paths.iter().any(|q| q == p) {
+            paths.push(p.clone());
         }
     }
+    let mut index = store.index();
     let mut out: Vec<Removed> = paths
         .iter()
         .map(|p| {

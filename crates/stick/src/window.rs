@@ -12,7 +12,6 @@
 
 use crate::layout::{Error, Result, SectorRange, Stick};
 use blockdev::BlockDevice;
-use std::os::fd::AsRawFd;
 
 impl Stick {
     /// Remove the ISO window a boot left behind, if there is one; returns the range it
@@ -47,61 +46,13 @@ impl Stick {
         if self.disk_info().is_some() {
             // The table on the disk is right already; a kernel that keeps a stale sdX4
             // only confuses tools until the next re-plug, so a failure is not an error.
-            let _ = kernel_forget_partition(self.device().file(), crate::layout::WINDOW_ENTRY);
-            let _ = kernel_forget_partition(self.device().file(), persistence_number);
+            let _ =
+                crate::kernel::forget_partition(self.device().file(), crate::layout::WINDOW_ENTRY);
+            let _ = crate::kernel::forget_partition(self.device().file(), persistence_number);
         }
         Ok(cleared
             .and_then(|r| SectorRange::new(r.first(), r.last() - r.first() + 1))
             .or(old))
-    }
-}
-
-/// `struct blkpg_partition` of `<linux/blkpg.h>`.
-#[repr(C)]
-struct BlkpgPartition {
-    start: i64,
-    length: i64,
-    pno: i32,
-    devname: [u8; 64],
-    volname: [u8; 64],
-}
-
-/// `struct blkpg_ioctl_arg` of `<linux/blkpg.h>`.
-#[repr(C)]
-struct BlkpgIoctlArg {
-    op: i32,
-    flags: i32,
-    datalen: i32,
-    data: *mut BlkpgPartition,
-}
-
-/// `BLKPG_DEL_PARTITION`.
-const BLKPG_DEL_PARTITION: i32 = 2;
-
-// BLKPG = _IO(0x12, 105), argument a pointer to struct blkpg_ioctl_arg.
-nix::ioctl_write_ptr_bad!(blkpg, 0x1269, BlkpgIoctlArg);
-
-/// Ask the kernel to drop partition `number` of the whole-disk device `file` from its
-/// view (the on-disk table is not touched). `Ok` also when it had no such partition.
-fn kernel_forget_partition(file: &std::fs::File, number: u32) -> std::io::Result<()> {
-    let mut part = BlkpgPartition {
-        start: 0,
-        length: 0,
-        pno: i32::try_from(number).unwrap_or(i32::MAX),
-        devname: [0; 64],
-        volname: [0; 64],
-    };
-    let arg = BlkpgIoctlArg {
-        op: BLKPG_DEL_PARTITION,
-        flags: 0,
-        datalen: std::mem::size_of::<BlkpgPartition>() as i32,
-        data: &mut part,
-    };
-    // SAFETY: `file` is an open block device; BLKPG reads `arg` and the `part` it points
-    // to, both live locals of the layout <linux/blkpg.h> defines, and writes nothing back.
-    match unsafe { blkpg(file.as_raw_fd(), &arg) } {
-        Ok(_) | Err(nix::errno::Errno::ENXIO) => Ok(()),
-        Err(e) => Err(std::io::Error::from(e)),
     }
 }
 

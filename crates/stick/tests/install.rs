@@ -23,7 +23,7 @@ fn boot_a() -> BootCode<'static> {
     BootCode {
         mbr: stick::bootcode::PLACEHOLDER_MBR,
         stage2: b"stage two, version A",
-        efi: b"MZ fake UEFI loader A",
+        efi: &[("BOOTX64.EFI", b"MZ fake UEFI loader A")],
     }
 }
 
@@ -60,7 +60,7 @@ fn install_makes_a_stick_every_checker_accepts() {
         assert_eq!(layout.data.byte_start(ss), 1 << 20);
         let esp = check_image(&img, &layout, dir.path());
         assert_eq!(mdir(&esp, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);
-        assert_eq!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI"), boot_a().efi);
+        assert_eq!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI"), boot_a().efi[0].1);
         assert!(String::from_utf8(mtype(&esp, "/BOOTSHELF.TXT"))
             .unwrap()
             .contains("written by bootshelf"));
@@ -101,15 +101,28 @@ fn update_rewrites_boot_code_and_leaves_the_data_partition_alone() {
         let gpt_before = read_range(&img, gpt_range.0, gpt_range.1);
 
         let big_efi: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let aa64_efi = vec![0xAAu8; 250_000];
+        let ia32_efi = vec![0x32u8; 240_000];
         let mbr_b = [0x90u8; 300];
+        // The update brings the loaders of the other architectures beside BOOTX64.EFI.
+        let efi_b: [(&str, &[u8]); 3] = [
+            ("BOOTX64.EFI", &big_efi),
+            ("BOOTAA64.EFI", &aa64_efi),
+            ("BOOTIA32.EFI", &ia32_efi),
+        ];
         let boot_b = BootCode {
             mbr: &mbr_b,
             stage2: &[0xABu8; 70_000],
-            efi: &big_efi,
+            efi: &efi_b,
         };
         let mut stick = Stick::open(&img, true).unwrap();
         let r = stick::update::update(&mut stick, &boot_b).unwrap();
-        assert!(r.esp_sectors_written > 0 && r.stage2_written && r.mbr_written && !r.esp_rebuilt);
+        assert!(
+            r.esp_sectors_written > 0
+                && r.stage2_written
+                && r.mbr_written
+                && r.esp_rebuilt.is_none()
+        );
         drop(stick);
 
         let data_after = read_range(&img, layout.data.byte_start(ss), layout.data.byte_len(ss));
@@ -140,7 +153,11 @@ fn update_rewrites_boot_code_and_leaves_the_data_partition_alone() {
             mtype(&esp, "/EFI/BOOT/BOOTX64.EFI") == big_efi,
             "loader differs"
         );
-        assert_eq!(mdir(&esp, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTAA64.EFI") == aa64_efi);
+        assert!(mtype(&esp, "/EFI/BOOT/BOOTIA32.EFI") == ia32_efi);
+        let mut names = mdir(&esp, "/EFI/BOOT");
+        names.sort();
+        assert_eq!(names, vec!["BOOTAA64.EFI", "BOOTIA32.EFI", "BOOTX64.EFI"]);
         // A second update with the same code writes nothing.
         let r = stick::update::update(&mut Stick::open(&img, true).unwrap(), &boot_b).unwrap();
         assert_eq!(r, stick::update::UpdateReport::default());
@@ -180,6 +197,23 @@ fn a_half_installed_disk_is_not_a_stick() {
             match Stick::open(&snap, false) {
                 Err(Error::NotAStick { found, .. }) => {
                     assert!(found.contains("no partition table"), "{found}")
+                }
+                // A stick killed once its ESP and exFAT were complete (the exFAT's boot
+                // sector is written last) is a stick whose table is lost (MBR: LBA 0;
+                // GPT: all of it): `update` finishes it.
+                Err(Error::Lba0Lost {
+                    scheme: Scheme::Mbr,
+                    ..
+                })
+                | Err(Error::GptLost { .. })
+                    if matches!(stop, Step::Stage2 | Step::Table) =>
+                {
+                    let mut st = Stick::open_for_repair(&snap, true).unwrap();
+                    let r = stick::update::update(&mut st, &boot_a()).unwrap();
+                    assert!(r.lba0_restored, "{scheme} {ss} killed at {stop:?}: {r:?}");
+                    drop(st);
+                    let layout = *Stick::open(&snap, false).unwrap().layout();
+                    check_image(&snap, &layout, dir.path());
                 }
                 other => panic!("{scheme} {ss} killed at {stop:?}: {other:?}"),
             }

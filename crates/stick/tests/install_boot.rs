@@ -42,7 +42,7 @@ fn seabios_runs_the_placeholder_mbr() {
 fn ovmf_starts_the_loader_from_our_esp() {
     let dir = tempfile::tempdir().unwrap();
     let boot = BootCode {
-        efi: loaders::UEFI_BOOTX64,
+        efi: loaders::UEFI_LOADERS,
         ..BootCode::placeholder()
     };
     for (scheme, ss) in [(Scheme::Gpt, 512), (Scheme::Gpt, 4096), (Scheme::Mbr, 512)] {
@@ -77,7 +77,7 @@ fn seabios_loads_stage2_through_the_patched_mbr() {
     let boot = BootCode {
         mbr: loaders::BIOS_MBR,
         stage2: loaders::BIOS_STAGE2,
-        efi: loaders::UEFI_BOOTX64,
+        efi: loaders::UEFI_LOADERS,
     };
     for scheme in [Scheme::Gpt, Scheme::Mbr] {
         let img = make(dir.path(), scheme, 512, &boot);

@@ -64,6 +64,13 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
                 loader == old || loader == new,
                 "{ss}: killed after {budget} writes: loader is neither old nor new"
             );
+            // Our own check (what `bootshelf check` reports, and what decides between
+            // repairing in place and rebuilding) sees only what the next update clears.
+            let ours = esp::fsck(&after).unwrap();
+            assert!(
+                ours.iter().all(|i| i.is_benign()),
+                "{ss}: killed after {budget} writes: esp::fsck finds {ours:?}"
+            );
             std::fs::write(&path, &after).unwrap();
             assert!(
                 mtype(&path, "/EFI/BOOT/BOOTX64.EFI") == loader,
@@ -93,10 +100,136 @@ fn update_killed_at_every_write_leaves_old_or_new_loader() {
                     .unwrap()
                     == new
             );
+            assert_eq!(esp::fsck(&fixed).unwrap(), [], "esp::fsck after the repair");
             std::fs::write(&path, &fixed).unwrap();
             fsck_fat(&path).assert_clean("fsck.fat -n after the repairing update");
             assert_eq!(mdir(&path, "/EFI/BOOT"), vec!["BOOTX64.EFI"]);
         }
         eprintln!("{ss}: {total} kill points, {unclean} left benign fsck findings");
+    }
+}
+
+/// Stage 2 of `len` bytes with the `BSH2` signature at byte 4 and `fill` elsewhere.
+fn stage2(len: usize, fill: u8) -> Vec<u8> {
+    let mut v = vec![fill; len];
+    v[4..8].copy_from_slice(b"BSH2");
+    v
+}
+
+/// A whole `update` (ESP, stage 2, LBA 0) from one boot code version to another, killed
+/// after every sector write: the BIOS pair the disk then holds is the old one (old MBR,
+/// loading the untouched old stage 2) or the new one (new MBR, loading the new stage 2
+/// from the other slot), the UEFI loader is the old one or the new one, and the next
+/// update finishes it. GPT at 512 and MBR at 4096 bytes per sector.
+#[test]
+fn whole_update_killed_at_every_write_leaves_the_old_or_the_new_boot_code() {
+    use stick::bootcode::MBR_CODE_MAX;
+    use stick::{BootCode, InstallOptions, Scheme, Stick};
+    for (scheme, ss) in [(Scheme::Gpt, 512u32), (Scheme::Mbr, 4096)] {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("stick.img");
+        let (mbr_a, s2_a, efi_a) = (
+            [0x11u8; MBR_CODE_MAX],
+            stage2(6_000, 0xA1),
+            vec![0xA2; 3_000],
+        );
+        let (mbr_b, s2_b, efi_b) = (
+            [0x22u8; MBR_CODE_MAX],
+            stage2(9_000, 0xB1),
+            vec![0xB2; 9_000],
+        );
+        let old = BootCode {
+            mbr: &mbr_a,
+            stage2: &s2_a,
+            efi: &[("BOOTX64.EFI", &efi_a)],
+        };
+        let new = BootCode {
+            mbr: &mbr_b,
+            stage2: &s2_b,
+            efi: &[("BOOTX64.EFI", &efi_b)],
+        };
+        let opts = InstallOptions {
+            scheme,
+            create_size: Some(50 << 20),
+            image_sector_size: Some(ss),
+            ..InstallOptions::default()
+        };
+        stick::install(&img, &opts, &old).unwrap();
+        let layout = *Stick::open(&img, false).unwrap().layout();
+        let base = std::fs::read(&img).unwrap();
+        let [a, b] = layout.stage2_slots();
+        let ssz = ss as usize;
+        let at = |data: &[u8], lba: u64, len: usize| data[lba as usize * ssz..][..len].to_vec();
+        let esp_range = layout.esp.byte_start(ss) as usize
+            ..(layout.esp.byte_start(ss) + layout.esp.byte_len(ss)) as usize;
+
+        let mut full = CutAfter::new(
+            MemDevice::from_bytes(ss, base.clone()),
+            u64::MAX,
+            Count::Sectors,
+        );
+        stick::update::update_device(&mut full, &layout, &[], &new).unwrap();
+        // fatfs stamps the new file with the time, so a run may write a sector more or
+        // less than this one: go on until a run finishes.
+        let total = full.done() + 4;
+        let (mut olds, mut news) = (0, 0);
+        for budget in 0..=total {
+            let mut dev = CutAfter::new(
+                MemDevice::from_bytes(ss, base.clone()),
+                budget,
+                Count::Sectors,
+            );
+            let r = stick::update::update_device(&mut dev, &layout, &[], &new);
+            assert!(r.is_ok() || dev.done() == budget, "{scheme} {ss}: {r:?}");
+            let data = &dev.inner().data;
+            let code = &data[..MBR_CODE_MAX];
+            if code == old.mbr_loading(&layout, a).unwrap().as_slice() {
+                assert_eq!(
+                    at(data, a, s2_a.len()),
+                    s2_a,
+                    "{scheme} {ss} cut at {budget}: old MBR, stage 2 changed"
+                );
+                olds += 1;
+            } else if code == new.mbr_loading(&layout, b).unwrap().as_slice() {
+                assert_eq!(
+                    at(data, b, s2_b.len()),
+                    s2_b,
+                    "{scheme} {ss} cut at {budget}: new MBR without its stage 2"
+                );
+                news += 1;
+            } else {
+                panic!("{scheme} {ss} cut at {budget}: LBA 0 holds neither MBR");
+            }
+            assert_eq!(
+                &data[MBR_CODE_MAX..ssz],
+                &base[MBR_CODE_MAX..ssz],
+                "table bytes of LBA 0"
+            );
+            let mut esp_img = data[esp_range.clone()].to_vec();
+            let loader = esp::read_image_file(&mut esp_img, LOADER_PATH)
+                .unwrap()
+                .unwrap();
+            assert!(
+                loader == efi_a || loader == efi_b,
+                "{scheme} {ss} cut at {budget}: loader"
+            );
+            // The next update finishes it.
+            let mut dev = dev.into_inner();
+            stick::update::update_device(&mut dev, &layout, &[], &new).unwrap();
+            assert_eq!(
+                &dev.data[..MBR_CODE_MAX],
+                new.mbr_loading(&layout, b).unwrap().as_slice()
+            );
+            let mut esp_img = dev.data[esp_range.clone()].to_vec();
+            assert_eq!(esp::fsck(&esp_img).unwrap(), []);
+            assert_eq!(
+                esp::read_image_file(&mut esp_img, LOADER_PATH)
+                    .unwrap()
+                    .unwrap(),
+                efi_b
+            );
+        }
+        eprintln!("{scheme} {ss}: {total} kill points: {olds} left the old pair, {news} the new");
+        assert!(olds > 0 && news > 0);
     }
 }

@@ -33,7 +33,7 @@ fn install_and_update_on_loop_devices_512_and_4096() {
         let file = backing(dir.path());
         let lp = LoopDev::attach(&file, LoopOptions::sector_size(ss)).unwrap();
         let boot = BootCode {
-            efi: b"MZ loop loader",
+            efi: &[("BOOTX64.EFI", b"MZ loop loader")],
             ..BootCode::placeholder()
         };
         // A loop device is not removable: refused without --force, with the reason.
@@ -79,8 +79,9 @@ fn install_and_update_on_loop_devices_512_and_4096() {
         drop(r1);
         let mut stick = Stick::open(lp.path(), true).unwrap();
         let new_efi = vec![0x42u8; 200_000];
+        let new_files: [(&str, &[u8]); 1] = [("BOOTX64.EFI", &new_efi)];
         let boot2 = BootCode {
-            efi: &new_efi,
+            efi: &new_files,
             ..boot
         };
         let r = stick::update::update(&mut stick, &boot2).unwrap();

@@ -98,6 +98,48 @@ pub fn answer_on_terminal<S: AsRef<OsStr>>(cwd: &Path, args: &[S], answer: &str)
     Run::of(args, out)
 }
 
+/// Run `bootshelf args` in `cwd` with its standard error on a terminal (a pty), with
+/// `env` added to its environment: what a user sees there (colour, progress bars). The
+/// returned [`Run::stderr`] is what the terminal received.
+pub fn stderr_on_terminal<S: AsRef<OsStr>>(cwd: &Path, args: &[S], env: &[(&str, &str)]) -> Run {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).unwrap_or_else(|e| panic!("openpty: {e}"));
+    let mut c = command();
+    c.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(pty.slave));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("running bootshelf: {e}"));
+    // Our copy of the slave went to the child; the master reads until it is closed.
+    drop(c);
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once the child's end is closed.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    });
+    let mut out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for bootshelf: {e}"));
+    out.stderr = reader
+        .join()
+        .unwrap_or_else(|_| panic!("reading the pty panicked"));
+    Run::of(args, out)
+}
+
 /// Run a [`command`] the caller prepared (working directory, stdin) with `args`, to completion.
 pub fn finish<S: AsRef<OsStr>>(mut cmd: Command, args: &[S]) -> Run {
     let out = cmd
@@ -231,4 +273,51 @@ impl Bootshelf {
     pub fn fails<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
         self.run(args).assert_failed().stderr
     }
+}
+
+/// Run `bootshelf args` in `cwd` with a terminal (a pty of `cols` x 24) as its standard
+/// input and standard error, as a user at a terminal runs it: progress bars are drawn.
+/// Returns the run (its `stderr` empty) and everything written on the terminal.
+pub fn on_terminal<S: AsRef<OsStr>>(cwd: &Path, args: &[S], cols: u16) -> (Run, String) {
+    use std::io::Read;
+    let size = nix::pty::Winsize {
+        ws_row: 24,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).unwrap_or_else(|e| panic!("openpty: {e}"));
+    let slave_err = pty
+        .slave
+        .try_clone()
+        .unwrap_or_else(|e| panic!("duplicating the pty: {e}"));
+    let mut cmd = command();
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::from(pty.slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(slave_err));
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("running bootshelf: {e}"));
+    // The parent's copies of the slave are gone with `cmd`: the master reads EOF (EIO)
+    // once the child has exited.
+    drop(cmd);
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for bootshelf: {e}"));
+    let screen = reader.join().unwrap_or_default();
+    (Run::of(args, out), screen)
 }

@@ -18,6 +18,9 @@ pub struct LoopOptions {
     pub size_limit: Option<u64>,
     /// Attach read-only (`-r`).
     pub read_only: bool,
+    /// Scan the partition table (`-P`): the kernel shows `/dev/loopNpM` and re-reads the
+    /// table on BLKRRPART, as it does for a USB stick.
+    pub partscan: bool,
 }
 
 impl LoopOptions {
@@ -63,6 +66,9 @@ impl LoopDev {
         }
         if options.read_only {
             cmd.arg("-r");
+        }
+        if options.partscan {
+            cmd.arg("-P");
         }
         let out = cmd
             .arg(file)
@@ -130,4 +136,44 @@ pub fn is_root() -> bool {
                 .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+/// A loop device's writes limited to a USB stick's speed by the kernel's block throttle:
+/// `blkio.throttle.write_bps_device` of the root group of cgroup v1, which covers the
+/// kernel's write-back threads too, so buffered writes are held to the limit as direct
+/// ones are. The limit is lifted when this is dropped.
+#[derive(Debug)]
+pub struct WriteLimit {
+    rule: PathBuf,
+    device: String,
+}
+
+/// Where cgroup v1 keeps the root group's write limits.
+pub const BLKIO_WRITE_BPS: &str = "/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device";
+
+impl LoopDev {
+    /// Limit writes to this device to `bytes_per_sec` until the returned guard is dropped.
+    pub fn limit_writes(&self, bytes_per_sec: u64) -> Result<WriteLimit> {
+        use std::os::unix::fs::MetadataExt;
+        let rdev = std::fs::metadata(&self.dev)
+            .with_context(|| format!("reading {}", self.dev.display()))?
+            .rdev();
+        let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+        let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+        let device = format!("{major}:{minor}");
+        let rule = PathBuf::from(BLKIO_WRITE_BPS);
+        std::fs::write(&rule, format!("{device} {bytes_per_sec}")).with_context(|| {
+            format!(
+                "limiting writes of {} in {BLKIO_WRITE_BPS} (needs root and cgroup v1 blkio)",
+                self.dev.display()
+            )
+        })?;
+        Ok(WriteLimit { rule, device })
+    }
+}
+
+impl Drop for WriteLimit {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.rule, format!("{} 0", self.device));
+    }
 }

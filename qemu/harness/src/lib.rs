@@ -3,7 +3,9 @@
 //! [`Qemu::start`] boots a machine described by a [`Config`] (the command line is the pure
 //! function [`command_line`], in `machine.rs`): OVMF (UEFI, q35, a fresh copy
 //! of the variable store for every run; [`Config::uefi_secure_boot`]: the Secure Boot
-//! build with Microsoft's keys, SMM on) or SeaBIOS (pc, serial console mirrored to COM1),
+//! build with Microsoft's keys, SMM on; [`Config::uefi_arch`]: 32-bit x86 UEFI with OVMF
+//! IA32 on `qemu-system-i386`, or ARM64 with AAVMF on `qemu-system-aarch64 -machine virt`)
+//! or SeaBIOS (pc, serial console mirrored to COM1),
 //! one or more disks attached as USB storage on an xHCI controller, IDE/AHCI, virtio or a
 //! CD-ROM, always with TCG. The machine starts paused and runs only once the serial console
 //! and the QMP socket are connected, so no output is ever lost.
@@ -16,13 +18,15 @@
 //! See docs/qemu.md for the facts about QEMU on the build machines this rests on.
 #![deny(missing_docs)]
 
+mod echo;
 mod machine;
 mod qmp;
 mod screen;
 
 pub use machine::{
-    command_line, Attach, Config, Drive, Firmware, RunFiles, COM1_PORT, OVMF_CODE,
-    OVMF_SECURE_BOOT_CODE, OVMF_SECURE_BOOT_VARS, OVMF_VARS,
+    command_line, qemu_program, Arch, Attach, Config, Drive, Firmware, RunFiles, AAVMF_CODE,
+    AAVMF_VARS, COM1_PORT, OVMF_CODE, OVMF_IA32_CODE, OVMF_IA32_VARS, OVMF_SECURE_BOOT_CODE,
+    OVMF_SECURE_BOOT_VARS, OVMF_VARS,
 };
 pub use screen::{decode_vga_text, Ppm};
 
@@ -333,13 +337,17 @@ impl Qemu {
         let files = RunFiles::in_dir(&dir.0);
         prepare_run_files(cfg, &files)?;
         let args = command_line(cfg, &files);
-        let mut child = Command::new("qemu-system-x86_64")
+        let program = match cfg.firmware {
+            Firmware::Uefi => machine::qemu_program(cfg.arch),
+            Firmware::Bios => "qemu-system-x86_64",
+        };
+        let mut child = Command::new(program)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(io_err("starting qemu-system-x86_64"))?;
+            .map_err(io_err(format!("starting {program}")))?;
         // From here on a failure must not leave QEMU running.
         let connected = (|| {
             let serial = connect(&files.serial_socket, &mut child)?;
@@ -388,6 +396,7 @@ impl Qemu {
         };
         let thread_log = Arc::clone(&log);
         let echo = cfg.echo_serial;
+        let mut shown = echo::Echo::new(cfg.echo_timings);
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             loop {
@@ -396,7 +405,7 @@ impl Qemu {
                     Ok(n) => {
                         if echo {
                             let mut out = io::stdout().lock();
-                            let _ = out.write_all(&buf[..n]);
+                            let _ = out.write_all(&shown.feed(&buf[..n]));
                             let _ = out.flush();
                         }
                         if let Ok(mut bytes) = thread_log.bytes.lock() {
@@ -712,6 +721,16 @@ mod tests {
         drop(q);
         // kill() also reaps the process, so not even a zombie is left.
         assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    /// OVMF IA32 (on qemu-system-i386) and AAVMF (on qemu-system-aarch64) start and reach
+    /// their boot managers.
+    #[test]
+    fn ia32_and_aarch64_firmware_print_on_serial() {
+        for arch in [Arch::Ia32, Arch::Aa64] {
+            let mut q = Qemu::start(&Config::uefi_arch(arch)).unwrap();
+            q.wait_for("BdsDxe", Duration::from_secs(120)).unwrap();
+        }
     }
 
     /// The Secure Boot OVMF (SMM under TCG) starts and reaches its boot manager.

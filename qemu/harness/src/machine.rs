@@ -15,6 +15,32 @@ pub const OVMF_SECURE_BOOT_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd";
 /// The variable store of [`OVMF_SECURE_BOOT_CODE`]: Secure Boot on, Microsoft's keys.
 pub const OVMF_SECURE_BOOT_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
 
+/// OVMF built for 32-bit x86 UEFI (Debian's ovmf-ia32 ships only the Secure Boot build:
+/// it needs SMM, and boots with Secure Boot off from [`OVMF_IA32_VARS`], which enrolls no
+/// keys).
+pub const OVMF_IA32_CODE: &str = "/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd";
+/// The variable store of [`OVMF_IA32_CODE`].
+pub const OVMF_IA32_VARS: &str = "/usr/share/OVMF/OVMF32_VARS_4M.fd";
+/// AAVMF, OVMF's ARM64 sibling, for QEMU's `virt` machine (qemu-efi-aarch64).
+pub const AAVMF_CODE: &str = "/usr/share/AAVMF/AAVMF_CODE.fd";
+/// The variable store of [`AAVMF_CODE`].
+pub const AAVMF_VARS: &str = "/usr/share/AAVMF/AAVMF_VARS.fd";
+
+/// The CPU architecture of a UEFI machine: the architectures bootshelf has a UEFI loader
+/// for (BIOS machines are always x86_64).
+pub use efi_image::EfiArch as Arch;
+
+/// The QEMU program that emulates `arch`: `qemu-system-x86_64` (q35, OVMF),
+/// `qemu-system-i386` (q35 with a CPU without long mode, OVMF IA32) or
+/// `qemu-system-aarch64` (`virt`, cortex-a57, AAVMF).
+pub fn qemu_program(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X64 => "qemu-system-x86_64",
+        Arch::Ia32 => "qemu-system-i386",
+        Arch::Aa64 => "qemu-system-aarch64",
+    }
+}
+
 /// Which firmware boots the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Firmware {
@@ -104,8 +130,11 @@ pub struct Config {
     pub memory_mib: u32,
     /// No window (`-display none`); otherwise QEMU opens its default display.
     pub headless: bool,
-    /// Copy everything the guest prints on COM1 to this process's stdout as it arrives.
+    /// Copy what the guest prints on COM1 to this process's stdout as it arrives, without
+    /// the loaders' `bootshelf: ...` notes (they stay in the serial log).
     pub echo_serial: bool,
+    /// With `echo_serial`: also the loaders' developer timing notes (`... at 28307 us`).
+    pub echo_timings: bool,
     /// OVMF code image (UEFI only).
     pub ovmf_code: PathBuf,
     /// OVMF variable store template, copied for each run (UEFI only).
@@ -113,6 +142,8 @@ pub struct Config {
     /// UEFI only: a Secure Boot machine (SMM, pflash writable only from SMM), which the
     /// Secure Boot builds of OVMF need.
     pub secure_boot: bool,
+    /// The CPU architecture (UEFI only; [`Config::uefi_arch`] sets it with its firmware).
+    pub arch: Arch,
     /// Extra arguments appended to the QEMU command line.
     pub extra_args: Vec<String>,
 }
@@ -126,10 +157,33 @@ impl Config {
             memory_mib: 1024,
             headless: true,
             echo_serial: false,
+            echo_timings: false,
             ovmf_code: OVMF_CODE.into(),
             ovmf_vars: OVMF_VARS.into(),
             secure_boot: false,
+            arch: Arch::X64,
             extra_args: Vec::new(),
+        }
+    }
+
+    /// A headless UEFI machine of architecture `arch` with its firmware (OVMF, OVMF IA32
+    /// or AAVMF), 1 GiB and no disks yet.
+    pub fn uefi_arch(arch: Arch) -> Self {
+        match arch {
+            Arch::X64 => Config::uefi(),
+            Arch::Ia32 => Config {
+                ovmf_code: OVMF_IA32_CODE.into(),
+                ovmf_vars: OVMF_IA32_VARS.into(),
+                secure_boot: true,
+                arch,
+                ..Config::uefi()
+            },
+            Arch::Aa64 => Config {
+                ovmf_code: AAVMF_CODE.into(),
+                ovmf_vars: AAVMF_VARS.into(),
+                arch,
+                ..Config::uefi()
+            },
         }
     }
 
@@ -192,8 +246,9 @@ impl RunFiles {
 /// COM1's I/O port, which SeaBIOS mirrors its text console to.
 pub const COM1_PORT: u16 = 0x3f8;
 
-/// The QEMU arguments (after the program name) that start the machine `cfg` with its
-/// scratch files at `files`: TCG, no network, no reboot, isa-debug-exit, the firmware,
+/// The QEMU arguments (after the program name, [`qemu_program`] of `cfg.arch`) that
+/// start the machine `cfg` with its scratch files at `files`: TCG, no network, no reboot,
+/// isa-debug-exit (x86 only), the firmware,
 /// COM1 and QMP on unix sockets, paused (`-S`) until the harness has connected, then the
 /// drives in order (each one's boot index is its position), then `cfg.extra_args`.
 pub fn command_line(cfg: &Config, files: &RunFiles) -> Vec<String> {
@@ -207,10 +262,12 @@ pub fn command_line(cfg: &Config, files: &RunFiles) -> Vec<String> {
         "none",
     ]);
     a.extend(owned(&["-m", &cfg.memory_mib.to_string()]));
-    a.extend(owned(&[
-        "-device",
-        "isa-debug-exit,iobase=0xf4,iosize=0x04",
-    ]));
+    if cfg.firmware == Firmware::Bios || cfg.arch != Arch::Aa64 {
+        a.extend(owned(&[
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ]));
+    }
     if cfg.headless {
         a.extend(owned(&["-display", "none"]));
     }
@@ -229,7 +286,9 @@ fn owned(items: &[&str]) -> Vec<String> {
 fn firmware_args(cfg: &Config, files: &RunFiles) -> Vec<String> {
     match cfg.firmware {
         Firmware::Uefi => {
-            let mut a = if cfg.secure_boot {
+            let mut a = if cfg.arch == Arch::Aa64 {
+                owned(&["-machine", "virt", "-cpu", "cortex-a57"])
+            } else if cfg.secure_boot {
                 owned(&[
                     "-machine",
                     "q35,smm=on",
@@ -429,6 +488,27 @@ mod tests {
             -drive if=none,id=disk3,format=raw,file=/x/v.img,snapshot=on \
             -device virtio-blk-pci,drive=disk3,bootindex=3";
         assert_args(&cfg, &[COMMON, HEADLESS, BIOS, CONSOLE, drives]);
+    }
+
+    #[test]
+    fn uefi_ia32_and_aarch64_machines() {
+        let drives = "-device qemu-xhci,id=xhci \
+            -drive if=none,id=disk0,format=raw,file=/x/stick.img,snapshot=on \
+            -device usb-storage,bus=xhci.0,drive=disk0,bootindex=0";
+        let cfg = Config::uefi_arch(Arch::Ia32).drive(Drive::usb("/x/stick.img").snapshot(true));
+        let ia32 = "-machine q35,smm=on \
+            -global driver=cfi.pflash01,property=secure,value=on \
+            -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd \
+            -drive if=pflash,format=raw,unit=1,file=/run/q/OVMF_VARS.fd";
+        assert_args(&cfg, &[COMMON, HEADLESS, ia32, CONSOLE, drives]);
+        assert_eq!(qemu_program(cfg.arch), "qemu-system-i386");
+        let cfg = Config::uefi_arch(Arch::Aa64).drive(Drive::usb("/x/stick.img").snapshot(true));
+        let common = "-accel tcg -nic none -no-reboot -monitor none -m 1024";
+        let aa64 = "-machine virt -cpu cortex-a57 \
+            -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd \
+            -drive if=pflash,format=raw,unit=1,file=/run/q/OVMF_VARS.fd";
+        assert_args(&cfg, &[common, HEADLESS, aa64, CONSOLE, drives]);
+        assert_eq!(qemu_program(cfg.arch), "qemu-system-aarch64");
     }
 
     #[test]

@@ -1,82 +1,85 @@
-//! `bootshelf boot-next TARGET NAME`: boot NAME once at the next boot (the loader clears
-//! the setting before booting it); `--clear` cancels it. The same command sets the menu's
-//! lasting choices: `--default` makes NAME the entry selected at every boot, `--timeout`
-//! the seconds before it boots (`never`: wait for a key).
+//! `bootshelf boot-next TARGET NAME [--json]`: boot NAME once at the next boot (the loader
+//! clears the setting before booting it); `--clear` cancels it. The lasting choices
+//! (default entry, timeout) are `bootshelf config`'s.
 
 use crate::exit::Outcome;
-use anyhow::{bail, Context};
+use anyhow::bail;
+use serde::Serialize;
 use std::path::PathBuf;
-use stick::index_io::{
-    clear_boot_next, open_volume, set_boot_next, set_menu, IndexStore, MenuChange,
-};
+use stick::index_io::{clear_boot_next, open_volume, set_boot_next, IndexStore};
 
 /// Arguments of `bootshelf boot-next`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The stick: an image file or a block device.
     pub target: PathBuf,
-    /// The ISO: path on the stick, file name or menu title.
+    /// The ISO: a path, file name, title, or a unique part of a title.
+    #[arg(required_unless_present = "clear")]
     pub name: Option<String>,
     /// Cancel a pending boot-next.
     #[arg(long, conflicts_with = "name")]
     pub clear: bool,
-    /// Make NAME the lasting default (selected at every boot) instead of booting it once;
-    /// without NAME, go back to the first entry.
-    #[arg(long = "default")]
-    pub make_default: bool,
-    /// Menu timeout in seconds before the default boots, or `never`.
-    #[arg(long, value_parser = parse_timeout)]
-    pub timeout: Option<stick::index_io::Timeout>,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Moved to `bootshelf config --default`.
+    #[arg(long = "default", hide = true)]
+    pub old_default: bool,
+    /// Moved to `bootshelf config --timeout`.
+    #[arg(long = "timeout", hide = true, value_name = "N|never")]
+    pub old_timeout: Option<String>,
 }
 
-fn parse_timeout(s: &str) -> Result<stick::index_io::Timeout, String> {
-    use stick::index_io::Timeout;
-    if s.eq_ignore_ascii_case("never") {
-        return Ok(Timeout::Never);
-    }
-    match s.parse::<u16>() {
-        Ok(n) if n < u16::MAX => Ok(Timeout::Seconds(n)),
-        _ => Err(format!(
-            "{s:?} is not a number of seconds (0-65534) or `never`"
-        )),
-    }
+/// `--json` output.
+#[derive(Serialize)]
+struct JsonBootNext {
+    /// The path booted once at the next boot; null after `--clear`.
+    boot_next: Option<String>,
+    /// The boot-next pending before this command, if any.
+    previous: Option<String>,
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let mut stick = stick::Stick::open(&args.target, true)
-        .with_context(|| format!("opening {}", args.target.display()))?;
+    if args.old_default || args.old_timeout.is_some() {
+        bail!(
+            "the lasting settings moved to `bootshelf config {} --default NAME --timeout \
+             N|never`; boot-next only chooses the next boot",
+            args.target.display()
+        );
+    }
+    let mut stick = super::open_stick(&args.target, true)?;
     let mut vol = open_volume(&mut stick)?;
     let mut store = IndexStore::load(&mut vol)?;
-    if args.make_default || args.timeout.is_some() {
-        if args.clear {
-            bail!("--clear cancels a boot-next; it does not go with --default or --timeout");
-        }
-        let change = MenuChange {
-            default: args.make_default.then(|| args.name.clone()),
-            timeout: args.timeout,
-        };
-        let s = set_menu(&mut vol, &mut store, &change)?;
-        println!(
-            "menu default: {}, timeout: {}",
-            s.default.as_deref().unwrap_or("the first entry"),
-            match s.timeout {
-                stick::index_io::Timeout::Never => "never (waits for a key)".to_string(),
-                stick::index_io::Timeout::Seconds(n) => format!("{n} s"),
+    let previous = store.index().settings.boot_next;
+    let report = match (&args.name, args.clear) {
+        (_, true) => {
+            let was = clear_boot_next(&mut vol, &mut store)?;
+            if !args.json {
+                match &was {
+                    Some(p) => println!("cleared boot-next (was {p})"),
+                    None => println!("no boot-next was set"),
+                }
             }
-        );
-        return Ok(Outcome::Success);
-    }
-    match (&args.name, args.clear) {
-        (_, true) => match clear_boot_next(&mut vol, &mut store)? {
-            Some(p) => println!("cleared boot-next (was {p})"),
-            None => println!("no boot-next was set"),
-        },
+            JsonBootNext {
+                boot_next: None,
+                previous: was,
+            }
+        }
         (Some(name), false) => {
             let p = set_boot_next(&mut vol, &mut store, name)?;
-            println!("the next boot starts {p} once");
+            if !args.json {
+                println!("the next boot starts {p} once");
+            }
+            JsonBootNext {
+                boot_next: Some(p),
+                previous,
+            }
         }
-        (None, false) => bail!("give an ISO name, --clear, --default or --timeout"),
+        (None, false) => bail!("give an ISO name, or --clear"),
+    };
+    if args.json {
+        crate::out::json(&report)?;
     }
     Ok(Outcome::Success)
 }

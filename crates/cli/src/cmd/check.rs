@@ -1,9 +1,9 @@
 //! `bootshelf check TARGET [--hash] [--json]`: the index against the file system against
-//! the partition table (the rules and their findings are in `stick::check`). The command
+//! the partition table, and the boot code against what this bootshelf carries (the rules
+//! and their findings are in `stick::check` and `stick::boot_check`). The command
 //! ends in [`Outcome::Problems`] (exit status 1) when a finding is a problem.
 
 use crate::exit::Outcome;
-use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
 use stick::check::{CheckOptions, CheckReport, Finding, Severity};
@@ -48,16 +48,27 @@ impl From<&Finding> for JsonFinding {
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let mut stick = stick::Stick::open(&args.target, false)
-        .with_context(|| format!("opening {}", args.target.display()))?;
+    let mut stick = super::open_stick_for_repair(&args.target, false)?;
     let layout = *stick.layout();
+    let damage = stick.table_damage().to_vec();
+    let boot = super::install::boot_code();
+    let boot_findings = stick::boot_check::check_boot(stick.device(), &layout, &damage, &boot)?;
     let mut vol = open_volume(&mut stick)?;
+    // Reading every ISO back is long work: its bytes and speed are shown.
+    let bars = crate::progress::Bars::new(!args.hash);
+    let bar = bars.stick("");
+    if args.hash {
+        bar.count("hashing the ISOs");
+    }
     let r = stick::check::check(
         &mut vol,
         Some(&layout),
         CheckOptions { hash: args.hash },
-        &mut |_| {},
-    )?;
+        &mut |n| bar.inc(n),
+    );
+    bar.finish();
+    let mut r = r?;
+    r.findings.extend(boot_findings);
     if args.json {
         let rows: Vec<JsonFinding> = r.findings.iter().map(JsonFinding::from).collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -82,7 +93,7 @@ fn print_text(r: &CheckReport, hash: bool) {
     }
     let problems = r.problems();
     println!(
-        "checked {} indexed ISOs{}: {}",
+        "checked the boot code and {} indexed ISOs{}: {}",
         r.isos_checked,
         if hash {
             format!(" ({} hashes match)", r.hashes_checked)

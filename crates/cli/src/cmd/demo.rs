@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     build_image(&args.out, &isos)?;
 
     if args.no_boot {
-        eprintln!(
+        crate::out::note!(
             "bootshelf demo: {} is ready; boot it with `bootshelf boot-test {}`",
             args.out.display(),
             args.out.display()
@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         "UEFI (OVMF)"
     };
     let test = if headless {
-        eprintln!(
+        crate::out::note!(
             "bootshelf demo: booting {} in QEMU, {mode}, headless: choosing iPXE and waiting for it",
             args.out.display()
         );
@@ -71,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             target: args.out.clone(),
             uefi: !args.bios,
             bios: args.bios,
+            arch: None,
             select: Some("ipxe".into()),
             expect: Some("iPXE".into()),
             timeout: Some(args.timeout),
@@ -80,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             write: false,
         }
     } else {
-        eprintln!(
+        crate::out::note!(
             "bootshelf demo: booting {} in a QEMU window, {mode}; close the window to end",
             args.out.display()
         );
@@ -88,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             target: args.out.clone(),
             uefi: !args.bios,
             bios: args.bios,
+            arch: None,
             select: None,
             expect: None,
             timeout: None,
@@ -129,27 +131,28 @@ fn build_image(out: &Path, isos: &[PathBuf]) -> anyhow::Result<()> {
             .with_context(|| format!("removing the old demo image {}", out.display()))?,
         Err(_) => {}
     }
-    eprintln!(
+    crate::out::note!(
         "bootshelf demo: installing a 256 MiB stick image at {}",
         out.display()
     );
     install::run(install::Args {
-        target: out.to_owned(),
+        targets: vec![out.to_owned()],
         size: Some(256 << 20),
         mbr: false,
         yes: true,
         force: false,
         sector_size: None,
+        json: false,
     })
     .context("installing the demo stick")?;
-    eprintln!("bootshelf demo: adding {} sample ISOs", isos.len());
+    crate::out::note!("bootshelf demo: adding {} sample ISOs", isos.len());
     add::run(add::Args {
-        target: out.to_owned(),
-        isos: isos.to_vec(),
+        paths: isos.to_vec(),
+        to: vec![out.to_owned()],
         verify: true,
         force: false,
         title: None,
-        quiet: false,
+        json: false,
     })
     .context("adding the sample ISOs")?;
     list::run(list::Args {

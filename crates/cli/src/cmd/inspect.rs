@@ -83,6 +83,9 @@ pub struct IsoReport {
     pub boot_entries: Vec<EntryReport>,
     pub bios_bootable: bool,
     pub uefi_bootable: bool,
+    /// The UEFI architectures the bootable EFI entries' images serve (`x86_64`, `ia32`,
+    /// `aarch64`: which `\EFI\BOOT\BOOT*.EFI` they hold); null without a readable one.
+    pub uefi_arches: Option<Vec<&'static str>>,
     pub hybrid: Option<HybridReport>,
     pub hints: Vec<String>,
     /// `error` says the file could not be opened or read (an OS or device error), as
@@ -140,6 +143,9 @@ pub struct EntryReport {
     pub image_size_error: Option<String>,
     pub image_path: Option<String>,
     pub image_file_size: Option<u64>,
+    /// EFI no-emulation entries: the architectures whose `\EFI\BOOT\BOOT*.EFI` the image's
+    /// FAT holds; null for other entries or an unreadable image.
+    pub efi_arches: Option<Vec<&'static str>>,
     pub selection_criteria_type: u8,
     pub selection_criteria: String,
 }
@@ -336,6 +342,22 @@ pub fn fill<R: ReadAt>(mut reader: R, rep: &mut IsoReport) -> Result<()> {
         .boot_entries
         .iter()
         .any(|e| e.bootable && e.platform_id == PlatformId::EFI.0);
+    let mut uefi_arches: Option<Vec<&'static str>> = None;
+    for e in rep
+        .boot_entries
+        .iter()
+        .filter(|e| e.bootable && e.platform_id == PlatformId::EFI.0)
+    {
+        if let Some(names) = &e.efi_arches {
+            let all = uefi_arches.get_or_insert_with(Vec::new);
+            for n in names {
+                if !all.contains(n) {
+                    all.push(n);
+                }
+            }
+        }
+    }
+    rep.uefi_arches = uefi_arches;
     let hints = iso.hints().context("looking for hints")?;
     rep.hints = hints.iter().map(|h| h.name.to_string()).collect();
     Ok(())
@@ -343,6 +365,11 @@ pub fn fill<R: ReadAt>(mut reader: R, rep: &mut IsoReport) -> Result<()> {
 
 fn entry_report<R: ReadAt>(iso: &mut Iso<R>, e: &iso9660::BootEntry) -> EntryReport {
     let file = image_file(iso, e.load_rba);
+    let file_bytes = iso.volume().image_size;
+    let efi_arches = (e.platform == PlatformId::EFI && e.emulation() == iso9660::Emulation::NONE)
+        .then(|| shelf::catalog::efi_arches(iso.reader(), e.load_rba, file_bytes))
+        .flatten()
+        .map(|set| set.iter().map(|a| a.name()).collect());
     let (image_size, image_size_source, image_size_error) = match iso.image_size(e) {
         Ok(s) => (Some(s.bytes), Some(s.source.name().to_string()), None),
         Err(err) => (None, None, Some(err.to_string())),
@@ -374,6 +401,7 @@ fn entry_report<R: ReadAt>(iso: &mut Iso<R>, e: &iso9660::BootEntry) -> EntryRep
         image_size_error,
         image_path: file.as_ref().map(|f| f.0.clone()),
         image_file_size: file.map(|f| u64::from(f.1)),
+        efi_arches,
         selection_criteria_type: e.selection.kind,
         selection_criteria: hex(e.selection.bytes()),
     }
@@ -548,7 +576,20 @@ fn print_text(r: &IsoReport) {
         }
         row("names", &names.join(", "));
         row("BIOS boot", yes(r.bios_bootable));
-        row("UEFI boot", yes(r.uefi_bootable));
+        match &r.uefi_arches {
+            Some(a) if r.uefi_bootable => row(
+                "UEFI boot",
+                &format!(
+                    "yes, for {}",
+                    if a.is_empty() {
+                        "no architecture (no \\EFI\\BOOT\\BOOT*.EFI)".to_string()
+                    } else {
+                        a.join(", ")
+                    }
+                ),
+            ),
+            _ => row("UEFI boot", yes(r.uefi_bootable)),
+        }
     }
     if let Some(h) = &r.hybrid {
         let mut what = Vec::new();

@@ -1,10 +1,12 @@
-//! `bootshelf install TARGET [--size 32G] [--mbr] [--yes] [--force] [--sector-size N]`:
-//! make an image file or a USB disk a bootshelf stick (erasing it).
+//! `bootshelf install TARGET... [--size 32G] [--mbr] [--yes] [--force] [--sector-size N]
+//! [--json]`: make image files or USB disks bootshelf sticks (erasing them), several at once.
 
 use crate::exit::Outcome;
+use crate::progress::Bars;
 use anyhow::Context;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use stick::device::SafetyOverrides;
 use stick::install::{InstallOptions, Step};
 use stick::Scheme;
@@ -12,8 +14,10 @@ use stick::Scheme;
 /// Arguments of `bootshelf install`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// An image file or a whole-disk block device (/dev/sdX). Everything on it is erased.
-    pub target: PathBuf,
+    /// Image files or whole-disk block devices (/dev/sdX); several are written at the same
+    /// time. Everything on them is erased.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<PathBuf>,
     /// Create the image file sparse with this size (e.g. 32G, 512M, 100MiB, bytes); an
     /// existing image file is resized to it (asked first when it holds anything).
     #[arg(long, value_parser = parse_size)]
@@ -30,6 +34,24 @@ pub struct Args {
     /// Logical sector size of an image file (block devices use their own).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["512", "4096"]))]
     pub sector_size: Option<String>,
+    /// Print the stick made as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--json` output: the stick made.
+#[derive(serde::Serialize)]
+struct JsonInstalled {
+    target: String,
+    /// `GPT` or `MBR`.
+    scheme: String,
+    sector_size: u32,
+    data_partition_bytes: u64,
+    esp_bytes: u64,
+    /// Whether this build carries the BIOS loader (else a placeholder MBR).
+    bios_loader: bool,
+    /// Whether this build carries the UEFI loader.
+    uefi_loader: bool,
 }
 
 /// Parse "32G", "512M", "100MiB", "1T", "4096" (binary units: K = 1024).
@@ -71,7 +93,7 @@ pub fn boot_code() -> stick::BootCode<'static> {
         } else {
             loaders::BIOS_STAGE2
         },
-        efi: loaders::UEFI_BOOTX64,
+        efi: loaders::UEFI_LOADERS,
     }
 }
 
@@ -87,16 +109,6 @@ pub fn human_size(bytes: u64) -> String {
     )
 }
 
-/// Progress bar over the install steps (hidden when stderr is not a terminal).
-pub fn step_bar(len: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    bar
-}
-
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let opts = InstallOptions {
@@ -107,83 +119,143 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             allow_fixed: args.force,
         },
     };
-    let target = &args.target;
-    // Every check (safety rules, --size, /dev paths) before anything is written.
-    let prepared = stick::install::prepare(target, &opts)?;
-    if prepared.needs_confirmation() {
-        let what = match prepared.disk_info() {
-            Some(info) => format!(
-                "{} {} {}, {}{}",
-                info.dev_path.display(),
-                info.vendor,
-                info.model,
-                human_size(info.size),
-                if info.removable || info.usb {
-                    ""
-                } else {
-                    ", NOT removable"
-                }
-            ),
-            None => format!("the image file {}", target.display()),
-        };
-        let holds = match prepared.contents() {
-            Some(c) => format!(" It holds {c}."),
-            None => String::new(),
-        };
-        let resize = match prepared.resize() {
-            Some((old, new)) => format!(" It is resized from {old} to {new} bytes."),
-            None => String::new(),
-        };
-        if !args.yes {
-            let stdin = std::io::stdin();
-            if !stdin.is_terminal() {
-                anyhow::bail!(
-                    "refusing to erase {what} without confirmation: stdin is not a terminal; \
-                     add --yes to confirm.{holds} Nothing was written."
-                );
-            }
-            eprint!("This ERASES everything on {what}.{holds}{resize}\nType 'yes' to continue: ");
-            std::io::stderr().flush().ok();
-            let mut line = String::new();
-            stdin
-                .lock()
-                .read_line(&mut line)
-                .context("reading the answer")?;
-            if line.trim() != "yes" {
-                anyhow::bail!("not confirmed; nothing was written");
-            }
+    let targets = &args.targets;
+    crate::targets::check_distinct(targets)?;
+    // Every check (safety rules, --size, /dev paths) of every target before anything is
+    // written. With one target its refusal is the command's error; with several a refused
+    // target is reported at the end and the others go on.
+    let mut prepared = Vec::new();
+    for target in targets {
+        let p = stick::install::prepare(target, &opts);
+        if targets.len() == 1 {
+            prepared.push(Ok(p?));
+        } else {
+            prepared.push(p.map_err(anyhow::Error::from));
         }
     }
-    let layout = *prepared.layout();
+    // One question for every target that needs one; the answer is one decision for all.
+    let asks: Vec<String> = prepared
+        .iter()
+        .zip(targets)
+        .filter_map(|(p, t)| p.as_ref().ok().map(|p| (p, t)))
+        .filter(|(p, _)| p.needs_confirmation())
+        .map(|(p, t)| describe(p, t))
+        .collect();
+    if !asks.is_empty() && !args.yes {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            anyhow::bail!(
+                "refusing to erase {} without confirmation: stdin is not a terminal; \
+                 add --yes to confirm. Nothing was written.",
+                asks.join("; ")
+            );
+        }
+        if let [one] = asks.as_slice() {
+            eprint!("This ERASES everything on {one}\nType 'yes' to continue: ");
+        } else {
+            eprintln!("This ERASES everything on:");
+            for one in &asks {
+                eprintln!("  {one}");
+            }
+            eprint!("Type 'yes' to continue: ");
+        }
+        std::io::stderr().flush().ok();
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the answer")?;
+        if line.trim() != "yes" {
+            anyhow::bail!("not confirmed; nothing was written");
+        }
+    }
     let boot = boot_code();
-    let bar = step_bar(Step::ALL.len() as u64);
-    let stick = prepared
-        .run(&boot, &mut |step| {
-            bar.set_message(step.describe());
-            bar.inc(1);
+    let bars = Bars::new(args.json);
+    let slots: Vec<Mutex<Option<anyhow::Result<stick::install::Prepared>>>> =
+        prepared.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let bios_loader = boot.mbr != stick::bootcode::PLACEHOLDER_MBR;
+    let uefi_loader = !boot.has_no_efi();
+    let results = crate::targets::in_parallel(targets, |i, target| {
+        let taken = slots
+            .get(i)
+            .and_then(|m| m.lock().ok().and_then(|mut s| s.take()));
+        let prepared = taken.unwrap_or_else(|| Err(anyhow::anyhow!("not prepared")))?;
+        let bar = bars.stick(&target.display().to_string());
+        let layout = *prepared.layout();
+        let steps = Step::ALL.len() as u64;
+        let mut done = 0;
+        let made = prepared.run(&boot, &mut |step| {
+            done += 1;
+            bar.step(done, steps, step.describe());
+        });
+        bar.finish();
+        let stick = made.with_context(|| format!("installing on {}", target.display()))?;
+        super::update::print_kernel_table(stick.kernel_table());
+        let ss = layout.sector_size;
+        if !args.json {
+            bars.println(&format!(
+                "{}: bootshelf stick ({}, {}-byte sectors): data partition {} (exFAT \"BOOTSHELF\"), ESP {}",
+                stick.path().display(),
+                layout.scheme,
+                ss,
+                human_size(layout.data.byte_len(ss)),
+                human_size(layout.esp.byte_len(ss)),
+            ));
+        }
+        Ok(JsonInstalled {
+            target: stick.path().display().to_string(),
+            scheme: layout.scheme.to_string(),
+            sector_size: ss,
+            data_partition_bytes: layout.data.byte_len(ss),
+            esp_bytes: layout.esp.byte_len(ss),
+            bios_loader,
+            uefi_loader,
         })
-        .with_context(|| format!("installing on {}", target.display()))?;
-    bar.finish_and_clear();
-    let ss = layout.sector_size;
-    println!(
-        "{}: bootshelf stick ({}, {}-byte sectors): data partition {} (exFAT \"BOOTSHELF\"), ESP {}",
-        stick.path().display(),
-        layout.scheme,
-        ss,
-        human_size(layout.data.byte_len(ss)),
-        human_size(layout.esp.byte_len(ss)),
-    );
-    if boot.mbr == stick::bootcode::PLACEHOLDER_MBR {
-        println!(
-            "note: this build has no BIOS loader yet (crates/loaders); the MBR only prints a message"
+    });
+    if args.json {
+        crate::targets::json_report(targets, &results)?;
+    }
+    crate::targets::conclude(targets, results, args.json)?;
+    if !bios_loader {
+        crate::out::warn(
+            "this build has no BIOS loader yet (crates/loaders); the MBR only prints a message",
         );
     }
-    if boot.efi.is_empty() {
-        println!(
-            "note: this build has no UEFI loader yet; \\EFI\\BOOT\\BOOTX64.EFI was not written"
+    if !uefi_loader {
+        crate::out::warn(
+            "this build has no UEFI loader yet; \\EFI\\BOOT\\BOOT*.EFI were not written",
         );
     }
     Ok(Outcome::Success)
+}
+
+/// "the image file X. It holds .... It is resized from A to B bytes.": what the question
+/// about one target says.
+fn describe(prepared: &stick::install::Prepared, target: &std::path::Path) -> String {
+    let what = match prepared.disk_info() {
+        Some(info) => format!(
+            "{} {} {}, {}{}",
+            info.dev_path.display(),
+            info.vendor,
+            info.model,
+            human_size(info.size),
+            if info.removable || info.usb {
+                ""
+            } else {
+                ", NOT removable"
+            }
+        ),
+        None => format!("the image file {}", target.display()),
+    };
+    let holds = match prepared.contents() {
+        Some(c) => format!(" It holds {c}."),
+        None => String::new(),
+    };
+    let resize = match prepared.resize() {
+        Some((old, new)) => format!(" It is resized from {old} to {new} bytes."),
+        None => String::new(),
+    };
+    format!("{what}.{holds}{resize}")
 }
 
 #[cfg(test)]
@@ -199,5 +271,24 @@ mod tests {
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("G").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn the_loaders_of_every_architecture_fit_the_esp_with_room_to_spare() {
+        let boot = super::boot_code();
+        let total: u64 = boot.efi.iter().map(|(_, b)| b.len() as u64).sum();
+        for (scheme, ss) in [(stick::Scheme::Gpt, 512), (stick::Scheme::Mbr, 4096)] {
+            let layout =
+                stick::Layout::plan(scheme, ss, stick::layout::MIN_DISK_BYTES / u64::from(ss))
+                    .unwrap();
+            boot.check_fits(&layout).unwrap();
+            // All three with a crash-safe update's second copy of each take under a tenth.
+            assert!(
+                2 * total < layout.esp.byte_len(ss) / 10,
+                "{total} bytes of loaders"
+            );
+        }
+        assert_eq!(boot.efi.len(), 3);
+        assert!(boot.efi.iter().all(|(_, b)| !b.is_empty()));
     }
 }

@@ -3,7 +3,6 @@
 //! work is in `stick::list`, on crates/shelf's discovery).
 
 use crate::exit::Outcome;
-use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
 use stick::index_io::{human, open_volume};
@@ -28,6 +27,9 @@ struct JsonRow<'a> {
     label: &'a str,
     bios: bool,
     uefi: bool,
+    /// The UEFI architectures its EFI boot image serves (`x86_64`, `ia32`, `aarch64`);
+    /// null when not known (no EFI entry, or indexed before they were recorded).
+    efi_arches: Option<Vec<&'static str>>,
     contiguous: bool,
     indexed: bool,
     present: bool,
@@ -82,20 +84,49 @@ pub fn options_text(o: &bootshelf_index::KernelOptions) -> String {
 struct JsonListing<'a> {
     generation: u64,
     timeout_secs: Option<u16>,
+    /// Path of the lasting default (null: the first entry).
+    default: Option<&'a str>,
+    /// Path of the pending one-shot boot-next, else null.
+    boot_next: Option<&'a str>,
+    /// Bytes of the data partition's cluster heap.
+    capacity: u64,
+    /// Free bytes.
+    free: u64,
+    /// The largest free run: the largest ISO `add` can still copy.
+    largest_free_run: u64,
     isos: Vec<JsonRow<'a>>,
     notes: &'a [String],
 }
 
+/// The marks of the first column and the columns' meanings, one line.
+fn legend(l: &stick::list::Listing) -> String {
+    let mut marks = vec!["* default", "> boot-next (once)"];
+    if l.rows.iter().any(|r| !r.indexed) {
+        marks.push("? not in the index yet (`bootshelf sync`)");
+    }
+    if l.rows.iter().any(|r| !r.present) {
+        marks.push("! indexed, file gone (`bootshelf sync`)");
+    }
+    format!(
+        "legend: {}; CONTIG NO: no ISO window at boot (`bootshelf sync --defragment`)",
+        marks.join(", ")
+    )
+}
+
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let mut stick = stick::Stick::open(&args.target, false)
-        .with_context(|| format!("opening {}", args.target.display()))?;
+    let mut stick = super::open_stick(&args.target, false)?;
     let mut vol = open_volume(&mut stick)?;
     let l = stick::list::list(&mut vol)?;
     if args.json {
         let out = JsonListing {
             generation: l.generation,
             timeout_secs: l.timeout,
+            default: l.default.as_deref(),
+            boot_next: l.boot_next.as_deref(),
+            capacity: l.capacity,
+            free: l.free,
+            largest_free_run: l.largest_free_run,
             isos: l
                 .rows
                 .iter()
@@ -107,6 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                     label: &r.label,
                     bios: r.bios,
                     uefi: r.uefi,
+                    efi_arches: r.efi_arches.map(|s| s.iter().map(|a| a.name()).collect()),
                     contiguous: r.contiguous,
                     indexed: r.indexed,
                     present: r.present,
@@ -129,8 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("no ISOs on the stick");
     } else {
         println!(
-            "{:<2}{:<36} {:>10}  {:<9} {:<6} {:<18} PATH",
-            "", "TITLE", "SIZE", "BOOTS", "CONTIG", "LABEL"
+            "{:<2}{:<36} {:>10}  {:<9} {:<20} {:<6} {:<18} PATH",
+            "", "TITLE", "SIZE", "BOOTS", "UEFI ARCH", "CONTIG", "LABEL"
         );
     }
     for r in &l.rows {
@@ -151,8 +183,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             (false, true) => "UEFI",
             (false, false) => "none",
         };
+        // "x86_64,aarch64"; "-" without UEFI; "?" when not known (`sync` reads it).
+        let arches = match (r.uefi, r.efi_arches) {
+            (false, _) => "-".to_string(),
+            (true, None) => "?".to_string(),
+            (true, Some(s)) if s.is_empty() => "none".to_string(),
+            (true, Some(s)) => s.iter().map(|a| a.name()).collect::<Vec<_>>().join(","),
+        };
         println!(
-            "{mark:<2}{:<36} {:>10}  {boots:<9} {:<6} {:<18} {}",
+            "{mark:<2}{:<36} {:>10}  {boots:<9} {arches:<20} {:<6} {:<18} {}",
             r.title,
             human(r.size),
             if r.contiguous { "yes" } else { "NO" },
@@ -178,12 +217,34 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             );
         }
     }
-    if l.rows.iter().any(|r| !r.indexed) {
-        println!("? = not in the index yet (run `bootshelf sync`)");
+    if !l.rows.is_empty() {
+        println!("{}", legend(&l));
     }
-    if l.rows.iter().any(|r| !r.present) {
-        println!("! = indexed but the file is gone (run `bootshelf sync`)");
-    }
+    let title_of = |path: &Option<String>| {
+        path.as_deref().map(|p| {
+            l.rows
+                .iter()
+                .find(|r| shelf::names::same(&r.path, p))
+                .map_or(p.to_string(), |r| r.title.clone())
+        })
+    };
+    println!(
+        "menu: default {}, timeout {}{}",
+        title_of(&l.default).unwrap_or_else(|| "the first entry".into()),
+        match l.timeout {
+            Some(n) => format!("{n} s"),
+            None => "never (waits for a key)".into(),
+        },
+        title_of(&l.boot_next)
+            .map(|t| format!(", boot-next {t} (once)"))
+            .unwrap_or_default()
+    );
+    println!(
+        "space: {} free of {}; the largest ISO that still fits is {}",
+        human(l.free),
+        human(l.capacity),
+        human(l.largest_free_run)
+    );
     for n in &l.notes {
         println!("note: {n}");
     }
