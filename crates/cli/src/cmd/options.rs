@@ -58,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             options: saved.options.as_ref().map(JsonOptions::of),
             options_stale: saved.stale,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::out::json(&out)?;
         return Ok(Outcome::Success);
     }
     match &saved.options {

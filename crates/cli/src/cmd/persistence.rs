@@ -37,9 +37,6 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 fn parse_family(s: &str) -> Result<Family, String> {
@@ -94,7 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             family: args.family,
         };
         let plan = pers::plan(&mut vol, &store, name, &opts)?;
-        let bar = if args.quiet || args.json {
+        let bar = if crate::out::quiet() || args.json {
             ProgressBar::hidden()
         } else {
             let pb = ProgressBar::new(plan.size);
@@ -111,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         bar.finish_and_clear();
         if args.json {
             let out = json_file(&made.iso, &made.link, true);
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            crate::out::json(&out)?;
         } else {
             println!(
                 "{}: persistence file {} ({}, ext4 labelled {:?} for {}{}); the loader exposes \
@@ -143,10 +140,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         )?;
         let r = pers::remove(&mut vol, &mut store, &iso)?;
         if args.json {
-            println!(
-                "{}",
-                serde_json::json!({"iso": r.iso, "removed": r.path, "file_deleted": r.file_deleted})
-            );
+            crate::out::json(
+                &serde_json::json!({"iso": r.iso, "removed": r.path, "file_deleted": r.file_deleted}),
+            )?;
         } else {
             println!("removed the persistence file {} of {}", r.path, r.iso);
         }
@@ -167,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             pers::delete_file(&mut vol, p)?;
         }
         if args.json {
-            println!("{}", serde_json::json!({ "removed": orphans }));
+            crate::out::json(&serde_json::json!({ "removed": orphans }))?;
         } else if orphans.is_empty() {
             println!("no persistence file without its ISO");
         } else {
@@ -184,13 +180,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .iter()
             .map(|l| json_file(&l.iso, &l.link, l.present))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "files": files,
-                "orphans": orphans,
-            }))?
-        );
+        crate::out::json(&serde_json::json!({
+            "files": files,
+            "orphans": orphans,
+        }))?;
         return Ok(Outcome::Success);
     }
     if listed.is_empty() {
