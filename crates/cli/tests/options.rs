@@ -142,6 +142,6 @@ fn refusals_write_nothing() {
     assert!(err.contains("has no SHA-256 in the index"), "{err}");
     assert!(err.contains("bootshelf sync STICK --hash"), "{err}");
     let (_, err) = expect(2, &["options", "s.img", "nothere.iso", "--append", "x"], d);
-    assert!(err.contains("no ISO named \"nothere.iso\""), "{err}");
+    assert!(err.contains("no ISO matches \"nothere.iso\""), "{err}");
     assert!(std::fs::read(d.join("s.img")).unwrap() == before);
 }

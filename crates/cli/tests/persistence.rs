@@ -63,7 +63,7 @@ fn persistence_is_made_listed_checked_and_removed() {
         ),
         (vec![live_name, "--size", "1M"], "too small"),
         (vec![live_name, "--size", "2G"], "largest free run"),
-        (vec!["nope.iso", "--size", "32M"], "no ISO named"),
+        (vec!["nope.iso", "--size", "32M"], "no ISO matches"),
     ] {
         let mut a = vec!["persistence", s(&img)];
         a.extend(args.iter().copied());
