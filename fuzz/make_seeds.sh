@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover esp_fsck efi_image authenticode_pe)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660_parse ptable_parse exfat_open index_decode shelf_discover overlay_build overlay_rewrite esp_fsck efi_image authenticode_pe)
 want() { local t; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 sparse() { ./sparse.py "$@"; }
 bootshelf() {
@@ -95,21 +95,31 @@ if want exfat_open; then
 fi
 
 if want index_decode; then
-  # Both index slots of a real stick, as `bootshelf add` wrote them.
+  # Both index slots of a real stick, as `bootshelf add` wrote them; and the newest slot
+  # of a stick whose ISO has a persistence file (the record's TLV extension area).
   out=corpus/index_decode
   mkdir -p "$out"
   stick
-  python3 - "$tmp/stick.img" "$out" <<'PY'
+  bootshelf install --size 80M "$tmp/pstick.img" >/dev/null
+  bootshelf add -q "$tmp/pstick.img" "$tmp/tiny.iso" >/dev/null
+  bootshelf persistence -q "$tmp/pstick.img" tiny.iso --size 16M --family live-boot >/dev/null
+  python3 - "$out" "$tmp/stick.img" stick "$tmp/pstick.img" persistence <<'PY'
 import struct, sys
-img, out = sys.argv[1], sys.argv[2]
-d = open(img, "rb").read()
-n = 0
-for off in range(0, len(d), 512):
-    if d[off:off + 8] == b"BSHLFIDX":
-        total = struct.unpack_from("<I", d, off + 24)[0]
-        open(f"{out}/stick-slot-{n}", "wb").write(d[off:off + total])
-        n += 1
-assert n > 0, "no index slot found"
+out = sys.argv[1]
+for img, name in zip(sys.argv[2::2], sys.argv[3::2]):
+    d = open(img, "rb").read()
+    slots = []
+    for off in range(0, len(d), 512):
+        if d[off:off + 8] == b"BSHLFIDX":
+            total = struct.unpack_from("<I", d, off + 24)[0]
+            slots.append(d[off:off + total])
+    assert slots, f"no index slot found in {img}"
+    if name == "stick":
+        for n, s in enumerate(slots):
+            open(f"{out}/stick-slot-{n}", "wb").write(s)
+    else:
+        newest = max(slots, key=lambda s: struct.unpack_from("<Q", s, 16)[0])
+        open(f"{out}/{name}-slot", "wb").write(newest)
 PY
 fi
 
@@ -176,4 +186,35 @@ if want authenticode_pe; then
   mtype -i "$tmp/pe.img@@$off" ::/EFI/BOOT/grubx64.efi > "$out/bootshelf-signed.efi"
   cp /usr/lib/shim/mmx64.efi.signed "$out/mmx64-signed.efi"
   echo "authenticode_pe: $(ls "$out" | wc -l) seeds"
+fi
+
+if want overlay_build; then
+  # Mode byte 0x03 (long argument, remove quiet); the image from sector 16: descriptors,
+  # directories and the config files of small GRUB, isolinux and systemd-boot trees.
+  out=corpus/overlay_build
+  mkdir -p "$out" "$tmp/ob/boot/grub" "$tmp/ob/isolinux" "$tmp/ob/loader/entries"
+  printf 'set timeout=0\nsource /boot/grub/more.cfg\nmenuentry x {\n  linux /vmlinuz quiet\n}\n' > "$tmp/ob/boot/grub/grub.cfg"
+  printf 'linux /vmlinuz boot=live\n' > "$tmp/ob/boot/grub/more.cfg"
+  printf 'include txt.cfg\nlabel a\n kernel /vmlinuz\n append quiet\n' > "$tmp/ob/isolinux/isolinux.cfg"
+  printf 'label b\n linux /vmlinuz\n' > "$tmp/ob/isolinux/txt.cfg"
+  printf 'title A\nlinux /vmlinuz\noptions quiet rw\n' > "$tmp/ob/loader/entries/a.conf"
+  for f in rj:-R:-J plain:--norock:--norock; do
+    IFS=: read -r n a b <<<"$f"
+    xorriso -as mkisofs -no-pad -V SEED --modification-date=2024010203040500 $a $b \
+      -o "$tmp/ob-$n.iso" "$tmp/ob" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    { printf '\3'; head -c 98304 "$tmp/ob-$n.iso" | tail -c +32769; } > "$out/$n"
+  done
+fi
+
+if want overlay_rewrite; then
+  # Mode byte (syntax), flags byte (remove quiet), then a real config from Debian
+  # packages (debian-installer-12-netboot-amd64, live-build) when installed.
+  out=corpus/overlay_rewrite
+  mkdir -p "$out"
+  di=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+  lb=/usr/share/live/build/bootloaders/syslinux_common
+  { printf '\0\1'; cat "$di/grub/grub.cfg"; } > "$out/di-grub"
+  { printf '\1\1'; cat "$di/boot-screens/txt.cfg" "$di/boot-screens/adtxt.cfg"; } > "$out/di-syslinux"
+  { printf '\1\1'; cat "$lb/live.cfg.in" "$lb/install_text.cfg"; } > "$out/live-build"
+  { printf '\2\1'; printf 'title Arch\nlinux /vmlinuz\ninitrd /initrd\noptions root=LABEL=x quiet rw\n'; } > "$out/systemd-boot"
 fi

@@ -136,6 +136,161 @@ impl UnitTable {
     }
 }
 
+/// Memory extents the resident table holds (kernel options' replaced sectors).
+pub const MAX_MEM_EXTENTS: usize = 8;
+
+/// ISO units served from conventional memory instead of the stick: the overlay of
+/// kernel options (crates/overlay), copied below the resident code; or zeros
+/// (`segment` 0) padding the ISO as served to a whole number of 32 KiB blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemExtent {
+    /// First unit in the ISO (may lie past its end: sectors the overlay adds).
+    pub iso_unit: u32,
+    /// Length in units.
+    pub units: u32,
+    /// Real-mode segment of its first unit (unit `k` is at `segment + 32 k`); 0: the
+    /// units read as zeros.
+    pub segment: u32,
+}
+
+/// The memory extents, used by the resident code before the stick's extents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemTable {
+    /// The extents; only the first `count` are used.
+    pub extents: [MemExtent; MAX_MEM_EXTENTS],
+    /// How many are used.
+    pub count: usize,
+}
+
+/// A run of replaced 2048-byte ISO sectors, their bytes back to back in the overlay's
+/// memory in run order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverlayRun {
+    /// First ISO sector.
+    pub lba: u32,
+    /// Sectors.
+    pub count: u32,
+}
+
+/// Units a loader reads at once: GRUB reads 32 KiB blocks (64 units) aligned to 32 KiB
+/// and, on a CD whose size it does not know, fails on a block reaching past the end.
+pub const BLOCK_UNITS: u32 = 64;
+
+/// Serve `runs` from memory at real-mode `segment` (the overlay's bytes, runs back to
+/// back): the memory table, and `table` with those units cut out of its stick extents
+/// (so that no stick extent overlaps memory and the resident code's first match is the
+/// only one) and its size grown to `served_units`. When that grows the ISO, the served
+/// size is rounded up to [`BLOCK_UNITS`] with units reading as zeros, so that a block
+/// read holding the added sectors does not fail (one more memory extent, no memory).
+pub fn with_overlay(
+    table: &UnitTable,
+    runs: &[OverlayRun],
+    segment: u16,
+    served_units: u32,
+) -> Result<(UnitTable, MemTable), LayoutError> {
+    let grows = served_units > table.iso_units;
+    if runs.len() + usize::from(grows) > MAX_MEM_EXTENTS {
+        return Err(LayoutError::TooManyExtents {
+            count: table.count + runs.len(),
+        });
+    }
+    let mut mem = MemTable::default();
+    let mut offset_units: u32 = 0;
+    let mut ranges: [(u32, u32); MAX_MEM_EXTENTS] = [(0, 0); MAX_MEM_EXTENTS];
+    for (i, r) in runs.iter().enumerate() {
+        let too_big = LayoutError::TooLarge {
+            size: u64::from(r.lba) * 2048,
+        };
+        let start = r.lba.checked_mul(4).ok_or(too_big)?;
+        let units = r.count.checked_mul(4).ok_or(too_big)?;
+        start.checked_add(units).ok_or(too_big)?;
+        mem.extents[i] = MemExtent {
+            iso_unit: start,
+            units,
+            segment: u32::from(segment) + offset_units * 32,
+        };
+        ranges[i] = (start, start + units);
+        offset_units = offset_units.checked_add(units).ok_or(too_big)?;
+    }
+    mem.count = runs.len();
+    let mut iso_units = table.iso_units.max(served_units);
+    if grows {
+        let padded = iso_units
+            .checked_next_multiple_of(BLOCK_UNITS)
+            .unwrap_or(iso_units);
+        if padded > iso_units {
+            mem.extents[mem.count] = MemExtent {
+                iso_unit: iso_units,
+                units: padded - iso_units,
+                segment: 0,
+            };
+            mem.count += 1;
+            iso_units = padded;
+        }
+    }
+    let mut out = UnitTable {
+        extents: [UnitExtent::default(); MAX_EXTENTS],
+        count: 0,
+        iso_units,
+    };
+    let mut push = |e: UnitExtent| -> Result<(), LayoutError> {
+        if e.units == 0 {
+            return Ok(());
+        }
+        let slot = out
+            .extents
+            .get_mut(out.count)
+            .ok_or(LayoutError::TooManyExtents {
+                count: MAX_EXTENTS + 1,
+            })?;
+        *slot = e;
+        out.count += 1;
+        Ok(())
+    };
+    for e in &table.extents[..table.count] {
+        // Cut every memory range out of [iso_unit, iso_unit + units), in ISO order.
+        let mut pieces: [(u32, u32); MAX_MEM_EXTENTS + 1] = [(0, 0); MAX_MEM_EXTENTS + 1];
+        pieces[0] = (e.iso_unit, e.iso_unit + e.units);
+        let mut n = 1;
+        for &(ms, me) in &ranges[..runs.len()] {
+            let mut next: [(u32, u32); MAX_MEM_EXTENTS + 1] = [(0, 0); MAX_MEM_EXTENTS + 1];
+            let mut k = 0;
+            for &(ps, pe) in &pieces[..n] {
+                for (a, b) in [(ps, pe.min(ms)), (ps.max(me), pe)] {
+                    if a < b && k < next.len() {
+                        next[k] = (a, b);
+                        k += 1;
+                    }
+                }
+            }
+            pieces = next;
+            n = k;
+        }
+        for &(a, b) in &pieces[..n] {
+            push(UnitExtent {
+                iso_unit: a,
+                dev_unit: e.dev_unit + (a - e.iso_unit),
+                units: b - a,
+            })?;
+        }
+    }
+    Ok((out, mem))
+}
+
+impl MemTable {
+    /// The segment holding ISO unit `unit` when memory serves it (0: it reads as zeros).
+    pub fn segment_of(&self, unit: u32) -> Option<u32> {
+        self.extents[..self.count].iter().find_map(|m| {
+            let off = unit.checked_sub(m.iso_unit)?;
+            (off < m.units).then_some(if m.segment == 0 {
+                0
+            } else {
+                m.segment + off * 32
+            })
+        })
+    }
+}
+
 /// Cylinders, heads and sectors per track of an emulated disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
@@ -249,6 +404,45 @@ mod tests {
                 len: 1024
             })
         );
+    }
+
+    #[test]
+    fn overlay_runs_are_cut_out_of_the_stick_extents() {
+        // 16 KiB ISO (32 units) in two pieces; sector 1 and sectors 7-8 (one past the
+        // end) replaced.
+        let t = unit_table(&[ext(1 << 20, 8192), ext(4 << 20, 8192)], 16384).unwrap();
+        let runs = [
+            OverlayRun { lba: 1, count: 1 },
+            OverlayRun { lba: 7, count: 2 },
+        ];
+        let (s, m) = with_overlay(&t, &runs, 0x9000, 36).unwrap();
+        // 36 units rounded up to a 64-unit block, the padding reading as zeros.
+        assert_eq!(s.iso_units, 64);
+        assert_eq!(m.count, 3);
+        assert_eq!(
+            m.extents[2],
+            MemExtent {
+                iso_unit: 36,
+                units: 28,
+                segment: 0
+            }
+        );
+        assert_eq!(m.segment_of(40), Some(0));
+        assert_eq!(m.segment_of(4), Some(0x9000));
+        assert_eq!(m.segment_of(7), Some(0x9000 + 3 * 32));
+        assert_eq!(m.segment_of(28), Some(0x9000 + 4 * 32));
+        assert_eq!(m.segment_of(35), Some(0x9000 + 11 * 32));
+        assert_eq!(m.segment_of(8), None);
+        for unit in 0..64 {
+            let mem = m.segment_of(unit).is_some();
+            let stick = s.dev_unit(unit);
+            assert_eq!(mem, stick.is_none(), "unit {unit}");
+            if let Some(d) = stick {
+                assert_eq!(Some(d), t.dev_unit(unit));
+            }
+        }
+        let nine = [OverlayRun { lba: 0, count: 1 }; MAX_MEM_EXTENTS + 1];
+        assert!(with_overlay(&t, &nine, 0x9000, 32).is_err());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! block; it is a plain write into a byte slice, so all of this runs on the host.
 
 use crate::boot::{BootImage, Emulated};
-use crate::layout::{unit_table, Geometry, LayoutError, UnitTable};
+use crate::layout::{
+    unit_table, with_overlay, Geometry, LayoutError, MemTable, OverlayRun, UnitTable,
+};
 use crate::le::{put_u16, put_u32, u16_at};
 use blockdev::Extent;
 use core::ops::Range;
@@ -55,8 +57,12 @@ pub const R_STACK_TOP: usize = 450;
 pub const R_OLD15: usize = 458;
 /// u32: linear address of the image (the new end of low RAM in the E820h map).
 pub const R_LOW_TOP: usize = 462;
+/// u16: number of memory extents (the kernel options' overlay).
+pub const R_MEM_COUNT: usize = 466;
+/// The memory extents: (iso_unit, units, segment) as three u32 each.
+pub const R_MEM: usize = 468;
 /// End of the parameter block: the resident code is at least this long.
-pub const PARAMETERS_END: usize = R_LOW_TOP + 4;
+pub const PARAMETERS_END: usize = R_MEM + 12 * crate::layout::MAX_MEM_EXTENTS;
 
 /// The bounce buffer after the resident code (one 4096-byte stick sector).
 pub const BOUNCE_SIZE: usize = 4096;
@@ -88,6 +94,11 @@ pub enum PlanError {
     ImagePastEnd {
         /// 512-byte sectors the catalog asks to load.
         sectors: u16,
+    },
+    /// The kernel options' overlay needs more conventional memory than it may take.
+    OverlayTooBig {
+        /// KiB it needs.
+        kib: u32,
     },
     /// The boot image would not fit between 0x500 and the resident code.
     LoadArea {
@@ -132,6 +143,10 @@ impl core::fmt::Display for PlanError {
             PlanError::LoadArea { start, end, limit } => write!(
                 f,
                 "boot image {start:#x}-{end:#x} exceeds free RAM (to {limit:#x})"
+            ),
+            PlanError::OverlayTooBig { kib } => write!(
+                f,
+                "the changed boot configuration needs {kib} KiB, more than the {MAX_OVERLAY_KIB} KiB of low memory the BIOS loader gives it"
             ),
             PlanError::NoMemory { base_kib } => {
                 write!(f, "only {base_kib} KiB of conventional memory")
@@ -246,7 +261,22 @@ pub struct Inputs<'a> {
     pub bda: Bda,
     /// The stick.
     pub stick: Stick,
+    /// The kernel options' overlay to serve from memory, if any.
+    pub overlay: Option<OverlayInputs<'a>>,
 }
+
+/// The kernel options' overlay as the plan needs it: its runs of replaced sectors (their
+/// bytes back to back) and the size of the ISO as served (added sectors included).
+#[derive(Clone, Copy, Debug)]
+pub struct OverlayInputs<'a> {
+    /// The runs, in ISO order.
+    pub runs: &'a [OverlayRun],
+    /// Bytes of the ISO as served.
+    pub served_size: u64,
+}
+
+/// Most conventional memory the overlay may take, in KiB.
+pub const MAX_OVERLAY_KIB: u16 = 64;
 
 /// Where the resident emulation goes and what it is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -283,6 +313,11 @@ pub struct ResidentPlan {
     /// return, the way the resident code will, so a bad sector is reported while the
     /// menu can still show it.
     pub boot_image_bytes: Range<u64>,
+    /// Segment where the overlay's bytes go (above the resident code, below the old top
+    /// of memory); 0 without an overlay.
+    pub overlay_segment: u16,
+    /// Units the resident code serves from the overlay's memory.
+    pub mem: MemTable,
 }
 
 /// Decide the plan (nothing is read or written).
@@ -294,9 +329,40 @@ pub fn plan(inputs: &Inputs) -> Result<ResidentPlan, PlanError> {
     let emu_units = geometry
         .units()
         .min(map.table.iso_units.saturating_sub(map.image_unit));
-    let (segment, reserved_kib, bounce_offset, total_len) =
+    // The resident code stays at the top of conventional memory (where SeaBIOS's
+    // low-memory use is known not to reach what it needs); the overlay's bytes go just
+    // below it, and the BDA, the E820h clip and the load limit follow the lower of the
+    // two.
+    let overlay_units: u64 = inputs
+        .overlay
+        .map_or(0, |o| o.runs.iter().map(|r| u64::from(r.count) * 4).sum());
+    let overlay_kib = u32::try_from((overlay_units * 512).div_ceil(1024)).unwrap_or(u32::MAX);
+    if overlay_kib > u32::from(MAX_OVERLAY_KIB) {
+        return Err(PlanError::OverlayTooBig { kib: overlay_kib });
+    }
+    let overlay_kib = overlay_kib as u16;
+    let (segment, code_kib, bounce_offset, total_len) =
         placement(inputs.code_len, inputs.bda.base_kib)?;
-    let limit = u32::from(segment) * 16;
+    let bottom_kib = segment / 64 - overlay_kib;
+    if u32::from(bottom_kib) < MIN_BASE_KIB {
+        return Err(PlanError::NoMemory {
+            base_kib: inputs.bda.base_kib,
+        });
+    }
+    let reserved_kib = code_kib + overlay_kib;
+    let overlay_segment = if overlay_kib > 0 { bottom_kib * 64 } else { 0 };
+    let (map, mem) = match inputs.overlay {
+        Some(o) if overlay_kib > 0 => {
+            let served_units =
+                u32::try_from(o.served_size.div_ceil(512)).map_err(|_| LayoutError::TooLarge {
+                    size: o.served_size,
+                })?;
+            let (table, mem) = with_overlay(&map.table, o.runs, overlay_segment, served_units)?;
+            (IsoMap { table, ..map }, mem)
+        }
+        _ => (map, MemTable::default()),
+    };
+    let limit = u32::from(bottom_kib) * 1024;
     let load_segment = if entry.load_segment == 0 {
         DEFAULT_LOAD_SEGMENT
     } else {
@@ -322,7 +388,7 @@ pub fn plan(inputs: &Inputs) -> Result<ResidentPlan, PlanError> {
         bounce_offset,
         total_len,
         bda: BdaWrites {
-            base_kib: segment / 64,
+            base_kib: bottom_kib,
             equipment: (drive == EmulatedDrive::Floppy)
                 .then(|| with_one_more_floppy(inputs.bda.equipment)),
             hard_disks: (drive == EmulatedDrive::HardDisk)
@@ -337,6 +403,8 @@ pub fn plan(inputs: &Inputs) -> Result<ResidentPlan, PlanError> {
         media: entry.emulation.0,
         stick: inputs.stick,
         boot_image_bytes,
+        overlay_segment,
+        mem,
     })
 }
 
@@ -413,6 +481,12 @@ impl ResidentPlan {
         u32::from(self.segment) * 16
     }
 
+    /// Linear address where the memory the emulation takes starts (the overlay's bytes
+    /// when there are any, else the resident image): the new end of low RAM.
+    pub fn low_top(&self) -> u32 {
+        u32::from(self.bda.base_kib) * 1024
+    }
+
     /// The drive number the emulated disk answers as.
     pub fn drive_number(&self, hooks: &Hooks) -> u8 {
         self.drive.number(hooks.free_cd)
@@ -424,7 +498,7 @@ impl ResidentPlan {
         let table = &self.map.table;
         put_u32(image, R_OLD13, hooks.int13)?;
         put_u32(image, R_OLD15, hooks.int15)?;
-        put_u32(image, R_LOW_TOP, self.address())?;
+        put_u32(image, R_LOW_TOP, self.low_top())?;
         put_u32(image, R_IMAGE_UNIT, self.map.image_unit)?;
         put_u32(image, R_ISO_UNITS, table.iso_units)?;
         put_u32(image, R_EMU_UNITS, self.emu_units)?;
@@ -443,6 +517,13 @@ impl ResidentPlan {
             put_u32(image, at, e.iso_unit)?;
             put_u32(image, at + 4, e.dev_unit)?;
             put_u32(image, at + 8, e.units)?;
+        }
+        put_u16(image, R_MEM_COUNT, self.mem.count as u16)?;
+        for (i, m) in self.mem.extents.iter().take(self.mem.count).enumerate() {
+            let at = R_MEM + 12 * i;
+            put_u32(image, at, m.iso_unit)?;
+            put_u32(image, at + 4, m.units)?;
+            put_u32(image, at + 8, m.segment)?;
         }
         put_u16(image, R_BOUNCE, self.bounce_offset)?;
         put_u16(image, R_STACK_TOP, self.total_len)
@@ -513,6 +594,7 @@ mod tests {
             code_len: CODE_LEN,
             bda: BDA,
             stick: STICK,
+            overlay: None,
         }
     }
 
@@ -561,6 +643,8 @@ mod tests {
                 media: 0,
                 stick: STICK,
                 boot_image_bytes: 80 * 512..84 * 512,
+                overlay_segment: 0,
+                mem: MemTable::default(),
             }
         );
         assert_eq!(p.address(), 628 * 1024);
@@ -570,6 +654,51 @@ mod tests {
             free_cd: 0xE1,
         };
         assert_eq!(p.drive_number(&hooks), 0xE1);
+    }
+
+    #[test]
+    fn an_overlay_goes_below_the_code_and_is_served_from_memory() {
+        let img = image(Emulation::NONE, 20, 4);
+        let runs = [
+            crate::layout::OverlayRun { lba: 16, count: 1 },
+            crate::layout::OverlayRun { lba: 512, count: 2 },
+        ];
+        let mut i = inputs(&img, None);
+        i.overlay = Some(OverlayInputs {
+            runs: &runs,
+            served_size: ISO_SIZE + 4096,
+        });
+        let p = plan(&i).unwrap();
+        // The code's 11 KiB under the old top (639 KiB), 6 KiB of sectors under it.
+        assert_eq!(p.address(), 628 * 1024);
+        assert_eq!(p.overlay_segment, 622 * 64);
+        assert_eq!(p.bda.base_kib, 622);
+        assert_eq!(p.low_top(), 622 * 1024);
+        assert_eq!(p.reserved_kib, 17);
+        // 2056 units rounded up to a 64-unit block.
+        assert_eq!(p.map.table.iso_units, 2048 + 64);
+        assert_eq!(p.mem.segment_of(64), Some(622 * 64));
+        assert_eq!(p.mem.segment_of(2048), Some(622 * 64 + 4 * 32));
+        assert_eq!(p.map.table.dev_unit(64), None);
+        assert_eq!(p.map.table.dev_unit(68), Some(8192 + 68));
+        let mut code = vec![0u8; CODE_LEN];
+        let hooks = Hooks {
+            int13: 0,
+            int15: 0,
+            free_cd: 0xE0,
+        };
+        p.write_parameters(&mut code, &hooks).unwrap();
+        // Two runs and the zero padding up to the 64-unit block.
+        assert_eq!(
+            u16::from_le_bytes([code[R_MEM_COUNT], code[R_MEM_COUNT + 1]]),
+            3
+        );
+        let big = [crate::layout::OverlayRun { lba: 16, count: 40 }];
+        i.overlay = Some(OverlayInputs {
+            runs: &big,
+            served_size: ISO_SIZE,
+        });
+        assert_eq!(plan(&i), Err(PlanError::OverlayTooBig { kib: 80 }));
     }
 
     #[test]
@@ -784,6 +913,9 @@ mod tests {
             ("R_STACK_TOP", R_STACK_TOP),
             ("R_OLD15", R_OLD15),
             ("R_LOW_TOP", R_LOW_TOP),
+            ("R_MEM_COUNT", R_MEM_COUNT),
+            ("R_MEM", R_MEM),
+            ("R_PARAMS_END", PARAMETERS_END),
         ] {
             assert_eq!(set(name), value, "{name}");
         }

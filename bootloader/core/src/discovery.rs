@@ -52,6 +52,9 @@ impl EntryMenu for BootEntry {
         if !self.label.is_empty() && self.label != self.title {
             detail = format!("{}  {}", self.label, detail);
         }
+        if self.persistence.is_some() {
+            detail.push_str("  +persistence");
+        }
         if self.changed {
             detail.push_str("  (changed since indexed)");
         } else if self.source == Source::Scanned {
@@ -61,6 +64,11 @@ impl EntryMenu for BootEntry {
             title: self.title.clone(),
             detail,
             blocked: self.blocked(fw),
+            args: self
+                .options
+                .as_ref()
+                .map(|o| o.append.clone())
+                .unwrap_or_default(),
         }
     }
 }

@@ -8,9 +8,11 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
-use blockdev::BlockDevice;
+use blockdev::{BlockDevice, BlockReader, ExtentReader};
+use overlay::{BuildError, Built, KernelArgs, Limits as OverlayLimits, Overlay};
 
 use crate::console::{Clock, Console, Input, Painter};
 use crate::discovery::{
@@ -69,8 +71,14 @@ pub trait Platform {
     fn note(&mut self, note: &Note<'_>);
 
     /// Get ready to chain-boot `entry` before its window is written: whatever can fail
-    /// without touching the stick fails here.
-    fn prepare_boot(&mut self, entry: &BootEntry) -> Result<Self::Prepared, Self::BootError>;
+    /// without touching the stick fails here. `overlay`: the replaced sectors to serve
+    /// instead of the ISO's (its kernel options, [`overlay::build`]); the platform keeps
+    /// it in [`Platform::Prepared`] for [`Platform::chain_boot`].
+    fn prepare_boot(
+        &mut self,
+        entry: &BootEntry,
+        overlay: Option<Overlay>,
+    ) -> Result<Self::Prepared, Self::BootError>;
 
     /// Chain-boot `entry` (its window, if any, is open). Returns `Ok` only when the loader
     /// is done for good; `Err` when the ISO did not boot or its loader came back, with
@@ -105,6 +113,18 @@ pub enum Note<'a> {
     MenuDrawn,
     /// The one-shot boot-next could not be cleared before booting.
     BootNextKept(&'a dyn fmt::Display),
+    /// Kernel options were applied: the overlay changes `lines` kernel lines in `files`
+    /// files and replaces `sectors` sectors.
+    Options {
+        /// Kernel lines changed.
+        lines: usize,
+        /// Files changed.
+        files: usize,
+        /// Files moved past the ISO's end.
+        relocated: usize,
+        /// Sectors replaced or added.
+        sectors: usize,
+    },
     /// The entry with this title is about to be chain-booted.
     Booting {
         /// The entry's menu title.
@@ -112,6 +132,18 @@ pub enum Note<'a> {
     },
     /// The window opened for an entry that did not boot could not be cleared.
     WindowKept(&'a dyn fmt::Display),
+    /// The entry's persistence file is exposed at these LBAs.
+    PersistenceWindow {
+        /// First LBA.
+        first: u64,
+        /// Last LBA.
+        last: u64,
+    },
+    /// The entry's persistence file got no window; the ISO boots without it.
+    PersistenceRefused(&'a dyn fmt::Display),
+    /// The kernel arguments bootshelf adds to this boot (space-separated; the persistence
+    /// argument), through the same overlay as the saved options.
+    KernelArguments(&'a str),
     /// Booting failed; the menu shows this message.
     BootFailed {
         /// What the menu shows.
@@ -130,8 +162,22 @@ impl fmt::Display for Note<'_> {
             Note::BootNextKept(e) => {
                 write!(f, "bootshelf: could not clear the one-shot default: {e}")
             }
+            Note::Options {
+                lines,
+                files,
+                relocated,
+                sectors,
+            } => write!(
+                f,
+                "bootshelf: kernel options on {lines} kernel lines in {files} files ({relocated} relocated, {sectors} sectors)"
+            ),
             Note::Booting { title } => write!(f, "bootshelf: booting {title}"),
             Note::WindowKept(e) => write!(f, "bootshelf: could not clear the ISO window: {e}"),
+            Note::PersistenceWindow { first, last } => {
+                write!(f, "bootshelf: persistence window at LBAs {first}..={last}")
+            }
+            Note::PersistenceRefused(e) => write!(f, "bootshelf: {e}; booting without it"),
+            Note::KernelArguments(a) => write!(f, "bootshelf: kernel arguments: {a}"),
             Note::BootFailed { message } => write!(f, "bootshelf: boot failed: {message}"),
         }
     }
@@ -183,8 +229,17 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
             &mut painter,
         );
         let attempt = match action {
-            Action::Boot(index) => boot_entry(platform, &mut disc, index, true),
-            Action::BootWithoutWindow(index) => boot_entry(platform, &mut disc, index, false),
+            Action::Boot(index) => boot_entry(platform, &mut disc, index, true, Args::Saved),
+            Action::BootWithoutWindow(index) => {
+                boot_entry(platform, &mut disc, index, false, Args::Saved)
+            }
+            Action::BootWithoutOptions(index) => {
+                boot_entry(platform, &mut disc, index, true, Args::None)
+            }
+            Action::BootWithArgs(index) => {
+                let typed = menu.typed_args().unwrap_or_default();
+                boot_entry(platform, &mut disc, index, true, Args::Typed(typed))
+            }
             Action::Exit => {
                 io.console.clear();
                 match platform.leave() {
@@ -198,6 +253,9 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
             Attempt::Booted(exit) => return exit,
             Attempt::AskWithoutWindow { index, reason } => {
                 menu.ask_boot_without_window(index, &reason);
+            }
+            Attempt::AskWithoutOptions { index, reason } => {
+                menu.ask_boot_without_options(index, &reason);
             }
             Attempt::Failed(message) => {
                 platform.note(&Note::BootFailed { message: &message });
@@ -224,19 +282,39 @@ enum Attempt<E> {
         /// Why it gets no window.
         reason: String,
     },
+    /// The entry's kernel options could not be applied: ask whether to boot it without.
+    AskWithoutOptions {
+        /// The entry chosen.
+        index: usize,
+        /// Why they could not be applied.
+        reason: String,
+    },
     /// The boot failed; show this and go back to the menu.
     Failed(String),
     /// The firmware came back after the user left the menu.
     Returned,
 }
 
-/// Consume a one-shot boot-next, open the ISO window (when `with_window`) and chain-boot
-/// entry `index`; on failure the window is cleared again.
+/// Which kernel arguments a boot gets.
+enum Args {
+    /// Those saved with `bootshelf options`.
+    Saved,
+    /// None (they could not be applied, and the user chose to boot without).
+    None,
+    /// Typed in the menu's editor (which started from the saved ones): appended instead
+    /// of the saved ones, for this boot only; the saved removals still apply.
+    Typed(String),
+}
+
+/// Consume a one-shot boot-next, build the overlay of its kernel arguments, open the
+/// ISO window (when `with_window`) and chain-boot entry `index`; on failure the window
+/// is cleared again.
 fn boot_entry<P: Platform>(
     platform: &mut P,
     disc: &mut Discovery,
     index: usize,
     with_window: bool,
+    args: Args,
 ) -> Attempt<P::Exit> {
     if let Err(e) = consume_boot_next(platform.disk(), disc) {
         platform.note(&Note::BootNextKept(&e));
@@ -247,16 +325,66 @@ fn boot_entry<P: Platform>(
     if let Some(why) = entry.blocked(P::FIRMWARE) {
         return Attempt::Failed(format!("{}: {why}", entry.title));
     }
-    let prepared = match platform.prepare_boot(entry) {
+    let removed: &[String] = entry.options.as_ref().map_or(&[], |o| &o.remove);
+    // What bootshelf itself adds (the persistence argument), unless the user chose to
+    // boot without any arguments because they could not be applied.
+    let extra = match args {
+        Args::None => Vec::new(),
+        _ => window::kernel_arguments(entry, with_window),
+    };
+    let mut args = match (&entry.options, args) {
+        (Some(o), Args::Saved) => KernelArgs::from_saved(&o.append, &o.remove),
+        (_, Args::Typed(typed)) => KernelArgs::from_saved(&typed, removed),
+        _ => KernelArgs::new(),
+    };
+    if !extra.is_empty() {
+        let joined = extra.join(" ");
+        platform.note(&Note::KernelArguments(&joined));
+        args.append(&joined);
+    }
+    let overlay = match options_overlay(platform.disk(), entry, &args) {
+        Ok(Some(built)) => {
+            platform.note(&Note::Options {
+                lines: built.kernel_lines,
+                files: built.files.len(),
+                relocated: built.files.iter().filter(|f| f.relocated).count(),
+                sectors: built.overlay.sector_count(),
+            });
+            Some(built.overlay)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            return Attempt::AskWithoutOptions {
+                index,
+                reason: format!("{e}"),
+            }
+        }
+    };
+    let prepared = match platform.prepare_boot(entry, overlay) {
         Ok(p) => p,
         Err(e) => return Attempt::Failed(format!("{}: {e}", entry.title)),
     };
+    let mut opened = None;
     if with_window {
-        if let Err(refusal) = window::open(platform.disk(), entry) {
-            return Attempt::AskWithoutWindow {
-                index,
-                reason: format!("{refusal}"),
-            };
+        match window::open(platform.disk(), entry) {
+            Ok(o) => opened = Some(o),
+            Err(refusal) => {
+                return Attempt::AskWithoutWindow {
+                    index,
+                    reason: format!("{refusal}"),
+                }
+            }
+        }
+    }
+    if let Some(o) = &opened {
+        if let Some(p) = o.persistence {
+            platform.note(&Note::PersistenceWindow {
+                first: p.first(),
+                last: p.last(),
+            });
+        }
+        if let Some(why) = &o.persistence_refused {
+            platform.note(&Note::PersistenceRefused(why));
         }
     }
     platform.note(&Note::Booting {
@@ -273,6 +401,21 @@ fn boot_entry<P: Platform>(
         }
     }
     Attempt::Failed(message)
+}
+
+/// The overlay that gives every kernel line of `entry`'s ISO `args` (none when there
+/// is nothing to do).
+pub fn options_overlay<D: BlockDevice>(
+    disk: &mut D,
+    entry: &BootEntry,
+    args: &KernelArgs,
+) -> Result<Option<Built>, BuildError> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    let iso = ExtentReader::new(BlockReader::new(disk), &entry.extents, entry.size)
+        .map_err(BuildError::Io)?;
+    overlay::build(iso, args, &OverlayLimits::default()).map(Some)
 }
 
 #[cfg(test)]
@@ -299,6 +442,15 @@ mod tests {
                 "bootshelf: could not clear the one-shot default: E",
             ),
             (
+                Note::Options {
+                    lines: 2,
+                    files: 1,
+                    relocated: 1,
+                    sectors: 3,
+                },
+                "bootshelf: kernel options on 2 kernel lines in 1 files (1 relocated, 3 sectors)",
+            ),
+            (
                 Note::Booting { title: "Debian" },
                 "bootshelf: booting Debian",
             ),
@@ -309,6 +461,18 @@ mod tests {
             (
                 Note::BootFailed { message: "x: y" },
                 "bootshelf: boot failed: x: y",
+            ),
+            (
+                Note::PersistenceWindow { first: 8, last: 9 },
+                "bootshelf: persistence window at LBAs 8..=9",
+            ),
+            (
+                Note::PersistenceRefused(&e),
+                "bootshelf: E; booting without it",
+            ),
+            (
+                Note::KernelArguments("persistence"),
+                "bootshelf: kernel arguments: persistence",
             ),
         ];
         for (note, text) in texts {

@@ -22,6 +22,11 @@ pub enum Key {
     Enter,
     /// Escape.
     Esc,
+    /// Backspace (the argument editor deletes the last character).
+    Backspace,
+    /// A printable ASCII character other than 1-9 (typed into the argument editor; `e`
+    /// opens it).
+    Char(char),
     /// Any other key: cancels the countdown, nothing else.
     Other,
 }
@@ -49,6 +54,8 @@ impl Key {
             '\r' | '\n' => Key::Enter,
             '\x1b' => Key::Esc,
             '1'..='9' => Digit::new(c as u8 - b'0').map_or(Key::Other, Key::Digit),
+            '\x08' | '\x7f' => Key::Backspace,
+            ' '..='~' => Key::Char(c),
             _ => Key::Other,
         }
     }
@@ -228,7 +235,8 @@ mod tests {
         let d = |n| Digit(super::Digit::new(n).unwrap());
         assert_eq!(decode(b"\r\n\r\n"), [Enter, Enter]);
         assert_eq!(decode(b"\n\n"), [Enter, Enter]);
-        assert_eq!(decode(b"19x0"), [d(1), d(9), Other, Other]);
+        assert_eq!(decode(b"19x0"), [d(1), d(9), Char('x'), Char('0')]);
+        assert_eq!(decode(b"\x7f\x08\x01"), [Backspace, Backspace, Other]);
         assert_eq!(decode(b"\x1b"), [Esc]);
         assert_eq!(decode(b"\x1b\x1b"), [Esc, Esc]);
         assert_eq!(decode(b"\x1bq"), [Esc]);

@@ -29,6 +29,9 @@ pub mod keys;
 pub mod menu;
 pub mod window;
 
+/// Kernel options as an overlay of replaced sectors (crates/overlay), for the platforms.
+pub use overlay;
+
 pub use console::{Clock, Console, Input, Line, Painter, Screen, Style};
 pub use discovery::{
     discover, BootEntry, DiscoverError, Discovery, DiscoveryMenu, EntryMenu, Firmware, Limits,

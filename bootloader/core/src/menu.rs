@@ -22,7 +22,13 @@ pub struct Item {
     /// Why this entry cannot boot now (e.g. "no UEFI boot entry in this ISO"); Enter shows
     /// it instead of booting.
     pub blocked: Option<String>,
+    /// The kernel arguments saved for it (`bootshelf options`), which the editor starts
+    /// from.
+    pub args: String,
 }
+
+/// Longest argument line the editor takes.
+pub const MAX_ARGS_LEN: usize = 255;
 
 /// How the menu starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +58,11 @@ pub enum Action {
     Boot(usize),
     /// Boot entry `n` without an ISO window (the user accepted after a refusal).
     BootWithoutWindow(usize),
+    /// Boot entry `n` without its kernel options (they could not be applied to the ISO).
+    BootWithoutOptions(usize),
+    /// Boot entry `n` with the arguments typed in the editor ([`Menu::typed_args`]),
+    /// for this boot only.
+    BootWithArgs(usize),
     /// Leave the menu (UEFI: return to the firmware; BIOS: INT 18h).
     Exit,
 }
@@ -61,8 +72,15 @@ enum Overlay {
     None,
     /// A failure message: any key dismisses it.
     Message(String),
-    /// A question: Enter boots `entry` without a window, Esc goes back.
+    /// A question: Enter does `yes` (boot `entry` without a window or without its
+    /// options), Esc goes back.
     Confirm {
+        entry: usize,
+        text: String,
+        yes: Action,
+    },
+    /// The one-line argument editor on `entry`: Enter boots with `text`, Esc goes back.
+    Edit {
         entry: usize,
         text: String,
     },
@@ -78,6 +96,8 @@ pub struct Menu {
     countdown_ms: Option<u64>,
     overlay: Overlay,
     title: String,
+    /// What was typed in the editor when Enter booted with it.
+    typed: Option<String>,
 }
 
 impl Menu {
@@ -103,6 +123,7 @@ impl Menu {
             },
             overlay: Overlay::None,
             title: config.title.clone(),
+            typed: None,
         };
         m.scroll_to_selection();
         m
@@ -139,7 +160,21 @@ impl Menu {
             Overlay::None => None,
             Overlay::Message(m) => Some(m),
             Overlay::Confirm { text, .. } => Some(text),
+            Overlay::Edit { .. } => None,
         }
+    }
+
+    /// The editor's line while it is open.
+    pub fn editing(&self) -> Option<&str> {
+        match &self.overlay {
+            Overlay::Edit { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The arguments typed for [`Action::BootWithArgs`] (taken once).
+    pub fn typed_args(&mut self) -> Option<String> {
+        self.typed.take()
     }
 
     /// Show a failure (the chosen ISO could not boot) and stay in the menu; any key
@@ -155,6 +190,20 @@ impl Menu {
         self.overlay = Overlay::Confirm {
             entry,
             text: format!("{reason}. Enter: boot without an ISO window, Esc: back"),
+            yes: Action::BootWithoutWindow(entry),
+        };
+    }
+
+    /// Say that the saved kernel options could not be applied to `entry`'s ISO (why), and
+    /// ask whether to boot it as it is.
+    pub fn ask_boot_without_options(&mut self, entry: usize, reason: &str) {
+        self.countdown_ms = None;
+        self.overlay = Overlay::Confirm {
+            entry,
+            text: format!(
+                "Arguments could not be applied to this ISO: {reason}. Enter: boot without them, Esc: back"
+            ),
+            yes: Action::BootWithoutOptions(entry),
         };
     }
 
@@ -163,12 +212,12 @@ impl Menu {
         let was_counting = self.countdown_ms.take().is_some();
         match core::mem::replace(&mut self.overlay, Overlay::None) {
             Overlay::Message(_) => return Action::Redraw,
-            Overlay::Confirm { entry, text } => {
+            Overlay::Confirm { entry, text, yes } => {
                 return match key {
-                    Key::Enter => Action::BootWithoutWindow(entry),
+                    Key::Enter => yes,
                     Key::Esc => Action::Redraw,
                     _ => {
-                        self.overlay = Overlay::Confirm { entry, text };
+                        self.overlay = Overlay::Confirm { entry, text, yes };
                         if was_counting {
                             Action::Redraw
                         } else {
@@ -176,6 +225,25 @@ impl Menu {
                         }
                     }
                 };
+            }
+            Overlay::Edit { entry, mut text } => {
+                match key {
+                    Key::Enter => {
+                        self.typed = Some(text);
+                        return Action::BootWithArgs(entry);
+                    }
+                    Key::Esc => return Action::Redraw,
+                    Key::Backspace => {
+                        text.pop();
+                    }
+                    Key::Char(c) if text.len() < MAX_ARGS_LEN => text.push(c),
+                    Key::Digit(d) if text.len() < MAX_ARGS_LEN => {
+                        text.push(char::from(b'0' + d.get()))
+                    }
+                    _ => {}
+                }
+                self.overlay = Overlay::Edit { entry, text };
+                return Action::Redraw;
             }
             Overlay::None => {}
         }
@@ -196,6 +264,17 @@ impl Menu {
                 }
             }
             Key::Enter => return self.choose(),
+            Key::Char('e') => {
+                if let Some(item) = self.items.get(self.selected) {
+                    if item.blocked.is_none() {
+                        self.overlay = Overlay::Edit {
+                            entry: self.selected,
+                            text: item.args.clone(),
+                        };
+                        return Action::Redraw;
+                    }
+                }
+            }
             Key::Esc => {
                 return if was_counting {
                     Action::Redraw
@@ -203,7 +282,7 @@ impl Menu {
                     Action::Exit
                 }
             }
-            Key::Other => {}
+            Key::Char(_) | Key::Backspace | Key::Other => {}
         }
         self.scroll_to_selection();
         if before != self.selected || was_counting {
@@ -304,20 +383,29 @@ impl Menu {
             text: clip(&detail, width),
             style: Style::Normal,
         });
-        lines.push(match self.message() {
-            Some(m) => Line {
+        lines.push(match (self.message(), self.editing()) {
+            (Some(m), _) => Line {
                 text: clip(m, width),
                 style: Style::Alert,
             },
-            None => Line::blank(),
+            (None, Some(text)) => Line {
+                text: clip_end(&format!("Arguments: {text}_"), width),
+                style: Style::Selected,
+            },
+            (None, None) => Line::blank(),
         });
         let footer = match (self.countdown_ms, self.items.get(self.selected)) {
+            _ if self.editing().is_some() => {
+                String::from("Enter: boot with these arguments, this boot only   Esc: back")
+            }
             (Some(ms), Some(item)) => format!(
                 "Booting \"{}\" in {} s; any key stops the countdown.",
                 item.title,
                 ms.div_ceil(1000)
             ),
-            _ => String::from("Up/Down PgUp/PgDn Home/End 1-9: choose   Enter: boot   Esc: leave"),
+            _ => String::from(
+                "Up/Down/PgUp/PgDn/Home/End/1-9: choose  Enter: boot  e: arguments  Esc: leave",
+            ),
         };
         lines.push(Line {
             text: clip(&footer, width),
@@ -329,6 +417,13 @@ impl Menu {
         }
         Screen { lines }
     }
+}
+
+/// The last `width` characters of `s` (the editor shows the end of a long line, where
+/// the cursor is).
+fn clip_end(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    s.chars().skip(n.saturating_sub(width)).collect()
 }
 
 fn entry_text(i: usize, item: &Item, width: usize) -> String {
@@ -395,6 +490,11 @@ mod tests {
                 title: format!("iso{i}"),
                 detail: format!("{i} MiB"),
                 blocked: (i == 3).then(|| String::from("no UEFI boot entry in this ISO")),
+                args: if i == 1 {
+                    String::from("quiet")
+                } else {
+                    String::new()
+                },
             })
             .collect()
     }
@@ -410,6 +510,48 @@ mod tests {
 
     fn digit(n: u8) -> Key {
         Key::Digit(Digit::new(n).unwrap())
+    }
+
+    #[test]
+    fn the_editor_starts_from_the_saved_arguments_and_boots_with_what_was_typed() {
+        let m = Menu::new(items(5), 10, &cfg(None, Some(1)));
+        let footer = |m: &Menu| {
+            m.render(80, 20)
+                .lines
+                .iter()
+                .rev()
+                .find(|l| l.style == Style::Footer)
+                .map(|l| l.text.clone())
+                .unwrap()
+        };
+        assert!(footer(&m).ends_with("e: arguments  Esc: leave"));
+        let mut m = Menu::new(items(5), 10, &cfg(Some(5), Some(1)));
+        assert_eq!(m.key(Key::Char('e')), Action::Redraw);
+        assert_eq!(m.editing(), Some("quiet"));
+        assert_eq!(m.countdown_ms(), None);
+        for _ in 0..5 {
+            m.key(Key::Backspace);
+        }
+        for k in [
+            Key::Char('a'),
+            Key::Char('='),
+            Key::Digit(Digit::new(3).unwrap()),
+        ] {
+            assert_eq!(m.key(k), Action::Redraw);
+        }
+        let screen = m.render(80, 20);
+        assert!(screen.lines.iter().any(|l| l.text == "Arguments: a=3_"));
+        assert!(footer(&m).contains("this boot only"));
+        assert_eq!(m.key(Key::Enter), Action::BootWithArgs(1));
+        assert_eq!(m.typed_args().as_deref(), Some("a=3"));
+        assert_eq!(m.typed_args(), None);
+        // Esc leaves the editor without booting; a blocked entry has none.
+        m.key(Key::Char('e'));
+        assert_eq!(m.key(Key::Esc), Action::Redraw);
+        assert_eq!(m.editing(), None);
+        m.key(Key::Digit(Digit::new(4).unwrap()));
+        m.key(Key::Char('e'));
+        assert_eq!(m.editing(), None);
     }
 
     #[test]

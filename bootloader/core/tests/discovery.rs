@@ -82,6 +82,7 @@ fn index_entry(vol: &mut Vol<'_>, path: &str, title: Option<&str>) -> IsoEntry {
         title: title.map(Into::into),
         extents,
         boot,
+        extensions: Default::default(),
     }
 }
 
@@ -151,6 +152,7 @@ fn discover_and_check(kind: TableKind) {
                     len: 2048,
                 }],
                 boot: Vec::new(),
+                extensions: Default::default(),
             },
         ],
     };
@@ -217,7 +219,7 @@ fn discover_and_check(kind: TableKind) {
     assert_eq!(m.key(Key::Enter), menu::Action::Boot(2));
 
     // The window for the hybrid ISO covers exactly its extent; the next start clears it.
-    let r = window::open(&mut dev, &e[1]).unwrap();
+    let r = window::open(&mut dev, &e[1]).unwrap().iso;
     assert_eq!(r.first() * u64::from(ss), hybrid_extents[0].start);
     let d2 = discovery::discover(&mut dev, &Limits::default()).unwrap();
     assert_eq!(d2.layout.window, Some(r));

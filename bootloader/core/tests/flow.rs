@@ -304,7 +304,11 @@ impl Platform for Fake {
         }
     }
 
-    fn prepare_boot(&mut self, entry: &BootEntry) -> Result<String, FakeError> {
+    fn prepare_boot(
+        &mut self,
+        entry: &BootEntry,
+        _overlay: Option<overlay::Overlay>,
+    ) -> Result<String, FakeError> {
         self.events.push(Event::Prepare(entry.title.clone()));
         match self.prepare_error {
             Some(e) => Err(FakeError(e)),

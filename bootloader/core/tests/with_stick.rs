@@ -77,7 +77,7 @@ fn check(scheme: Scheme, ss: u32) {
 
     let h = h.clone();
     consume_boot_next(&mut dev, &mut d).unwrap();
-    let r = window::open(&mut dev, &h).unwrap();
+    let r = window::open(&mut dev, &h).unwrap().iso;
     assert_eq!(r.first() * u64::from(ss), hybrid.extents[0].start);
     drop(dev);
     // The CLI's own reader sees the window too.

@@ -24,6 +24,7 @@ mod vcd;
 use alloc::boxed::Box;
 use alloc::format;
 use bootloader_core::discovery::{BootEntry, Firmware};
+use bootloader_core::overlay::Overlay;
 use bootloader_core::{flow, Io, Note, Platform};
 use core::cell::RefCell;
 use core::fmt;
@@ -86,7 +87,7 @@ impl Platform for Uefi {
     type Console = UefiConsole;
     type Input = UefiInput;
     type Clock = TscClock;
-    type Prepared = ();
+    type Prepared = Option<Overlay>;
     type BootError = VcdError;
     type Exit = Status;
 
@@ -131,11 +132,19 @@ impl Platform for Uefi {
         }
     }
 
-    fn prepare_boot(&mut self, _entry: &BootEntry) -> Result<(), VcdError> {
-        Ok(())
+    fn prepare_boot(
+        &mut self,
+        _entry: &BootEntry,
+        overlay: Option<Overlay>,
+    ) -> Result<Option<Overlay>, VcdError> {
+        Ok(overlay)
     }
 
-    fn chain_boot(&mut self, entry: &BootEntry, (): ()) -> Result<Status, VcdError> {
+    fn chain_boot(
+        &mut self,
+        entry: &BootEntry,
+        overlay: Option<Overlay>,
+    ) -> Result<Status, VcdError> {
         uefi::system::with_stdout(|o| {
             let _ = o.clear();
         });
@@ -143,7 +152,7 @@ impl Platform for Uefi {
             size: entry.size,
             extents: &entry.extents,
         };
-        let cd = VirtualCd::install(self.disk.0, &iso)?;
+        let cd = VirtualCd::install(self.disk.0, &iso, overlay)?;
         let err = cd.boot();
         cd.remove();
         // What ran may have written to the stick through the firmware.

@@ -4,7 +4,10 @@
 //! together with a device path of its own, `VenHw(VCD_GUID, counter)`, unique per boot
 //! attempt. Its `ReadBlocks` maps ISO blocks onto the ISO file's extents on the stick
 //! (contiguous or fragmented; 512- or 4096-byte device sectors; unaligned pieces go through
-//! a bounce buffer in [`blockdev::BlockReader`]). `ConnectController` then lets the
+//! a bounce buffer in [`blockdev::BlockReader`]). With kernel options, an
+//! [`overlay::Overlay`] replaces some sectors (the ISO's boot configuration, its
+//! directory records) and adds some past the ISO's end; a read touching none of them
+//! goes straight to the stick as before. `ConnectController` then lets the
 //! firmware do what it does for a real CD: DiskIo binds, PartitionDxe (ElTorito.c) finds
 //! the El Torito boot catalog and makes one child per boot entry with a `CDROM(...)`
 //! device path node, and the FAT driver mounts the EFI boot image. The loader loads
@@ -17,6 +20,7 @@ use crate::proto;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use blockdev::{BlockReader, Extent, ExtentReader, IoError, ReadAt};
+use bootloader_core::overlay::Overlay;
 use core::cell::RefCell;
 use core::ffi::c_void;
 use core::fmt;
@@ -99,6 +103,8 @@ struct Instance {
     disk: &'static RefCell<UefiDisk>,
     extents: Vec<Extent>,
     size: u64,
+    /// Replaced and added sectors (kernel options), if any.
+    overlay: Option<Overlay>,
     path: Vec<u8>,
 }
 
@@ -122,8 +128,10 @@ impl VirtualCd {
     pub fn install(
         disk: &'static RefCell<UefiDisk>,
         iso: &IsoLocation<'_>,
+        overlay: Option<Overlay>,
     ) -> Result<VirtualCd, VcdError> {
-        let blocks = iso.size / CD_BLOCK;
+        let served = overlay.as_ref().map_or(iso.size, |o| o.len().max(iso.size));
+        let blocks = served / CD_BLOCK;
         if blocks < MIN_BLOCKS {
             return Err(VcdError::TooSmall(iso.size));
         }
@@ -161,6 +169,7 @@ impl VirtualCd {
             disk,
             extents: iso.extents.to_vec(),
             size: iso.size,
+            overlay,
             path,
         }));
         // SAFETY: `instance` came from Box::into_raw just above and is valid; the media
@@ -334,8 +343,13 @@ unsafe extern "efiapi" fn read_blocks(
         return Status::DEVICE_ERROR;
     };
     let reader = BlockReader::new(&mut *disk);
-    let result = ExtentReader::new(reader, &inst.extents, inst.size)
-        .and_then(|mut r| r.read_exact_at(lba * CD_BLOCK, buf));
+    let result =
+        ExtentReader::new(reader, &inst.extents, inst.size).and_then(|mut r| match &inst.overlay {
+            Some(o) if o.touches(lba, count) || (lba + count) * CD_BLOCK > inst.size => {
+                o.read(&mut r, lba * CD_BLOCK, buf)
+            }
+            _ => r.read_exact_at(lba * CD_BLOCK, buf),
+        });
     match result {
         Ok(()) => Status::SUCCESS,
         Err(IoError::NoMedia) => Status::NO_MEDIA,

@@ -48,6 +48,8 @@ enum Command {
     Remove(cmd::remove::Args),
     /// List the ISOs on the stick.
     List(cmd::list::Args),
+    /// Make, list or remove a live ISO's persistence file (its saved changes).
+    Persistence(cmd::persistence::Args),
     /// Index ISOs copied by other tools, drop entries whose files are gone.
     Sync(cmd::sync::Args),
     /// Check the index against the file system against the partition table.
@@ -56,6 +58,8 @@ enum Command {
     Devices(cmd::devices::Args),
     /// Boot NAME once at the next boot, then return to the usual default.
     BootNext(cmd::boot_next::Args),
+    /// Kernel arguments added to (or removed from) every kernel line of an ISO at boot.
+    Options(cmd::options::Args),
     /// Show or change the menu's lasting settings: the default entry and the timeout.
     Config(cmd::config::Args),
     /// Give an ISO a menu title of your choice (or its file name back).
@@ -113,10 +117,12 @@ fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Add(a) => cmd::add::run(a),
         Command::Remove(a) => cmd::remove::run(a),
         Command::List(a) => cmd::list::run(a),
+        Command::Persistence(a) => cmd::persistence::run(a),
         Command::Sync(a) => cmd::sync::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Devices(a) => cmd::devices::run(a),
         Command::BootNext(a) => cmd::boot_next::run(a),
+        Command::Options(a) => cmd::options::run(a),
         Command::Config(a) => cmd::config::run(a),
         Command::Rename(a) => cmd::rename::run(a),
         Command::BootTest(a) => cmd::boot_test::run(a),

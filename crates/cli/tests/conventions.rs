@@ -109,7 +109,27 @@ fn every_reporting_command_prints_one_json_document() {
     assert_eq!(v["mbr_written"], false, "already up to date: {v}");
     assert_eq!(v["stage2_written"], false, "{v}");
 
+    let v = json(
+        &t,
+        &[
+            "options",
+            s(&img),
+            "rescue",
+            "--append",
+            "nomodeset",
+            "--json",
+        ],
+    );
+    assert_eq!(v["path"], "/live.iso", "{v}");
+    assert_eq!(v["options"]["append"], "nomodeset", "{v}");
+    assert_eq!(v["options_stale"], false, "{v}");
+
+    let v = json(&t, &["persistence", s(&img), "--json"]);
+    assert!(v["files"].as_array().unwrap().is_empty(), "{v}");
+    assert!(v["orphans"].as_array().unwrap().is_empty(), "{v}");
+
     let v = json(&t, &["remove", s(&img), "live.iso", "--json"]);
+    assert!(v["removed"][0]["persistence"].is_null(), "{v}");
     assert_eq!(v["removed"][0]["path"], "/live.iso");
     assert_eq!(v["removed"][0]["was_indexed"], true);
     assert_eq!(v["removed"][0]["file_deleted"], true);

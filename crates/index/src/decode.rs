@@ -4,9 +4,10 @@
 use crate::crc32::Crc32;
 use crate::encode::extents_cover;
 use crate::model::{
-    ArchSet, BootEntry, EfiLoaders, Emulation, Index, IsoEntry, PlatformId, Settings, Timeout,
+    ArchSet, BootEntry, EfiLoaders, Emulation, Extensions, Index, IsoEntry, KernelOptions,
+    PlatformId, Settings, Timeout,
 };
-use crate::raw::{self, boot, header, record};
+use crate::raw::{self, boot, ext, header, record};
 use alloc::string::String;
 use alloc::vec::Vec;
 use blockdev::Extent;
@@ -385,7 +386,7 @@ fn decode_record(c: &mut Cursor<'_>) -> Result<IsoEntry, DecodeError> {
     for _ in 0..boot_count {
         boots.push(decode_boot(c.take(boot::SIZE)?));
     }
-    // Skip fields a later minor revision may have appended.
+    let extensions = decode_extensions(c, end as usize)?;
     c.pos = end as usize;
     Ok(IsoEntry {
         path,
@@ -395,7 +396,63 @@ fn decode_record(c: &mut Cursor<'_>) -> Result<IsoEntry, DecodeError> {
         title,
         extents,
         boot: boots,
+        extensions,
     })
+}
+
+/// The TLV extension area from the cursor to `end` (the record's end): known types
+/// decoded, unknown ones kept.
+fn decode_extensions(c: &mut Cursor<'_>, end: usize) -> Result<Extensions, DecodeError> {
+    let mut out = Extensions::default();
+    let mut area = Cursor {
+        buf: c.buf.get(..end).unwrap_or(&[]),
+        pos: c.pos,
+    };
+    while area.pos < end {
+        let at = area.pos;
+        let ty = area.u16()?;
+        let len_bytes = area.take(4)?;
+        let len = u32_at(len_bytes, 0) as usize;
+        let bytes = area.take(len).map_err(|_| DecodeError::BadLength {
+            offset: at + 2,
+            value: len as u64,
+        })?;
+        match ty {
+            ext::KERNEL_OPTIONS => {
+                let mut v = Cursor { buf: bytes, pos: 0 };
+                let bad = |_| DecodeError::BadLength {
+                    offset: at + 2,
+                    value: len as u64,
+                };
+                let mut sha256 = [0u8; 32];
+                sha256.copy_from_slice(v.take(32).map_err(bad)?);
+                let append_len = usize::from(v.u16().map_err(bad)?);
+                let append = v
+                    .string(append_len)
+                    .map_err(|_| DecodeError::BadUtf8 { offset: at })?;
+                let count = usize::from(v.u16().map_err(bad)?);
+                let mut remove = Vec::new();
+                for _ in 0..count {
+                    let n = usize::from(v.u16().map_err(bad)?);
+                    remove.push(
+                        v.string(n)
+                            .map_err(|_| DecodeError::BadUtf8 { offset: at })?,
+                    );
+                }
+                out.kernel_options = Some(KernelOptions {
+                    sha256,
+                    append,
+                    remove,
+                });
+            }
+            // Lenient: a malformed link is dropped (the ISO boots without persistence).
+            crate::extension::TYPE_PERSISTENCE => {
+                out.persistence = crate::extension::decode_persistence(bytes);
+            }
+            _ => out.unknown.push((ty, bytes.to_vec())),
+        }
+    }
+    Ok(out)
 }
 
 /// Decode one slot file. Bytes after `total_len` are ignored (a reader may hand in whole

@@ -2,7 +2,7 @@
 
 use crate::crc32::crc32;
 use crate::model::{BootEntry, Index, IsoEntry};
-use crate::raw::{self, boot, header, record};
+use crate::raw::{self, boot, ext, header, record};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -155,7 +155,9 @@ fn encode_record(out: &mut Vec<u8>, i: usize, e: &IsoEntry) -> Result<(), Encode
     }
     let extent_count =
         u32::try_from(e.extents.len()).map_err(|_| EncodeError::BadExtents { iso: i })?;
+    let extensions = encode_extensions(i, e)?;
     let len = record::FIXED_SIZE
+        + extensions.len()
         + e.path.len()
         + e.label.len()
         + title.len()
@@ -192,7 +194,47 @@ fn encode_record(out: &mut Vec<u8>, i: usize, e: &IsoEntry) -> Result<(), Encode
     for b in &e.boot {
         out.extend_from_slice(&encode_boot(b));
     }
+    out.extend_from_slice(&extensions);
     Ok(())
+}
+
+/// The record's TLV extension area: kernel options, the persistence link, then the
+/// unknown types as read.
+fn encode_extensions(i: usize, e: &IsoEntry) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    let mut tlv = |ty: u16, bytes: &[u8]| -> Result<(), EncodeError> {
+        let len =
+            u32::try_from(bytes.len()).map_err(|_| EncodeError::TooLarge { len: bytes.len() })?;
+        out.extend_from_slice(&ty.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(bytes);
+        Ok(())
+    };
+    if let Some(o) = &e.extensions.kernel_options {
+        let mut v = Vec::with_capacity(64 + o.append.len());
+        v.extend_from_slice(&o.sha256);
+        v.extend_from_slice(&str_len("kernel options", &o.append)?.to_le_bytes());
+        v.extend_from_slice(o.append.as_bytes());
+        let count = u16::try_from(o.remove.len()).map_err(|_| EncodeError::StringTooLong {
+            field: "removed kernel arguments",
+            len: o.remove.len(),
+        })?;
+        v.extend_from_slice(&count.to_le_bytes());
+        for r in &o.remove {
+            v.extend_from_slice(&str_len("removed kernel argument", r)?.to_le_bytes());
+            v.extend_from_slice(r.as_bytes());
+        }
+        tlv(ext::KERNEL_OPTIONS, &v)?;
+    }
+    if let Some(p) = &e.extensions.persistence {
+        let v =
+            crate::extension::encode_persistence(p).ok_or(EncodeError::BadPath { iso: Some(i) })?;
+        tlv(crate::extension::TYPE_PERSISTENCE, &v)?;
+    }
+    for (ty, bytes) in &e.extensions.unknown {
+        tlv(*ty, bytes)?;
+    }
+    Ok(out)
 }
 
 /// Encode `index` (with its own `generation`) into the bytes of one slot file.

@@ -20,6 +20,7 @@ extern crate alloc;
 pub use crc32;
 mod decode;
 mod encode;
+mod extension;
 mod model;
 pub mod raw;
 mod slots;
@@ -27,8 +28,9 @@ mod slots;
 pub use blockdev::Extent;
 pub use decode::{decode, DecodeError};
 pub use encode::{encode, EncodeError};
+pub use extension::{Persistence, PersistenceFamily, TYPE_PERSISTENCE};
 pub use model::{
-    ArchSet, BootEntry, EfiArch, EfiLoaders, Emulation, Index, IsoEntry, PlatformId, Settings,
-    Timeout,
+    ArchSet, BootEntry, EfiArch, EfiLoaders, Emulation, Extensions, Index, IsoEntry, KernelOptions,
+    PlatformId, Settings, Timeout,
 };
 pub use slots::{select, Selection, Slot, SlotError, SLOT_DIR, SLOT_PATHS};

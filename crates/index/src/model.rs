@@ -76,6 +76,34 @@ pub struct IsoEntry {
     pub extents: Vec<Extent>,
     /// Every El Torito boot entry of the ISO, in catalog order.
     pub boot: Vec<BootEntry>,
+    /// The record's extension area (kernel options, and types this version does not know,
+    /// kept as they are).
+    pub extensions: Extensions,
+}
+
+/// Kernel arguments for one ISO (`bootshelf options`), applied by the loaders to every
+/// kernel line of the ISO's own boot configuration. Tied to the ISO's SHA-256: an ISO
+/// replaced by another file under the same name does not inherit them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelOptions {
+    /// SHA-256 of the ISO the options were saved for.
+    pub sha256: [u8; 32],
+    /// Arguments to append, as typed (blank separated).
+    pub append: String,
+    /// Arguments to remove (a bare name removes `name` and `name=...`).
+    pub remove: Vec<String>,
+}
+
+/// The TLV extension area after a record's boot entries (type u16, length u32, bytes).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extensions {
+    /// Type 1: kernel options.
+    pub kernel_options: Option<KernelOptions>,
+    /// Type 0x0010: the ISO's persistence file (docs/persistence.md).
+    pub persistence: Option<crate::extension::Persistence>,
+    /// Types this version does not know, in order, kept so that rewriting the index does
+    /// not lose what a newer bootshelf stored.
+    pub unknown: Vec<(u16, Vec<u8>)>,
 }
 
 impl IsoEntry {
@@ -89,6 +117,13 @@ impl IsoEntry {
         self.boot
             .iter()
             .any(|b| b.bootable && b.platform == platform)
+    }
+
+    /// The kernel options that apply to this ISO: saved, and saved for the SHA-256 the
+    /// index has for the file now (none when the ISO was replaced or never hashed).
+    pub fn kernel_options(&self) -> Option<&KernelOptions> {
+        let o = self.extensions.kernel_options.as_ref()?;
+        (self.sha256 == Some(o.sha256)).then_some(o)
     }
 
     /// The file name, the last component of [`IsoEntry::path`].

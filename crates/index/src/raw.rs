@@ -103,3 +103,12 @@ pub mod boot {
     /// `flags` bit 0.
     pub const FLAG_BOOTABLE: u8 = 1;
 }
+
+/// The TLV extension area after a record's boot entries, up to `record_len`.
+pub mod ext {
+    /// Size of a TLV header: `type` u16, `length` u32.
+    pub const HEADER_SIZE: usize = 6;
+    /// Type 1: kernel options. `sha256` (32 bytes), `append_len` u16, `append`,
+    /// `remove_count` u16, then per removed argument `len` u16 and its bytes.
+    pub const KERNEL_OPTIONS: u16 = 1;
+}

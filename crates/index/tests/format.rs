@@ -2,7 +2,8 @@
 
 use bootshelf_index::{
     decode, encode, raw, select, ArchSet, BootEntry, DecodeError, EfiArch, EfiLoaders, Emulation,
-    Extent, Index, IsoEntry, PlatformId, Settings, Slot, SlotError, Timeout,
+    Extensions, Extent, Index, IsoEntry, KernelOptions, PlatformId, Settings, Slot, SlotError,
+    Timeout,
 };
 use testkit::Rng;
 
@@ -65,6 +66,28 @@ fn iso(i: usize) -> IsoEntry {
                 },
             },
         ],
+        extensions: Extensions {
+            kernel_options: i.is_multiple_of(2).then(|| KernelOptions {
+                sha256: [i as u8; 32],
+                append: format!("nomodeset console=ttyS{i}"),
+                remove: if i.is_multiple_of(4) {
+                    vec!["quiet".into(), "splash=\u{e9}".into()]
+                } else {
+                    Vec::new()
+                },
+            }),
+            persistence: (i % 3 == 1).then(|| bootshelf_index::Persistence {
+                family: bootshelf_index::PersistenceFamily::LiveBoot,
+                path: format!("/bootshelf/persistence/distro-{i}.ext4"),
+                start: (i as u64 + 2) << 30,
+                size: 64 << 20,
+            }),
+            unknown: if i.is_multiple_of(7) {
+                vec![(0x7777, vec![i as u8; i % 5]), (2, Vec::new())]
+            } else {
+                Vec::new()
+            },
+        },
     }
 }
 
@@ -415,4 +438,40 @@ fn encode_refuses_what_it_cannot_represent() {
     let mut idx = sample(1);
     idx.isos[0].label = "x".repeat(70_000);
     assert!(encode(&idx).is_err());
+}
+
+#[test]
+fn kernel_options_apply_only_to_the_iso_they_were_saved_for() {
+    let mut e = iso(2);
+    assert_eq!(
+        e.kernel_options().map(|o| o.append.as_str()),
+        Some("nomodeset console=ttyS2")
+    );
+    e.sha256 = Some([9; 32]);
+    assert_eq!(e.kernel_options(), None);
+    e.sha256 = None;
+    assert_eq!(e.kernel_options(), None);
+}
+
+#[test]
+fn a_bad_extension_length_is_named() {
+    let mut idx = sample(1);
+    idx.isos[0].extensions.unknown = vec![(9, vec![1, 2, 3])];
+    let mut bytes = encode(&idx).unwrap();
+    // The TLV's length is the 4 bytes before its 3 data bytes at the record's end.
+    let at = bytes.len() - 3 - 4;
+    bytes[at..at + 4].copy_from_slice(&100u32.to_le_bytes());
+    let crc = bootshelf_index::crc32::crc32(&{
+        let mut b = bytes.clone();
+        b[12..16].fill(0);
+        b
+    });
+    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(
+        decode(&bytes),
+        Err(DecodeError::BadLength {
+            offset: at,
+            value: 100
+        })
+    );
 }

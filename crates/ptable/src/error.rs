@@ -152,6 +152,15 @@ pub enum Error {
         /// The sector size.
         sector_size: u32,
     },
+    /// The persistence file cannot have a window (the inner error says why).
+    Persistence(alloc::boxed::Box<Error>),
+    /// The persistence file's range overlaps the ISO's.
+    PersistenceOverlapsIso {
+        /// First LBA of the persistence file.
+        first: u64,
+        /// Last LBA of the persistence file.
+        last: u64,
+    },
     /// The ISO's extent is not inside the data partition.
     OutsideDataPartition {
         /// First LBA of the extent.
@@ -313,6 +322,13 @@ impl fmt::Display for Error {
                 f,
                 "the ISO starts at byte {offset}, not on a {sector_size}-byte sector boundary"
             ),
+            Error::Persistence(inner) => {
+                write!(f, "the persistence file gets no window: {inner}")
+            }
+            Error::PersistenceOverlapsIso { first, last } => write!(
+                f,
+                "the persistence file at LBAs {first}..={last} overlaps the ISO; `bootshelf check` shows the stick's files"
+            ),
             Error::OutsideDataPartition {
                 first,
                 last,
@@ -320,7 +336,7 @@ impl fmt::Display for Error {
                 data_last,
             } => write!(
                 f,
-                "the ISO at LBAs {first}..={last} is not inside the data partition (LBAs {data_first}..={data_last})"
+                "the file at LBAs {first}..={last} is not inside the data partition (LBAs {data_first}..={data_last})"
             ),
             Error::BeyondMbrLimit { last } => write!(
                 f,

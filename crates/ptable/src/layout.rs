@@ -5,14 +5,20 @@
 //! | --- | --- | --- |
 //! | 1 | data: Microsoft basic data | data: 0x07 |
 //! | 2 | ESP: EFI System | ESP: 0xEF |
-//! | 3 | BIOS boot (not checked) | (not checked) |
+//! | 3 | BIOS boot (not checked) | the persistence window slot: unused, or the window |
 //! | 4 | the window slot: unused, or the window | unused, or the window |
+//! | 5 | the persistence window slot: unused, or the window | - |
 //!
 //! The window is recognised by its type (GPT: Windows Recovery Environment with the name
 //! [`WINDOW_NAME`]; MBR: 0x17 inside the data partition). Anything else in slot 4 is a
 //! foreign partition: the layout is still found (the loaders list the ISOs and boot them
 //! without a window), but no window is ever written or cleared over it. docs/window.md
 //! explains the choice of type and attributes.
+//!
+//! The persistence window (docs/persistence.md) is a second, writable window over the
+//! persistence file of the ISO being booted: GPT entry 5 / MBR slot 3, recognised the same
+//! way with its own name ([`PERSISTENCE_NAME`]; MBR: 0x17 inside the data partition). A
+//! foreign partition in that slot rules out persistence only; it is never written.
 
 use crate::error::{Error, FoundType};
 use crate::gpt::{attributes, types};
@@ -38,6 +44,24 @@ pub const WINDOW_GPT_ATTRIBUTES: u64 = attributes::NO_BLOCK_IO_PROTOCOL
     | attributes::MS_NO_DRIVE_LETTER;
 /// MBR type of the window entry.
 pub const WINDOW_MBR_TYPE: MbrType = MbrType::HIDDEN_EXFAT;
+
+/// GPT entry number of the persistence window.
+pub const PERSISTENCE_GPT_NUMBER: u32 = 5;
+/// MBR slot number of the persistence window (MBR has four primary slots; 3 is unused).
+pub const PERSISTENCE_MBR_NUMBER: u32 = 3;
+/// GPT name of the persistence window entry.
+pub const PERSISTENCE_NAME: &str = "bootshelf persistence window";
+/// GPT attributes of the persistence window: as the ISO window's, but not read-only.
+pub const PERSISTENCE_GPT_ATTRIBUTES: u64 =
+    attributes::NO_BLOCK_IO_PROTOCOL | attributes::MS_HIDDEN | attributes::MS_NO_DRIVE_LETTER;
+
+/// The partition number of the persistence window slot on `scheme`.
+pub fn persistence_number(scheme: Scheme) -> u32 {
+    match scheme {
+        Scheme::Gpt => PERSISTENCE_GPT_NUMBER,
+        Scheme::Mbr => PERSISTENCE_MBR_NUMBER,
+    }
+}
 
 /// An inclusive LBA range with `first <= last`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +91,11 @@ impl LbaRange {
         self.last - self.first + 1
     }
 
+    /// Whether the two ranges share a sector.
+    pub fn overlaps(&self, other: &LbaRange) -> bool {
+        self.first <= other.last && other.first <= self.last
+    }
+
     /// Whether `self` lies inside `outer`.
     pub fn within(&self, outer: &LbaRange) -> bool {
         self.first >= outer.first && self.last <= outer.last
@@ -88,6 +117,11 @@ pub struct Layout {
     /// What slot 4 holds when it is neither unused nor bootshelf's window (then no window
     /// may be written or cleared there). Always `None` when [`Layout::window`] is set.
     pub foreign_slot: Option<FoundType>,
+    /// The persistence window, when its slot ([`persistence_number`]) holds one.
+    pub persistence: Option<LbaRange>,
+    /// What the persistence slot holds when it is neither unused nor bootshelf's
+    /// persistence window (then no persistence window may be written or cleared there).
+    pub foreign_persistence_slot: Option<FoundType>,
 }
 
 /// What the window slot (partition 4) holds.
@@ -126,12 +160,22 @@ impl Layout {
                 Err(found) => (None, Some(found)),
             },
         };
+        let (persistence, foreign_persistence_slot) =
+            match table.partition(persistence_number(scheme)) {
+                None => (None, None),
+                Some(p) => match recognise_persistence(&p, &data_range) {
+                    Ok(r) => (Some(r), None),
+                    Err(found) => (None, Some(found)),
+                },
+            };
         Ok(Layout {
             scheme,
             data,
             esp,
             window,
             foreign_slot,
+            persistence,
+            foreign_persistence_slot,
         })
     }
 
@@ -151,6 +195,16 @@ impl Layout {
             expected: WINDOW_SLOT_EXPECTED,
             found,
         })
+    }
+
+    /// The error for writing or clearing a persistence window in a foreign slot.
+    pub fn foreign_persistence_error(&self) -> Option<Error> {
+        self.foreign_persistence_slot
+            .map(|found| Error::NotBootshelf {
+                number: persistence_number(self.scheme),
+                expected: PERSISTENCE_SLOT_EXPECTED,
+                found,
+            })
     }
 
     /// The data partition's LBAs.
@@ -204,6 +258,35 @@ fn expect(
 
 /// What [`Error::NotBootshelf`] expects of slot 4.
 pub(crate) const WINDOW_SLOT_EXPECTED: &str = "unused or bootshelf's ISO window";
+
+/// What [`Error::NotBootshelf`] expects of the persistence slot.
+pub(crate) const PERSISTENCE_SLOT_EXPECTED: &str = "unused or bootshelf's persistence window";
+
+/// The persistence window's range, or what foreign partition its slot holds instead.
+fn recognise_persistence(p: &Partition, data: &LbaRange) -> Result<LbaRange, FoundType> {
+    let range = LbaRange {
+        first: p.first_lba,
+        last: p.last_lba,
+    };
+    match p.kind {
+        PartitionType::Gpt(t) if t == WINDOW_GPT_TYPE => {
+            if p.name == PERSISTENCE_NAME {
+                Ok(range)
+            } else {
+                Err(FoundType::ForeignName(t))
+            }
+        }
+        PartitionType::Mbr(t) if t == WINDOW_MBR_TYPE => {
+            if range.within(data) {
+                Ok(range)
+            } else {
+                Err(FoundType::MbrWindowOutside(t.0))
+            }
+        }
+        PartitionType::Gpt(t) => Err(FoundType::Gpt(t)),
+        PartitionType::Mbr(t) => Err(FoundType::Mbr(t.0)),
+    }
+}
 
 /// The window's range, or what foreign partition slot 4 holds instead.
 fn recognise_window(w: &Partition, data: &LbaRange) -> Result<LbaRange, FoundType> {

@@ -35,7 +35,9 @@ pub use layout::{Layout, LbaRange, Slot4};
 pub use mbr::{Mbr, MbrType};
 pub use partition_raw::Guid;
 pub use table::{Partition, PartitionType, Scheme, Table};
-pub use window::{clear_window, read_layout, set_window, window_guid, window_range};
+pub use window::{
+    clear_window, read_layout, set_window, set_windows, window_guid, window_range, Windows,
+};
 
 use alloc::vec;
 use alloc::vec::Vec;

@@ -1,6 +1,8 @@
 //! The ISO window: partition slot 4 set to exactly the chosen ISO's extent just before
 //! chain-booting, so that the booted OS sees the ISO as a partition of its own (by label,
-//! or by scanning partitions for its files), and cleared again afterwards.
+//! or by scanning partitions for its files), and cleared again afterwards. With it, when
+//! the ISO has a persistence file, the writable persistence window (GPT entry 5, MBR slot
+//! 3) over that file (docs/persistence.md); both are written and cleared together.
 //!
 //! Every function reads and validates the table first, checks that it is bootshelf's
 //! ([`Layout::of`]) and writes nothing otherwise. GPT writes go backup first, then primary
@@ -11,7 +13,8 @@ use blockdev::{BlockDevice, Extent};
 use crate::error::Error;
 use crate::gpt::{encode_name, GptHealth};
 use crate::layout::{
-    Layout, LbaRange, WINDOW_GPT_ATTRIBUTES, WINDOW_GPT_TYPE, WINDOW_MBR_TYPE, WINDOW_NAME,
+    persistence_number, Layout, LbaRange, PERSISTENCE_GPT_ATTRIBUTES, PERSISTENCE_GPT_NUMBER,
+    PERSISTENCE_NAME, WINDOW_GPT_ATTRIBUTES, WINDOW_GPT_TYPE, WINDOW_MBR_TYPE, WINDOW_NAME,
     WINDOW_NUMBER,
 };
 use crate::raw::{GptPartitionEntry, MbrPartitionRecord};
@@ -62,17 +65,67 @@ pub fn read_layout<D: BlockDevice>(dev: &mut D) -> Result<(Table, Layout), Error
     Ok((table, layout))
 }
 
-/// Write the window over the ISO stored in `extents`. Refuses (and writes nothing) when
-/// the table is not bootshelf's, the ISO is not one sector-aligned extent inside the data
-/// partition, or (MBR) it lies beyond 2^32 sectors. Also repairs a damaged GPT copy.
+/// The windows one boot writes: the ISO's, and its persistence file's when it has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Windows {
+    /// The ISO window (slot 4).
+    pub iso: LbaRange,
+    /// The persistence window (GPT entry 5 / MBR slot 3).
+    pub persistence: Option<LbaRange>,
+}
+
+/// Write the window over the ISO stored in `extents` (and clear a persistence window).
+/// Refuses (and writes nothing) when the table is not bootshelf's, the ISO is not one
+/// sector-aligned extent inside the data partition, or (MBR) it lies beyond 2^32 sectors.
+/// Also repairs a damaged GPT copy.
 pub fn set_window<D: BlockDevice>(dev: &mut D, extents: &[Extent]) -> Result<LbaRange, Error> {
+    set_windows(dev, extents, None).map(|w| w.iso)
+}
+
+/// Write the ISO window over `iso` and, when given, the writable persistence window over
+/// `persistence` (both in one table write). The persistence file must meet the ISO's
+/// rules too, must not overlap the ISO, and its slot must not hold a foreign partition;
+/// otherwise nothing is written ([`Error::Persistence`]).
+pub fn set_windows<D: BlockDevice>(
+    dev: &mut D,
+    iso: &[Extent],
+    persistence: Option<&[Extent]>,
+) -> Result<Windows, Error> {
     let (table, layout) = read_layout(dev)?;
     if let Some(e) = layout.foreign_slot_error() {
         return Err(e);
     }
-    let range = window_range(extents, dev.sector_size())?;
     let data = layout.data_range();
-    if !range.within(&data) {
+    let range = checked_range(iso, dev.sector_size(), &data)?;
+    let pers = match persistence {
+        None => None,
+        Some(ext) => {
+            let boxed = |e: Error| Error::Persistence(alloc::boxed::Box::new(e));
+            if let Some(e) = layout.foreign_persistence_error() {
+                return Err(boxed(e));
+            }
+            let p = checked_range(ext, dev.sector_size(), &data).map_err(boxed)?;
+            if p.overlaps(&range) {
+                return Err(Error::PersistenceOverlapsIso {
+                    first: p.first(),
+                    last: p.last(),
+                });
+            }
+            Some(p)
+        }
+    };
+    let windows = Windows {
+        iso: range,
+        persistence: pers,
+    };
+    write_slots(dev, table, &layout, Some(range), pers)?;
+    Ok(windows)
+}
+
+/// The LBAs of a file stored in `extents`, refused unless inside the data partition.
+fn checked_range(extents: &[Extent], ss: u32, data: &LbaRange) -> Result<LbaRange, Error> {
+    let range = window_range(extents, ss)?;
+    if !range.within(data) {
         return Err(Error::OutsideDataPartition {
             first: range.first(),
             last: range.last(),
@@ -80,36 +133,46 @@ pub fn set_window<D: BlockDevice>(dev: &mut D, extents: &[Extent]) -> Result<Lba
             data_last: data.last(),
         });
     }
-    write_slot(dev, table, &layout, Some(range))?;
     Ok(range)
 }
 
-/// Clear a window left in slot 4; returns the range it covered, or `None` when there was
-/// none (then nothing is written unless a damaged GPT copy needed repair). A foreign
-/// partition 4 is never cleared: that is an error and nothing is written.
+/// Clear a window left in slot 4, and a persistence window left in its slot; returns the
+/// range the ISO window covered, or `None` when there was none (then nothing is written
+/// unless a damaged GPT copy needed repair or a persistence window was left). A foreign
+/// partition 4 is never cleared: that is an error and nothing is written. A foreign
+/// partition in the persistence slot is left as it is.
 pub fn clear_window<D: BlockDevice>(dev: &mut D) -> Result<Option<LbaRange>, Error> {
     let (table, layout) = read_layout(dev)?;
     if let Some(e) = layout.foreign_slot_error() {
         return Err(e);
     }
     let old = layout.window;
-    write_slot(dev, table, &layout, None)?;
+    write_slots(dev, table, &layout, None, None)?;
     Ok(old)
 }
 
-fn write_slot<D: BlockDevice>(
+fn write_slots<D: BlockDevice>(
     dev: &mut D,
     table: Table,
     layout: &Layout,
     range: Option<LbaRange>,
+    persistence: Option<LbaRange>,
 ) -> Result<(), Error> {
     // Never overwrite a partition that is not bootshelf's (callers check too).
     if let Some(e) = layout.foreign_slot_error() {
         return Err(e);
     }
+    // A foreign persistence slot is never touched (set_windows refuses persistence then).
+    let touch_persistence = layout.foreign_persistence_slot.is_none();
+    let unchanged =
+        layout.window == range && (!touch_persistence || layout.persistence == persistence);
     let slot = WINDOW_NUMBER - 1;
+    let pslot = persistence_number(layout.scheme) - 1;
     match table {
         Table::Gpt { mut gpt, .. } => {
+            if unchanged && *gpt.health() == GptHealth::Clean {
+                return Ok(());
+            }
             let entry = match range {
                 Some(r) => GptPartitionEntry {
                     partition_type_guid: WINDOW_GPT_TYPE,
@@ -121,9 +184,6 @@ fn write_slot<D: BlockDevice>(
                 },
                 None => GptPartitionEntry::UNUSED,
             };
-            if layout.window == range && *gpt.health() == GptHealth::Clean {
-                return Ok(());
-            }
             if !gpt.set_entry(slot, &entry) {
                 return Err(Error::NotBootshelf {
                     number: WINDOW_NUMBER,
@@ -131,17 +191,48 @@ fn write_slot<D: BlockDevice>(
                     found: crate::error::FoundType::Gpt(Guid::ZERO),
                 });
             }
+            if touch_persistence {
+                let entry = match persistence {
+                    Some(r) => GptPartitionEntry {
+                        partition_type_guid: WINDOW_GPT_TYPE,
+                        unique_partition_guid: window_guid(gpt.disk_guid(), r),
+                        starting_lba: r.first(),
+                        ending_lba: r.last(),
+                        attributes: PERSISTENCE_GPT_ATTRIBUTES,
+                        partition_name: encode_name(PERSISTENCE_NAME),
+                    },
+                    None => GptPartitionEntry::UNUSED,
+                };
+                // A table too short for entry 5 has no persistence window to clear.
+                if !gpt.set_entry(pslot, &entry) && persistence.is_some() {
+                    return Err(Error::Persistence(alloc::boxed::Box::new(
+                        Error::NotBootshelf {
+                            number: PERSISTENCE_GPT_NUMBER,
+                            expected: "a GPT entry array with at least 5 entries",
+                            found: crate::error::FoundType::Gpt(Guid::ZERO),
+                        },
+                    )));
+                }
+            }
             gpt.write(dev)
         }
         Table::Mbr(mut mbr) => {
-            if layout.window == range {
+            if unchanged {
                 return Ok(());
             }
             let record = match range {
                 Some(r) => mbr_record(r, WINDOW_MBR_TYPE, false)?,
                 None => MbrPartitionRecord::default(),
             };
+            let precord = match persistence {
+                Some(r) => mbr_record(r, WINDOW_MBR_TYPE, false)
+                    .map_err(|e| Error::Persistence(alloc::boxed::Box::new(e)))?,
+                None => MbrPartitionRecord::default(),
+            };
             mbr.set_record(slot as usize, record);
+            if touch_persistence {
+                mbr.set_record(pslot as usize, precord);
+            }
             mbr.write(dev)
         }
     }

@@ -15,7 +15,7 @@ use core::fmt;
 
 use blockdev::{BlockDevice, Extent};
 use bootshelf_index::{
-    ArchSet, BootEntry as CatalogEntry, EfiArch, Index, IsoEntry, PlatformId, Slot,
+    ArchSet, BootEntry as CatalogEntry, EfiArch, Index, IsoEntry, KernelOptions, PlatformId, Slot,
 };
 use exfat::{DirEntry, Volume};
 
@@ -90,6 +90,9 @@ pub struct Entry {
     pub extents: Vec<Extent>,
     /// Every El Torito entry, in catalog order.
     pub boot: Vec<CatalogEntry>,
+    /// The kernel options saved with `bootshelf options` that apply to this file (saved
+    /// for its SHA-256; none for a file read on the spot).
+    pub options: Option<KernelOptions>,
     /// Indexed or scanned.
     pub source: Source,
     /// The index has the file, but its size or first cluster differ from what is on the
@@ -98,6 +101,21 @@ pub struct Entry {
     pub changed: bool,
     /// Why the ISO could not be read (then `boot` is empty).
     pub problem: Option<String>,
+    /// The ISO's persistence file, when the index links one and it is on the volume
+    /// where the link says, in one piece (else `None`: a window over anything else would
+    /// let the booted system write over other files).
+    pub persistence: Option<EntryPersistence>,
+}
+
+/// A persistence file found on the volume as its index link says (docs/persistence.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryPersistence {
+    /// The family it is laid out for (decides the kernel argument).
+    pub family: bootshelf_index::PersistenceFamily,
+    /// Its path on the data partition.
+    pub path: String,
+    /// Its device byte extent (one).
+    pub extents: Vec<Extent>,
 }
 
 impl Entry {
@@ -305,14 +323,24 @@ pub fn discover_volume<D: BlockDevice>(
         let unchanged = de.size == iso.size
             && first == iso.extents.first().map(|e| e.start)
             && inside_heap(vol, &iso.extents);
+        let persistence = iso.extensions.persistence.as_ref().and_then(|link| {
+            persistence_extents(vol, link).map(|extents| EntryPersistence {
+                family: link.family,
+                path: link.path.clone(),
+                extents,
+            })
+        });
         if unchanged {
-            entries.push(from_index(iso));
+            let mut e = from_index(iso);
+            e.persistence = persistence;
+            entries.push(e);
         } else {
             let mut e = read_file(vol, path, de);
             e.changed = true;
             if let Some(t) = &iso.title {
                 e.title.clone_from(t);
             }
+            e.persistence = persistence;
             entries.push(e);
         }
     }
@@ -381,6 +409,24 @@ fn first_cluster_offset<D: BlockDevice>(vol: &mut Volume<D>, de: &DirEntry) -> O
     vol.extents(&probe).ok()?.first().map(|e| e.start)
 }
 
+/// The extent of the persistence file `link` names, when the volume holds it as the link
+/// says: a file of the linked size, in one piece starting at the linked byte, inside the
+/// cluster heap. Reads its directory only.
+pub fn persistence_extents<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    link: &bootshelf_index::Persistence,
+) -> Option<Vec<Extent>> {
+    let de = vol.stat(&link.path).ok()?;
+    if de.is_dir || de.size != link.size || !de.contiguous {
+        return None;
+    }
+    let extents = vol.extents(&de).ok()?;
+    let ok = extents.len() == 1
+        && extents.first().map(|e| e.start) == Some(link.start)
+        && inside_heap(vol, &extents);
+    ok.then_some(extents)
+}
+
 /// Whether every extent lies inside the volume's cluster heap. Reads nothing.
 fn inside_heap<D: BlockDevice>(vol: &Volume<D>, extents: &[Extent]) -> bool {
     let Some(start) = vol.cluster_device_offset(2) else {
@@ -401,9 +447,11 @@ fn from_index(iso: &IsoEntry) -> Entry {
         label: iso.label.clone(),
         extents: iso.extents.clone(),
         boot: iso.boot.clone(),
+        options: iso.kernel_options().cloned(),
         source: Source::Indexed,
         changed: false,
         problem: None,
+        persistence: None,
     }
 }
 
@@ -416,9 +464,11 @@ fn read_file<D: BlockDevice>(vol: &mut Volume<D>, path: &str, de: &DirEntry) -> 
         label: String::new(),
         extents: Vec::new(),
         boot: Vec::new(),
+        options: None,
         source: Source::Scanned,
         changed: false,
         problem: None,
+        persistence: None,
     };
     match read_on_volume(vol, de) {
         Err(err) => e.problem = Some(err.to_string()),
@@ -481,9 +531,11 @@ mod tests {
             label: String::new(),
             extents: vec![Extent { start: 0, len: 10 }, Extent { start: 10, len: 5 }],
             boot: Vec::new(),
+            options: None,
             source: Source::Indexed,
             changed: false,
             problem: None,
+            persistence: None,
         };
         assert!(e.is_contiguous());
         e.extents.push(Extent { start: 100, len: 1 });
@@ -527,6 +579,8 @@ mod tests {
             source: Source::Indexed,
             changed: false,
             problem: None,
+            options: None,
+            persistence: None,
         };
         let aa64 = ArchSet::from_bits(EfiArch::Aa64.bit() | EfiArch::Ia32.bit());
         let e = entry(vec![efi(Some(aa64))]);
@@ -571,6 +625,7 @@ mod tests {
             title: None,
             extents,
             boot: Vec::new(),
+            extensions: Default::default(),
         };
         let mut long = good.clone();
         long[0].len += 0x6300_0000_0000;
@@ -621,6 +676,7 @@ mod tests {
             title: title.map(String::from),
             extents,
             boot: Vec::new(),
+            extensions: Default::default(),
         };
         let index = Index {
             isos: vec![

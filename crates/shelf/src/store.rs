@@ -281,6 +281,7 @@ mod tests {
             title: None,
             extents: vec![blockdev::Extent { start: 0, len: 1 }],
             boot: Vec::new(),
+            extensions: Default::default(),
         }
     }
 

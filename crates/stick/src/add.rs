@@ -363,6 +363,14 @@ pub fn add_prepared<D: BlockDevice + Send>(
     let extents = commit_in_place(vol, pending, &target)?;
 
     let mut index = store.index();
+    // A replaced ISO keeps its persistence file: it belongs to the path (kernel options,
+    // tied to the old file's SHA-256, do not carry over).
+    let extensions = bootshelf_index::Extensions {
+        persistence: index
+            .find(&p.dest)
+            .and_then(|e| e.extensions.persistence.clone()),
+        ..Default::default()
+    };
     if p.replaces {
         // The old file leaves the index before it is deleted, so the index never points
         // at freed clusters; then the new copy takes its name.
@@ -385,6 +393,7 @@ pub fn add_prepared<D: BlockDevice + Send>(
         title: opts.title.clone(),
         extents,
         boot: facts.boot,
+        extensions,
     };
     index.upsert(entry.clone());
     let generation = store.write(vol, index)?;

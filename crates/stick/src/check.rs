@@ -18,6 +18,10 @@
 //! * the settings: default and boot-next name indexed ISOs ([`settings_name_indexed`]);
 //! * the partition table: the ISO window entry, when set, covers exactly one indexed,
 //!   contiguous ISO ([`window_matches`]);
+//! * persistence files (docs/persistence.md): each linked file is on the stick where its
+//!   link says ([`persistence_present`]), every file in the persistence folder is linked
+//!   ([`persistence_orphans`]), and the persistence window, when set, covers exactly one
+//!   linked file ([`persistence_window_matches`]).
 //! * the boot code, by [`crate::boot_check`] (the CLI appends its findings): repairable
 //!   damage to the partition table, the MBR boot code, BIOS stage 2, the ESP's file
 //!   system and the UEFI loader on it, against the boot code this bootshelf carries.
@@ -297,6 +301,33 @@ pub enum Finding {
         /// What is wrong.
         message: String,
     },
+    /// An ISO's persistence file is not where its link says (problem: the loaders give it
+    /// no window, so the live system boots without its saved changes).
+    PersistenceMissing {
+        /// The ISO.
+        path: String,
+        /// The linked file.
+        file: String,
+    },
+    /// A file in the persistence folder that no ISO links to (warning).
+    PersistenceOrphan {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// The persistence window covers a linked persistence file (note).
+    PersistenceWindowCovers {
+        /// The file.
+        path: String,
+    },
+    /// The persistence window covers sectors that match no linked file (warning).
+    PersistenceWindowStale {
+        /// First sector.
+        first_lba: u64,
+        /// Sector just past the end.
+        end_lba: u64,
+    },
     /// The partition table is damaged in a way `update` repairs (problem).
     TableDamaged {
         /// What is wrong.
@@ -346,7 +377,8 @@ impl Finding {
             | SlotMissing { .. }
             | NoHashRecorded { .. }
             | UefiLoader { .. }
-            | WindowCovers { .. } => Severity::Note,
+            | WindowCovers { .. }
+            | PersistenceWindowCovers { .. } => Severity::Note,
             SlotInvalid { .. }
             | Fragmented { .. }
             | Unindexed { .. }
@@ -354,7 +386,9 @@ impl Finding {
             | SettingNotIndexed { .. }
             | LoaderNotSignedByCurrentKey { .. }
             | UefiLoaderUnreadable { .. }
-            | WindowStale { .. } => Severity::Warning,
+            | WindowStale { .. }
+            | PersistenceOrphan { .. }
+            | PersistenceWindowStale { .. } => Severity::Warning,
             Esp { issue } if issue.is_benign() => Severity::Warning,
             BootCodeCurrent => Severity::Note,
             BootCodeDiffers { .. } => Severity::Warning,
@@ -374,7 +408,8 @@ impl Finding {
             | Overlap { .. }
             | BootImagePastEnd { .. }
             | HashMismatch { .. }
-            | HashUnreadable { .. } => Severity::Problem,
+            | HashUnreadable { .. }
+            | PersistenceMissing { .. } => Severity::Problem,
         }
     }
 
@@ -401,11 +436,14 @@ impl Finding {
             | HashMismatch { path, .. }
             | HashUnreadable { path, .. }
             | Unindexed { path }
-            | PartialLeftover { path, .. } => path,
+            | PartialLeftover { path, .. }
+            | PersistenceMissing { path, .. }
+            | PersistenceOrphan { path, .. } => path,
             SettingNotIndexed { setting, .. } => setting.name(),
             WindowCovers { .. } | WindowStale { .. } => "ISO window",
             UefiLoader { .. } | UefiLoaderUnreadable { .. } => "ESP",
             LoaderNotSignedByCurrentKey { path, .. } => path,
+            PersistenceWindowCovers { .. } | PersistenceWindowStale { .. } => "persistence window",
             TableDamaged { .. } => "partition table",
             BootCodeZeroed { piece } | BootCodeBroken { piece, .. } | BootCodeDiffers { piece } => {
                 piece.name()
@@ -445,6 +483,10 @@ impl Finding {
             UefiLoader { .. } => "uefi_loader",
             LoaderNotSignedByCurrentKey { .. } => "loader_not_signed_by_current_key",
             UefiLoaderUnreadable { .. } => "uefi_loader_unreadable",
+            PersistenceMissing { .. } => "persistence_missing",
+            PersistenceOrphan { .. } => "persistence_orphan",
+            PersistenceWindowCovers { .. } => "persistence_window_covers",
+            PersistenceWindowStale { .. } => "persistence_window_stale",
             TableDamaged { damage } => match damage {
                 TableDamage::Lba0Lost { .. } => "lba0_lost",
                 TableDamage::GptCopyInvalid { .. } => "gpt_copy_invalid",
@@ -560,6 +602,25 @@ impl fmt::Display for Finding {
                  with your current key"
             ),
             UefiLoaderUnreadable { message } => write!(f, "{message}"),
+            PersistenceMissing { file, .. } => write!(
+                f,
+                "its persistence file {file} is missing or not where the index says, so it \
+                 boots without its saved changes; `bootshelf persistence STICK NAME --remove` \
+                 drops the link"
+            ),
+            PersistenceOrphan { size, .. } => write!(
+                f,
+                "persistence file ({size} bytes) that no ISO links to; `bootshelf persistence \
+                 STICK --remove-orphans` deletes it"
+            ),
+            PersistenceWindowCovers { path } => {
+                write!(f, "covers {path} (left by the last boot)")
+            }
+            PersistenceWindowStale { first_lba, end_lba } => write!(
+                f,
+                "covers sectors {first_lba}..{end_lba} which match no persistence file (stale; \
+                 the next boot or writing command clears it)"
+            ),
             TableDamaged { damage } => write!(
                 f,
                 "{damage}; `bootshelf update` rewrites it (the ISOs are kept)"
@@ -669,7 +730,74 @@ pub fn check<D: BlockDevice + Send>(
     if let Some(l) = layout {
         r.findings.extend(window_matches(l, &index));
     }
+    r.findings.extend(persistence_present(vol, &index));
+    r.findings.extend(persistence_orphans(vol, &store)?);
+    if let Some(l) = layout {
+        r.findings.extend(persistence_window_matches(l, &index));
+    }
     Ok(r)
+}
+
+/// Rule: every linked persistence file is on the volume where its link says (a problem
+/// per missing one).
+pub fn persistence_present<D: BlockDevice>(vol: &mut Volume<D>, index: &Index) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for e in &index.isos {
+        if let Some(link) = &e.extensions.persistence {
+            if !crate::persistence::on_volume(vol, link) {
+                out.push(Finding::PersistenceMissing {
+                    path: e.path.clone(),
+                    file: link.path.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Rule: every file in the persistence folder is linked from an ISO (a warning per
+/// orphan).
+pub fn persistence_orphans<D: BlockDevice>(
+    vol: &mut Volume<D>,
+    store: &IndexStore,
+) -> Result<Vec<Finding>, OpError> {
+    let orphans = crate::persistence::orphans(vol, store).map_err(|e| match e {
+        crate::persistence::PersistenceError::Op(op) => op,
+        other => OpError::Io {
+            what: "listing persistence files".into(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })?;
+    Ok(orphans
+        .into_iter()
+        .map(|path| {
+            let size = vol.stat(&path).map(|d| d.size).unwrap_or(0);
+            Finding::PersistenceOrphan { path, size }
+        })
+        .collect())
+}
+
+/// Rule: the persistence window entry, when set, covers exactly one linked persistence
+/// file (a note naming it), else it is stale (a warning).
+pub fn persistence_window_matches(layout: &Layout, index: &Index) -> Option<Finding> {
+    let w = layout.persistence_window?;
+    let ss = layout.sector_size;
+    let (ws, wl) = (w.byte_start(ss), w.byte_len(ss));
+    let found = index.isos.iter().find_map(|e| {
+        e.extensions
+            .persistence
+            .as_ref()
+            .filter(|l| l.start == ws && wl >= l.size && wl - l.size < u64::from(ss))
+    });
+    Some(match found {
+        Some(l) => Finding::PersistenceWindowCovers {
+            path: l.path.clone(),
+        },
+        None => Finding::PersistenceWindowStale {
+            first_lba: w.first_lba(),
+            end_lba: w.end_lba(),
+        },
+    })
 }
 
 /// The data partition in device bytes, `[start, end)`.
@@ -1020,6 +1148,7 @@ mod tests {
                 .map(|&(start, len)| Extent { start, len })
                 .collect(),
             boot: Vec::new(),
+            extensions: Default::default(),
         }
     }
 

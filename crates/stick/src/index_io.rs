@@ -13,7 +13,7 @@ use shelf::store::{LoadError, WriteError};
 use std::fmt;
 use std::path::PathBuf;
 
-pub use bootshelf_index::{Index, IsoEntry, PlatformId, Timeout};
+pub use bootshelf_index::{Index, IsoEntry, Persistence, PlatformId, Timeout};
 pub use shelf::scan::join;
 pub use shelf::IndexStore;
 
@@ -89,6 +89,11 @@ pub enum OpError {
         free: u64,
         /// Bytes the ISOs of the batch up to this one need in all.
         batch_needed: u64,
+    },
+    /// Kernel options need the ISO's SHA-256 in the index (they are tied to it).
+    NoHash {
+        /// Path on the stick.
+        path: String,
     },
     /// The name selects no single ISO (shelf's one naming rule, [`shelf::names`]).
     Name(shelf::names::NameError),
@@ -192,6 +197,11 @@ impl fmt::Display for OpError {
                 human(*needed),
                 human(*largest_free_run),
                 human(*free)
+            ),
+            OpError::NoHash { path } => write!(
+                f,
+                "{path} has no SHA-256 in the index, and kernel options are tied to it: \
+                 run `bootshelf sync STICK --hash` first"
             ),
             OpError::Name(e) => write!(f, "{e}"),
             OpError::NotIndexed { path } => write!(

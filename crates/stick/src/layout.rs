@@ -115,6 +115,9 @@ pub struct Layout {
     /// The ISO window slot: entry [`WINDOW_ENTRY`], and the range it currently covers
     /// when a bootloader has filled it in.
     pub window: Option<SectorRange>,
+    /// The persistence window slot (GPT entry 5, MBR slot 3): the range it covers when a
+    /// bootloader filled it in over a persistence file (docs/persistence.md).
+    pub persistence_window: Option<SectorRange>,
 }
 
 impl Layout {
@@ -167,6 +170,7 @@ impl Layout {
             bios_boot: SectorRange::new(bios_first, data_first - bios_first)
                 .ok_or(bad("empty BIOS area"))?,
             window: None,
+            persistence_window: None,
         })
     }
 
@@ -220,6 +224,9 @@ impl Layout {
         let window = found
             .window
             .and_then(|w| SectorRange::new(w.first(), w.sectors()));
+        let persistence_window = found
+            .persistence
+            .and_then(|w| SectorRange::new(w.first(), w.sectors()));
         let (scheme, bios_boot) = match table.scheme() {
             ptable::Scheme::Gpt => {
                 let bios = table
@@ -233,7 +240,8 @@ impl Layout {
                 }
             }
             ptable::Scheme::Mbr => {
-                if table.partition(BIOS_ENTRY).is_some() {
+                // Slot 3 is unused or the persistence window.
+                if found.foreign_persistence_slot.is_some() {
                     return Err(describe());
                 }
                 let gap = SectorRange::new(1, align - 1).ok_or_else(describe)?;
@@ -248,6 +256,7 @@ impl Layout {
             esp,
             bios_boot,
             window,
+            persistence_window,
         })
     }
 }
@@ -628,6 +637,7 @@ impl Stick {
 
     /// Drop the window from the layout after it was cleared on the disk (crate::window).
     pub(crate) fn forget_window(&mut self) -> Option<SectorRange> {
+        self.layout.persistence_window = None;
         self.layout.window.take()
     }
 

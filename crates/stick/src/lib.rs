@@ -1,4 +1,5 @@
-//! Stick layout and operations: partitioning, ESP, install, update, add, remove, sync, check.
+//! Stick layout and operations: partitioning, ESP, install, update, add, remove, sync, check,
+//! persistence.
 //!
 //! [`Stick`] (in [`layout`]) is the opened stick every command works on: its device and
 //! its [`Layout`]. See docs/stick-layout.md for the layout and docs/safety.md for what is
@@ -19,7 +20,9 @@ pub mod install;
 pub mod kernel;
 pub mod layout;
 pub mod list;
+pub mod options;
 pub mod partition_write;
+pub mod persistence;
 pub mod remove;
 pub mod secure_boot;
 pub mod sync;

@@ -46,6 +46,13 @@ pub struct Row {
     pub is_boot_next: bool,
     /// Why the menu cannot read it (a broken ISO: truncated, ...), as the menu says it.
     pub problem: Option<String>,
+    /// Path of its persistence file, when the index links one (docs/persistence.md).
+    pub persistence: Option<String>,
+    /// Kernel options saved with `bootshelf options` for the file's SHA-256 (what the
+    /// loaders apply).
+    pub options: Option<bootshelf_index::KernelOptions>,
+    /// Options are saved, but for another SHA-256 (the file was replaced): not applied.
+    pub options_stale: bool,
 }
 
 /// The whole listing.
@@ -103,6 +110,12 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             is_default: names(&index.settings.default, &e.path),
             is_boot_next: names(&index.settings.boot_next, &e.path),
             problem: e.problem.clone(),
+            persistence: indexed
+                .and_then(|i| i.extensions.persistence.as_ref())
+                .map(|p| p.path.clone()),
+            options: e.options.clone(),
+            options_stale: indexed
+                .is_some_and(|i| i.extensions.kernel_options.is_some() && e.options.is_none()),
         });
     }
     for i in &index.isos {
@@ -130,6 +143,9 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             is_default: names(&index.settings.default, &i.path),
             is_boot_next: names(&index.settings.boot_next, &i.path),
             problem: None,
+            persistence: i.extensions.persistence.as_ref().map(|p| p.path.clone()),
+            options: i.kernel_options().cloned(),
+            options_stale: i.extensions.kernel_options.is_some() && i.kernel_options().is_none(),
         });
     }
     let bitmap = |e| OpError::Fs {

@@ -188,6 +188,9 @@ pub fn sync<D: BlockDevice + Send>(
             title,
             extents,
             boot: facts.boot,
+            // Kernel options stay with the path; they apply only while the SHA-256
+            // they were saved for is the file's.
+            extensions: prev.map(|e| e.extensions.clone()).unwrap_or_default(),
         });
     }
     // Settings naming a dropped ISO are cleared.

@@ -1,6 +1,7 @@
 //! The ISO window from the CLI's side (docs/window.md): a bootloader writes partition
-//! entry 4 over the ISO it chain-boots so that the booted system finds its medium; the
-//! entry stays until the next boot or the next `bootshelf` command that writes the stick.
+//! entry 4 over the ISO it chain-boots so that the booted system finds its medium (and
+//! GPT entry 5 / MBR slot 3 over its persistence file, docs/persistence.md); the entries
+//! stay until the next boot or the next `bootshelf` command that writes the stick.
 //! [`Stick::open`] with `writable` calls [`Stick::clear_window`] first, so every writing
 //! command removes a stale window before it touches anything else.
 //!
@@ -16,9 +17,13 @@ impl Stick {
     /// Remove the ISO window a boot left behind, if there is one; returns the range it
     /// covered. Needs a stick opened writable. Writes nothing when there is no window.
     pub fn clear_window(&mut self) -> Result<Option<SectorRange>> {
-        if self.layout().window.is_none() {
+        if self.layout().window.is_none() && self.layout().persistence_window.is_none() {
             return Ok(None);
         }
+        let persistence_number = match self.layout().scheme {
+            crate::Scheme::Gpt => ptable::layout::PERSISTENCE_GPT_NUMBER,
+            crate::Scheme::Mbr => ptable::layout::PERSISTENCE_MBR_NUMBER,
+        };
         let path = self.path().to_owned();
         let cleared = ptable::clear_window(self.device()).map_err(|e| match e {
             ptable::Error::Io { error, .. } => Error::Io {
@@ -43,6 +48,7 @@ impl Stick {
             // only confuses tools until the next re-plug, so a failure is not an error.
             let _ =
                 crate::kernel::forget_partition(self.device().file(), crate::layout::WINDOW_ENTRY);
+            let _ = crate::kernel::forget_partition(self.device().file(), persistence_number);
         }
         Ok(cleared
             .and_then(|r| SectorRange::new(r.first(), r.last() - r.first() + 1))
@@ -139,6 +145,90 @@ mod tests {
             // No window: a writable open writes nothing.
             drop(Stick::open(&img, true).unwrap());
             assert_eq!(std::fs::read(&img).unwrap(), after, "{scheme} {sector}");
+        }
+    }
+
+    #[test]
+    fn the_persistence_window_is_written_with_the_iso_window_and_cleared_with_it() {
+        for (scheme, sector) in [(Scheme::Gpt, 512), (Scheme::Mbr, 512), (Scheme::Gpt, 4096)] {
+            let (_dir, img) = image(scheme, sector);
+            let before = std::fs::read(&img).unwrap();
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&img)
+                .unwrap();
+            let len = file.metadata().unwrap().len();
+            let mut dev = FileDevice::new(file, sector, len);
+            let iso = [Extent {
+                start: 8 << 20,
+                len: 3 << 20,
+            }];
+            // Overlapping the ISO: refused, nothing written.
+            let overlapping = [Extent {
+                start: 10 << 20,
+                len: 4 << 20,
+            }];
+            assert!(matches!(
+                ptable::set_windows(&mut dev, &iso, Some(&overlapping)),
+                Err(ptable::Error::PersistenceOverlapsIso { .. })
+            ));
+            // Outside the data partition: refused, nothing written.
+            let outside = [Extent {
+                start: len - (1 << 20),
+                len: 1 << 20,
+            }];
+            assert!(matches!(
+                ptable::set_windows(&mut dev, &iso, Some(&outside)),
+                Err(ptable::Error::Persistence(_))
+            ));
+            drop(dev);
+            assert_eq!(std::fs::read(&img).unwrap(), before, "{scheme} {sector}");
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&img)
+                .unwrap();
+            let mut dev = FileDevice::new(file, sector, len);
+            let pers = [Extent {
+                start: 16 << 20,
+                len: 5 << 20,
+            }];
+            let w = ptable::set_windows(&mut dev, &iso, Some(&pers)).unwrap();
+            let p = w.persistence.unwrap();
+            assert_eq!(p.first() * u64::from(sector), 16 << 20);
+            drop(dev);
+            let ro = Stick::open(&img, false).unwrap();
+            let pw = ro.layout().persistence_window.expect("persistence window");
+            assert_eq!(pw.byte_start(sector), 16 << 20, "{scheme} {sector}");
+            assert_eq!(pw.byte_len(sector), 5 << 20);
+            assert!(ro.layout().window.is_some());
+            drop(ro);
+            if sector == 512 {
+                // sfdisk lists the writable window as partition 3 (MBR) / 5 (GPT).
+                let out = Command::new("sfdisk").arg("-d").arg(&img).output().unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                let n = if scheme == Scheme::Gpt { 5 } else { 3 };
+                let line = text
+                    .lines()
+                    .find(|l| l.contains(&format!("img{n} ")))
+                    .unwrap_or_else(|| panic!("{text}"));
+                assert!(line.contains("start=       32768"), "{line}");
+                if scheme == Scheme::Gpt {
+                    assert!(line.contains("bootshelf persistence window"), "{line}");
+                }
+            }
+            let rw = Stick::open(&img, true).unwrap();
+            assert_eq!(rw.layout().window, None);
+            assert_eq!(rw.layout().persistence_window, None);
+            drop(rw);
+            let ro = Stick::open(&img, false).unwrap();
+            assert_eq!(ro.layout().persistence_window, None, "{scheme} {sector}");
+            drop(ro);
+            if sector == 512 {
+                let (ok, text) = verify(&img, scheme);
+                assert!(ok && !text.contains("overlap"), "{scheme}: {text}");
+            }
         }
     }
 }

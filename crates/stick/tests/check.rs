@@ -126,10 +126,11 @@ fn check_finds_what_disagrees_and_remove_cleans_up() {
         let mut s = Stick::open(&img, true).unwrap();
         let mut vol = open_volume(&mut s).unwrap();
         let mut store = IndexStore::load(&mut vol).unwrap();
-        let r = stick::remove::remove_isos(&mut vol, &mut store, &["A.ISO".to_string()]).unwrap();
+        let r =
+            stick::remove::remove_isos(&mut vol, &mut store, &["A.ISO".to_string()], true).unwrap();
         assert_eq!(r.len(), 1);
         assert!(r[0].was_indexed && r[0].file_deleted);
-        let e = stick::remove::remove_isos(&mut vol, &mut store, &["nope".to_string()]);
+        let e = stick::remove::remove_isos(&mut vol, &mut store, &["nope".to_string()], true);
         assert!(e.is_err());
     }
     let r = run_check(&img, true);

@@ -9,7 +9,10 @@
 #
 # Units: "unit" = 512 bytes. The ISO is mapped by a table of extents
 # (iso_unit, dev_unit, units) (u32 each, units of the ISO and of the stick); reads go to
-# the original INT 13h AH=42h of the stick drive (512- or 4096-byte sectors).
+# the original INT 13h AH=42h of the stick drive (512- or 4096-byte sectors). Units the
+# kernel options' overlay replaces (or adds past the ISO's end) are found first in a
+# table of memory extents (iso_unit, units, segment) and copied from conventional
+# memory; the stick's extents never overlap them (stage 2 cuts them out).
 
 .set R_HDR_INT13, 0                  # u16 offset of the INT 13h handler
 .set R_HDR_BOOT, 2                   # u16 offset of the boot entry
@@ -38,6 +41,9 @@
 .set R_SAVED_AX, 456                 # u16 scratch for the stack switch
 .set R_OLD15, 458                    # u32 original INT 15h vector (off, seg)
 .set R_LOW_TOP, 462                  # u32 linear address of this image (new end of low RAM)
+.set R_MEM_COUNT, 466                # u16 number of memory extents (kernel options' overlay)
+.set R_MEM, 468                      # 8 x (iso_unit, units, segment): units served from RAM
+.set R_PARAMS_END, 564               # end of the parameter block
 
 # Caller's registers on our stack after `push fs; push ds; push es; pushal` (BP = SP).
 .set F_DI, 0
@@ -66,7 +72,7 @@ res_base:
     .word res_boot - res_base
     .word res_end - res_base
     .word res_int15 - res_base
-    .fill R_LOW_TOP + 4 - 8, 1, 0    # parameter block, filled by stage 2
+    .fill R_PARAMS_END - 8, 1, 0     # parameter block, filled by stage 2
 
 res_int13:
     cmp %cs:R_EMU_DRIVE, %dl
@@ -485,6 +491,19 @@ read_units:
 ru_loop:
     test %ecx, %ecx
     jz ru_ok
+    mov $R_MEM, %si
+    mov R_MEM_COUNT, %bx
+ru_mfind:
+    test %bx, %bx
+    jz ru_stick
+    mov %eax, %edx
+    sub (%si), %edx                  # unit - extent start (wraps when below)
+    cmp 4(%si), %edx
+    jb ru_mem
+    add $12, %si
+    dec %bx
+    jmp ru_mfind
+ru_stick:
     mov $R_EXTENTS, %si
     mov R_EXT_COUNT, %bx
 ru_find:
@@ -565,6 +584,35 @@ ru_bounce:
 4:  pop %eax
     pop %ecx
     jmp ru_err
+ru_mem:                              # EDX = unit within the memory extent at SI
+    mov 4(%si), %ebx
+    sub %edx, %ebx                   # units left in it
+    cmp %ecx, %ebx
+    jbe 1f
+    mov %ecx, %ebx
+1:  cmp $64, %ebx                    # at most 32 KiB per copy
+    jbe 2f
+    mov $64, %ebx
+2:  push %ecx
+    push %di
+    mov %bx, %cx
+    shl $9, %cx                      # bytes (at most 32 KiB)
+    cmpl $0, 8(%si)                  # segment 0: zeros (padding past the ISO's end)
+    je 3f
+    shl $5, %edx
+    add 8(%si), %edx                 # DX = segment of the first unit
+    push %ds
+    mov %dx, %ds
+    xor %si, %si
+    rep movsb
+    pop %ds
+    jmp 4f
+3:  push %ax
+    xor %al, %al
+    rep stosb
+    pop %ax
+4:  pop %di
+    pop %ecx
 ru_advance:
     add %ebx, %eax
     sub %ebx, %ecx

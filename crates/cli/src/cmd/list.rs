@@ -40,6 +40,43 @@ struct JsonRow<'a> {
     boot_next: bool,
     /// Why the menu cannot read it (e.g. a truncated ISO), else null.
     problem: Option<&'a str>,
+    /// Path of its persistence file, else null.
+    persistence: Option<&'a str>,
+    /// Kernel options saved with `bootshelf options` that the loaders apply, else null.
+    options: Option<JsonOptions<'a>>,
+    /// Options are saved for another SHA-256 (the file was replaced): not applied.
+    options_stale: bool,
+}
+
+/// Saved kernel options in `--json` output.
+#[derive(Serialize)]
+pub struct JsonOptions<'a> {
+    /// Appended to every kernel line.
+    pub append: &'a str,
+    /// Removed from every kernel line.
+    pub remove: &'a [String],
+}
+
+impl<'a> JsonOptions<'a> {
+    /// The JSON view of `o`.
+    pub fn of(o: &'a bootshelf_index::KernelOptions) -> Self {
+        JsonOptions {
+            append: &o.append,
+            remove: &o.remove,
+        }
+    }
+}
+
+/// Saved kernel options in one line of text.
+pub fn options_text(o: &bootshelf_index::KernelOptions) -> String {
+    let mut parts = Vec::new();
+    if !o.append.is_empty() {
+        parts.push(format!("append \"{}\"", o.append));
+    }
+    if !o.remove.is_empty() {
+        parts.push(format!("remove {}", o.remove.join(" ")));
+    }
+    parts.join("; ")
 }
 
 /// `--json` output.
@@ -110,6 +147,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                     default: r.is_default,
                     boot_next: r.is_boot_next,
                     problem: r.problem.as_deref(),
+                    persistence: r.persistence.as_deref(),
+                    options: r.options.as_ref().map(JsonOptions::of),
+                    options_stale: r.options_stale,
                 })
                 .collect(),
             notes: &l.notes,
@@ -162,6 +202,19 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     for r in &l.rows {
         if let Some(p) = &r.problem {
             println!("{}: cannot be booted: {p}", r.path);
+        }
+    }
+    for r in &l.rows {
+        if let Some(p) = &r.persistence {
+            println!("{}: persistence file {p}", r.path);
+        }
+        if let Some(o) = &r.options {
+            println!("{}: kernel options: {}", r.path, options_text(o));
+        } else if r.options_stale {
+            println!(
+                "{}: kernel options saved for a different file (not applied; set them again with `bootshelf options`)",
+                r.path
+            );
         }
     }
     if !l.rows.is_empty() {

@@ -12,6 +12,8 @@ pub mod inspect;
 pub mod install;
 pub mod list;
 pub mod man;
+pub mod options;
+pub mod persistence;
 pub mod remove;
 pub mod rename;
 pub mod secure_boot;

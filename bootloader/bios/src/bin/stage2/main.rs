@@ -22,6 +22,7 @@ mod ui;
 use alloc::format;
 use blockdev::{BlockReader, ExtentReader};
 use bootloader_core::discovery::{BootEntry, Firmware};
+use bootloader_core::overlay::Overlay;
 use bootloader_core::{flow, Io, Note, Platform};
 use bootshelf_bios::boot::{self, BootImage};
 use console::Console;
@@ -104,7 +105,7 @@ impl Platform for Bios {
     type Console = ui::BiosConsole;
     type Input = ui::BiosInput;
     type Clock = ui::TickClock;
-    type Prepared = BootImage;
+    type Prepared = (BootImage, Option<Overlay>);
     type BootError = BiosBootError;
     type Exit = Infallible;
 
@@ -131,20 +132,31 @@ impl Platform for Bios {
         }
     }
 
-    fn prepare_boot(&mut self, entry: &BootEntry) -> Result<BootImage, BiosBootError> {
+    fn prepare_boot(
+        &mut self,
+        entry: &BootEntry,
+        overlay: Option<Overlay>,
+    ) -> Result<(BootImage, Option<Overlay>), BiosBootError> {
         let cat = entry
             .boot_entry(Firmware::Bios)
             .ok_or(BiosBootError::NoBiosEntry)?;
-        BootImage::new(cat).map_err(BiosBootError::Image)
+        let image = BootImage::new(cat).map_err(BiosBootError::Image)?;
+        Ok((image, overlay))
     }
 
     fn chain_boot(
         &mut self,
         entry: &BootEntry,
-        image: BootImage,
+        (image, overlay): (BootImage, Option<Overlay>),
     ) -> Result<Infallible, BiosBootError> {
-        resident::boot(&mut self.disk, &entry.extents, entry.size, &image)
-            .map_err(BiosBootError::Resident)
+        resident::boot(
+            &mut self.disk,
+            &entry.extents,
+            entry.size,
+            &image,
+            overlay.as_ref(),
+        )
+        .map_err(BiosBootError::Resident)
     }
 
     /// Back to the BIOS: the next boot device is tried (INT 18h). Some BIOSes return
@@ -182,7 +194,7 @@ fn boot_plan(con: &mut Console, disk: &mut Int13Disk, p: &bootshelf_bios::plan::
         e.sector_count,
         e.load_rba
     );
-    match resident::boot(disk, extents, p.size, &entry) {
+    match resident::boot(disk, extents, p.size, &entry, None) {
         Ok(never) => match never {},
         Err(e) => halt(con, format_args!("boot plan: {e}")),
     }

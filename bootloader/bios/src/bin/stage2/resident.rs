@@ -13,8 +13,12 @@
 use crate::bios;
 use crate::disk::Int13Disk;
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, IoError, ReadAt};
+use bootloader_core::overlay::Overlay;
 use bootshelf_bios::boot::{BootImage, Emulated};
-use bootshelf_bios::resident::{self, Bda, Hooks, Inputs, PlanError, ResidentPlan, Stick};
+use bootshelf_bios::layout::OverlayRun;
+use bootshelf_bios::resident::{
+    self, Bda, Hooks, Inputs, OverlayInputs, PlanError, ResidentPlan, Stick,
+};
 
 extern "C" {
     static res_base: u8;
@@ -127,14 +131,24 @@ fn read_iso(
 }
 
 /// Install the emulation for the ISO at `extents` (device bytes, in file order) of
-/// `iso_size` bytes with boot image `image`, and jump to the boot image. Returns only on
-/// failure, with nothing changed.
+/// `iso_size` bytes with boot image `image`, serving `overlay`'s sectors (kernel options)
+/// from memory, and jump to the boot image. Returns only on failure, with nothing
+/// changed.
 pub fn boot(
     disk: &mut Int13Disk,
     extents: &[Extent],
     iso_size: u64,
     image: &BootImage,
+    overlay: Option<&Overlay>,
 ) -> Result<core::convert::Infallible, BootError> {
+    let runs = overlay.map(|o| o.runs()).unwrap_or_default();
+    let run_list: alloc::vec::Vec<OverlayRun> = runs
+        .iter()
+        .map(|(r, _)| OverlayRun {
+            lba: r.lba,
+            count: r.count,
+        })
+        .collect();
     let map = resident::map_iso(image, extents, iso_size)?;
     let mut mbr = [0u8; 512];
     let hard_disk = image.emulated() == Emulated::HardDisk;
@@ -158,6 +172,10 @@ pub fn boot(
             drive: disk.drive(),
             sector_size: disk.sector_size(),
         },
+        overlay: overlay.map(|o| OverlayInputs {
+            runs: &run_list,
+            served_size: o.len(),
+        }),
     })?;
     // Read the whole boot image once now, the way the resident code will (same extents,
     // same stick): a bad sector is reported here, while the menu can still show it, not
@@ -177,6 +195,16 @@ pub fn boot(
     };
     // Nothing can fail from here on: commit.
     let boot_offset = install(&plan, code, &hooks);
+    if plan.overlay_segment != 0 {
+        let mut at = usize::from(plan.overlay_segment) * 16;
+        for (_, bytes) in &runs {
+            // SAFETY: the plan put the overlay's sectors (the runs' bytes, back to back)
+            // at [overlay_segment * 16, resident image), at 512 KiB or above (past the
+            // end of stage 2) and taken from the OS with the image (BDA 0x413 lowered).
+            unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), at as *mut u8, bytes.len()) };
+            at += bytes.len();
+        }
+    }
     crate::console::com1_write(
         alloc::format!(
             "bootshelf: INT 13h emulation at {:04x}:0000 ({} KiB, drive {:#04x}), booting\r\n",

@@ -1,0 +1,207 @@
+//! Kernel options end to end: `bootshelf options` saves arguments for an ISO, the loader
+//! serves the ISO's boot configuration with them through its overlay (a grub.cfg that
+//! fills its sector exactly, so it outgrows its extent and is relocated past the ISO's
+//! end), and the booted kernel's `/proc/cmdline`, printed by the fixture's init on the
+//! serial console, has them. Afterwards the ISO on the stick is unchanged (`check
+//! --hash` is clean).
+
+use e2e::{confirm_without_window, run_bootshelf, select, StickSpec, TestStick};
+use fixtures::options::CMDLINE_MARKER;
+use qemu_harness::{strip_ansi, Config, Drive, Qemu};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The kernel command line the fixture's init printed.
+fn cmdline(q: &mut Qemu) -> String {
+    q.wait_for(CMDLINE_MARKER, Duration::from_secs(180))
+        .unwrap();
+    // The rest of the line arrives with the marker (one write by init).
+    q.wait_for(" panic=-1", Duration::from_secs(10)).ok();
+    std::thread::sleep(Duration::from_millis(500));
+    let text = strip_ansi(&q.serial_text());
+    let at = text.rfind(CMDLINE_MARKER).unwrap();
+    text[at + CMDLINE_MARKER.len()..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// Which firmware boots the stick.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Firmware {
+    Uefi,
+    Bios,
+}
+
+/// Install a stick as `spec` says, add `iso`, save options for it, boot it with
+/// `firmware` and check the kernel command line; then `check --hash`.
+fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmware) {
+    let stick = TestStick::install(spec).unwrap();
+    stick.add(iso, Some("Options ISO")).unwrap();
+    let img = stick.path().to_str().unwrap();
+    run_bootshelf(&[
+        "options",
+        img,
+        "Options ISO",
+        "--append",
+        "bootshelf.saved=yes nomodeset loglevel=1",
+        "--remove",
+        "quiet",
+    ])
+    .unwrap();
+    let mut q = match firmware {
+        Firmware::Uefi => stick.boot_uefi_to_menu().unwrap(),
+        Firmware::Bios => {
+            let cfg = Config::bios().drive(Drive::usb(stick.path()).snapshot(true));
+            let mut q = Qemu::start(&cfg).unwrap();
+            q.wait_for("bootshelf: menu drawn", Duration::from_secs(90))
+                .unwrap();
+            q
+        }
+    };
+    select(&mut q, "Options ISO").unwrap();
+    q.wait_for(
+        "bootshelf: kernel options on 1 kernel lines in 1 files (1 relocated",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    confirm_without_window(&mut q).unwrap();
+    let line = cmdline(&mut q);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert!(words.contains(&"bootshelf.saved=yes"), "{line}");
+    assert!(words.contains(&"nomodeset"), "{line}");
+    assert!(words.contains(&"console=ttyS0"), "{line}");
+    assert!(!words.contains(&"quiet"), "{line}");
+    q.kill();
+    // The ISO on the stick was never written: its SHA-256 is the one `add` recorded.
+    let out = run_bootshelf(&["check", "--hash", img]).unwrap();
+    assert!(!out.contains("PROBLEM"), "{out}");
+}
+
+fn grub() -> PathBuf {
+    fixtures::options::grub_cmdline_iso().unwrap()
+}
+
+fn isolinux() -> PathBuf {
+    fixtures::options::isolinux_cmdline_iso().unwrap()
+}
+
+const MBR: StickSpec = StickSpec {
+    size_mib: 128,
+    mbr: true,
+    sector: 512,
+};
+
+#[test]
+fn saved_options_reach_the_kernel_grub_uefi_gpt() {
+    saved_options_reach_the_kernel(StickSpec::default(), &grub(), Firmware::Uefi);
+}
+
+#[test]
+fn saved_options_reach_the_kernel_grub_uefi_mbr() {
+    saved_options_reach_the_kernel(MBR, &grub(), Firmware::Uefi);
+}
+
+#[test]
+fn saved_options_reach_the_kernel_grub_bios_mbr() {
+    saved_options_reach_the_kernel(MBR, &grub(), Firmware::Bios);
+}
+
+#[test]
+fn saved_options_reach_the_kernel_isolinux_bios_gpt() {
+    saved_options_reach_the_kernel(StickSpec::default(), &isolinux(), Firmware::Bios);
+}
+
+/// Without options the same ISO boots with its own command line (no overlay note).
+#[test]
+fn without_options_the_iso_boots_as_it_is_uefi() {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    stick
+        .add(
+            &fixtures::options::grub_cmdline_iso().unwrap(),
+            Some("Options GRUB"),
+        )
+        .unwrap();
+    let mut q = stick.boot_uefi_to_menu().unwrap();
+    select(&mut q, "Options GRUB").unwrap();
+    confirm_without_window(&mut q).unwrap();
+    let line = cmdline(&mut q);
+    assert!(line.contains("console=ttyS0 panic=-1 quiet"), "{line}");
+    assert!(!q.serial_text().contains("bootshelf: kernel options on"));
+}
+
+/// The menu's editor (`e` on the selected entry, keys typed over serial) starts from the
+/// saved arguments; Enter boots with the line as typed, for this boot only.
+fn typed_arguments_reach_the_kernel(firmware: Firmware) {
+    let stick = TestStick::install(StickSpec::default()).unwrap();
+    let iso = match firmware {
+        Firmware::Uefi => grub(),
+        Firmware::Bios => isolinux(),
+    };
+    stick.add(&iso, Some("Options ISO")).unwrap();
+    let img = stick.path().to_str().unwrap();
+    run_bootshelf(&[
+        "options",
+        img,
+        "Options ISO",
+        "--append",
+        "bootshelf.saved=yes",
+        "--remove",
+        "quiet",
+    ])
+    .unwrap();
+    let mut q = match firmware {
+        Firmware::Uefi => stick.boot_uefi_to_menu().unwrap(),
+        Firmware::Bios => {
+            let cfg = Config::bios().drive(Drive::usb(stick.path()).snapshot(true));
+            let mut q = Qemu::start(&cfg).unwrap();
+            q.wait_for("bootshelf: menu drawn", Duration::from_secs(90))
+                .unwrap();
+            q
+        }
+    };
+    // Stop the countdown, open the editor, add an argument, boot.
+    q.send_serial(b"\x1b[H").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    q.send_serial(b"e").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // One key at a time, as a person types (a burst can outrun the UART's FIFO).
+    for b in b" bootshelf.typed=1" {
+        q.send_serial(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    q.send_serial(b"\r").unwrap();
+    q.wait_for(
+        "bootshelf: kernel options on 1 kernel lines",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    confirm_without_window(&mut q).unwrap();
+    let line = cmdline(&mut q);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert!(words.contains(&"bootshelf.saved=yes"), "{line}");
+    assert!(words.contains(&"bootshelf.typed=1"), "{line}");
+    assert!(!words.contains(&"quiet"), "{line}");
+    q.kill();
+    // For this boot only: the saved options are unchanged.
+    let out = run_bootshelf(&["options", img, "Options ISO"]).unwrap();
+    assert!(
+        out.contains("append \"bootshelf.saved=yes\"; remove quiet"),
+        "{out}"
+    );
+    let out = run_bootshelf(&["check", "--hash", img]).unwrap();
+    assert!(!out.contains("PROBLEM"), "{out}");
+}
+
+#[test]
+fn typed_arguments_reach_the_kernel_uefi() {
+    typed_arguments_reach_the_kernel(Firmware::Uefi);
+}
+
+#[test]
+fn typed_arguments_reach_the_kernel_bios() {
+    typed_arguments_reach_the_kernel(Firmware::Bios);
+}
