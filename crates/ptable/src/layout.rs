@@ -155,7 +155,7 @@ impl Layout {
         };
         let (window, foreign_slot) = match table.partition(WINDOW_NUMBER) {
             None => (None, None),
-            Some(w) => match recognise_window(&w, &data_range) {
+            Some(w) => match recognise_window(&w, &data_range, WINDOW_NAME) {
                 Ok(r) => (Some(r), None),
                 Err(found) => (None, Some(found)),
             },
@@ -163,7 +163,7 @@ impl Layout {
         let (persistence, foreign_persistence_slot) =
             match table.partition(persistence_number(scheme)) {
                 None => (None, None),
-                Some(p) => match recognise_persistence(&p, &data_range) {
+                Some(p) => match recognise_window(&p, &data_range, PERSISTENCE_NAME) {
                     Ok(r) => (Some(r), None),
                     Err(found) => (None, Some(found)),
                 },
@@ -262,41 +262,18 @@ pub(crate) const WINDOW_SLOT_EXPECTED: &str = "unused or bootshelf's ISO window"
 /// What [`Error::NotBootshelf`] expects of the persistence slot.
 pub(crate) const PERSISTENCE_SLOT_EXPECTED: &str = "unused or bootshelf's persistence window";
 
-/// The persistence window's range, or what foreign partition its slot holds instead.
-fn recognise_persistence(p: &Partition, data: &LbaRange) -> Result<LbaRange, FoundType> {
-    let range = LbaRange {
-        first: p.first_lba,
-        last: p.last_lba,
-    };
-    match p.kind {
-        PartitionType::Gpt(t) if t == WINDOW_GPT_TYPE => {
-            if p.name == PERSISTENCE_NAME {
-                Ok(range)
-            } else {
-                Err(FoundType::ForeignName(t))
-            }
-        }
-        PartitionType::Mbr(t) if t == WINDOW_MBR_TYPE => {
-            if range.within(data) {
-                Ok(range)
-            } else {
-                Err(FoundType::MbrWindowOutside(t.0))
-            }
-        }
-        PartitionType::Gpt(t) => Err(FoundType::Gpt(t)),
-        PartitionType::Mbr(t) => Err(FoundType::Mbr(t.0)),
-    }
-}
-
-/// The window's range, or what foreign partition slot 4 holds instead.
-fn recognise_window(w: &Partition, data: &LbaRange) -> Result<LbaRange, FoundType> {
+/// A window slot's range (the ISO window's in slot 4, the persistence window's in its
+/// slot), or what foreign partition the slot holds instead. On GPT the window is told
+/// by its type and `gpt_name` (WINDOW_NAME, PERSISTENCE_NAME); on MBR by its type and
+/// lying inside the data partition.
+fn recognise_window(w: &Partition, data: &LbaRange, gpt_name: &str) -> Result<LbaRange, FoundType> {
     let range = LbaRange {
         first: w.first_lba,
         last: w.last_lba,
     };
     match w.kind {
         PartitionType::Gpt(t) if t == WINDOW_GPT_TYPE => {
-            if w.name == WINDOW_NAME {
+            if w.name == gpt_name {
                 Ok(range)
             } else {
                 Err(FoundType::ForeignName(t))
