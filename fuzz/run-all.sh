@@ -9,13 +9,19 @@
 # rust-toolchain.toml). Sanitizer: FUZZ_SANITIZER (default address, which needs nightly;
 # `none` builds on stable: the README's test command runs a short smoke run that way).
 # cargo-fuzz must be installed (`cargo install cargo-fuzz`). Missing seeds are regenerated
-# by make_seeds.sh.
+# by make_seeds.sh. FUZZ_TARGETS (space-separated names) runs only those targets.
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}
 tc=${FUZZ_TOOLCHAIN-nightly}
 sanitizer=${FUZZ_SANITIZER:-address}
 targets=$(grep -A1 '^\[\[bin\]\]' Cargo.toml | sed -n 's/^name = "\(.*\)"/\1/p')
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  for t in $FUZZ_TARGETS; do
+    grep -qx "$t" <<<"$targets" || { echo "run-all.sh: no fuzz target $t (there are: $(echo $targets))" >&2; exit 2; }
+  done
+  targets=$FUZZ_TARGETS
+fi
 for t in $targets; do
   [ -d "corpus/$t" ] || ./make_seeds.sh "$t" >/dev/null
 done
