@@ -249,8 +249,23 @@ fn write_copy(src: &Path, dest: &Path, fragmented: bool) -> Result<()> {
 
 /// Choose the menu entry whose row contains `name` with Home, Down... and Enter over
 /// serial, as a user at a terminal would.
+///
+/// If no row shows `name`, the bar is first moved over every row, which makes the loader
+/// repaint each one, and the rows are read again: the firmware's mirror of the screen on
+/// COM1 can lose a burst of bytes on a loaded machine (seen once in CI under OVMF: one row
+/// missing, its neighbour's text run into it), and a user would just look again.
 pub fn select(q: &mut Qemu, name: &str) -> Result<()> {
-    let rows = q.menu_entries();
+    let mut rows = q.menu_entries();
+    if !rows.iter().any(|(_, t)| t.contains(name)) {
+        let last = rows.iter().map(|(n, _)| *n).max().unwrap_or(0);
+        let mut keys = b"\x1b[H".to_vec();
+        for _ in 0..=last {
+            keys.extend_from_slice(b"\x1b[B");
+        }
+        q.send_serial(&keys)?;
+        wait_quiet(q, Duration::from_millis(400), Duration::from_secs(10));
+        rows = q.menu_entries();
+    }
     let Some(index) = rows.iter().position(|(_, t)| t.contains(name)) else {
         bail!("no menu entry contains {name:?}: {rows:?}");
     };
@@ -261,6 +276,21 @@ pub fn select(q: &mut Qemu, name: &str) -> Result<()> {
     keys.push(b'\r');
     q.send_serial(&keys)?;
     Ok(())
+}
+
+/// Wait until the serial output has not grown for `quiet` (at most `limit`).
+fn wait_quiet(q: &Qemu, quiet: Duration, limit: Duration) {
+    let start = std::time::Instant::now();
+    let mut len = q.serial_text().len();
+    let mut since = std::time::Instant::now();
+    while start.elapsed() < limit && since.elapsed() < quiet {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = q.serial_text().len();
+        if now != len {
+            len = now;
+            since = std::time::Instant::now();
+        }
+    }
 }
 
 /// After choosing an entry: when the loader asks whether to boot without an ISO window
