@@ -2,6 +2,7 @@
 //! its result to the exit status in one place (`exit`: 0 success, 1 problems found,
 //! 2 error).
 
+mod ask;
 mod cmd;
 mod exit;
 mod out;

@@ -4,7 +4,6 @@
 use crate::exit::Outcome;
 use crate::progress::Bars;
 use anyhow::Context;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use stick::device::SafetyOverrides;
@@ -156,31 +155,22 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .map(|(p, t)| describe(p, t))
         .collect();
     if !asks.is_empty() && !args.yes {
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            anyhow::bail!(
+        let question = if let [one] = asks.as_slice() {
+            format!("This ERASES everything on {one}\nType 'yes' to continue: ")
+        } else {
+            format!(
+                "This ERASES everything on:\n  {}\nType 'yes' to continue: ",
+                asks.join("\n  ")
+            )
+        };
+        match crate::ask::answer(&question)? {
+            None => anyhow::bail!(
                 "refusing to erase {} without confirmation: stdin is not a terminal; \
                  add --yes to confirm. Nothing was written.",
                 asks.join("; ")
-            );
-        }
-        if let [one] = asks.as_slice() {
-            eprint!("This ERASES everything on {one}\nType 'yes' to continue: ");
-        } else {
-            eprintln!("This ERASES everything on:");
-            for one in &asks {
-                eprintln!("  {one}");
-            }
-            eprint!("Type 'yes' to continue: ");
-        }
-        std::io::stderr().flush().ok();
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .context("reading the answer")?;
-        if line.trim() != "yes" {
-            anyhow::bail!("not confirmed; nothing was written");
+            ),
+            Some(a) if a != "yes" => anyhow::bail!("not confirmed; nothing was written"),
+            Some(_) => {}
         }
     }
     let mode = args.secure_boot.mode();

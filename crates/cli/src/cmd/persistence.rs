@@ -7,7 +7,6 @@ use crate::exit::Outcome;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use stick::index_io::{human, open_volume, IndexStore};
 use stick::persistence::{self as pers, CreateOptions, Family};
@@ -217,19 +216,9 @@ fn confirm(yes: bool, question: &str) -> anyhow::Result<()> {
     if yes {
         return Ok(());
     }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        bail!("{question} Refusing without confirmation: stdin is not a terminal; add --yes. Nothing was written");
+    match crate::ask::answer(&format!("{question} [y/N] "))? {
+        None => bail!("{question} Refusing without confirmation: stdin is not a terminal; add --yes. Nothing was written"),
+        Some(a) if crate::ask::says_yes(&a) => Ok(()),
+        Some(_) => bail!("not confirmed; nothing was written"),
     }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("reading the answer")?;
-    if !matches!(line.trim(), "y" | "Y" | "yes") {
-        bail!("not confirmed; nothing was written");
-    }
-    Ok(())
 }

@@ -7,8 +7,7 @@
 //! removed.
 
 use crate::exit::Outcome;
-use anyhow::{bail, Context};
-use std::io::{BufRead, IsTerminal, Write};
+use anyhow::bail;
 use std::path::PathBuf;
 use stick::index_io::{human, open_volume, IndexStore};
 
@@ -64,9 +63,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .iter()
             .map(|(iso, l)| format!("{iso}: {} ({})", l.path, human(l.size)))
             .collect();
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            bail!(
+        let question = format!(
+            "Persistence files (the live system's saved changes):\n  {}\nDelete them too? [y/N] ",
+            list.join("\n  ")
+        );
+        match crate::ask::answer(&question)? {
+            Some(a) => crate::ask::says_yes(&a),
+            None => bail!(
                 "{} a persistence file ({}); add --yes to delete it too or \
                  --keep-persistence to keep it. Nothing was removed",
                 if linked.len() == 1 {
@@ -75,19 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                     "these ISOs have"
                 },
                 list.join("; ")
-            );
+            ),
         }
-        eprint!(
-            "Persistence files (the live system's saved changes):\n  {}\nDelete them too? [y/N] ",
-            list.join("\n  ")
-        );
-        std::io::stderr().flush().ok();
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .context("reading the answer")?;
-        matches!(line.trim(), "y" | "Y" | "yes")
     };
     let removed =
         stick::remove::remove_isos(&mut vol, &mut store, &args.names, delete_persistence)?;
