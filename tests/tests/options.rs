@@ -167,9 +167,15 @@ fn typed_arguments_reach_the_kernel(firmware: Firmware) {
     std::thread::sleep(Duration::from_millis(300));
     q.send_serial(b"e").unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    // One key at a time, as a person types (a burst can outrun the UART's FIFO).
-    for b in b" bootshelf.typed=1" {
-        q.send_serial(&[*b]).unwrap();
+    // One key at a time, as a person types (a burst can outrun the UART's FIFO); an
+    // escape sequence is one key. Type at the end, mend a typo before the cursor (Left,
+    // Backspace: BS, as OVMF takes DEL for the Delete key), then add an argument at the
+    // start (Home).
+    let mut keys: Vec<&[u8]> = b" bootshelf.typed=x1".chunks(1).collect();
+    keys.extend([b"\x1b[D".as_slice(), b"\x08", b"\x1b[H"]);
+    keys.extend(b"bootshelf.first=1 ".chunks(1));
+    for k in keys {
+        q.send_serial(k).unwrap();
         std::thread::sleep(Duration::from_millis(60));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -184,6 +190,9 @@ fn typed_arguments_reach_the_kernel(firmware: Firmware) {
     let words: Vec<&str> = line.split_whitespace().collect();
     assert!(words.contains(&"bootshelf.saved=yes"), "{line}");
     assert!(words.contains(&"bootshelf.typed=1"), "{line}");
+    let first = words.iter().position(|w| *w == "bootshelf.first=1");
+    let saved = words.iter().position(|w| *w == "bootshelf.saved=yes");
+    assert!(first.is_some() && first < saved, "{line}");
     assert!(!words.contains(&"quiet"), "{line}");
     q.kill();
     // For this boot only: the saved options are unchanged.

@@ -24,6 +24,12 @@ pub enum Style {
     Footer,
     /// A message about a failure or a question.
     Alert,
+    /// The argument editor's line: drawn like `Normal`, with the character cell at
+    /// `cursor` (a column of the row) in inverse video as the text cursor.
+    Editor {
+        /// The cursor's column.
+        cursor: usize,
+    },
 }
 
 /// One row of the screen.
@@ -129,24 +135,37 @@ impl Painter {
 }
 
 /// A row for an ANSI/VT100 serial terminal: cursor to the row, the style's attributes,
-/// the text, clear to end of line.
+/// the text, clear to end of line. The editor's cursor cell is drawn in inverse video.
 pub fn ansi_line(row: usize, line: &Line) -> String {
     let attr = match line.style {
-        Style::Normal => "0",
+        Style::Normal | Style::Editor { .. } => "0",
         Style::Selected => "0;7",
         Style::Disabled => "0;2",
         Style::Header => "0;1",
         Style::Footer => "0",
         Style::Alert => "0;1;33",
     };
-    let mut s = String::with_capacity(line.text.len() + 16);
-    let _ = write!(
-        s,
-        "\x1b[{};1H\x1b[{attr}m{}\x1b[K\x1b[0m",
-        row + 1,
-        line.text
-    );
+    let mut s = String::with_capacity(line.text.len() + 24);
+    let _ = write!(s, "\x1b[{};1H\x1b[{attr}m", row + 1);
+    match line.style {
+        Style::Editor { cursor } => {
+            let (before, at, after) = split_at_cell(&line.text, cursor);
+            let _ = write!(s, "{before}\x1b[7m{at}\x1b[0m{after}");
+        }
+        _ => s.push_str(&line.text),
+    }
+    s.push_str("\x1b[K\x1b[0m");
     s
+}
+
+/// `text` split around the character cell `col`: before it, the cell (a blank past the
+/// end of the text), after it. For drawing the editor's cursor.
+pub fn split_at_cell(text: &str, col: usize) -> (&str, char, &str) {
+    let mut it = text.char_indices().skip(col);
+    match it.next() {
+        Some((i, c)) => (&text[..i], c, &text[i + c.len_utf8()..]),
+        None => (text, ' ', ""),
+    }
 }
 
 /// Clip `s` to `width` characters.
@@ -199,5 +218,17 @@ mod tests {
         };
         assert_eq!(ansi_line(2, &l), "\x1b[3;1H\x1b[0;7mhi\x1b[K\x1b[0m");
         assert_eq!(clip("héllo", 2), "hé");
+        let edit = |cursor| Line {
+            text: "ab".into(),
+            style: Style::Editor { cursor },
+        };
+        assert_eq!(
+            ansi_line(0, &edit(1)),
+            "\x1b[1;1H\x1b[0ma\x1b[7mb\x1b[0m\x1b[K\x1b[0m"
+        );
+        assert_eq!(
+            ansi_line(0, &edit(2)),
+            "\x1b[1;1H\x1b[0mab\x1b[7m \x1b[0m\x1b[K\x1b[0m"
+        );
     }
 }

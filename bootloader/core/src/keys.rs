@@ -16,13 +16,19 @@ pub enum Key {
     Home,
     /// End: last entry.
     End,
+    /// Cursor left (the argument editor moves its cursor).
+    Left,
+    /// Cursor right.
+    Right,
+    /// Delete: the argument editor deletes the character at its cursor.
+    Delete,
     /// A digit 1-9: select that entry.
     Digit(Digit),
     /// Enter / Return.
     Enter,
     /// Escape.
     Esc,
-    /// Backspace (the argument editor deletes the last character).
+    /// Backspace (the argument editor deletes the character before its cursor).
     Backspace,
     /// A printable ASCII character other than 1-9 (typed into the argument editor; `e`
     /// opens it).
@@ -75,9 +81,9 @@ enum State {
     AfterCr,
 }
 
-/// Decodes terminal input byte by byte: `ESC [ A/B` (up/down), `ESC [ 5~ / 6~` (page
-/// up/down), `ESC [ H / F`, `ESC [ 1~ / 4~ / 7~ / 8~` (home/end), `ESC O A/B/H/F`
-/// (application mode), CR, LF or CR LF (enter), digits. A lone ESC is only known to be the
+/// Decodes terminal input byte by byte: `ESC [ A/B/C/D` (up/down/right/left), `ESC [ 5~ /
+/// 6~` (page up/down), `ESC [ H / F`, `ESC [ 1~ / 4~ / 7~ / 8~` (home/end), `ESC [ 3~`
+/// (delete), `ESC O A/B/C/D/H/F` (application mode), CR, LF or CR LF (enter), digits. A lone ESC is only known to be the
 /// Escape key once no more bytes follow: call [`SerialDecoder::idle`] when the line has
 /// been quiet for a moment (say 50 ms).
 #[derive(Clone, Debug)]
@@ -153,6 +159,7 @@ impl SerialDecoder {
                     self.state = State::Ground;
                     Some(match n {
                         1 | 7 => Key::Home,
+                        3 => Key::Delete,
                         4 | 8 => Key::End,
                         5 => Key::PageUp,
                         6 => Key::PageDown,
@@ -198,6 +205,8 @@ fn final_key(b: u8) -> Key {
     match b {
         b'A' => Key::Up,
         b'B' => Key::Down,
+        b'C' => Key::Right,
+        b'D' => Key::Left,
         b'H' => Key::Home,
         b'F' => Key::End,
         _ => Key::Other,
@@ -226,7 +235,11 @@ mod tests {
         );
         assert_eq!(decode(b"\x1bOA\x1bOB\x1bOH\x1bOF"), [Up, Down, Home, End]);
         assert_eq!(decode(b"\x1b[1;5A"), [Up]);
-        assert_eq!(decode(b"\x1b[C"), [Other]);
+        assert_eq!(
+            decode(b"\x1b[C\x1b[D\x1bOC\x1bOD\x1b[3~"),
+            [Right, Left, Right, Left, Delete]
+        );
+        assert_eq!(decode(b"\x1b[E"), [Other]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the host with plain `cargo test`):
 //!
 //! * [`keys`]: menu keys, and terminal escape sequences from a serial line decoded into them;
+//! * [`line_edit`]: the menu's one-line argument editor (text and cursor);
 //! * [`menu`]: the boot menu as a pure state machine, rendered as rows for a [`Console`];
 //! * [`console`]: the traits each loader implements (text console, key input, clock);
 //! * [`discovery`]: crates/shelf's discovery (partition table -> exFAT data partition ->
@@ -26,6 +27,7 @@ pub mod console;
 pub mod discovery;
 pub mod flow;
 pub mod keys;
+pub mod line_edit;
 pub mod menu;
 pub mod window;
 

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::console::{clip, Clock, Console, Input, Line, Painter, Screen, Style};
 use crate::keys::Key;
+use crate::line_edit::LineEdit;
 
 /// Rows the menu uses around the entry list: title, blank, blank, detail, message, footer.
 pub const CHROME_ROWS: usize = 6;
@@ -79,10 +80,10 @@ enum Overlay {
         text: String,
         yes: Action,
     },
-    /// The one-line argument editor on `entry`: Enter boots with `text`, Esc goes back.
+    /// The one-line argument editor on `entry`: Enter boots with its line, Esc goes back.
     Edit {
         entry: usize,
-        text: String,
+        line: LineEdit,
     },
 }
 
@@ -167,7 +168,7 @@ impl Menu {
     /// The editor's line while it is open.
     pub fn editing(&self) -> Option<&str> {
         match &self.overlay {
-            Overlay::Edit { text, .. } => Some(text),
+            Overlay::Edit { line, .. } => Some(line.text()),
             _ => None,
         }
     }
@@ -226,24 +227,22 @@ impl Menu {
                     }
                 };
             }
-            Overlay::Edit { entry, mut text } => {
+            Overlay::Edit { entry, mut line } => {
                 match key {
                     Key::Enter => {
-                        self.typed = Some(text);
+                        self.typed = Some(String::from(line.text()));
                         return Action::BootWithArgs(entry);
                     }
                     Key::Esc => return Action::Redraw,
-                    Key::Backspace => {
-                        text.pop();
-                    }
-                    Key::Char(c) if text.len() < MAX_ARGS_LEN => text.push(c),
-                    Key::Digit(d) if text.len() < MAX_ARGS_LEN => {
-                        text.push(char::from(b'0' + d.get()))
-                    }
                     _ => {}
                 }
-                self.overlay = Overlay::Edit { entry, text };
-                return Action::Redraw;
+                let changed = line.key(key);
+                self.overlay = Overlay::Edit { entry, line };
+                return if changed {
+                    Action::Redraw
+                } else {
+                    Action::Idle
+                };
             }
             Overlay::None => {}
         }
@@ -269,7 +268,7 @@ impl Menu {
                     if item.blocked.is_none() {
                         self.overlay = Overlay::Edit {
                             entry: self.selected,
-                            text: item.args.clone(),
+                            line: LineEdit::new(&item.args, MAX_ARGS_LEN),
                         };
                         return Action::Redraw;
                     }
@@ -282,7 +281,7 @@ impl Menu {
                     Action::Exit
                 }
             }
-            Key::Char(_) | Key::Backspace | Key::Other => {}
+            Key::Char(_) | Key::Backspace | Key::Left | Key::Right | Key::Delete | Key::Other => {}
         }
         self.scroll_to_selection();
         if before != self.selected || was_counting {
@@ -331,6 +330,23 @@ impl Menu {
         }
         let max_top = self.items.len().saturating_sub(self.rows);
         self.top = self.top.min(max_top);
+    }
+
+    /// The editor's row: `Arguments: ` and the part of the line around the cursor, the
+    /// cursor's cell marked. The last column stays free (writing it scrolls some consoles).
+    fn editor_line(&self, width: usize) -> Line {
+        const PROMPT: &str = "Arguments: ";
+        let Overlay::Edit { line, .. } = &self.overlay else {
+            return Line::blank();
+        };
+        let room = width.saturating_sub(PROMPT.len() + 1);
+        let (shown, cursor) = line.view(room);
+        Line {
+            text: clip(&format!("{PROMPT}{shown}"), width),
+            style: Style::Editor {
+                cursor: PROMPT.len() + cursor,
+            },
+        }
     }
 
     /// The screen for a console of `cols` x `rows` characters: title, entries (numbered,
@@ -388,10 +404,7 @@ impl Menu {
                 text: clip(m, width),
                 style: Style::Alert,
             },
-            (None, Some(text)) => Line {
-                text: clip_end(&format!("Arguments: {text}_"), width),
-                style: Style::Selected,
-            },
+            (None, Some(_)) => self.editor_line(width),
             (None, None) => Line::blank(),
         });
         let footer = match (self.countdown_ms, self.items.get(self.selected)) {
@@ -417,13 +430,6 @@ impl Menu {
         }
         Screen { lines }
     }
-}
-
-/// The last `width` characters of `s` (the editor shows the end of a long line, where
-/// the cursor is).
-fn clip_end(s: &str, width: usize) -> String {
-    let n = s.chars().count();
-    s.chars().skip(n.saturating_sub(width)).collect()
 }
 
 fn entry_text(i: usize, item: &Item, width: usize) -> String {
@@ -540,10 +546,20 @@ mod tests {
             assert_eq!(m.key(k), Action::Redraw);
         }
         let screen = m.render(80, 20);
-        assert!(screen.lines.iter().any(|l| l.text == "Arguments: a=3_"));
+        assert!(screen.lines.contains(&Line {
+            text: "Arguments: a=3".into(),
+            style: Style::Editor { cursor: 14 },
+        }));
+        // The cursor moves; typing goes where it is.
+        m.key(Key::Home);
+        assert_eq!(m.key(Key::Right), Action::Redraw);
+        m.key(Key::Char('b'));
+        m.key(Key::Delete);
+        assert_eq!(m.editing(), Some("ab3"));
+        assert_eq!(m.key(Key::Other), Action::Idle);
         assert!(footer(&m).contains("this boot only"));
         assert_eq!(m.key(Key::Enter), Action::BootWithArgs(1));
-        assert_eq!(m.typed_args().as_deref(), Some("a=3"));
+        assert_eq!(m.typed_args().as_deref(), Some("ab3"));
         assert_eq!(m.typed_args(), None);
         // Esc leaves the editor without booting; a blocked entry has none.
         m.key(Key::Char('e'));

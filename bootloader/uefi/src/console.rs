@@ -44,7 +44,7 @@ impl UefiConsole {
 
 fn colours(style: Style) -> (Color, Color) {
     match style {
-        Style::Normal | Style::Footer => (Color::LightGray, Color::Black),
+        Style::Normal | Style::Footer | Style::Editor { .. } => (Color::LightGray, Color::Black),
         Style::Selected => (Color::Black, Color::LightGray),
         Style::Disabled => (Color::DarkGray, Color::Black),
         Style::Header => (Color::White, Color::Black),
@@ -83,7 +83,12 @@ impl Console for UefiConsole {
                 }
             })
             .collect();
-        let len = text.len();
+        // Cells this row holds after the write (the editor's cursor may stand one past
+        // the text).
+        let len = match line.style {
+            Style::Editor { cursor } => text.len().max(cursor + 1).min(width),
+            _ => text.len(),
+        };
         let before = self.used.get(row).copied().unwrap_or(width);
         while text.len() < before.min(width) {
             text.push(u16::from(b' '));
@@ -118,6 +123,17 @@ impl Console for UefiConsole {
                     let _ = o.output_string(s);
                 }
                 col = start + piece.len();
+            }
+            // The argument editor's cursor: its cell again, in inverse video.
+            if let Style::Editor { cursor } = line.style {
+                if cursor < width {
+                    let c = text.get(cursor).copied().unwrap_or(u16::from(b' '));
+                    let _ = o.set_cursor_position(cursor, row);
+                    let _ = o.set_color(Color::Black, Color::LightGray);
+                    if let Ok(s) = CStr16::from_u16_with_nul(&[c, 0]) {
+                        let _ = o.output_string(s);
+                    }
+                }
             }
             let _ = o.set_color(Color::LightGray, Color::Black);
         });
@@ -173,6 +189,9 @@ impl Input for UefiInput {
                 ScanCode::PAGE_DOWN => Key::PageDown,
                 ScanCode::HOME => Key::Home,
                 ScanCode::END => Key::End,
+                ScanCode::LEFT => Key::Left,
+                ScanCode::RIGHT => Key::Right,
+                ScanCode::DELETE => Key::Delete,
                 ScanCode::ESCAPE => Key::Esc,
                 _ => Key::Other,
             }),

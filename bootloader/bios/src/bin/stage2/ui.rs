@@ -17,7 +17,7 @@ pub struct BiosConsole;
 
 fn attr(style: Style) -> u16 {
     match style {
-        Style::Normal | Style::Footer => 0x07,
+        Style::Normal | Style::Footer | Style::Editor { .. } => 0x07,
         Style::Selected => 0x70,
         Style::Disabled => 0x08,
         Style::Header => 0x1F,
@@ -50,6 +50,11 @@ impl Console for BiosConsole {
                 Some(c) if (' '..='~').contains(&c) => c as u16,
                 Some(_) => u16::from(b'?'),
                 None => u16::from(b' '),
+            };
+            let a = match line.style {
+                // The argument editor's cursor: its cell in inverse video.
+                Style::Editor { cursor } if cursor == col => 0x70 << 8,
+                _ => a,
             };
             let cell = VGA + 2 * (row * COLS + col);
             // SAFETY: row < ROWS and col < COLS: inside the text buffer.
@@ -91,6 +96,9 @@ fn scan_key(scan: u8) -> Key {
         0x51 => Key::PageDown,
         0x47 => Key::Home,
         0x4F => Key::End,
+        0x4B => Key::Left,
+        0x4D => Key::Right,
+        0x53 => Key::Delete,
         0x01 => Key::Esc,
         0x1C => Key::Enter,
         _ => Key::Other,
