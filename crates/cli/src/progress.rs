@@ -1,5 +1,5 @@
-//! Progress of long work on sticks, shared by `add`, `install`, `check --hash` and
-//! `sync --hash`: one line per stick
+//! Progress of long work on sticks, shared by `add`, `install`, `check --hash`,
+//! `sync --hash` and `persistence --size`: one line per stick
 //! (indicatif `MultiProgress`, so several sticks written at once each get theirs), the
 //! stage it is in shown as it is (copy, flush, verify, index for `add`; install's
 //! steps), and one unit system: sizes in binary units (KiB, MiB, GiB) and speeds in the
@@ -138,6 +138,21 @@ impl StickBar {
             }
             Progress::Bytes(n) => self.bar.inc(n),
         }
+    }
+
+    /// A stage that moves `total` bytes, positions given by [`StickBar::position`]
+    /// (`persistence --size` filling its file).
+    pub fn bytes(&self, what: &str, total: u64) {
+        self.bar.set_message("");
+        self.bar.set_style(bytes_style());
+        self.bar.set_length(total);
+        self.bar.reset();
+        self.bar.set_message(what.to_string());
+    }
+
+    /// `pos` bytes done in a [`StickBar::bytes`] stage.
+    pub fn position(&self, pos: u64) {
+        self.bar.set_position(pos);
     }
 
     /// A stage that counts bytes without a known total (`check --hash` reading every ISO).

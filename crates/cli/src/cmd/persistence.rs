@@ -5,7 +5,6 @@
 
 use crate::exit::Outcome;
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::path::PathBuf;
 use stick::index_io::{human, open_volume, IndexStore};
@@ -90,21 +89,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             family: args.family,
         };
         let plan = pers::plan(&mut vol, &store, name, &opts)?;
-        let bar = if crate::out::quiet() || args.json {
-            ProgressBar::hidden()
-        } else {
-            let pb = ProgressBar::new(plan.size);
-            let style = ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-            )
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            pb.set_style(style);
-            pb.set_message(plan.path.clone());
-            pb
-        };
-        let made = pers::create(&mut vol, &mut store, &plan, &mut |n| bar.set_position(n))?;
-        bar.finish_and_clear();
+        let bars = crate::progress::Bars::new(args.json);
+        let bar = bars.stick(&args.target.display().to_string());
+        bar.bytes(&format!("writing {}", plan.path), plan.size);
+        let made = pers::create(&mut vol, &mut store, &plan, &mut |n| bar.position(n));
+        bar.finish();
+        let made = made?;
         if args.json {
             let out = json_file(&made.iso, &made.link, true);
             crate::out::json(&out)?;
