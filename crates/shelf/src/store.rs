@@ -43,19 +43,37 @@ impl fmt::Display for ReadError {
     }
 }
 
-/// The file system failed while reading a slot ([`IndexStore::load`], which does not
-/// work from a guess).
+/// Why [`IndexStore::load`] (reading for a change) refused: it does not work from a guess,
+/// nor start a change it cannot finish.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoadError {
-    /// The slot file (or the index folder) being read.
-    pub path: &'static str,
-    /// What failed.
-    pub source: exfat::Error,
+pub enum LoadError {
+    /// The file system failed reading a slot or the index folder.
+    Fs {
+        /// The slot file (or the index folder) being read.
+        path: &'static str,
+        /// What failed.
+        source: exfat::Error,
+    },
+    /// A slot's name is taken by something that is not an index file (a folder, a file
+    /// too large to be one): the change's new generation could not be written there.
+    SlotBlocked {
+        /// The slot file's path.
+        path: &'static str,
+        /// What is there.
+        why: ReadError,
+    },
 }
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "reading {}: {}", self.path, self.source)
+        match self {
+            LoadError::Fs { path, source } => write!(f, "reading {path}: {source}"),
+            LoadError::SlotBlocked { path, why } => write!(
+                f,
+                "{path} {why}: bootshelf keeps its index in that file; move it away (rename \
+                 or delete it) and run the command again"
+            ),
+        }
     }
 }
 
@@ -136,17 +154,23 @@ impl IndexStore {
     }
 
     /// Read both slots for a change: like [`IndexStore::read`] with the default
-    /// [`Limits`], but a file-system failure is an error rather than a missing slot (the
-    /// CLI does not write a new generation from a guess).
+    /// [`Limits`], but a slot that cannot be read is an error rather than a missing slot:
+    /// the CLI does not write a new generation from a guess, nor into a slot whose name
+    /// something else holds (an unread slot counts as missing, so it is where the next
+    /// generation would go).
     pub fn load<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Self, LoadError> {
         let store = IndexStore::read(vol, &Limits::default());
-        for (slot, e) in &store.unread {
-            if let ReadError::Fs(source) = e {
-                return Err(LoadError {
+        if let Some((slot, e)) = store.unread.first() {
+            return Err(match e {
+                ReadError::Fs(source) => LoadError::Fs {
                     path: slot.path(),
                     source: source.clone(),
-                });
-            }
+                },
+                why => LoadError::SlotBlocked {
+                    path: slot.path(),
+                    why: why.clone(),
+                },
+            });
         }
         Ok(store)
     }

@@ -139,6 +139,15 @@ pub enum Finding {
         /// The missing slot.
         slot: Slot,
     },
+    /// A slot file could not be read at all: a folder has its name, it is larger than an
+    /// index may be, or the file system failed reading it (warning; a problem for the file
+    /// system failing). The next change cannot write that slot until it is mended.
+    SlotUnreadable {
+        /// The slot.
+        slot: Slot,
+        /// Why.
+        error: shelf::store::ReadError,
+    },
     /// A slot file is not a valid index; the other slot is used (warning).
     SlotInvalid {
         /// The slot.
@@ -380,6 +389,10 @@ impl Finding {
             | WindowCovers { .. }
             | PersistenceWindowCovers { .. } => Severity::Note,
             SlotInvalid { .. }
+            | SlotUnreadable {
+                error: shelf::store::ReadError::Folder | shelf::store::ReadError::TooLarge { .. },
+                ..
+            }
             | Fragmented { .. }
             | Unindexed { .. }
             | PartialLeftover { .. }
@@ -398,6 +411,7 @@ impl Finding {
             | EspUnreadable { .. }
             | Esp { .. } => Severity::Problem,
             NoValidIndex
+            | SlotUnreadable { .. }
             | IsoGone { .. }
             | IsoLookupFailed { .. }
             | IsoIsDirectory { .. }
@@ -418,9 +432,10 @@ impl Finding {
     pub fn subject(&self) -> &str {
         use Finding::*;
         match self {
-            CurrentIndex { slot, .. } | SlotMissing { slot } | SlotInvalid { slot, .. } => {
-                slot.path()
-            }
+            CurrentIndex { slot, .. }
+            | SlotMissing { slot }
+            | SlotInvalid { slot, .. }
+            | SlotUnreadable { slot, .. } => slot.path(),
             NoIndexYet | NoValidIndex => "index",
             IsoGone { path }
             | IsoLookupFailed { path, .. }
@@ -462,6 +477,7 @@ impl Finding {
             NoValidIndex => "no_valid_index",
             SlotMissing { .. } => "slot_missing",
             SlotInvalid { .. } => "slot_invalid",
+            SlotUnreadable { .. } => "slot_unreadable",
             IsoGone { .. } => "iso_gone",
             IsoLookupFailed { .. } => "iso_lookup_failed",
             IsoIsDirectory { .. } => "iso_is_directory",
@@ -517,6 +533,19 @@ impl fmt::Display for Finding {
                 f,
                 "not usable ({error}); the other slot is used and this one is rewritten at the next change"
             ),
+            SlotUnreadable { error, slot } => match error {
+                shelf::store::ReadError::Fs(_) => write!(
+                    f,
+                    "cannot be read ({error}); the other slot is used; run `fsck.exfat` on the \
+                     data partition"
+                ),
+                _ => write!(
+                    f,
+                    "{error}: not an index file; the other slot is used, and no change can be \
+                     written to this one until it is moved away (rename or delete {})",
+                    slot.path()
+                ),
+            },
             IsoGone { .. } => f.write_str("indexed but the file is gone"),
             IsoLookupFailed { error, .. } => write!(f, "cannot look it up: {error}"),
             IsoIsDirectory { .. } => f.write_str("indexed but it is a directory"),
@@ -698,7 +727,8 @@ pub fn check<D: BlockDevice + Send>(
     opts: CheckOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CheckReport, OpError> {
-    let store = IndexStore::load(vol)?;
+    // `read`, not `load`: a slot that cannot be read is a finding here, not a refusal.
+    let store = IndexStore::read(vol, &shelf::scan::Limits::default());
     let sel = store.selection();
     let mut r = CheckReport::default();
     let files = find_iso_files(vol)?;
@@ -709,8 +739,14 @@ pub fn check<D: BlockDevice + Send>(
     r.findings.push(index_in_use(sel, !files.is_empty()));
     let has_current = sel.current.is_some();
     for (slot, err) in [(Slot::A, &sel.a_error), (Slot::B, &sel.b_error)] {
-        r.findings
-            .extend(slot_state(slot, err.as_ref(), has_current));
+        let unread = store.unread().iter().find(|(s, _)| *s == slot);
+        r.findings.extend(match unread {
+            Some((_, error)) => Some(Finding::SlotUnreadable {
+                slot,
+                error: error.clone(),
+            }),
+            None => slot_state(slot, err.as_ref(), has_current),
+        });
     }
     let index = store.index();
 

@@ -126,6 +126,8 @@ pub enum OpError {
         /// Why the scan misses it.
         why: scan::Unreached,
     },
+    /// An index slot's name is taken by a folder or an oversized file; nothing was written.
+    IndexSlotBlocked(LoadError),
     /// The file system placed a committed file elsewhere than where its data was written.
     Misplaced {
         /// Path on the stick.
@@ -145,6 +147,7 @@ impl fmt::Display for OpError {
             OpError::Io { what, source } => write!(f, "{what}: {source}"),
             OpError::Device { what, source } => write!(f, "{what}: {source}"),
             OpError::Index(e) => write!(f, "encoding the index: {e}"),
+            OpError::IndexSlotBlocked(e) => write!(f, "{e}; nothing was written"),
             OpError::NotIso { path, reason } => write!(
                 f,
                 "{} is not an ISO 9660 image ({reason}); use --force to copy it anyway",
@@ -269,9 +272,12 @@ pub fn human(n: u64) -> String {
 
 impl From<LoadError> for OpError {
     fn from(e: LoadError) -> Self {
-        OpError::Fs {
-            what: format!("reading {}", e.path),
-            source: e.source,
+        match e {
+            LoadError::Fs { path, source } => OpError::Fs {
+                what: format!("reading {path}"),
+                source,
+            },
+            blocked @ LoadError::SlotBlocked { .. } => OpError::IndexSlotBlocked(blocked),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 use stick::add::AddOptions;
 use stick::check::{check, CheckOptions, CheckReport, Finding, Severity};
-use stick::index_io::{open_volume, IndexStore};
+use stick::index_io::{open_volume, IndexStore, OpError};
 use stick::Stick;
 use testkit::stick::*;
 use testkit::TempDir;
@@ -149,4 +149,57 @@ fn check_finds_what_disagrees_and_remove_cleans_up() {
         "after remove",
     );
     assert!(!files.contains_key("/a.iso"));
+}
+
+/// A folder where an index slot file belongs is not "missing, written at the next change":
+/// check warns that the slot cannot be written until it is moved away, and the next change
+/// refuses without touching the stick.
+#[test]
+fn a_folder_in_place_of_an_index_slot_is_reported_and_blocks_changes() {
+    let t = TempDir::new("check-slot-folder");
+    let img = t.path("s.img");
+    new_stick(&img, 96 << 20, 512);
+    let iso = iso_copy(
+        &fixtures::iso::bios_only().unwrap(),
+        t.dir(),
+        "a.iso",
+        None,
+    );
+    add_one(&img, &iso, &AddOptions::default()).unwrap();
+    let r = run_check(&img, false);
+    let missing = r
+        .findings
+        .iter()
+        .find(|f| matches!(f, Finding::SlotMissing { .. }))
+        .expect("one slot is missing after the first add")
+        .subject()
+        .to_string();
+    {
+        let mut s = Stick::open(&img, true).unwrap();
+        let mut vol = open_volume(&mut s).unwrap();
+        vol.mkdir(&missing).unwrap();
+    }
+    let r = run_check(&img, false);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.subject() == missing)
+        .expect("a finding on the slot");
+    assert_eq!(f.kind(), "slot_unreadable");
+    assert_eq!(f.severity(), Severity::Warning);
+    assert!(f.to_string().contains("is a folder"), "{f}");
+    assert!(f.to_string().contains("rename or delete"), "{f}");
+    assert!(!r.has_problems(), "{:?}", r.findings);
+    let second = iso_copy(
+        &fixtures::iso::bios_only().unwrap(),
+        t.dir(),
+        "b.iso",
+        None,
+    );
+    let before = std::fs::read(&img).unwrap();
+    let e = add_one(&img, &second, &AddOptions::default());
+    let e = e.expect_err("add into a blocked slot");
+    assert!(matches!(e, OpError::IndexSlotBlocked(_)), "{e:?}");
+    assert!(e.to_string().contains("rename or delete it"), "{e}");
+    assert!(std::fs::read(&img).unwrap() == before, "the refused add wrote");
 }
