@@ -1,0 +1,214 @@
+//! The El Torito EFI boot image's own configuration. UEFI firmware mounts the FAT file
+//! system of each EFI boot entry's image (read through the virtual CD) and starts its
+//! loader, which reads its configuration from that FAT: archiso's systemd-boot reads
+//! `/loader/entries/*.conf`, some GRUB images hold a `grub.cfg` with `linux` lines (others
+//! only `source` the ISO's own `grub.cfg`, rewritten by [`crate::iso`]: nothing to do
+//! there). The same walk and rewriters as for the ISO 9660 tree find and rewrite them.
+//!
+//! Placement: the image's byte `x` is the ISO's byte `load RBA * 2048 + x` (the image is
+//! read up to the ISO's end, its FAT geometry bounds it, as in shelf::catalog), so a
+//! rewritten file is served in its own clusters, the rest of them zeroed, and the size in
+//! its 32-byte directory entry is patched: both are replaced ISO sectors. A file that
+//! would outgrow the clusters its chain has is not moved (that would mean allocating
+//! clusters in the image's FAT copies): the build fails with
+//! [`BuildError::EfiConfigGrows`] and the menu says the arguments could not be applied.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use blockdev::{ReadAt, Region};
+use efi_image::{FatImage, FileRef};
+use iso9660::{Emulation, Iso, PlatformId};
+
+use crate::args::KernelArgs;
+use crate::iso::{find_and_rewrite, roots, BuildError, ChangedFile, ConfigTree, Limits};
+use crate::rewrite::Syntax;
+use crate::sectors::{Overlay, SECTOR};
+
+/// Most EFI boot images looked at in one ISO (catalogs list one or two).
+const MAX_IMAGES: usize = 8;
+
+/// The FAT of an EFI boot image as a [`ConfigTree`].
+struct FatTree<R>(FatImage<R>);
+
+impl<R: ReadAt> ConfigTree for FatTree<R> {
+    type File = FileRef;
+
+    fn file(&mut self, path: &str) -> Result<Option<(FileRef, u32, u64)>, BuildError> {
+        match self.0.find(path) {
+            Ok(f) if !f.is_dir => Ok(Some((f, f.size, u64::from(f.first_cluster)))),
+            Ok(_) | Err(efi_image::Error::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn read(&mut self, file: &FileRef, buf: &mut [u8]) -> Result<(), BuildError> {
+        Ok(self.0.read(file, 0, buf)?)
+    }
+
+    fn files_in(&mut self, dir: &str) -> Result<Vec<String>, BuildError> {
+        let d = match self.0.find(dir) {
+            Ok(d) if d.is_dir => d,
+            Ok(_) | Err(efi_image::Error::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(self
+            .0
+            .list(Some(&d), 64)?
+            .into_iter()
+            .filter(|l| !l.file.is_dir)
+            .map(|l| l.name)
+            .collect())
+    }
+}
+
+/// What rewriting the EFI boot images gave, ready to be written: new bytes at ISO byte
+/// offsets.
+#[derive(Default)]
+pub(crate) struct Rewritten {
+    /// Kernel lines seen in the images' configuration.
+    pub(crate) kernel_lines: usize,
+    /// (ISO byte offset, bytes) to write: file contents and directory entry sizes.
+    writes: Vec<(u64, Vec<u8>)>,
+    /// The files changed.
+    files: Vec<ChangedFile>,
+}
+
+/// The load RBAs of the ISO's El Torito EFI (no emulation) boot images, without repeats.
+/// An ISO without a readable catalog has none (the ISO 9660 side decides the rest).
+fn efi_images<R: ReadAt>(iso: &mut R) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(mut fs) = Iso::open(&mut *iso) else {
+        return out;
+    };
+    let Ok(Some(cat)) = fs.boot_catalog() else {
+        return out;
+    };
+    for entry in cat.entries(fs.reader()).map_while(Result::ok) {
+        if entry.platform == PlatformId::EFI
+            && entry.emulation() == Emulation::NONE
+            && !out.contains(&entry.load_rba)
+            && out.len() < MAX_IMAGES
+        {
+            out.push(entry.load_rba);
+        }
+    }
+    out
+}
+
+/// Find and rewrite the configuration in every EFI boot image of `iso`, and plan where
+/// each changed file goes (nothing is written yet: see [`place`]).
+pub(crate) fn rewrite_images<R: ReadAt>(
+    iso: &mut R,
+    args: &KernelArgs,
+    limits: &Limits,
+) -> Result<Rewritten, BuildError> {
+    let mut out = Rewritten::default();
+    let iso_len = iso.len();
+    for load_rba in efi_images(iso) {
+        let start = u64::from(load_rba) * SECTOR as u64;
+        let Some(len) = iso_len.checked_sub(start) else {
+            continue;
+        };
+        let Ok(region) = Region::new(&mut *iso, start, len) else {
+            continue;
+        };
+        // Not a FAT: the firmware cannot mount it either; nothing to rewrite.
+        let Ok(fat) = FatImage::open(region) else {
+            continue;
+        };
+        let mut tree = FatTree(fat);
+        // Vendor folders' grub.cfg (`/EFI/<vendor>/grub.cfg`), where GRUB's prefix is.
+        let mut extra = Vec::new();
+        for vendor in tree.folders_in("/EFI")? {
+            extra.push((alloc::format!("/EFI/{vendor}/grub.cfg"), Syntax::Grub));
+        }
+        let queue = roots(&mut tree, &extra)?;
+        let walked = find_and_rewrite(&mut tree, queue, args, limits)?;
+        out.kernel_lines += walked.kernel_lines;
+        let mut placed: Vec<u32> = Vec::new();
+        for change in walked.changes {
+            let file = change.file;
+            let bytes = change.text.len();
+            let size = u32::try_from(bytes).map_err(|_| BuildError::TooBig {
+                bytes,
+                limit: limits.max_overlay_bytes,
+            })?;
+            let entry_size = (start + file.entry_offset + 28, size.to_le_bytes().to_vec());
+            let changed = ChangedFile {
+                path: change.path,
+                efi_image: Some(load_rba),
+                size,
+                relocated: false,
+            };
+            if placed.contains(&file.first_cluster) {
+                // A second name of a file already written: only its size.
+                out.writes.push(entry_size);
+                out.files.push(changed);
+                continue;
+            }
+            placed.push(file.first_cluster);
+            let extents = tree.0.extents(&file, bytes as u64)?;
+            let room: u64 = extents.iter().map(|e| e.1).sum();
+            if room < bytes as u64 {
+                return Err(BuildError::EfiConfigGrows {
+                    path: changed.path,
+                    bytes,
+                    room,
+                });
+            }
+            let mut text = change.text.as_slice();
+            for (at, n) in extents {
+                // Within the image, which lies within the ISO: the reads above proved it.
+                let take = text.len().min(n as usize);
+                let mut piece = alloc::vec![0u8; n as usize];
+                piece[..take].copy_from_slice(&text[..take]);
+                text = &text[take..];
+                out.writes.push((start + at, piece));
+            }
+            out.writes.push(entry_size);
+            out.files.push(changed);
+        }
+        let pending: usize = out.writes.iter().map(|w| w.1.len()).sum();
+        if pending > limits.max_overlay_bytes {
+            return Err(BuildError::TooBig {
+                bytes: pending,
+                limit: limits.max_overlay_bytes,
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl<R: ReadAt> FatTree<R> {
+    /// The names of the folders in folder `dir` (at most 64; none when there is none).
+    fn folders_in(&mut self, dir: &str) -> Result<Vec<String>, BuildError> {
+        let d = match self.0.find(dir) {
+            Ok(d) if d.is_dir => d,
+            Ok(_) | Err(efi_image::Error::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(self
+            .0
+            .list(Some(&d), 64)?
+            .into_iter()
+            .filter(|l| l.file.is_dir)
+            .map(|l| l.name)
+            .collect())
+    }
+}
+
+/// Write what [`rewrite_images`] planned into `overlay` (read-modify-write of the ISO's
+/// sectors of `iso`), and add its files to `files`.
+pub(crate) fn place<R: ReadAt>(
+    planned: &Rewritten,
+    overlay: &mut Overlay,
+    iso: &mut R,
+    files: &mut Vec<ChangedFile>,
+) -> Result<(), BuildError> {
+    for (at, bytes) in &planned.writes {
+        overlay.write(iso, *at, bytes)?;
+    }
+    files.extend(planned.files.iter().cloned());
+    Ok(())
+}
