@@ -795,10 +795,9 @@ impl<R: ReadAt> FatImage<R> {
                 }
                 let mut short = [0u8; 11];
                 short.copy_from_slice(&e[..11]);
-                let long_name = (pending_long == Some(0)
-                    && short_checksum(&short) == long_sum
-                    && long_len > 0)
-                    .then(|| &long[..long_len]);
+                let long_name =
+                    (pending_long == Some(0) && short_checksum(&short) == long_sum && long_len > 0)
+                        .then(|| &long[..long_len]);
                 if short[0] == 0x05 {
                     short[0] = 0xE5; // a name that really starts with 0xE5
                 }

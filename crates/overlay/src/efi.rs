@@ -126,48 +126,33 @@ pub(crate) fn rewrite_images<R: ReadAt>(
         let queue = roots(&mut tree, &extra)?;
         let walked = find_and_rewrite(&mut tree, queue, args, limits)?;
         out.kernel_lines += walked.kernel_lines;
-        let mut placed: Vec<u32> = Vec::new();
+        // First cluster and size of each file written (a second name gets the size).
+        let mut placed: Vec<(u32, u32)> = Vec::new();
         for change in walked.changes {
             let file = change.file;
-            let bytes = change.text.len();
-            let size = u32::try_from(bytes).map_err(|_| BuildError::TooBig {
-                bytes,
-                limit: limits.max_overlay_bytes,
-            })?;
-            let entry_size = (start + file.entry_offset + 28, size.to_le_bytes().to_vec());
-            let changed = ChangedFile {
+            let size = match placed.iter().find(|p| p.0 == file.first_cluster) {
+                Some(&(_, size)) => size,
+                None => {
+                    let size = plan_file(
+                        &mut tree.0,
+                        start,
+                        &file,
+                        change.text,
+                        &change.path,
+                        &mut out.writes,
+                    )?;
+                    placed.push((file.first_cluster, size));
+                    size
+                }
+            };
+            out.writes
+                .push((start + file.entry_offset + 28, size.to_le_bytes().to_vec()));
+            out.files.push(ChangedFile {
                 path: change.path,
                 efi_image: Some(load_rba),
                 size,
                 relocated: false,
-            };
-            if placed.contains(&file.first_cluster) {
-                // A second name of a file already written: only its size.
-                out.writes.push(entry_size);
-                out.files.push(changed);
-                continue;
-            }
-            placed.push(file.first_cluster);
-            let extents = tree.0.extents(&file, bytes as u64)?;
-            let room: u64 = extents.iter().map(|e| e.1).sum();
-            if room < bytes as u64 {
-                return Err(BuildError::EfiConfigGrows {
-                    path: changed.path,
-                    bytes,
-                    room,
-                });
-            }
-            let mut text = change.text.as_slice();
-            for (at, n) in extents {
-                // Within the image, which lies within the ISO: the reads above proved it.
-                let take = text.len().min(n as usize);
-                let mut piece = alloc::vec![0u8; n as usize];
-                piece[..take].copy_from_slice(&text[..take]);
-                text = &text[take..];
-                out.writes.push((start + at, piece));
-            }
-            out.writes.push(entry_size);
-            out.files.push(changed);
+            });
         }
         let pending: usize = out.writes.iter().map(|w| w.1.len()).sum();
         if pending > limits.max_overlay_bytes {
@@ -178,6 +163,49 @@ pub(crate) fn rewrite_images<R: ReadAt>(
         }
     }
     Ok(out)
+}
+
+/// Plan the writes that put `text`, the new content of `file` (of the image at ISO byte
+/// `start`), in the file's clusters, the rest of them zeroed; returns its new size.
+fn plan_file<R: ReadAt>(
+    fat: &mut FatImage<R>,
+    start: u64,
+    file: &FileRef,
+    mut text: Vec<u8>,
+    path: &str,
+    writes: &mut Vec<(u64, Vec<u8>)>,
+) -> Result<u32, BuildError> {
+    // A file that shrank past a cluster boundary (arguments removed) is padded with empty
+    // lines, which every loader's syntax skips: its size still needs every cluster of its
+    // chain, and fsck.fat finds nothing to fix.
+    let cb = fat.cluster_bytes();
+    let old_clusters = u64::from(file.size).div_ceil(cb);
+    let least = old_clusters.saturating_sub(1) * cb + u64::from(old_clusters > 0);
+    if (text.len() as u64) < least {
+        text.resize(least as usize, b'\n');
+    }
+    let bytes = text.len();
+    let extents = fat.extents(file, bytes as u64)?;
+    let room: u64 = extents.iter().map(|e| e.1).sum();
+    let size = u32::try_from(bytes).ok().filter(|_| room >= bytes as u64);
+    let Some(size) = size else {
+        return Err(BuildError::EfiConfigGrows {
+            path: String::from(path),
+            bytes,
+            room,
+        });
+    };
+    let mut rest = text.as_slice();
+    for (at, n) in extents {
+        // A cluster is at most 512 KiB (128 sectors of 4096 bytes).
+        let n = n as usize;
+        let take = rest.len().min(n);
+        let mut piece = alloc::vec![0u8; n];
+        piece[..take].copy_from_slice(&rest[..take]);
+        rest = &rest[take..];
+        writes.push((start + at, piece));
+    }
+    Ok(size)
 }
 
 impl<R: ReadAt> FatTree<R> {

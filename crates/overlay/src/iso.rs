@@ -328,8 +328,10 @@ pub(crate) fn roots<T: ConfigTree>(
     let mut queue: Vec<(String, Syntax, String)> = Vec::new();
     let fixed = ROOTS.iter().map(|(p, s)| (String::from(*p), *s));
     for (path, syntax) in fixed.chain(extra.iter().cloned()) {
-        let prefix = String::from(parent(&path));
-        queue.push((path, syntax, prefix));
+        if !queue.iter().any(|q| q.0.eq_ignore_ascii_case(&path)) {
+            let prefix = String::from(parent(&path));
+            queue.push((path, syntax, prefix));
+        }
     }
     for name in tree.files_in(SYSTEMD_ENTRIES)? {
         if name.to_ascii_lowercase().ends_with(".conf") {
@@ -366,7 +368,12 @@ pub(crate) fn find_and_rewrite<T: ConfigTree>(
             // The same data under a second name: rewritten once, placed for both.
             if let Some(c) = changes.iter().position(|c| c.data_start == start) {
                 let text = changes[c].text.clone();
-                changes.push(Change { path, file, text, data_start: start });
+                changes.push(Change {
+                    path,
+                    file,
+                    text,
+                    data_start: start,
+                });
             }
             continue;
         }
@@ -381,7 +388,12 @@ pub(crate) fn find_and_rewrite<T: ConfigTree>(
             }
         }
         if let Some(text) = r.text {
-            changes.push(Change { path, file, text, data_start: start });
+            changes.push(Change {
+                path,
+                file,
+                text,
+                data_start: start,
+            });
         }
     }
     Ok(Walked {
