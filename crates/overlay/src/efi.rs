@@ -16,7 +16,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use blockdev::{ReadAt, Region};
+use blockdev::{IoError, ReadAt, Region};
 use efi_image::{FatImage, FileRef};
 use iso9660::{Emulation, Iso, PlatformId};
 
@@ -136,6 +136,7 @@ pub(crate) fn rewrite_images<R: ReadAt>(
                     let size = plan_file(
                         &mut tree.0,
                         start,
+                        iso_len,
                         &file,
                         change.text,
                         &change.path,
@@ -166,10 +167,12 @@ pub(crate) fn rewrite_images<R: ReadAt>(
 }
 
 /// Plan the writes that put `text`, the new content of `file` (of the image at ISO byte
-/// `start`), in the file's clusters, the rest of them zeroed; returns its new size.
+/// `start`, in an ISO of `iso_len` bytes), in the file's clusters, the rest of them
+/// zeroed; returns its new size.
 fn plan_file<R: ReadAt>(
     fat: &mut FatImage<R>,
     start: u64,
+    iso_len: u64,
     file: &FileRef,
     mut text: Vec<u8>,
     path: &str,
@@ -197,7 +200,18 @@ fn plan_file<R: ReadAt>(
     };
     let mut rest = text.as_slice();
     for (at, n) in extents {
-        // A cluster is at most 512 KiB (128 sectors of 4096 bytes).
+        // Clusters past the old size were never read: a damaged FAT may place them past
+        // the ISO's end, where nothing is to be written.
+        let end = start.saturating_add(at).saturating_add(n);
+        if end > iso_len {
+            return Err(BuildError::Io(IoError::OutOfRange {
+                offset: start + at,
+                len: n,
+                size: iso_len,
+            }));
+        }
+        // Extents merge consecutive clusters of a file of at most `max_file_size` plus
+        // its arguments: memory the loader has.
         let n = n as usize;
         let take = rest.len().min(n);
         let mut piece = alloc::vec![0u8; n];
