@@ -19,6 +19,21 @@ bootshelf() {
   "$tmp/bootshelf" "$@"
 }
 
+# A 64 KiB FAT12 EFI boot image as archiso's (systemd-boot entries with long names, one
+# without options) with a grub.cfg holding a kernel line, as Fedora's: file $1.
+efi_entries_image() {
+  rm -f "$1"
+  mkfs.fat -C -F 12 -s 1 -n EFI "$1" 64 >/dev/null
+  mmd -i "$1" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
+  printf 'MZ' > "$tmp/mz" && mcopy -i "$1" "$tmp/mz" ::/EFI/BOOT/BOOTX64.EFI
+  printf 'title Arch\nlinux /arch/vmlinuz\ninitrd /arch/initrd\noptions archisobasedir=arch quiet\n' > "$tmp/e1"
+  mcopy -i "$1" "$tmp/e1" ::/loader/entries/01-archiso-x86_64-linux.conf
+  printf 'title Speech\nlinux /arch/vmlinuz\n' > "$tmp/e2"
+  mcopy -i "$1" "$tmp/e2" ::/loader/entries/02-archiso-x86_64-speech-linux.conf
+  printf 'menuentry x {\n  linux /images/vmlinuz quiet\n}\n' > "$tmp/g"
+  mcopy -i "$1" "$tmp/g" ::/EFI/BOOT/grub.cfg
+}
+
 # A tiny bootable ISO (BIOS and UEFI El Torito entries), for the ISO seeds and the stick.
 tiny_iso() {
   [ -f "$tmp/tiny.iso" ] && return
@@ -173,6 +188,9 @@ if want efi_image; then
     # Keep seeds small: the FAT12 one whole, the FAT16 one up to its first files.
     head -c 65536 "$tmp/$1.img" > "$out/$1"
   done
+  # archiso's layout: systemd-boot entries with long names.
+  efi_entries_image "$tmp/sd.img"
+  cp "$tmp/sd.img" "$out/systemd-boot"
 fi
 ls -l corpus/* templates
 
@@ -204,6 +222,13 @@ if want overlay_build; then
       -o "$tmp/ob-$n.iso" "$tmp/ob" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
     { printf '\3'; head -c 98304 "$tmp/ob-$n.iso" | tail -c +32769; } > "$out/$n"
   done
+  # The configuration only in the El Torito EFI boot image (archiso, Fedora): the whole
+  # ISO from sector 16, image included.
+  mkdir -p "$tmp/obe/EFI"
+  efi_entries_image "$tmp/obe/EFI/efiboot.img"
+  xorriso -as mkisofs -no-pad -V SEED --modification-date=2024010203040500 -R -J \
+    -e EFI/efiboot.img -no-emul-boot -o "$tmp/obe.iso" "$tmp/obe" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+  { printf '\3'; tail -c +32769 "$tmp/obe.iso"; } > "$out/efi-image"
 fi
 
 if want overlay_rewrite; then

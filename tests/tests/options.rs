@@ -3,7 +3,9 @@
 //! fills its sector exactly, so it outgrows its extent and is relocated past the ISO's
 //! end), and the booted kernel's `/proc/cmdline`, printed by the fixture's init on the
 //! serial console, has them. Afterwards the ISO on the stick is unchanged (`check
-//! --hash` is clean).
+//! --hash` is clean). Under UEFI the El Torito EFI boot image's own configuration gets
+//! them too: an archiso-like ISO whose only kernel line is a systemd-boot entry in that
+//! image.
 
 use e2e::{confirm_without_window, run_bootshelf, select, StickSpec, TestStick};
 use fixtures::options::CMDLINE_MARKER;
@@ -36,8 +38,9 @@ enum Firmware {
 }
 
 /// Install a stick as `spec` says, add `iso`, save options for it, boot it with
-/// `firmware` and check the kernel command line; then `check --hash`.
-fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmware) {
+/// `firmware` and check the kernel command line; then `check --hash`. `note`: how the
+/// loader reports its overlay (the files' placement differs by fixture).
+fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmware, note: &str) {
     let stick = TestStick::install(spec).unwrap();
     stick.add(iso, Some("Options ISO")).unwrap();
     let img = stick.path().to_str().unwrap();
@@ -62,11 +65,7 @@ fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmwar
         }
     };
     select(&mut q, "Options ISO").unwrap();
-    q.wait_for(
-        "bootshelf: kernel options on 1 kernel lines in 1 files (1 relocated",
-        Duration::from_secs(60),
-    )
-    .unwrap();
+    q.wait_for(note, Duration::from_secs(60)).unwrap();
     confirm_without_window(&mut q).unwrap();
     let line = cmdline(&mut q);
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -79,6 +78,9 @@ fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmwar
     let out = run_bootshelf(&["check", "--hash", img]).unwrap();
     assert!(!out.contains("PROBLEM"), "{out}");
 }
+
+/// The note of the fixtures whose one config file outgrows its extent.
+const RELOCATED: &str = "bootshelf: kernel options on 1 kernel lines in 1 files (1 relocated";
 
 fn grub() -> PathBuf {
     fixtures::options::grub_cmdline_iso().unwrap()
@@ -96,22 +98,35 @@ const MBR: StickSpec = StickSpec {
 
 #[test]
 fn saved_options_reach_the_kernel_grub_uefi_gpt() {
-    saved_options_reach_the_kernel(StickSpec::default(), &grub(), Firmware::Uefi);
+    saved_options_reach_the_kernel(StickSpec::default(), &grub(), Firmware::Uefi, RELOCATED);
 }
 
 #[test]
 fn saved_options_reach_the_kernel_grub_uefi_mbr() {
-    saved_options_reach_the_kernel(MBR, &grub(), Firmware::Uefi);
+    saved_options_reach_the_kernel(MBR, &grub(), Firmware::Uefi, RELOCATED);
 }
 
 #[test]
 fn saved_options_reach_the_kernel_grub_bios_mbr() {
-    saved_options_reach_the_kernel(MBR, &grub(), Firmware::Bios);
+    saved_options_reach_the_kernel(MBR, &grub(), Firmware::Bios, RELOCATED);
 }
 
 #[test]
 fn saved_options_reach_the_kernel_isolinux_bios_gpt() {
-    saved_options_reach_the_kernel(StickSpec::default(), &isolinux(), Firmware::Bios);
+    saved_options_reach_the_kernel(StickSpec::default(), &isolinux(), Firmware::Bios, RELOCATED);
+}
+
+/// archiso's layout: the only kernel line is the `options` line of a systemd-boot entry
+/// inside the El Torito EFI boot image. The entry is served rewritten in its own FAT
+/// clusters (nothing relocated), systemd-boot passes it to the kernel.
+#[test]
+fn saved_options_reach_the_kernel_systemd_boot_efi_image_uefi() {
+    saved_options_reach_the_kernel(
+        StickSpec::default(),
+        &fixtures::options::systemd_boot_efi_image_iso().unwrap(),
+        Firmware::Uefi,
+        "bootshelf: kernel options on 1 kernel lines in 1 files (0 relocated",
+    );
 }
 
 /// Without options the same ISO boots with its own command line (no overlay note).

@@ -342,7 +342,7 @@ fn boot_entry<P: Platform>(
         platform.note(&Note::KernelArguments(&joined));
         args.append(&joined);
     }
-    let overlay = match options_overlay(platform.disk(), entry, &args) {
+    let overlay = match options_overlay(platform.disk(), entry, &args, P::FIRMWARE) {
         Ok(Some(built)) => {
             platform.note(&Note::Options {
                 lines: built.kernel_lines,
@@ -404,18 +404,24 @@ fn boot_entry<P: Platform>(
 }
 
 /// The overlay that gives every kernel line of `entry`'s ISO `args` (none when there
-/// is nothing to do).
+/// is nothing to do), as `firmware` boots it: under UEFI the El Torito EFI boot image's
+/// own configuration too (BIOS never reads that image).
 pub fn options_overlay<D: BlockDevice>(
     disk: &mut D,
     entry: &BootEntry,
     args: &KernelArgs,
+    firmware: Firmware,
 ) -> Result<Option<Built>, BuildError> {
     if args.is_empty() {
         return Ok(None);
     }
     let iso = ExtentReader::new(BlockReader::new(disk), &entry.extents, entry.size)
         .map_err(BuildError::Io)?;
-    overlay::build(iso, args, &OverlayLimits::default()).map(Some)
+    let limits = OverlayLimits {
+        efi_image: firmware == Firmware::Uefi,
+        ..OverlayLimits::default()
+    };
+    overlay::build(iso, args, &limits).map(Some)
 }
 
 #[cfg(test)]

@@ -6,19 +6,23 @@
 //! * which architectures the image serves: which removable-media loaders
 //!   `\EFI\BOOT\BOOT{X64,IA32,AA64}.EFI` it holds ([`FatImage::loaders`], an [`ArchSet`]);
 //! * the bytes of one file ([`FatImage::find`], [`FatImage::read`],
-//!   [`FatImage::read_file`]).
+//!   [`FatImage::read_file`]), the files of a folder ([`FatImage::list`]);
+//! * where a file lies, for crates/overlay, which serves a rewritten config in its place:
+//!   the byte ranges of its clusters ([`FatImage::extents`]) and of its directory entry
+//!   ([`FileRef::entry_offset`]).
 //!
-//! It is deliberately small: names are matched on the 8.3 short entries, case-insensitively
-//! (every removable-media loader name fits 8.3, and every FAT writer stores a short entry
-//! beside a long name); long names are skipped. Everything read is bounded by the image:
-//! cluster chains by the cluster count (a loop ends as [`Error::Corrupt`]), directories by
-//! [`MAX_DIR_ENTRIES`], files by their directory size and the caller's limit. Hostile
-//! images give errors, never panics (fuzzed: fuzz/fuzz_targets/efi_image.rs).
+//! It is deliberately small: names are matched case-insensitively (ASCII) on the 8.3 short
+//! entry or on the long (VFAT) name stored before it, when that one's checksum matches.
+//! Everything read is bounded by the image: cluster chains by the cluster count (a loop
+//! ends as [`Error::Corrupt`]), directories by [`MAX_DIR_ENTRIES`], files by their
+//! directory size and the caller's limit. Hostile images give errors, never panics
+//! (fuzzed: fuzz/fuzz_targets/efi_image.rs).
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
 extern crate alloc;
 
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use blockdev::{IoError, ReadAt};
@@ -248,6 +252,19 @@ pub struct FileRef {
     pub size: u32,
     /// Whether it is a directory.
     pub is_dir: bool,
+    /// Byte offset in the image of its 32-byte short directory entry (the size is the
+    /// little-endian u32 at offset 28 of it).
+    pub entry_offset: u64,
+}
+
+/// One entry of a folder ([`FatImage::list`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// Its long name when it has a valid one, else its 8.3 name (`NAME.EXT`, lower-cased
+    /// where the entry says so, as Windows and Linux show it).
+    pub name: String,
+    /// The file.
+    pub file: FileRef,
 }
 
 /// The layout of the file system, from its boot sector.
@@ -370,10 +387,67 @@ enum Next {
 }
 
 /// One 32-byte directory entry, decoded.
-struct DirEntry {
+struct DirEntry<'n> {
     /// The 8.3 name as stored (8 + 3 bytes, space padded).
     short: [u8; 11],
+    /// Byte 12: bit 3, the base is shown lower-case; bit 4, the extension.
+    case_flags: u8,
+    /// The long name stored before it (UTF-16), when its pieces are whole and their
+    /// checksum is this short name's.
+    long: Option<&'n [u16]>,
     file: FileRef,
+}
+
+/// Longest long name: 20 pieces of 13 UTF-16 units (VFAT allows 255 units).
+const LONG_NAME_UNITS: usize = 260;
+
+/// Where the 13 UTF-16 units of a long-name piece are in its 32-byte entry.
+const LONG_NAME_AT: [usize; 13] = [1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30];
+
+/// The checksum of a short name that its long-name pieces carry (byte 13).
+fn short_checksum(short: &[u8; 11]) -> u8 {
+    short
+        .iter()
+        .fold(0u8, |sum, &c| sum.rotate_right(1).wrapping_add(c))
+}
+
+/// Whether the UTF-16 long name `long` is `name`, ignoring ASCII case.
+fn long_name_is(long: &[u16], name: &str) -> bool {
+    let mut units = name.encode_utf16();
+    let lower = |u: u16| {
+        if (u16::from(b'A')..=u16::from(b'Z')).contains(&u) {
+            u + 32
+        } else {
+            u
+        }
+    };
+    long.iter()
+        .all(|&u| units.next().is_some_and(|w| lower(w) == lower(u)))
+        && units.next().is_none()
+}
+
+/// The name users see of a short entry: `NAME.EXT`, with the case flags applied.
+fn short_display(short: &[u8; 11], case_flags: u8) -> String {
+    let part = |b: &[u8], lower: bool| {
+        b.iter()
+            .take_while(|&&c| c != b' ')
+            .map(|&c| {
+                let c = if lower { c.to_ascii_lowercase() } else { c };
+                if c.is_ascii_graphic() {
+                    char::from(c)
+                } else {
+                    char::REPLACEMENT_CHARACTER
+                }
+            })
+            .collect::<String>()
+    };
+    let mut name = part(&short[..8], case_flags & 0x08 != 0);
+    let ext = part(&short[8..], case_flags & 0x10 != 0);
+    if !ext.is_empty() {
+        name.push('.');
+        name.push_str(&ext);
+    }
+    name
 }
 
 impl<R: ReadAt> FatImage<R> {
@@ -421,7 +495,8 @@ impl<R: ReadAt> FatImage<R> {
     }
 
     /// The file or directory at `path` (`/EFI/BOOT/BOOTX64.EFI` or `\EFI\BOOT\...`; each
-    /// component an 8.3 name, matched case-insensitively). The root itself is not a file.
+    /// component an 8.3 or long name, matched ignoring ASCII case). The root itself is
+    /// not a file.
     pub fn find(&mut self, path: &str) -> Result<FileRef, Error> {
         let mut dir: Option<u32> = None; // None: the root
         let mut found = None;
@@ -433,10 +508,10 @@ impl<R: ReadAt> FatImage<R> {
                 }
                 dir = Some(f.first_cluster);
             }
-            let want = short_name(part).ok_or(Error::NotFound)?;
+            let want = short_name(part);
             let mut hit = None;
             self.each_entry(dir, |e| {
-                if e.short == want {
+                if Some(e.short) == want || e.long.is_some_and(|l| long_name_is(l, part)) {
                     hit = Some(e.file);
                     false
                 } else {
@@ -514,6 +589,76 @@ impl<R: ReadAt> FatImage<R> {
         Ok(buf)
     }
 
+    /// Bytes per cluster.
+    pub fn cluster_bytes(&self) -> u64 {
+        self.g.cluster_bytes
+    }
+
+    /// The entries of the folder `dir` (`None`: the root), at most `max` of them, without
+    /// `.` and `..`.
+    pub fn list(&mut self, dir: Option<&FileRef>, max: usize) -> Result<Vec<Listed>, Error> {
+        let cluster = match dir {
+            Some(d) if !d.is_dir => return Err(Error::NotFound),
+            Some(d) => Some(d.first_cluster),
+            None => None,
+        };
+        let mut out = Vec::new();
+        self.each_entry(cluster, |e| {
+            if out.len() >= max {
+                return false;
+            }
+            if e.short[0] == b'.' {
+                return true; // `.` and `..`
+            }
+            let name = match e.long {
+                Some(l) => char::decode_utf16(l.iter().copied())
+                    .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                    .collect(),
+                None => short_display(&e.short, e.case_flags),
+            };
+            out.push(Listed { name, file: e.file });
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Where the first `bytes` bytes of room of `file` are: the byte ranges (offset, length)
+    /// in the image of its clusters, in file order, following its cluster chain (which may
+    /// hold more than its size rounds up to), merged where consecutive. They cover less
+    /// than `bytes` when the chain ends first; an empty file has none.
+    pub fn extents(&mut self, file: &FileRef, bytes: u64) -> Result<Vec<(u64, u64)>, Error> {
+        let cb = self.g.cluster_bytes;
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        if file.first_cluster == 0 || bytes == 0 {
+            return Ok(out);
+        }
+        let mut cluster = file.first_cluster;
+        let mut covered = 0u64;
+        let mut steps = 0u32;
+        loop {
+            let at = self.cluster_offset(cluster)?;
+            match out.last_mut() {
+                Some((start, len)) if *start + *len == at => *len += cb,
+                _ => out.push((at, cb)),
+            }
+            covered += cb;
+            if covered >= bytes {
+                return Ok(out);
+            }
+            cluster = match self.next(cluster)? {
+                Next::Cluster(c) => c,
+                Next::End => return Ok(out),
+            };
+            steps += 1;
+            if steps > self.g.clusters {
+                return Err(Error::Corrupt {
+                    what: "a cluster chain loops",
+                    cluster,
+                });
+            }
+        }
+    }
+
     /// Byte offset of `cluster` in the image.
     fn cluster_offset(&self, cluster: u32) -> Result<u64, Error> {
         if cluster < 2 || cluster - 2 >= self.g.clusters {
@@ -586,6 +731,12 @@ impl<R: ReadAt> FatImage<R> {
         let mut seen = 0u64;
         let mut steps = 0u32;
         let mut sector = [0u8; 512];
+        // The long name being gathered: its units, the piece expected next (they come
+        // last piece first, down to 1; 0 when whole), its checksum, and its length.
+        let mut long = [0u16; LONG_NAME_UNITS];
+        let mut long_next: Option<u8> = None;
+        let mut long_sum = 0u8;
+        let mut long_len = 0usize;
         loop {
             let (start, entries) = match chain {
                 None => self.g.root_region,
@@ -602,19 +753,51 @@ impl<R: ReadAt> FatImage<R> {
                 }
                 let at = ((i % 16) * 32) as usize;
                 let e = &sector[at..at + 32];
+                let entry_offset = start + i * 32;
                 i += 1;
                 seen += 1;
                 match e[0] {
                     0x00 => return Ok(()),
-                    0xE5 => continue,
+                    0xE5 => {
+                        long_next = None;
+                        continue;
+                    }
                     _ => {}
                 }
                 let attr = e[11];
-                if attr & 0x0F == 0x0F || attr & 0x08 != 0 {
-                    continue; // long-name piece, or the volume label
+                if attr & 0x3F == 0x0F {
+                    // A long-name piece: number (bit 6: the last piece, stored first).
+                    let n = e[0] & 0x1F;
+                    if e[0] & 0x40 != 0 && (1..=20).contains(&n) {
+                        long_next = Some(n);
+                        long_sum = e[13];
+                        long_len = usize::from(n) * 13;
+                    }
+                    match long_next {
+                        Some(want) if want == n && n > 0 && e[13] == long_sum => {
+                            let base = usize::from(n - 1) * 13;
+                            for (k, &p) in LONG_NAME_AT.iter().enumerate() {
+                                let u = u16::from_le_bytes([e[p], e[p + 1]]);
+                                long[base + k] = u;
+                                if u == 0 && base + k < long_len {
+                                    long_len = base + k;
+                                }
+                            }
+                            long_next = Some(n - 1);
+                        }
+                        _ => long_next = None,
+                    }
+                    continue;
+                }
+                let pending_long = long_next.take();
+                if attr & 0x08 != 0 {
+                    continue; // the volume label
                 }
                 let mut short = [0u8; 11];
                 short.copy_from_slice(&e[..11]);
+                let long_name =
+                    (pending_long == Some(0) && short_checksum(&short) == long_sum && long_len > 0)
+                        .then(|| &long[..long_len]);
                 if short[0] == 0x05 {
                     short[0] = 0xE5; // a name that really starts with 0xE5
                 }
@@ -625,10 +808,13 @@ impl<R: ReadAt> FatImage<R> {
                 };
                 let entry = DirEntry {
                     short,
+                    case_flags: e[12],
+                    long: long_name,
                     file: FileRef {
                         first_cluster: (hi << 16) | le16(e, 26) as u32,
                         size: le32(e, 28) as u32,
                         is_dir: attr & 0x10 != 0,
+                        entry_offset,
                     },
                 };
                 if !f(&entry) {

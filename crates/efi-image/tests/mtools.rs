@@ -134,3 +134,64 @@ fn an_image_without_efi_boot_serves_no_architecture() {
     let img = fat_image(tmp.dir(), 12, 360, 1, &[("EFI/BOOT/BOOTIA32.EFI", b"")]);
     assert_eq!(efi_image::loaders_of(&img[..]).unwrap(), ArchSet::EMPTY);
 }
+
+#[test]
+fn long_names_listing_and_where_a_file_lies() {
+    let tmp = TempDir::new("efi-image-long");
+    let conf = payload(1_500, 4);
+    for (bits, kib, spc) in [(12, 1440, 1), (32, 40 * 1024, 1)] {
+        let img = fat_image(
+            tmp.dir(),
+            bits,
+            kib,
+            spc,
+            &[
+                ("loader/entries/01-archiso-x86_64-linux.conf", &conf),
+                ("loader/entries/short.conf", b"x"),
+                ("loader/entries/sub/a.txt", b"y"),
+                ("loader/loader.conf", b"timeout 3\n"),
+            ],
+        );
+        let mut fat = FatImage::open(&img[..]).unwrap();
+        // A long name is found ignoring ASCII case; its 8.3 alias too.
+        let f = fat
+            .find("/LOADER/entries/01-ARCHISO-x86_64-linux.CONF")
+            .unwrap();
+        assert_eq!(f.size, 1_500);
+        assert_eq!(fat.find("/loader/entries/01-ARC~1.CON").unwrap(), f);
+        let dir = fat.find("/loader/entries").unwrap();
+        let mut names: Vec<(String, bool)> = fat
+            .list(Some(&dir), 64)
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.name, l.file.is_dir))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("01-archiso-x86_64-linux.conf".to_string(), false),
+                ("short.conf".to_string(), false),
+                ("sub".to_string(), true),
+            ],
+            "FAT{bits}"
+        );
+        assert_eq!(fat.list(Some(&dir), 1).unwrap().len(), 1);
+        assert_eq!(fat.list(None, 64).unwrap()[0].name, "loader");
+        // Where it lies: its clusters hold its bytes, its entry its size.
+        let cb = fat.cluster_bytes();
+        assert_eq!(cb, 512);
+        let extents = fat.extents(&f, u64::from(f.size)).unwrap();
+        assert_eq!(extents.iter().map(|e| e.1).sum::<u64>(), 1_536);
+        let mut joined = Vec::new();
+        for (at, len) in &extents {
+            joined.extend_from_slice(&img[*at as usize..(*at + *len) as usize]);
+        }
+        assert_eq!(&joined[..1_500], &conf[..]);
+        // Asking for more than the chain has gives what it has.
+        assert_eq!(fat.extents(&f, 1 << 20).unwrap(), extents);
+        let e = f.entry_offset as usize;
+        assert_eq!(&img[e + 28..e + 32], &1_500u32.to_le_bytes());
+        assert_eq!(&img[e..e + 11], b"01-ARC~1CON");
+    }
+}

@@ -3,7 +3,9 @@
 //! and place each changed file: in its own sectors when it still fits them, else in
 //! new sectors past the ISO's end; either way every directory record of the file (the
 //! primary tree, which Rock Ridge shares, and the Joliet tree) gets its new size and
-//! place. Nothing else changes, and the ISO is only read.
+//! place. Nothing else changes, and the ISO is only read. Under UEFI the El Torito EFI
+//! boot image's own configuration is rewritten too ([`crate::efi`]); finding and
+//! rewriting files is one walk ([`find_and_rewrite`]) over either tree ([`ConfigTree`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -13,11 +15,13 @@ use blockdev::{IoError, ReadAt};
 use iso9660::{DirEntry, Iso, Namespace};
 
 use crate::args::KernelArgs;
+use crate::efi;
 use crate::rewrite::{parent, rewrite, Syntax};
 use crate::sectors::{Overlay, SECTOR};
 
-/// Where each loader's configuration starts: GRUB's, then isolinux's search order.
-const ROOTS: &[(&str, Syntax)] = &[
+/// Where each loader's configuration starts: GRUB's, then isolinux's search order (in
+/// the ISO 9660 tree and in the EFI boot image alike).
+pub(crate) const ROOTS: &[(&str, Syntax)] = &[
     ("/boot/grub/grub.cfg", Syntax::Grub),
     ("/boot/grub/loopback.cfg", Syntax::Grub),
     ("/EFI/BOOT/grub.cfg", Syntax::Grub),
@@ -32,7 +36,7 @@ const ROOTS: &[(&str, Syntax)] = &[
 ];
 
 /// The folder of systemd-boot's entries.
-const SYSTEMD_ENTRIES: &str = "/loader/entries";
+pub(crate) const SYSTEMD_ENTRIES: &str = "/loader/entries";
 
 /// Bounds on the work and memory an ISO can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +47,10 @@ pub struct Limits {
     pub max_file_size: u32,
     /// Largest overlay, in bytes of replaced and added sectors.
     pub max_overlay_bytes: usize,
+    /// Whether the El Torito EFI boot images' own configuration is rewritten too: only
+    /// UEFI firmware reads them (the BIOS loader leaves them out and keeps its small
+    /// overlay memory for the files its boot loader reads).
+    pub efi_image: bool,
 }
 
 impl Default for Limits {
@@ -51,6 +59,7 @@ impl Default for Limits {
             max_files: 64,
             max_file_size: 1 << 20,
             max_overlay_bytes: 4 << 20,
+            efi_image: true,
         }
     }
 }
@@ -64,6 +73,18 @@ pub enum BuildError {
     Io(IoError),
     /// No GRUB, isolinux/syslinux or systemd-boot kernel line was found.
     NoKernelLines,
+    /// The El Torito EFI boot image's FAT file system could not be read.
+    EfiImage(efi_image::Error),
+    /// A config file in the El Torito EFI boot image would outgrow the clusters it has
+    /// (files there are never moved: see docs/options.md).
+    EfiConfigGrows {
+        /// Its path in the EFI boot image.
+        path: String,
+        /// Its size with the arguments.
+        bytes: usize,
+        /// The bytes of its clusters.
+        room: u64,
+    },
     /// The changed files need more memory than the loader gives them.
     TooBig {
         /// Bytes of sectors needed.
@@ -81,6 +102,11 @@ impl fmt::Display for BuildError {
             BuildError::NoKernelLines => f.write_str(
                 "no GRUB, isolinux/syslinux or systemd-boot kernel line was found in it",
             ),
+            BuildError::EfiImage(e) => write!(f, "{e}"),
+            BuildError::EfiConfigGrows { path, bytes, room } => write!(
+                f,
+                "{path} in its EFI boot image would need {bytes} bytes with them, more than the {room} of its clusters (shorten the arguments)"
+            ),
             BuildError::TooBig { bytes, limit } => write!(
                 f,
                 "its changed configuration needs {bytes} bytes, more than the {limit} the loader has for it"
@@ -95,6 +121,12 @@ impl From<iso9660::Error> for BuildError {
     }
 }
 
+impl From<efi_image::Error> for BuildError {
+    fn from(e: efi_image::Error) -> Self {
+        BuildError::EfiImage(e)
+    }
+}
+
 impl From<IoError> for BuildError {
     fn from(e: IoError) -> Self {
         BuildError::Io(e)
@@ -104,8 +136,11 @@ impl From<IoError> for BuildError {
 /// One file the overlay changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangedFile {
-    /// Its absolute path in the ISO.
+    /// Its absolute path in the ISO, or in the EFI boot image when [`Self::efi_image`].
     pub path: String,
+    /// The El Torito EFI boot image holding it (its load RBA, the image's first ISO
+    /// sector), or `None` for a file of the ISO 9660 tree.
+    pub efi_image: Option<u32>,
     /// Its new size in bytes.
     pub size: u32,
     /// Whether it moved past the ISO's end (it outgrew its sectors).
@@ -123,11 +158,81 @@ pub struct Built {
     pub kernel_lines: usize,
 }
 
-/// A config file found and rewritten, waiting to be placed.
-struct Change {
-    path: String,
-    entry: DirEntry,
-    text: Vec<u8>,
+/// A config file found and rewritten, waiting to be placed; `F` says where it is
+/// ([`ConfigTree::File`]).
+pub(crate) struct Change<F> {
+    pub(crate) path: String,
+    pub(crate) file: F,
+    pub(crate) text: Vec<u8>,
+    /// Where its data starts ([`ConfigTree::file`]).
+    pub(crate) data_start: u64,
+}
+
+/// What [`find_and_rewrite`] found: the changed files, and the kernel lines seen.
+pub(crate) struct Walked<F> {
+    pub(crate) changes: Vec<Change<F>>,
+    pub(crate) kernel_lines: usize,
+}
+
+/// A file system that holds boot configuration: the ISO 9660 tree, or the FAT of an EFI
+/// boot image. [`find_and_rewrite`] walks either.
+pub(crate) trait ConfigTree {
+    /// A file found.
+    type File: Clone;
+    /// The regular file at absolute `path`: the file, its size, and where its data starts
+    /// (two names with the same start are one file); `None` when absent or a folder.
+    fn file(&mut self, path: &str) -> Result<Option<(Self::File, u32, u64)>, BuildError>;
+    /// The whole of `file` into `buf` (its size long).
+    fn read(&mut self, file: &Self::File, buf: &mut [u8]) -> Result<(), BuildError>;
+    /// The names of the regular files in folder `dir` (absolute), at most 64; none when
+    /// there is no such folder.
+    fn files_in(&mut self, dir: &str) -> Result<Vec<String>, BuildError>;
+}
+
+/// The ISO 9660 tree (Rock Ridge or Joliet names where present).
+struct IsoTree<R>(Iso<R>);
+
+impl<R: ReadAt> ConfigTree for IsoTree<R> {
+    type File = DirEntry;
+
+    fn file(&mut self, path: &str) -> Result<Option<(DirEntry, u32, u64)>, BuildError> {
+        match self.0.lookup(path) {
+            Ok(e) if !e.is_dir() => Ok(Some((e.clone(), e.size, u64::from(e.lba)))),
+            Ok(_) | Err(iso9660::Error::NotFound | iso9660::Error::NotADirectory { .. }) => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn read(&mut self, file: &DirEntry, buf: &mut [u8]) -> Result<(), BuildError> {
+        Ok(self.0.read_file(file, 0, buf)?)
+    }
+
+    fn files_in(&mut self, dir: &str) -> Result<Vec<String>, BuildError> {
+        let fs = &mut self.0;
+        let ns = fs.best_namespace();
+        let Some(root) = fs.root(ns) else {
+            return Ok(Vec::new());
+        };
+        let dir = match fs.lookup(dir) {
+            Ok(e) if e.is_dir() => fs.open_dir(root, &e)?,
+            Ok(_) | Err(iso9660::Error::NotFound | iso9660::Error::NotADirectory { .. }) => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for e in fs.entries(dir)?.take(64) {
+            let e = e?;
+            if let Some(name) = e.name.as_str() {
+                if !e.is_dir() {
+                    out.push(String::from(name));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Build the overlay that gives every kernel line of the ISO `iso` the arguments `args`.
@@ -137,7 +242,20 @@ pub fn build<R: ReadAt>(
     limits: &Limits,
 ) -> Result<Built, BuildError> {
     let base_len = iso.len();
-    let (changes, kernel_lines) = find_and_rewrite(&mut iso, args, limits)?;
+    let Walked {
+        changes,
+        mut kernel_lines,
+    } = {
+        let mut tree = IsoTree(Iso::open(&mut iso)?);
+        let roots = roots(&mut tree, &[])?;
+        find_and_rewrite(&mut tree, roots, args, limits)?
+    };
+    let efi = if limits.efi_image {
+        efi::rewrite_images(&mut iso, args, limits)?
+    } else {
+        efi::Rewritten::default()
+    };
+    kernel_lines += efi.kernel_lines;
     if kernel_lines == 0 {
         return Err(BuildError::NoKernelLines);
     }
@@ -149,7 +267,7 @@ pub fn build<R: ReadAt>(
             bytes: change.text.len(),
             limit: limits.max_overlay_bytes,
         })?;
-        let old = &change.entry;
+        let old = &change.file;
         // A file linked twice (isolinux.cfg and syslinux.cfg as one extent) is placed once.
         let (lba, relocated) = match placed.iter().find(|p| p.0 == old.lba) {
             Some(&(_, lba, relocated)) => (lba, relocated),
@@ -178,10 +296,13 @@ pub fn build<R: ReadAt>(
         }
         files.push(ChangedFile {
             path: change.path,
+            efi_image: None,
             size: new_size,
             relocated,
         });
     }
+    // The EFI images' files stay in their clusters: nothing there adds sectors.
+    efi::place(&efi, &mut overlay, &mut iso, &mut files)?;
     if overlay.len() > base_len {
         grow_volume(&mut overlay, &mut iso)?;
     }
@@ -198,48 +319,67 @@ pub fn build<R: ReadAt>(
     })
 }
 
-/// Read every config file reachable from [`ROOTS`] and systemd-boot's entries, rewrite
-/// it, and return the changed ones with the count of kernel lines seen.
-fn find_and_rewrite<R: ReadAt>(
-    iso: &mut R,
+/// Where a walk starts: [`ROOTS`], every systemd-boot entry, and `extra` (each with
+/// the folder its references start from).
+pub(crate) fn roots<T: ConfigTree>(
+    tree: &mut T,
+    extra: &[(String, Syntax)],
+) -> Result<Vec<(String, Syntax, String)>, BuildError> {
+    let mut queue: Vec<(String, Syntax, String)> = Vec::new();
+    let fixed = ROOTS.iter().map(|(p, s)| (String::from(*p), *s));
+    for (path, syntax) in fixed.chain(extra.iter().cloned()) {
+        if !queue.iter().any(|q| q.0.eq_ignore_ascii_case(&path)) {
+            let prefix = String::from(parent(&path));
+            queue.push((path, syntax, prefix));
+        }
+    }
+    for name in tree.files_in(SYSTEMD_ENTRIES)? {
+        if name.to_ascii_lowercase().ends_with(".conf") {
+            let path = alloc::format!("{SYSTEMD_ENTRIES}/{name}");
+            queue.push((path, Syntax::SystemdBoot, String::new()));
+        }
+    }
+    Ok(queue)
+}
+
+/// Read every config file reachable from `queue` ([`roots`]: path, syntax, the folder
+/// references start from), rewrite it, and return the changed ones with the count of
+/// kernel lines seen.
+pub(crate) fn find_and_rewrite<T: ConfigTree>(
+    tree: &mut T,
+    mut queue: Vec<(String, Syntax, String)>,
     args: &KernelArgs,
     limits: &Limits,
-) -> Result<(Vec<Change>, usize), BuildError> {
-    let mut fs = Iso::open(&mut *iso)?;
-    let mut queue: Vec<(String, Syntax, String)> = Vec::new();
-    for (path, syntax) in ROOTS {
-        let prefix = String::from(parent(path));
-        queue.push((String::from(*path), *syntax, prefix));
-    }
-    for path in systemd_entries(&mut fs)? {
-        queue.push((path, Syntax::SystemdBoot, String::new()));
-    }
-    let mut changes: Vec<Change> = Vec::new();
+) -> Result<Walked<T::File>, BuildError> {
+    let mut changes: Vec<Change<T::File>> = Vec::new();
     let mut kernel_lines = 0;
-    let mut seen: Vec<u32> = Vec::new();
+    let mut seen: Vec<u64> = Vec::new();
     let mut i = 0;
     while i < queue.len() && i < limits.max_files {
         let (path, syntax, prefix) = queue[i].clone();
         i += 1;
-        let entry = match fs.lookup(&path) {
-            Ok(e) => e,
-            Err(iso9660::Error::NotFound | iso9660::Error::NotADirectory { .. }) => continue,
-            Err(e) => return Err(e.into()),
+        let Some((file, size, start)) = tree.file(&path)? else {
+            continue;
         };
-        if entry.is_dir() || entry.size > limits.max_file_size {
+        if size > limits.max_file_size {
             continue;
         }
-        if seen.contains(&entry.lba) && entry.size > 0 {
-            // The same extent under a second name: rewritten once, placed for both.
-            if let Some(c) = changes.iter().find(|c| c.entry.lba == entry.lba) {
-                let text = c.text.clone();
-                changes.push(Change { path, entry, text });
+        if seen.contains(&start) && size > 0 {
+            // The same data under a second name: rewritten once, placed for both.
+            if let Some(c) = changes.iter().position(|c| c.data_start == start) {
+                let text = changes[c].text.clone();
+                changes.push(Change {
+                    path,
+                    file,
+                    text,
+                    data_start: start,
+                });
             }
             continue;
         }
-        seen.push(entry.lba);
-        let mut text = alloc::vec![0u8; entry.size as usize];
-        fs.read_file(&entry, 0, &mut text)?;
+        seen.push(start);
+        let mut text = alloc::vec![0u8; size as usize];
+        tree.read(&file, &mut text)?;
         let r = rewrite(syntax, &text, args, &prefix);
         kernel_lines += r.kernel_lines;
         for reference in r.references {
@@ -248,35 +388,18 @@ fn find_and_rewrite<R: ReadAt>(
             }
         }
         if let Some(text) = r.text {
-            changes.push(Change { path, entry, text });
+            changes.push(Change {
+                path,
+                file,
+                text,
+                data_start: start,
+            });
         }
     }
-    Ok((changes, kernel_lines))
-}
-
-/// The `*.conf` files of `/loader/entries`, when there is such a folder.
-fn systemd_entries<R: ReadAt>(fs: &mut Iso<R>) -> Result<Vec<String>, BuildError> {
-    let ns = fs.best_namespace();
-    let Some(root) = fs.root(ns) else {
-        return Ok(Vec::new());
-    };
-    let dir = match fs.lookup(SYSTEMD_ENTRIES) {
-        Ok(e) if e.is_dir() => fs.open_dir(root, &e)?,
-        Ok(_) | Err(iso9660::Error::NotFound | iso9660::Error::NotADirectory { .. }) => {
-            return Ok(Vec::new())
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let mut out = Vec::new();
-    for e in fs.entries(dir)?.take(64) {
-        let e = e?;
-        if let Some(name) = e.name.as_str() {
-            if !e.is_dir() && name.to_ascii_lowercase().ends_with(".conf") {
-                out.push(alloc::format!("{SYSTEMD_ENTRIES}/{name}"));
-            }
-        }
-    }
-    Ok(out)
+    Ok(Walked {
+        changes,
+        kernel_lines,
+    })
 }
 
 /// Byte offsets of every directory record of the changed file: the one found, and the
@@ -284,15 +407,15 @@ fn systemd_entries<R: ReadAt>(fs: &mut Iso<R>) -> Result<Vec<String>, BuildError
 fn records_of<R: ReadAt>(
     iso: &mut R,
     overlay: &Overlay,
-    change: &Change,
+    change: &Change<DirEntry>,
 ) -> Result<Vec<u64>, BuildError> {
-    let mut records = alloc::vec![change.entry.record_offset];
+    let mut records = alloc::vec![change.file.record_offset];
     let reader = crate::sectors::OverlayReader::new(&mut *iso, overlay);
     let mut fs = Iso::open(reader)?;
     for ns in [Namespace::RockRidge, Namespace::Plain, Namespace::Joliet] {
         match fs.lookup_in(ns, &change.path) {
             // Only records of this file: a plain 8.3 name might be another file's.
-            Ok(e) if !records.contains(&e.record_offset) && e.lba == change.entry.lba => {
+            Ok(e) if !records.contains(&e.record_offset) && e.lba == change.file.lba => {
                 records.push(e.record_offset)
             }
             Ok(_) | Err(iso9660::Error::NotFound | iso9660::Error::NotADirectory { .. }) => {}

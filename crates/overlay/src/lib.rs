@@ -8,7 +8,9 @@
 //! * [`rewrite`]: the GRUB, isolinux/syslinux and systemd-boot rewriters (pure);
 //! * [`sectors`]: the [`Overlay`] table and [`OverlayReader`], the ISO as served;
 //! * [`iso`]: [`build`], from an ISO and arguments to an overlay (file placement and
-//!   directory record patching).
+//!   directory record patching);
+//! * [`efi`]: the El Torito EFI boot image's own configuration (its FAT's files served
+//!   rewritten in their clusters), under UEFI.
 //!
 //! ```no_run
 //! # fn demo(iso: &[u8]) -> Result<(), overlay::BuildError> {
@@ -24,6 +26,7 @@
 extern crate alloc;
 
 pub mod args;
+pub mod efi;
 pub mod iso;
 pub mod rewrite;
 pub mod sectors;
