@@ -15,6 +15,7 @@ use blockdev::{IoError, ReadAt};
 use iso9660::{DirEntry, Iso, Namespace};
 
 use crate::args::KernelArgs;
+#[cfg(feature = "efi-image")]
 use crate::efi;
 use crate::rewrite::{parent, rewrite, Syntax};
 use crate::sectors::{Overlay, SECTOR};
@@ -74,6 +75,7 @@ pub enum BuildError {
     /// No GRUB, isolinux/syslinux or systemd-boot kernel line was found.
     NoKernelLines,
     /// The El Torito EFI boot image's FAT file system could not be read.
+    #[cfg(feature = "efi-image")]
     EfiImage(efi_image::Error),
     /// A config file in the El Torito EFI boot image would outgrow the clusters it has
     /// (files there are never moved: see docs/options.md).
@@ -102,6 +104,7 @@ impl fmt::Display for BuildError {
             BuildError::NoKernelLines => f.write_str(
                 "no GRUB, isolinux/syslinux or systemd-boot kernel line was found in it",
             ),
+            #[cfg(feature = "efi-image")]
             BuildError::EfiImage(e) => write!(f, "{e}"),
             BuildError::EfiConfigGrows { path, bytes, room } => write!(
                 f,
@@ -121,6 +124,7 @@ impl From<iso9660::Error> for BuildError {
     }
 }
 
+#[cfg(feature = "efi-image")]
 impl From<efi_image::Error> for BuildError {
     fn from(e: efi_image::Error) -> Self {
         BuildError::EfiImage(e)
@@ -244,18 +248,20 @@ pub fn build<R: ReadAt>(
     let base_len = iso.len();
     let Walked {
         changes,
-        mut kernel_lines,
+        kernel_lines,
     } = {
         let mut tree = IsoTree(Iso::open(&mut iso)?);
         let roots = roots(&mut tree, &[])?;
         find_and_rewrite(&mut tree, roots, args, limits)?
     };
+    #[cfg(feature = "efi-image")]
     let efi = if limits.efi_image {
         efi::rewrite_images(&mut iso, args, limits)?
     } else {
         efi::Rewritten::default()
     };
-    kernel_lines += efi.kernel_lines;
+    #[cfg(feature = "efi-image")]
+    let kernel_lines = kernel_lines + efi.kernel_lines;
     if kernel_lines == 0 {
         return Err(BuildError::NoKernelLines);
     }
@@ -302,6 +308,7 @@ pub fn build<R: ReadAt>(
         });
     }
     // The EFI images' files stay in their clusters: nothing there adds sectors.
+    #[cfg(feature = "efi-image")]
     efi::place(&efi, &mut overlay, &mut iso, &mut files)?;
     if overlay.len() > base_len {
         grow_volume(&mut overlay, &mut iso)?;

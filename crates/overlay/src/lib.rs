@@ -10,7 +10,8 @@
 //! * [`iso`]: [`build`], from an ISO and arguments to an overlay (file placement and
 //!   directory record patching);
 //! * [`efi`]: the El Torito EFI boot image's own configuration (its FAT's files served
-//!   rewritten in their clusters), under UEFI.
+//!   rewritten in their clusters), under UEFI; feature `efi-image` (default; the BIOS
+//!   loader, which never serves that image, builds without it).
 //!
 //! ```no_run
 //! # fn demo(iso: &[u8]) -> Result<(), overlay::BuildError> {
@@ -26,6 +27,7 @@
 extern crate alloc;
 
 pub mod args;
+#[cfg(feature = "efi-image")]
 pub mod efi;
 pub mod iso;
 pub mod rewrite;

@@ -159,12 +159,7 @@ fn a_folder_in_place_of_an_index_slot_is_reported_and_blocks_changes() {
     let t = TempDir::new("check-slot-folder");
     let img = t.path("s.img");
     new_stick(&img, 96 << 20, 512);
-    let iso = iso_copy(
-        &fixtures::iso::bios_only().unwrap(),
-        t.dir(),
-        "a.iso",
-        None,
-    );
+    let iso = iso_copy(&fixtures::iso::bios_only().unwrap(), t.dir(), "a.iso", None);
     add_one(&img, &iso, &AddOptions::default()).unwrap();
     let r = run_check(&img, false);
     let missing = r
@@ -190,16 +185,14 @@ fn a_folder_in_place_of_an_index_slot_is_reported_and_blocks_changes() {
     assert!(f.to_string().contains("is a folder"), "{f}");
     assert!(f.to_string().contains("rename or delete"), "{f}");
     assert!(!r.has_problems(), "{:?}", r.findings);
-    let second = iso_copy(
-        &fixtures::iso::bios_only().unwrap(),
-        t.dir(),
-        "b.iso",
-        None,
-    );
+    let second = iso_copy(&fixtures::iso::bios_only().unwrap(), t.dir(), "b.iso", None);
     let before = std::fs::read(&img).unwrap();
     let e = add_one(&img, &second, &AddOptions::default());
     let e = e.expect_err("add into a blocked slot");
     assert!(matches!(e, OpError::IndexSlotBlocked(_)), "{e:?}");
     assert!(e.to_string().contains("rename or delete it"), "{e}");
-    assert!(std::fs::read(&img).unwrap() == before, "the refused add wrote");
+    assert!(
+        std::fs::read(&img).unwrap() == before,
+        "the refused add wrote"
+    );
 }
