@@ -596,9 +596,9 @@ impl fmt::Display for Finding {
             DataPartitionHidden => f.write_str(
                 "the data partition's MBR entry is emptied while the ISO window is set (UEFI \
                  firmware ignores an MBR whose entries overlap); normal after booting an ISO: \
-                 the next boot of the stick restores it. Until then Windows and UEFI firmware \
-                 do not see the data partition; any writing command, e.g. `bootshelf sync \
-                 STICK`, restores it now",
+                 the next boot of the stick restores it. Until then Windows does not show the \
+                 data partition; any writing command, e.g. `bootshelf sync STICK`, restores \
+                 it now",
             ),
             UefiLoader {
                 mode,
