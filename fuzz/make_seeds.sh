@@ -92,6 +92,17 @@ if want ptable_parse; then
   { printf '\x18'; sparse "$tmp/stick.img" 512 0:33 -33:-1; } > "$out/bootshelf-gpt"
   bootshelf install --mbr --size 50M "$tmp/mbr.img" >/dev/null
   { printf '\x18'; sparse "$tmp/mbr.img" 512 0:0; } > "$out/bootshelf-mbr"
+  # The same stick as a loader leaves it after a boot (docs/window.md, "MBR sticks"):
+  # slot 4 a 0x17 window inside the data partition, record 1's type emptied.
+  python3 - "$tmp/mbr.img" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(446 + 48)
+    f.write(bytes([0, 0, 0, 0, 0x17, 0, 0, 0]) + struct.pack("<II", 8192, 2048))
+    f.seek(446 + 4)
+    f.write(b"\0")
+PY
+  { printf '\x18'; sparse "$tmp/mbr.img" 512 0:0; } > "$out/bootshelf-mbr-booted"
   bootshelf install --sector-size 4096 --size 50M "$tmp/4k.img" >/dev/null
   { printf '\x19'; sparse "$tmp/4k.img" 4096 0:5 -5:-1; } > "$out/bootshelf-gpt-4k"
 fi

@@ -1,5 +1,7 @@
 //! Fuzz the partition table parser and the window writer on arbitrary disks: no input may
-//! panic, and a table that does not read as bootshelf's is never written to.
+//! panic, and a table that does not read as bootshelf's is never written to. On MBR the
+//! window writer empties the data partition's record while a window is set: the layout
+//! read back keeps the same data partition, and a clear gives back the disk as it was.
 //!
 //! Byte 0 chooses the sector size (bit 0: 512 or 4096) and where the fake ISO lies (the
 //! other bits); the rest is a disk in the sparse format of `bootshelf_fuzz` (sector count,
@@ -21,7 +23,8 @@ fn check(mut dev: SparseDisk, mode: u8) {
         }
         let _ = ptable::Layout::of(&t);
     }
-    let readable = ptable::read_layout(&mut dev).is_ok();
+    let found = ptable::read_layout(&mut dev).ok().map(|(_, l)| l);
+    let readable = found.is_some();
     let before = dev.clone();
     let start = u64::from(mode >> 1) * u64::from(ss) * 4;
     let r = ptable::set_window(&mut dev, &[Extent { start, len: 4096 }]);
@@ -32,9 +35,28 @@ fn check(mut dev: SparseDisk, mode: u8) {
         // What was written reads back with the window in place, and clears.
         let (_, lay) = ptable::read_layout(&mut dev).expect("own write unreadable");
         assert!(lay.window.is_some());
+        let was = found.expect("readable");
+        assert_eq!(lay.data_hidden, lay.scheme == ptable::Scheme::Mbr);
+        assert_eq!(
+            (lay.data.first_lba, lay.data.last_lba),
+            (was.data.first_lba, was.data.last_lba),
+            "the data partition moved"
+        );
         assert!(ptable::clear_window(&mut dev).is_ok());
         let (_, lay) = ptable::read_layout(&mut dev).expect("own clear unreadable");
         assert!(lay.window.is_none());
+        assert!(!lay.data_hidden);
+        // Slots 3 and 4 all zero (a clear writes them so) and the data record in use.
+        let untouched = !was.data_hidden
+            && match ptable::Table::read(&mut before.clone()) {
+                Ok(ptable::Table::Mbr(mbr)) => mbr.records()[2..]
+                    .iter()
+                    .all(|r| *r == ptable::raw::MbrPartitionRecord::default()),
+                _ => false,
+            };
+        if untouched {
+            assert!(dev == before, "set + clear did not give back the MBR");
+        }
     }
 }
 

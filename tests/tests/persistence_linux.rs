@@ -4,8 +4,9 @@
 //! the live init writes a token there and powers off, and the next boot of the same ISO
 //! reads it back. Afterwards the data partition passes `fsck.exfat -n`, the persistence
 //! file `e2fsck -fn`, `bootshelf check` names both windows, and a writing command clears
-//! them. Stick on USB storage, BIOS + GPT and UEFI + GPT (UEFI + MBR: see
-//! docs/persistence.md, a stale window makes OVMF reject the MBR).
+//! them. Stick on USB storage, BIOS and UEFI, GPT and MBR (on MBR the second UEFI boot
+//! also proves the firmware accepts the table the first boot left: docs/window.md, "MBR
+//! sticks").
 //!
 //! The family's argument (`persistence`) reaches the kernel line through the boot
 //! configuration overlay (the ISO's grub.cfg, rewritten in the virtual CD / INT 13h
@@ -73,7 +74,8 @@ fn persistence_survives_a_reboot(firmware: Firmware, mbr: bool) {
     let name = match (firmware, mbr) {
         (Firmware::Bios, false) => "pbgpt",
         (Firmware::Bios, true) => "pbmbr",
-        (Firmware::Uefi, _) => "pugpt",
+        (Firmware::Uefi, false) => "pugpt",
+        (Firmware::Uefi, true) => "pumbr",
     };
     let iso = live::persistent_live_iso(name).unwrap();
     let file = format!("live-{name}-persist-v1.iso");
@@ -144,6 +146,11 @@ fn persistence_survives_a_reboot(firmware: Firmware, mbr: bool) {
             )),
         "{what}: {report}"
     );
+    assert_eq!(
+        report.contains("data partition's MBR entry is emptied while the ISO window is set"),
+        mbr,
+        "{what}: {report}"
+    );
 
     // Second boot of the same ISO reads the token back.
     let second = boot(stick.path(), firmware, &file);
@@ -190,4 +197,9 @@ fn uefi_gpt_persistence_survives_a_reboot() {
 #[test]
 fn bios_mbr_persistence_survives_a_reboot() {
     persistence_survives_a_reboot(Firmware::Bios, true);
+}
+
+#[test]
+fn uefi_mbr_persistence_survives_a_reboot() {
+    persistence_survives_a_reboot(Firmware::Uefi, true);
 }

@@ -15,6 +15,12 @@
 //! without a window), but no window is ever written or cleared over it. docs/window.md
 //! explains the choice of type and attributes.
 //!
+//! On MBR, the data partition's record is emptied (type 0x00, its LBAs kept) while a
+//! window is set: UEFI firmware built on EDK2 rejects an MBR whose used records overlap,
+//! and a window lies inside the data partition. [`Layout::of`] still finds the data
+//! partition then, from that record's LBAs, and says so ([`Layout::data_hidden`]); the
+//! window writer hides and restores it (docs/window.md, "MBR sticks").
+//!
 //! The persistence window (docs/persistence.md) is a second, writable window over the
 //! persistence file of the ISO being booted: GPT entry 5 / MBR slot 3, recognised the same
 //! way with its own name ([`PERSISTENCE_NAME`]; MBR: 0x17 inside the data partition). A
@@ -42,6 +48,8 @@ pub const WINDOW_GPT_ATTRIBUTES: u64 = attributes::NO_BLOCK_IO_PROTOCOL
     | attributes::MS_READ_ONLY
     | attributes::MS_HIDDEN
     | attributes::MS_NO_DRIVE_LETTER;
+/// MBR type of the data partition's record (restored when a window is cleared).
+pub const DATA_MBR_TYPE: MbrType = MbrType::EXFAT;
 /// MBR type of the window entry.
 pub const WINDOW_MBR_TYPE: MbrType = MbrType::HIDDEN_EXFAT;
 
@@ -107,8 +115,13 @@ impl LbaRange {
 pub struct Layout {
     /// GPT or MBR.
     pub scheme: Scheme,
-    /// The exFAT data partition (number 1).
+    /// The exFAT data partition (number 1). While [`Layout::data_hidden`], its record's
+    /// type is 0x00 on the disk and `kind` says so; the LBAs are the record's.
     pub data: Partition,
+    /// MBR only: the data partition's record is emptied (type 0x00, LBAs kept) because a
+    /// window is set (so no two used records overlap). Only ever `true` together with
+    /// [`Layout::window`]; the next window clear restores type 0x07.
+    pub data_hidden: bool,
     /// The EFI System Partition (number 2).
     pub esp: Partition,
     /// The ISO window, when slot 4 holds one (a stale one when no booted OS uses it).
@@ -139,13 +152,16 @@ impl Layout {
     /// Find bootshelf's layout in `table`, or say which partition does not match.
     pub fn of(table: &Table) -> Result<Layout, Error> {
         let scheme = table.scheme();
-        let data = expect(
+        let (data, data_hidden) = match expect(
             table,
             DATA_NUMBER,
             scheme,
             "the exFAT data partition",
             |k| k == data_type(scheme),
-        )?;
+        ) {
+            Ok(p) => (p, false),
+            Err(e) => (hidden_data(table).ok_or(e)?, true),
+        };
         let esp = expect(table, ESP_NUMBER, scheme, "the EFI System Partition", |k| {
             k == esp_type(scheme)
         })?;
@@ -160,6 +176,15 @@ impl Layout {
                 Err(found) => (None, Some(found)),
             },
         };
+        if data_hidden && window.is_none() {
+            // An emptied record is bootshelf's data partition only while the window it was
+            // emptied for is there (both are written in one sector).
+            return Err(Error::NotBootshelf {
+                number: DATA_NUMBER,
+                expected: "the exFAT data partition",
+                found: FoundType::Mbr(MbrType::UNUSED.0),
+            });
+        }
         let (persistence, foreign_persistence_slot) =
             match table.partition(persistence_number(scheme)) {
                 None => (None, None),
@@ -171,6 +196,7 @@ impl Layout {
         Ok(Layout {
             scheme,
             data,
+            data_hidden,
             esp,
             window,
             foreign_slot,
@@ -216,10 +242,31 @@ impl Layout {
     }
 }
 
+/// MBR: the data partition's record emptied while a window is set (type 0x00, its LBAs
+/// kept), as partition 1 of type 0x00. [`Layout::of`] accepts it only with a window
+/// inside it.
+fn hidden_data(table: &Table) -> Option<Partition> {
+    let Table::Mbr(mbr) = table else {
+        return None;
+    };
+    let slot = DATA_NUMBER as usize - 1;
+    let (first_lba, last_lba) = mbr.unused_record_range(slot)?;
+    Some(Partition {
+        number: DATA_NUMBER,
+        kind: PartitionType::Mbr(MbrType::UNUSED),
+        first_lba,
+        last_lba,
+        attributes: 0,
+        name: alloc::string::String::new(),
+        unique_guid: Guid::ZERO,
+        bootable: mbr.records().get(slot)?.boot_indicator == 0x80,
+    })
+}
+
 fn data_type(s: Scheme) -> PartitionType {
     match s {
         Scheme::Gpt => PartitionType::Gpt(types::MICROSOFT_BASIC_DATA),
-        Scheme::Mbr => PartitionType::Mbr(MbrType::EXFAT),
+        Scheme::Mbr => PartitionType::Mbr(DATA_MBR_TYPE),
     }
 }
 

@@ -6,7 +6,9 @@
 //! * [`Layout::of`] finds bootshelf's partitions: data (1), ESP (2) and the ISO window
 //!   slot (4), or says why the table is not bootshelf's. A foreign partition 4 does not
 //!   fail it ([`Slot4::Foreign`]); it only rules out the window.
-//! * [`set_window`] / [`clear_window`] write the ISO window (see docs/window.md).
+//! * [`set_window`] / [`clear_window`] write the ISO window (see docs/window.md); on MBR
+//!   they also empty and restore the data partition's record type, so that no two used
+//!   records overlap while a window is set ([`Layout::data_hidden`]).
 //! * [`write::write_gpt`] / [`write::write_mbr`] write a whole new table (`install`),
 //!   through the same ordered GPT writer (backup first, primary last, LBA 0 after both).
 //!

@@ -29,6 +29,7 @@ impl MbrType {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mbr {
     sector: MbrSector,
+    disk_sectors: u64,
 }
 
 impl Mbr {
@@ -57,7 +58,10 @@ impl Mbr {
             validate_boot_indicator(slot, r)?;
             validate_record_range(slot, r, disk_sectors)?;
         }
-        Ok(Mbr { sector })
+        Ok(Mbr {
+            sector,
+            disk_sectors,
+        })
     }
 
     /// The decoded sector.
@@ -68,6 +72,21 @@ impl Mbr {
     /// The four records.
     pub fn records(&self) -> &[MbrPartitionRecord; 4] {
         &self.sector.partition_record
+    }
+
+    /// The first and last LBA record `slot` (0-based) still holds although its type is
+    /// 0x00 (unused): a non-empty range from LBA 1 on, ending on the disk. This is how
+    /// bootshelf's data partition entry looks while a window is set on an MBR stick
+    /// (docs/window.md, "MBR sticks: the data entry while a window is set"). `None` for a
+    /// used record or an unused one without such a range.
+    pub fn unused_record_range(&self, slot: usize) -> Option<(u64, u64)> {
+        let r = self.sector.partition_record.get(slot)?;
+        if !r.is_unused() || r.starting_lba == 0 || r.size_in_lba == 0 {
+            return None;
+        }
+        let first = u64::from(r.starting_lba);
+        let last = first + u64::from(r.size_in_lba) - 1;
+        (last < self.disk_sectors).then_some((first, last))
     }
 
     /// Whether this is the protective MBR of a GPT disk (a record of type 0xEE).
@@ -81,6 +100,13 @@ impl Mbr {
     pub(crate) fn set_record(&mut self, slot: usize, r: MbrPartitionRecord) {
         if let Some(rec) = self.sector.partition_record.get_mut(slot) {
             *rec = r;
+        }
+    }
+
+    /// Set the type byte of record `slot` (0-based) in memory, keeping its other fields.
+    pub(crate) fn set_record_type(&mut self, slot: usize, os_type: MbrType) {
+        if let Some(rec) = self.sector.partition_record.get_mut(slot) {
+            rec.os_type = os_type.0;
         }
     }
 

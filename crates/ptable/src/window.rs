@@ -4,6 +4,11 @@
 //! the ISO has a persistence file, the writable persistence window (GPT entry 5, MBR slot
 //! 3) over that file (docs/persistence.md); both are written and cleared together.
 //!
+//! On MBR the data partition's record is emptied (type 0x00, LBAs kept) in the same
+//! sector write that sets a window, and given back its type 0x07 in the one that clears
+//! it: EDK2-based UEFI firmware ignores a whole MBR whose used records overlap, and the
+//! windows lie inside the data partition (docs/window.md, "MBR sticks").
+//!
 //! Every function reads and validates the table first, checks that it is bootshelf's
 //! ([`Layout::of`]) and writes nothing otherwise. GPT writes go backup first, then primary
 //! ([`Gpt::write`]); an MBR write is one sector.
@@ -13,10 +18,11 @@ use blockdev::{BlockDevice, Extent};
 use crate::error::Error;
 use crate::gpt::{encode_name, GptHealth};
 use crate::layout::{
-    persistence_number, Layout, LbaRange, PERSISTENCE_GPT_ATTRIBUTES, PERSISTENCE_GPT_NUMBER,
-    PERSISTENCE_NAME, WINDOW_GPT_ATTRIBUTES, WINDOW_GPT_TYPE, WINDOW_MBR_TYPE, WINDOW_NAME,
-    WINDOW_NUMBER,
+    persistence_number, Layout, LbaRange, DATA_MBR_TYPE, DATA_NUMBER, PERSISTENCE_GPT_ATTRIBUTES,
+    PERSISTENCE_GPT_NUMBER, PERSISTENCE_NAME, WINDOW_GPT_ATTRIBUTES, WINDOW_GPT_TYPE,
+    WINDOW_MBR_TYPE, WINDOW_NAME, WINDOW_NUMBER,
 };
+use crate::mbr::MbrType;
 use crate::raw::{GptPartitionEntry, MbrPartitionRecord};
 use crate::table::Table;
 use crate::write::mbr_record;
@@ -136,9 +142,10 @@ fn checked_range(extents: &[Extent], ss: u32, data: &LbaRange) -> Result<LbaRang
     Ok(range)
 }
 
-/// Clear a window left in slot 4, and a persistence window left in its slot; returns the
-/// range the ISO window covered, or `None` when there was none (then nothing is written
-/// unless a damaged GPT copy needed repair or a persistence window was left). A foreign
+/// Clear a window left in slot 4, and a persistence window left in its slot (on MBR,
+/// restoring the data partition's type in the same sector); returns the range the ISO
+/// window covered, or `None` when there was none (then nothing is written unless a
+/// damaged GPT copy needed repair or a persistence window was left). A foreign
 /// partition 4 is never cleared: that is an error and nothing is written. A foreign
 /// partition in the persistence slot is left as it is.
 pub fn clear_window<D: BlockDevice>(dev: &mut D) -> Result<Option<LbaRange>, Error> {
@@ -217,7 +224,10 @@ fn write_slots<D: BlockDevice>(
             gpt.write(dev)
         }
         Table::Mbr(mut mbr) => {
-            if unchanged {
+            // The data partition's record is emptied exactly while a window is set
+            // (docs/window.md, "MBR sticks"): hidden with the window, restored with the clear.
+            let hide_data = range.is_some();
+            if unchanged && layout.data_hidden == hide_data {
                 return Ok(());
             }
             let record = match range {
@@ -233,6 +243,13 @@ fn write_slots<D: BlockDevice>(
             if touch_persistence {
                 mbr.set_record(pslot as usize, precord);
             }
+            let data_type = if hide_data {
+                MbrType::UNUSED
+            } else {
+                DATA_MBR_TYPE
+            };
+            mbr.set_record_type(DATA_NUMBER as usize - 1, data_type);
+            // One sector: the windows and the data record change together.
             mbr.write(dev)
         }
     }
@@ -282,6 +299,172 @@ mod tests {
                 sector_size: 4096
             })
         );
+    }
+
+    /// A bootshelf-shaped MBR stick of 64 MiB in memory: data (0x07, active) 2048..=83967,
+    /// ESP (0xEF) 83968..=100351, slots 3 and 4 unused.
+    fn mbr_stick() -> blockdev::MemDevice {
+        use crate::mbr::MbrType;
+        let mut dev = blockdev::MemDevice::new(512, 131_072);
+        let rec = |first, last, t, active| {
+            crate::write::mbr_record(LbaRange::new(first, last).unwrap(), t, active).unwrap()
+        };
+        let records = [
+            rec(2048, 83_967, MbrType::EXFAT, true),
+            rec(83_968, 100_351, MbrType::EFI_SYSTEM, false),
+            MbrPartitionRecord::default(),
+            MbrPartitionRecord::default(),
+        ];
+        let code = [0x90u8; crate::write::BOOT_CODE_BYTES];
+        crate::write::write_mbr(&mut dev, 0x1234_5678, records, &code).unwrap();
+        dev
+    }
+
+    fn lba0(dev: &blockdev::MemDevice) -> crate::raw::MbrSector {
+        let mut b = [0u8; 512];
+        b.copy_from_slice(&dev.data[..512]);
+        crate::raw::MbrSector::from_bytes(&b)
+    }
+
+    /// EDK2's `PartitionValidMbr` rule: no two used records (type != 0, size != 0) share a
+    /// sector.
+    fn used_records_overlap(s: &crate::raw::MbrSector) -> bool {
+        let used: Vec<(u64, u64)> = s
+            .partition_record
+            .iter()
+            .filter(|r| r.os_type != 0 && r.size_in_lba != 0)
+            .map(|r| {
+                let first = u64::from(r.starting_lba);
+                (first, first + u64::from(r.size_in_lba) - 1)
+            })
+            .collect();
+        used.iter()
+            .enumerate()
+            .any(|(i, a)| used.iter().skip(i + 1).any(|b| a.0 <= b.1 && b.0 <= a.1))
+    }
+
+    #[test]
+    fn mbr_windows_empty_the_data_record_and_the_clear_restores_it() {
+        let mut dev = mbr_stick();
+        let installed = dev.data[..512].to_vec();
+        let before = lba0(&dev);
+        assert!(!used_records_overlap(&before));
+
+        let w = set_windows(
+            &mut dev,
+            &[ext(20 << 20, 3 << 20)],
+            Some(&[ext(30 << 20, 2 << 20)]),
+        )
+        .unwrap();
+        let set = lba0(&dev);
+        // Only the type byte of record 1 changed: LBAs, CHS, boot indicator are kept.
+        let data = set.partition_record[0];
+        assert_eq!(data.os_type, 0x00);
+        assert_eq!(
+            MbrPartitionRecord {
+                os_type: 0x07,
+                ..data
+            },
+            before.partition_record[0]
+        );
+        assert_eq!(set.partition_record[1], before.partition_record[1]);
+        assert_eq!(set.partition_record[3].os_type, 0x17);
+        assert_eq!(set.partition_record[2].os_type, 0x17);
+        assert_eq!(set.boot_code, before.boot_code);
+        assert_eq!(set.unique_mbr_disk_signature, 0x1234_5678);
+        assert!(!used_records_overlap(&set), "firmware would ignore the MBR");
+
+        // Every reader still finds the data partition, and sees it hidden.
+        let (table, lay) = read_layout(&mut dev).unwrap();
+        assert!(lay.data_hidden);
+        assert_eq!((lay.data.first_lba, lay.data.last_lba), (2048, 83_967));
+        assert_eq!(lay.window, Some(w.iso));
+        assert_eq!(lay.persistence, w.persistence);
+        assert_eq!(lay.esp.first_lba, 83_968);
+        assert!(
+            table.partition(1).is_none(),
+            "the table lists no partition 1"
+        );
+
+        // Setting the same windows again writes nothing; another ISO keeps it hidden.
+        let snapshot = dev.data[..512].to_vec();
+        set_windows(
+            &mut dev,
+            &[ext(20 << 20, 3 << 20)],
+            Some(&[ext(30 << 20, 2 << 20)]),
+        )
+        .unwrap();
+        assert_eq!(dev.data[..512], snapshot[..]);
+        let r = set_window(&mut dev, &[ext(40 << 20, 1 << 20)]).unwrap();
+        let (_, lay) = read_layout(&mut dev).unwrap();
+        assert!(lay.data_hidden);
+        assert_eq!((lay.window, lay.persistence), (Some(r), None));
+
+        // The clear gives back exactly the sector install wrote.
+        assert_eq!(clear_window(&mut dev).unwrap(), Some(r));
+        assert_eq!(dev.data[..512], installed[..]);
+        let (_, lay) = read_layout(&mut dev).unwrap();
+        assert!(!lay.data_hidden);
+        assert_eq!((lay.window, lay.persistence), (None, None));
+        assert_eq!(clear_window(&mut dev).unwrap(), None);
+        assert_eq!(dev.data[..512], installed[..]);
+    }
+
+    #[test]
+    fn a_window_left_by_an_older_loader_is_cleared_and_rewritten_with_the_data_hidden() {
+        let mut dev = mbr_stick();
+        let installed = dev.data[..512].to_vec();
+        // An older loader wrote slot 4 and left record 1 as it was (0x07).
+        let mut s = lba0(&dev);
+        let r = LbaRange::new(40_960, 43_007).unwrap();
+        s.partition_record[3] = mbr_record(r, WINDOW_MBR_TYPE, false).unwrap();
+        dev.data[..512].copy_from_slice(&s.to_bytes());
+        let (_, lay) = read_layout(&mut dev).unwrap();
+        assert_eq!((lay.window, lay.data_hidden), (Some(r), false));
+        // The same window set again now hides the data record.
+        set_window(&mut dev, &[ext(20 << 20, 1 << 20)]).unwrap();
+        assert!(read_layout(&mut dev).unwrap().1.data_hidden);
+        assert_eq!(lba0(&dev).partition_record[0].os_type, 0);
+        clear_window(&mut dev).unwrap();
+        assert_eq!(dev.data[..512], installed[..]);
+    }
+
+    #[test]
+    fn an_emptied_data_record_is_bootshelfs_only_with_its_window() {
+        let hidden = |edit: &dyn Fn(&mut crate::raw::MbrSector)| {
+            let mut dev = mbr_stick();
+            set_window(&mut dev, &[ext(20 << 20, 1 << 20)]).unwrap();
+            let mut s = lba0(&dev);
+            edit(&mut s);
+            dev.data[..512].copy_from_slice(&s.to_bytes());
+            read_layout(&mut dev).map(|(_, l)| l)
+        };
+        assert!(hidden(&|_| {}).unwrap().data_hidden);
+        let not_data = |e: Result<Layout, Error>| {
+            matches!(
+                e,
+                Err(Error::NotBootshelf {
+                    number: 1,
+                    found: crate::error::FoundType::Mbr(0),
+                    ..
+                })
+            )
+        };
+        // No window: an empty record 1 with LBAs left in it is not our data partition.
+        assert!(not_data(hidden(&|s| {
+            s.partition_record[3] = MbrPartitionRecord::default()
+        })));
+        // Its LBAs past the disk's end, or a zero size: not a data partition either.
+        assert!(not_data(hidden(&|s| {
+            s.partition_record[0].size_in_lba = 200_000
+        })));
+        assert!(not_data(hidden(&|s| s.partition_record[0].size_in_lba = 0)));
+        // A 0x17 record outside the emptied range is foreign, not a window.
+        let l = hidden(&|s| {
+            s.partition_record[0].starting_lba = 50_000;
+            s.partition_record[0].size_in_lba = 1000;
+        });
+        assert!(not_data(l));
     }
 
     #[test]

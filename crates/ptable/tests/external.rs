@@ -392,6 +392,29 @@ fn mbr_window_is_what_sfdisk_sees_and_clears_clean() {
     assert!(line.contains("size=        2800"), "{line}");
     assert!(line.contains("type=17"), "{line}");
     assert!(!line.contains("bootable"), "{line}");
+    // Record 1 is emptied (type 0) with its LBAs kept, so UEFI firmware accepts the table
+    // (docs/window.md, "MBR sticks"); libblkid, like the Linux kernel, still lists it.
+    let (_, parts) = run(
+        "partx",
+        &["-g", "-o", "NR,START,SECTORS,TYPE", target],
+        None,
+    );
+    let data_line = dump
+        .lines()
+        .find(|l| l.starts_with(&format!("{target}1 ")))
+        .unwrap_or_else(|| panic!("{dump}"));
+    assert!(data_line.contains("start=        2048"), "{data_line}");
+    assert!(data_line.contains("size=       81920"), "{data_line}");
+    assert!(data_line.ends_with("type=0"), "{data_line}");
+    let rows: Vec<Vec<&str>> = parts
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(rows.contains(&vec!["1", "2048", "81920", "0x0"]), "{parts}");
+    assert!(
+        rows.contains(&vec!["4", "40960", "2800", "0x17"]),
+        "{parts}"
+    );
     let (_, v) = run("sfdisk", &["--verify", target], None);
     // The overlap with partition 1 is intended and is the one error reported.
     assert!(v.contains("Partition 1: overlaps partition 4."), "{v}");
@@ -410,6 +433,12 @@ fn mbr_window_is_what_sfdisk_sees_and_clears_clean() {
     assert!(ok && !v.contains("overlap"), "{v}");
     let (_, dump) = run("sfdisk", &["-d", target], None);
     assert!(!dump.contains(&format!("{target}4 ")), "{dump}");
+    assert!(
+        dump.contains(&format!(
+            "{target}1 : start=        2048, size=       81920, type=7"
+        )),
+        "the data partition's type is back: {dump}"
+    );
 
     // A slot 4 of another type is not bootshelf's.
     let script = format!(

@@ -17,7 +17,8 @@
 //!   interrupted `add --force` ([`partial_leftovers`]);
 //! * the settings: default and boot-next name indexed ISOs ([`settings_name_indexed`]);
 //! * the partition table: the ISO window entry, when set, covers exactly one indexed,
-//!   contiguous ISO ([`window_matches`]);
+//!   contiguous ISO ([`window_matches`]); on MBR, the data partition's record emptied
+//!   while it is set ([`data_entry_hidden`]: normal after a boot, a note);
 //! * persistence files (docs/persistence.md): each linked file is on the stick where its
 //!   link says ([`persistence_present`]), every file in the persistence folder is linked
 //!   ([`persistence_orphans`]), and the persistence window, when set, covers exactly one
@@ -288,6 +289,9 @@ pub enum Finding {
         /// Sector just past the end.
         end_lba: u64,
     },
+    /// MBR: the data partition's record is emptied while the ISO window is set, as the
+    /// loader leaves it after booting an ISO (note; docs/window.md, "MBR sticks").
+    DataPartitionHidden,
     /// Which UEFI loader the ESP holds and who signed bootshelf's (note).
     UefiLoader {
         /// The mode, as [`crate::secure_boot::Mode::describe`] says it.
@@ -387,6 +391,7 @@ impl Finding {
             | NoHashRecorded { .. }
             | UefiLoader { .. }
             | WindowCovers { .. }
+            | DataPartitionHidden
             | PersistenceWindowCovers { .. } => Severity::Note,
             SlotInvalid { .. }
             | SlotUnreadable {
@@ -456,6 +461,7 @@ impl Finding {
             | PersistenceOrphan { path, .. } => path,
             SettingNotIndexed { setting, .. } => setting.name(),
             WindowCovers { .. } | WindowStale { .. } => "ISO window",
+            DataPartitionHidden => "partition table",
             UefiLoader { .. } | UefiLoaderUnreadable { .. } => "ESP",
             LoaderNotSignedByCurrentKey { path, .. } => path,
             PersistenceWindowCovers { .. } | PersistenceWindowStale { .. } => "persistence window",
@@ -496,6 +502,7 @@ impl Finding {
             SettingNotIndexed { .. } => "setting_not_indexed",
             WindowCovers { .. } => "window_covers",
             WindowStale { .. } => "window_stale",
+            DataPartitionHidden => "data_partition_hidden",
             UefiLoader { .. } => "uefi_loader",
             LoaderNotSignedByCurrentKey { .. } => "loader_not_signed_by_current_key",
             UefiLoaderUnreadable { .. } => "uefi_loader_unreadable",
@@ -614,6 +621,13 @@ impl fmt::Display for Finding {
             WindowStale { first_lba, end_lba } => write!(
                 f,
                 "covers sectors {first_lba}..{end_lba} which match no indexed ISO (stale; the next boot rewrites it)"
+            ),
+            DataPartitionHidden => f.write_str(
+                "the data partition's MBR entry is emptied while the ISO window is set (UEFI \
+                 firmware ignores an MBR whose entries overlap); normal after booting an ISO: \
+                 the next boot of the stick restores it. Until then Windows does not show the \
+                 data partition; any writing command, e.g. `bootshelf sync STICK`, restores \
+                 it now",
             ),
             UefiLoader {
                 mode,
@@ -765,6 +779,7 @@ pub fn check<D: BlockDevice + Send>(
     r.findings.extend(settings_name_indexed(&index));
     if let Some(l) = layout {
         r.findings.extend(window_matches(l, &index));
+        r.findings.extend(data_entry_hidden(l));
     }
     r.findings.extend(persistence_present(vol, &index));
     r.findings.extend(persistence_orphans(vol, &store)?);
@@ -811,6 +826,12 @@ pub fn persistence_orphans<D: BlockDevice>(
             Finding::PersistenceOrphan { path, size }
         })
         .collect())
+}
+
+/// Rule (MBR): the data partition's record is emptied while a window is set; normal after
+/// a boot, so a note that says how it comes back.
+pub fn data_entry_hidden(layout: &Layout) -> Option<Finding> {
+    layout.data_hidden.then_some(Finding::DataPartitionHidden)
 }
 
 /// Rule: the persistence window entry, when set, covers exactly one linked persistence

@@ -118,6 +118,10 @@ pub struct Layout {
     /// The persistence window slot (GPT entry 5, MBR slot 3): the range it covers when a
     /// bootloader filled it in over a persistence file (docs/persistence.md).
     pub persistence_window: Option<SectorRange>,
+    /// MBR: the data partition's record is emptied (type 0x00, LBAs kept) while a
+    /// bootloader's window is set, so UEFI firmware accepts the table (docs/window.md,
+    /// "MBR sticks"); clearing the window restores it. Only `true` with `window`.
+    pub data_hidden: bool,
 }
 
 impl Layout {
@@ -171,6 +175,7 @@ impl Layout {
                 .ok_or(bad("empty BIOS area"))?,
             window: None,
             persistence_window: None,
+            data_hidden: false,
         })
     }
 
@@ -257,6 +262,7 @@ impl Layout {
             bios_boot,
             window,
             persistence_window,
+            data_hidden: found.data_hidden,
         })
     }
 }
@@ -638,6 +644,7 @@ impl Stick {
     /// Drop the window from the layout after it was cleared on the disk (crate::window).
     pub(crate) fn forget_window(&mut self) -> Option<SectorRange> {
         self.layout.persistence_window = None;
+        self.layout.data_hidden = false;
         self.layout.window.take()
     }
 

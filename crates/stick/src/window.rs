@@ -6,7 +6,9 @@
 //! command removes a stale window before it touches anything else.
 //!
 //! The table is rewritten by `ptable::clear_window` (both GPT copies and their CRCs, or
-//! the MBR's fourth record). On a block device the kernel's view is updated too: its
+//! the MBR's records 4 and 3 and, in the same sector, the data partition's type, emptied
+//! while a window is set). The kernel keeps its `sdX1` through that: Linux lists an MBR
+//! record by its size, not its type. On a block device the kernel's view is updated too: its
 //! partition 4 is deleted with the BLKPG ioctl, so `/dev/sdX4` goes away without
 //! re-reading the whole table (which fails while the data partition is mounted).
 
@@ -146,6 +148,44 @@ mod tests {
             drop(Stick::open(&img, true).unwrap());
             assert_eq!(std::fs::read(&img).unwrap(), after, "{scheme} {sector}");
         }
+    }
+
+    #[test]
+    fn an_mbr_stick_after_a_boot_opens_with_its_hidden_data_partition_and_is_restored_exactly() {
+        let (_dir, img) = image(Scheme::Mbr, 512);
+        let installed = std::fs::read(&img).unwrap();
+        let planned = *Stick::open(&img, false).unwrap().layout();
+        assert!(!planned.data_hidden);
+        set_window(&img, 512);
+        let booted = std::fs::read(&img).unwrap();
+        assert_eq!(booted[446 + 4], 0x00, "record 1's type is emptied");
+        let ro = Stick::open(&img, false).unwrap();
+        let found = *ro.layout();
+        drop(ro);
+        assert!(found.data_hidden);
+        assert_eq!(
+            (found.data, found.esp, found.bios_boot),
+            (planned.data, planned.esp, planned.bios_boot)
+        );
+        assert_eq!(
+            crate::check::data_entry_hidden(&found),
+            Some(crate::check::Finding::DataPartitionHidden)
+        );
+        assert_eq!(
+            std::fs::read(&img).unwrap(),
+            booted,
+            "a read-only open writes nothing"
+        );
+        let rw = Stick::open(&img, true).unwrap();
+        assert!(!rw.layout().data_hidden);
+        assert_eq!(rw.layout().window, None);
+        drop(rw);
+        assert_eq!(
+            std::fs::read(&img).unwrap(),
+            installed,
+            "clearing gives back the installed stick byte for byte"
+        );
+        assert_eq!(crate::check::data_entry_hidden(&planned), None);
     }
 
     #[test]
