@@ -4,8 +4,6 @@
 
 use efi_image::{ArchSet, EfiArch, Error, FatImage, FatType};
 use std::path::Path;
-use std::process::Command;
-use testkit::cmd::ok;
 use testkit::TempDir;
 
 /// A pseudo-random payload of `len` bytes (so a misread cluster shows).
@@ -30,37 +28,7 @@ fn fat_image(
     files: &[(&str, &[u8])],
 ) -> Vec<u8> {
     let img = dir.join(format!("fat{bits}.img"));
-    let _ = std::fs::remove_file(&img);
-    ok(Command::new("mkfs.fat")
-        .args([
-            "-C",
-            "-F",
-            &bits.to_string(),
-            "-s",
-            &cluster_sectors.to_string(),
-        ])
-        .arg(&img)
-        .arg(kib.to_string()));
-    for (path, data) in files {
-        let mut dir_path = String::new();
-        let parts: Vec<&str> = path.split('/').collect();
-        for d in &parts[..parts.len() - 1] {
-            dir_path.push('/');
-            dir_path.push_str(d);
-            let _ = Command::new("mmd")
-                .arg("-i")
-                .arg(&img)
-                .arg(format!("::{dir_path}"))
-                .output();
-        }
-        let src = dir.join("src.bin");
-        std::fs::write(&src, data).unwrap();
-        ok(Command::new("mcopy")
-            .arg("-i")
-            .arg(&img)
-            .arg(&src)
-            .arg(format!("::/{path}")));
-    }
+    testkit::image::mtools_fat(&img, bits, kib, cluster_sectors, "NO NAME", files);
     std::fs::read(&img).unwrap()
 }
 

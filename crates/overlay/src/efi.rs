@@ -47,18 +47,7 @@ impl<R: ReadAt> ConfigTree for FatTree<R> {
     }
 
     fn files_in(&mut self, dir: &str) -> Result<Vec<String>, BuildError> {
-        let d = match self.0.find(dir) {
-            Ok(d) if d.is_dir => d,
-            Ok(_) | Err(efi_image::Error::NotFound) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        Ok(self
-            .0
-            .list(Some(&d), 64)?
-            .into_iter()
-            .filter(|l| !l.file.is_dir)
-            .map(|l| l.name)
-            .collect())
+        self.names_in(dir, false)
     }
 }
 
@@ -225,6 +214,12 @@ fn plan_file<R: ReadAt>(
 impl<R: ReadAt> FatTree<R> {
     /// The names of the folders in folder `dir` (at most 64; none when there is none).
     fn folders_in(&mut self, dir: &str) -> Result<Vec<String>, BuildError> {
+        self.names_in(dir, true)
+    }
+
+    /// The names of the folders (`folders`) or files in folder `dir` (at most 64; none
+    /// when there is no such folder).
+    fn names_in(&mut self, dir: &str, folders: bool) -> Result<Vec<String>, BuildError> {
         let d = match self.0.find(dir) {
             Ok(d) if d.is_dir => d,
             Ok(_) | Err(efi_image::Error::NotFound) => return Ok(Vec::new()),
@@ -234,7 +229,7 @@ impl<R: ReadAt> FatTree<R> {
             .0
             .list(Some(&d), 64)?
             .into_iter()
-            .filter(|l| l.file.is_dir)
+            .filter(|l| l.file.is_dir == folders)
             .map(|l| l.name)
             .collect())
     }

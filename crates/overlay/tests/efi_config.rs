@@ -40,33 +40,7 @@ const GRUB_CFG: &str = "set default=\"0\"\n\
 /// A `kib` KiB FAT image (`mkfs.fat -F bits -s spc`) holding `files` (path, contents).
 fn fat_image(dir: &Path, bits: u32, kib: u32, spc: u32, files: &[(&str, &[u8])]) -> PathBuf {
     let img = dir.join(format!("efiboot-{bits}.img"));
-    let _ = std::fs::remove_file(&img);
-    ok(Command::new("mkfs.fat")
-        .args(["-C", "-F", &bits.to_string(), "-s", &spc.to_string()])
-        .args(["-n", "ARCHISO_EFI"])
-        .arg(&img)
-        .arg(kib.to_string()));
-    for (path, data) in files {
-        let parts: Vec<&str> = path.split('/').collect();
-        let mut folder = String::new();
-        for d in &parts[..parts.len() - 1] {
-            folder.push('/');
-            folder.push_str(d);
-            // Already there after the first file in it: mmd's error is expected.
-            let _ = Command::new("mmd")
-                .arg("-i")
-                .arg(&img)
-                .arg(format!("::{folder}"))
-                .output();
-        }
-        let src = dir.join("src.bin");
-        std::fs::write(&src, data).unwrap();
-        ok(Command::new("mcopy")
-            .arg("-i")
-            .arg(&img)
-            .arg(&src)
-            .arg(format!("::/{path}")));
-    }
+    testkit::image::mtools_fat(&img, bits, kib, spc, "ARCHISO_EFI", files);
     img
 }
 

@@ -85,6 +85,51 @@ pub fn cut(image: &Path, offset: u64, len: u64, out: &Path) {
     dst.set_len(len).unwrap_or_else(|e| fail(e));
 }
 
+/// A new `kib` KiB FAT image at `img` as ISO makers make them: `mkfs.fat -C -F bits -s
+/// cluster_sectors -n label`, then `files` (path, contents) copied in with mtools (`mmd`
+/// for their folders, `mcopy`).
+pub fn mtools_fat(
+    img: &Path,
+    bits: u32,
+    kib: u32,
+    cluster_sectors: u32,
+    label: &str,
+    files: &[(&str, &[u8])],
+) {
+    let _ = std::fs::remove_file(img);
+    crate::cmd::ok(
+        std::process::Command::new("mkfs.fat")
+            .args(["-C", "-F", &bits.to_string()])
+            .args(["-s", &cluster_sectors.to_string(), "-n", label])
+            .arg(img)
+            .arg(kib.to_string()),
+    );
+    let src = img.with_extension("src");
+    for (path, data) in files {
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut folder = String::new();
+        for d in &parts[..parts.len() - 1] {
+            folder.push('/');
+            folder.push_str(d);
+            // Already there after the first file in it: mmd's error is expected.
+            let _ = std::process::Command::new("mmd")
+                .arg("-i")
+                .arg(img)
+                .arg(format!("::{folder}"))
+                .output();
+        }
+        std::fs::write(&src, data).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        crate::cmd::ok(
+            std::process::Command::new("mcopy")
+                .arg("-i")
+                .arg(img)
+                .arg(&src)
+                .arg(format!("::/{path}")),
+        );
+    }
+    let _ = std::fs::remove_file(&src);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
