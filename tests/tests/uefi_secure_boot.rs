@@ -12,7 +12,10 @@ use std::time::Duration;
 /// menu says Secure Boot is on. An unsigned grub-mkrescue ISO is refused with the plain
 /// message and the menu stays usable: the next choice, an ISO signed as Debian ships them
 /// (Microsoft-signed shim, Debian-signed GRUB and kernel), boots through the virtual CD
-/// and its kernel reports Secure Boot enabled.
+/// and its kernel reports Secure Boot enabled. The index knows the unsigned ISO's loader
+/// carries no signature (`list --json`: `efi_signed`), so the menu dims its row with the
+/// reason and Enter shows the message without trying to boot it (no `booting` note, no
+/// LoadImage refusal).
 #[test]
 fn signed_iso_boots_and_unsigned_iso_is_refused() {
     let stick = TestStick::install(StickSpec::default()).unwrap();
@@ -28,6 +31,21 @@ fn signed_iso_boots_and_unsigned_iso_is_refused() {
             Some("Signed Debian"),
         )
         .unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &run_bootshelf(&["list", "--json", stick.path().to_str().unwrap()]).unwrap(),
+    )
+    .unwrap();
+    let signed: Vec<&serde_json::Value> = json["isos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["efi_signed"])
+        .collect();
+    assert_eq!(
+        signed,
+        [&serde_json::json!([]), &serde_json::json!(["x86_64"])],
+        "{json}"
+    );
     let mut q = Qemu::start(&stick.secure_boot_config(true).unwrap()).unwrap();
     q.wait_for("bootshelf: menu drawn", Duration::from_secs(120))
         .unwrap();
@@ -39,7 +57,11 @@ fn signed_iso_boots_and_unsigned_iso_is_refused() {
         Duration::from_secs(60),
     )
     .unwrap();
-    assert!(!q.serial_text().contains("BOOTSHELF-MARKER-sb-unsigned"));
+    // Refused by the menu from the index, before any attempt: LoadImage never ran.
+    let text = q.serial_text();
+    assert!(!text.contains("bootshelf: booting"), "{text}");
+    assert!(!text.contains("bootshelf: boot failed"), "{text}");
+    assert!(!text.contains("BOOTSHELF-MARKER-sb-unsigned"));
 
     // Any key dismisses the message; then the signed ISO.
     q.send_serial(b" ").unwrap();

@@ -20,6 +20,7 @@ use crate::proto;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use blockdev::{BlockReader, Extent, ExtentReader, IoError, ReadAt};
+use bootloader_core::discovery::NOT_SIGNED_MESSAGE;
 use bootloader_core::overlay::Overlay;
 use core::cell::RefCell;
 use core::ffi::c_void;
@@ -85,10 +86,8 @@ impl fmt::Display for VcdError {
                 "this ISO has no UEFI boot image (no El Torito EFI entry with a FAT file system)",
             ),
             VcdError::Load(s) => write!(f, "loading {BOOT_FILE} from the ISO failed: {s:?}"),
-            // One menu line (79 columns): what happened, and what the user can do.
-            VcdError::NotSignedForSecureBoot => f.write_str(
-                "Not signed for Secure Boot. To boot it, turn Secure Boot off in the firmware.",
-            ),
+            // One menu line, the same as an entry the index knows to be unsigned.
+            VcdError::NotSignedForSecureBoot => f.write_str(NOT_SIGNED_MESSAGE),
             VcdError::Returned(s) => write!(f, "the ISO's boot loader returned ({s:?})"),
         }
     }
