@@ -72,6 +72,10 @@ pub enum VcdError {
     /// The firmware's Secure Boot policy (db, or shim's MokList) refused the ISO's boot
     /// loader: `SECURITY_VIOLATION` or `ACCESS_DENIED` from LoadImage.
     NotSignedForSecureBoot,
+    /// The ISO's boot loader started but came back with `SECURITY_VIOLATION` or
+    /// `ACCESS_DENIED`: its own chain refused its next stage under Secure Boot (an ISO's
+    /// shim refusing a GRUB that the machine's SbatLevel revokes, docs/secure-boot.md).
+    RefusedUnderSecureBoot,
     /// The loaded image ran and returned to us.
     Returned(Status),
 }
@@ -88,6 +92,10 @@ impl fmt::Display for VcdError {
             VcdError::Load(s) => write!(f, "loading {BOOT_FILE} from the ISO failed: {s:?}"),
             // One menu line, the same as an entry the index knows to be unsigned.
             VcdError::NotSignedForSecureBoot => f.write_str(NOT_SIGNED_MESSAGE),
+            // One menu line too: what probably happened, and what the user can do.
+            VcdError::RefusedUnderSecureBoot => f.write_str(
+                "Refused under Secure Boot (revoked by SBAT?). Use a newer release of this ISO.",
+            ),
             VcdError::Returned(s) => write!(f, "the ISO's boot loader returned ({s:?})"),
         }
     }
@@ -257,7 +265,10 @@ impl VirtualCd {
             Ok(()) => Status::SUCCESS,
             Err(e) => e.status(),
         };
-        VcdError::Returned(status)
+        match status {
+            Status::SECURITY_VIOLATION | Status::ACCESS_DENIED => VcdError::RefusedUnderSecureBoot,
+            _ => VcdError::Returned(status),
+        }
     }
 
     /// Disconnect the drivers and uninstall the virtual CD (after a failed boot). When the
