@@ -247,7 +247,11 @@ pub fn efi_loaders<R: ReadAt>(r: &mut R, load_rba: u32, file_bytes: u64) -> EfiL
     let mut signed = Some(ArchSet::EMPTY);
     for arch in arches.iter() {
         match loader_signed(&mut fat, arch) {
-            Some(true) => signed.iter_mut().for_each(|s| s.insert(arch)),
+            Some(true) => {
+                if let Some(s) = signed.as_mut() {
+                    s.insert(arch);
+                }
+            }
             Some(false) => {}
             // One loader not read: the whole byte is "not read", never "unsigned".
             None => signed = None,
