@@ -17,7 +17,9 @@ use std::time::Duration;
 /// reason and Enter shows the message without trying to boot it (no `booting` note, no
 /// LoadImage refusal).
 ///
-/// Between the two, an ISO like the signed one but whose GRUB is an older Debian-signed
+/// An ISO whose loader is signed by a key no firmware trusts is not dimmed either, and
+/// LoadImage's refusal is told as such ("Signed, but not by a key this PC trusts").
+/// Between them, an ISO like the signed one but whose GRUB is an older Debian-signed
 /// build (`grub-efi-amd64-signed` whose SBAT `grub` generation is below the SbatLevel the
 /// stick's shim applies, fixtures::uefi::sbat_revoked_iso): it is not dimmed (its shim is
 /// signed), its Microsoft-signed shim passes LoadImage, and that shim refuses the revoked
@@ -30,6 +32,12 @@ fn signed_iso_boots_and_unsigned_iso_is_refused() {
         .add(
             &fixtures::uefi::marker_iso("sb-unsigned").unwrap(),
             Some("Unsigned GRUB"),
+        )
+        .unwrap();
+    stick
+        .add(
+            &fixtures::uefi::untrusted_signed_iso().unwrap(),
+            Some("Untrusted key"),
         )
         .unwrap();
     stick
@@ -59,6 +67,7 @@ fn signed_iso_boots_and_unsigned_iso_is_refused() {
         [
             &serde_json::json!([]),
             &serde_json::json!(["x86_64"]),
+            &serde_json::json!(["x86_64"]),
             &serde_json::json!(["x86_64"])
         ],
         "{json}"
@@ -80,7 +89,19 @@ fn signed_iso_boots_and_unsigned_iso_is_refused() {
     assert!(!text.contains("bootshelf: boot failed"), "{text}");
     assert!(!text.contains("BOOTSHELF-MARKER-sb-unsigned"));
 
-    // Any key dismisses the message; then the ISO whose GRUB the SbatLevel revokes: its
+    // Any key dismisses the message; then the ISO signed by a key nobody trusts: not
+    // dimmed (it is signed), refused by LoadImage, and the menu says it is the signer.
+    q.send_serial(b" ").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    select(&mut q, "Untrusted key").unwrap();
+    confirm_without_window(&mut q).unwrap();
+    q.wait_for(
+        "Signed, but not by a key this PC trusts (or revoked). Turn Secure Boot off.",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+
+    // Then the ISO whose GRUB the SbatLevel revokes: its
     // shim starts (signed by Microsoft) and refuses the GRUB with its own alert
     // ("Verification failed: (0x1A) Security Violation", a key dismisses it), offers its
     // MokManager (which times out by itself), tries the GRUB once more, and returns:

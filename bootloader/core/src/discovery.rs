@@ -17,7 +17,7 @@ use crate::menu;
 
 pub use shelf::discovery::{
     consume_boot_next, human_size, DiscoverError, Discovery, Entry as BootEntry, Firmware, Machine,
-    Source, NOT_SIGNED_MESSAGE,
+    Source, NOT_SIGNED_MESSAGE, NOT_TRUSTED_MESSAGE,
 };
 pub use shelf::Limits;
 

@@ -76,6 +76,12 @@ impl From<Firmware> for Machine {
 pub const NOT_SIGNED_MESSAGE: &str =
     "Not signed for Secure Boot. To boot it, turn Secure Boot off in the firmware.";
 
+/// Why the firmware refused an ISO whose loader for this machine the index knows to carry
+/// a signature ([`Entry::native_loader_signed`]): its signer is not in db or MokList, or
+/// dbx or SBAT revoke it (one line; bootloader/uefi/src/vcd.rs).
+pub const NOT_TRUSTED_MESSAGE: &str =
+    "Signed, but not by a key this PC trusts (or revoked). Turn Secure Boot off.";
+
 /// Why an ISO cannot boot on a UEFI machine of architecture `arch` whose EFI boot image
 /// serves only `served`: "no aarch64 loader (BOOTAA64.EFI) in this ISO; it boots on
 /// x86_64, ia32" (short: the menu's message row is one line).
@@ -164,6 +170,16 @@ impl Entry {
         crate::catalog::efi_signed_of(&self.boot)
     }
 
+    /// Whether the loader for this machine's architecture (`EfiArch::NATIVE`) carries an
+    /// Authenticode signature, as the index knows it; `None` when not known (or no such
+    /// loader is known).
+    pub fn native_loader_signed(&self) -> Option<bool> {
+        let arch = EfiArch::NATIVE?;
+        self.efi_arches()?
+            .contains(arch)
+            .then(|| Some(self.efi_signed()?.contains(arch)))?
+    }
+
     /// Whether it boots under UEFI (on some architecture).
     pub fn uefi(&self) -> bool {
         self.boot_entry(Firmware::Uefi).is_some()
@@ -215,10 +231,8 @@ impl Entry {
         if !served.contains(arch) {
             return Some(no_loader_message(arch, served));
         }
-        match self.efi_signed() {
-            Some(signed) if secure_boot && !signed.contains(arch) => {
-                Some(String::from(NOT_SIGNED_MESSAGE))
-            }
+        match self.native_loader_signed() {
+            Some(false) if secure_boot => Some(String::from(NOT_SIGNED_MESSAGE)),
             _ => None,
         }
     }
@@ -700,7 +714,19 @@ mod tests {
         let unsigned = entry(vec![efi(x64 | aa64, Some(0))]);
         assert_eq!(unsigned.efi_signed(), Some(ArchSet::EMPTY));
         assert_eq!(unsigned.blocked(on).as_deref(), Some(NOT_SIGNED_MESSAGE));
-        assert!(NOT_SIGNED_MESSAGE.len() <= 79);
+        assert!(NOT_SIGNED_MESSAGE.len() <= 79 && NOT_TRUSTED_MESSAGE.len() <= 79);
+        // What the UEFI loader asks when the firmware refuses anyway (a signed loader:
+        // NOT_TRUSTED_MESSAGE, its signer is refused).
+        assert_eq!(unsigned.native_loader_signed(), Some(false));
+        assert_eq!(
+            entry(vec![efi(x64, Some(x64))]).native_loader_signed(),
+            Some(true)
+        );
+        assert_eq!(entry(vec![efi(x64, None)]).native_loader_signed(), None);
+        assert_eq!(
+            entry(vec![efi(aa64, Some(aa64))]).native_loader_signed(),
+            None
+        );
         // Secure Boot off, or BIOS: tried.
         assert_eq!(unsigned.blocked(Firmware::Uefi), None);
         assert_eq!(

@@ -27,7 +27,7 @@ pub mod store;
 pub use catalog::{efi_arches_of, efi_signed_of, read_iso, Broken, IsoError, IsoFacts};
 pub use discovery::{
     consume_boot_next, discover, discover_volume, human_size, Contents, DiscoverError, Discovery,
-    Entry, Firmware, Machine, Source, NOT_SIGNED_MESSAGE,
+    Entry, Firmware, Machine, Source, NOT_SIGNED_MESSAGE, NOT_TRUSTED_MESSAGE,
 };
 pub use scan::Limits;
 pub use store::IndexStore;
