@@ -95,6 +95,8 @@ const SHARED_SOURCES: &[&str] = &[
     "crates/exfat",
     "crates/index",
     "crates/efi-image",
+    "crates/authenticode",
+    "crates/overlay",
     "crates/ptable",
     "crates/shelf",
     "bootloader/core",

@@ -12,7 +12,19 @@ use std::time::Duration;
 /// menu says Secure Boot is on. An unsigned grub-mkrescue ISO is refused with the plain
 /// message and the menu stays usable: the next choice, an ISO signed as Debian ships them
 /// (Microsoft-signed shim, Debian-signed GRUB and kernel), boots through the virtual CD
-/// and its kernel reports Secure Boot enabled.
+/// and its kernel reports Secure Boot enabled. The index knows the unsigned ISO's loader
+/// carries no signature (`list --json`: `efi_signed`), so the menu dims its row with the
+/// reason and Enter shows the message without trying to boot it (no `booting` note, no
+/// LoadImage refusal).
+///
+/// An ISO whose loader is signed by a key no firmware trusts is not dimmed either, and
+/// LoadImage's refusal is told as such ("Signed, but not by a key this PC trusts").
+/// Between them, an ISO like the signed one but whose GRUB is an older Debian-signed
+/// build (`grub-efi-amd64-signed` whose SBAT `grub` generation is below the SbatLevel the
+/// stick's shim applies, fixtures::uefi::sbat_revoked_iso): it is not dimmed (its shim is
+/// signed), its Microsoft-signed shim passes LoadImage, and that shim refuses the revoked
+/// GRUB; the loader says so with its Secure Boot message and the menu stays usable
+/// (docs/secure-boot.md "SBAT").
 #[test]
 fn signed_iso_boots_and_unsigned_iso_is_refused() {
     let stick = TestStick::install(StickSpec::default()).unwrap();
@@ -24,10 +36,42 @@ fn signed_iso_boots_and_unsigned_iso_is_refused() {
         .unwrap();
     stick
         .add(
+            &fixtures::uefi::untrusted_signed_iso().unwrap(),
+            Some("Untrusted key"),
+        )
+        .unwrap();
+    stick
+        .add(
+            &fixtures::uefi::sbat_revoked_iso().unwrap(),
+            Some("Revoked GRUB"),
+        )
+        .unwrap();
+    stick
+        .add(
             &fixtures::uefi::debian_signed_iso().unwrap(),
             Some("Signed Debian"),
         )
         .unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &run_bootshelf(&["list", "--json", stick.path().to_str().unwrap()]).unwrap(),
+    )
+    .unwrap();
+    let signed: Vec<&serde_json::Value> = json["isos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["efi_signed"])
+        .collect();
+    assert_eq!(
+        signed,
+        [
+            &serde_json::json!([]),
+            &serde_json::json!(["x86_64"]),
+            &serde_json::json!(["x86_64"]),
+            &serde_json::json!(["x86_64"])
+        ],
+        "{json}"
+    );
     let mut q = Qemu::start(&stick.secure_boot_config(true).unwrap()).unwrap();
     q.wait_for("bootshelf: menu drawn", Duration::from_secs(120))
         .unwrap();
@@ -39,9 +83,59 @@ fn signed_iso_boots_and_unsigned_iso_is_refused() {
         Duration::from_secs(60),
     )
     .unwrap();
-    assert!(!q.serial_text().contains("BOOTSHELF-MARKER-sb-unsigned"));
+    // Refused by the menu from the index, before any attempt: LoadImage never ran.
+    let text = q.serial_text();
+    assert!(!text.contains("bootshelf: booting"), "{text}");
+    assert!(!text.contains("bootshelf: boot failed"), "{text}");
+    assert!(!text.contains("BOOTSHELF-MARKER-sb-unsigned"));
 
-    // Any key dismisses the message; then the signed ISO.
+    // Any key dismisses the message; then the ISO signed by a key nobody trusts: not
+    // dimmed (it is signed), refused by LoadImage, and the menu says it is the signer.
+    q.send_serial(b" ").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    select(&mut q, "Untrusted key").unwrap();
+    confirm_without_window(&mut q).unwrap();
+    q.wait_for(
+        "Signed, but not by a key this PC trusts (or revoked). Turn Secure Boot off.",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+
+    // Then the ISO whose GRUB the SbatLevel revokes: its
+    // shim starts (signed by Microsoft) and refuses the GRUB with its own alert
+    // ("Verification failed: (0x1A) Security Violation", a key dismisses it), offers its
+    // MokManager (which times out by itself), tries the GRUB once more, and returns:
+    // bootshelf's menu shows its message.
+    q.send_serial(b" ").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    select(&mut q, "Revoked GRUB").unwrap();
+    confirm_without_window(&mut q).unwrap();
+    let refused = "Refused under Secure Boot (revoked by SBAT?). Use a newer release of this ISO.";
+    let mut alerts = 0;
+    loop {
+        match q.wait_for_any(
+            &["Verification failed: (0x1A) Security Violation", refused],
+            Duration::from_secs(180),
+        ) {
+            Ok(0) if alerts < 4 => {
+                alerts += 1;
+                std::thread::sleep(Duration::from_millis(1500));
+                q.send_serial(b"\r").unwrap();
+            }
+            Ok(1) => break,
+            other => panic!(
+                "the revoked GRUB was not refused with the message ({other:?} after {alerts} \
+                 alerts):\n{}",
+                qemu_harness::strip_ansi(&q.serial_text())
+            ),
+        }
+    }
+    assert!(alerts >= 1, "shim did not refuse the revoked GRUB itself");
+    assert!(!q
+        .serial_text()
+        .contains("BOOTSHELF-SIGNED-GRUB-LOADING-LINUX"));
+
+    // Then the signed ISO.
     q.send_serial(b" ").unwrap();
     std::thread::sleep(Duration::from_secs(1));
     select(&mut q, "Signed Debian").unwrap();

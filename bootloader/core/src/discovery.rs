@@ -1,8 +1,9 @@
 //! Discovery as the loaders use it: crates/shelf's discovery (the one reading of a stick,
 //! shared with `bootshelf list`) read through a [`ReadCache`], and the menu's view of it
 //! ([`DiscoveryMenu`], [`EntryMenu`]: the menu types live in this crate, so the view is
-//! added here as extension traits; bring them into scope to call `disc.items(fw)`,
-//! `disc.menu_config(title)` and `entry.item(fw)`).
+//! added here as extension traits; bring them into scope to call `disc.items(machine)`,
+//! `disc.menu_config(title)` and `entry.item(machine)`; a bare [`Firmware`] is a machine
+//! with Secure Boot off).
 
 use alloc::format;
 use alloc::string::String;
@@ -15,7 +16,8 @@ use crate::cache::ReadCache;
 use crate::menu;
 
 pub use shelf::discovery::{
-    consume_boot_next, human_size, DiscoverError, Discovery, Entry as BootEntry, Firmware, Source,
+    consume_boot_next, human_size, DiscoverError, Discovery, Entry as BootEntry, Firmware, Machine,
+    Source, NOT_SIGNED_MESSAGE, NOT_TRUSTED_MESSAGE,
 };
 pub use shelf::Limits;
 
@@ -36,12 +38,13 @@ pub fn parse_iso<R: blockdev::ReadAt>(r: R) -> Result<(String, Vec<CatalogEntry>
 
 /// The menu's view of one discovered ISO.
 pub trait EntryMenu {
-    /// The menu entry for `fw`: title; size, label, modes and state as detail.
-    fn item(&self, fw: Firmware) -> menu::Item;
+    /// The menu entry on `machine`: title; size, label, modes and state as detail;
+    /// blocked (dimmed, with the reason) when it cannot boot there ([`BootEntry::blocked`]).
+    fn item(&self, machine: impl Into<Machine>) -> menu::Item;
 }
 
 impl EntryMenu for BootEntry {
-    fn item(&self, fw: Firmware) -> menu::Item {
+    fn item(&self, machine: impl Into<Machine>) -> menu::Item {
         let modes = match (self.uefi(), self.bios()) {
             (true, true) => "UEFI+BIOS",
             (true, false) => "UEFI",
@@ -63,7 +66,7 @@ impl EntryMenu for BootEntry {
         menu::Item {
             title: self.title.clone(),
             detail,
-            blocked: self.blocked(fw),
+            blocked: self.blocked(machine),
             args: self
                 .options
                 .as_ref()
@@ -77,8 +80,8 @@ impl EntryMenu for BootEntry {
 pub trait DiscoveryMenu {
     /// The menu configuration the index's settings give.
     fn menu_config(&self, title: &str) -> menu::Config;
-    /// The menu entries for `fw`, in discovery's order.
-    fn items(&self, fw: Firmware) -> Vec<menu::Item>;
+    /// The menu entries on `machine`, in discovery's order.
+    fn items(&self, machine: impl Into<Machine>) -> Vec<menu::Item>;
 }
 
 impl DiscoveryMenu for Discovery {
@@ -94,7 +97,8 @@ impl DiscoveryMenu for Discovery {
         }
     }
 
-    fn items(&self, fw: Firmware) -> Vec<menu::Item> {
-        self.entries.iter().map(|e| e.item(fw)).collect()
+    fn items(&self, machine: impl Into<Machine>) -> Vec<menu::Item> {
+        let machine = machine.into();
+        self.entries.iter().map(|e| e.item(machine)).collect()
     }
 }

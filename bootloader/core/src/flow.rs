@@ -16,7 +16,7 @@ use overlay::{BuildError, Built, KernelArgs, Limits as OverlayLimits, Overlay};
 
 use crate::console::{Clock, Console, Input, Painter};
 use crate::discovery::{
-    consume_boot_next, discover, BootEntry, Discovery, DiscoveryMenu, Firmware, Limits,
+    consume_boot_next, discover, BootEntry, Discovery, DiscoveryMenu, Firmware, Limits, Machine,
 };
 use crate::menu::{self, Action, Menu};
 use crate::window;
@@ -59,7 +59,8 @@ pub trait Platform {
     fn disk(&mut self) -> &mut Self::Disk;
 
     /// Whether the firmware enforces Secure Boot (UEFI's `SecureBoot` variable); `None`
-    /// where there is no such thing (BIOS). The menu's title says it.
+    /// where there is no such thing (BIOS). The menu's title says it, and under it an ISO
+    /// whose loader the index knows to be unsigned is dimmed ([`BootEntry::blocked`]).
     fn secure_boot(&self) -> Option<bool> {
         None
     }
@@ -199,6 +200,10 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
         entries: disc.entries.len(),
     });
 
+    let machine = Machine {
+        firmware: P::FIRMWARE,
+        secure_boot: platform.secure_boot() == Some(true),
+    };
     let title = match platform.secure_boot() {
         Some(true) => format!("{}  [Secure Boot on]", P::TITLE),
         Some(false) => format!("{}  [Secure Boot off]", P::TITLE),
@@ -208,7 +213,7 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
     io.console.clear();
     let (cols, rows) = io.console.size();
     let mut menu = Menu::new(
-        disc.items(P::FIRMWARE),
+        disc.items(machine),
         Menu::view_rows_for(rows),
         &disc.menu_config(&title),
     );
@@ -229,16 +234,25 @@ pub fn run<P: Platform>(platform: &mut P) -> P::Exit {
             &mut painter,
         );
         let attempt = match action {
-            Action::Boot(index) => boot_entry(platform, &mut disc, index, true, Args::Saved),
+            Action::Boot(index) => {
+                boot_entry(platform, machine, &mut disc, index, true, Args::Saved)
+            }
             Action::BootWithoutWindow(index) => {
-                boot_entry(platform, &mut disc, index, false, Args::Saved)
+                boot_entry(platform, machine, &mut disc, index, false, Args::Saved)
             }
             Action::BootWithoutOptions(index) => {
-                boot_entry(platform, &mut disc, index, true, Args::None)
+                boot_entry(platform, machine, &mut disc, index, true, Args::None)
             }
             Action::BootWithArgs(index) => {
                 let typed = menu.typed_args().unwrap_or_default();
-                boot_entry(platform, &mut disc, index, true, Args::Typed(typed))
+                boot_entry(
+                    platform,
+                    machine,
+                    &mut disc,
+                    index,
+                    true,
+                    Args::Typed(typed),
+                )
             }
             Action::Exit => {
                 io.console.clear();
@@ -311,6 +325,7 @@ enum Args {
 /// is cleared again.
 fn boot_entry<P: Platform>(
     platform: &mut P,
+    machine: Machine,
     disc: &mut Discovery,
     index: usize,
     with_window: bool,
@@ -322,7 +337,7 @@ fn boot_entry<P: Platform>(
     let Some(entry) = disc.entries.get(index) else {
         return Attempt::Failed(format!("no entry {index}"));
     };
-    if let Some(why) = entry.blocked(P::FIRMWARE) {
+    if let Some(why) = entry.blocked(machine) {
         return Attempt::Failed(format!("{}: {why}", entry.title));
     }
     let removed: &[String] = entry.options.as_ref().map_or(&[], |o| &o.remove);

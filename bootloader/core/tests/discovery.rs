@@ -617,3 +617,78 @@ fn efi_architectures_of_indexed_and_scanned_isos_dim_the_menu() {
     );
     assert_eq!(items[2].blocked, None);
 }
+
+/// Whether each ISO's EFI loader carries an Authenticode signature (index byte 13) is read
+/// like its architectures: for an indexed ISO from the index, for one a file manager copied
+/// from the ISO itself. Under Secure Boot the UEFI menu dims the unsigned grub-mkrescue ISO
+/// with the message LoadImage's refusal gives, never the ISO signed as Debian ships them,
+/// nor an ISO indexed before signatures were recorded; with Secure Boot off nothing is
+/// dimmed.
+#[test]
+fn unsigned_efi_loaders_of_indexed_and_scanned_isos_are_dimmed_under_secure_boot() {
+    use bootloader_core::discovery::{Machine, NOT_SIGNED_MESSAGE};
+    use bootshelf_index::{ArchSet, EfiArch};
+    let dir = tempfile::tempdir().unwrap();
+    let (img, ss) = stick(dir.path(), TableKind::Gpt512, 128 * MIB);
+    let mut dev = open_device(&img, ss);
+    let lay = format(&mut dev);
+    let mut vol = volume(&mut dev, &lay);
+    let unsigned = std::fs::read(fixtures::uefi::marker_iso("sb-unsigned").unwrap()).unwrap();
+    let signed = std::fs::read(fixtures::uefi::debian_signed_iso().unwrap()).unwrap();
+    put(&mut vol, "/unsigned.iso", &unsigned);
+    put(&mut vol, "/signed.iso", &signed);
+    put(&mut vol, "/old-index.iso", &unsigned);
+    put(&mut vol, "/scanned-unsigned.iso", &unsigned);
+    put(&mut vol, "/scanned-signed.iso", &signed);
+    let mut old = index_entry(&mut vol, "/old-index.iso", None);
+    for b in &mut old.boot {
+        b.efi.signed = None; // as an index written before byte 13 existed
+    }
+    let index = Index {
+        isos: vec![
+            index_entry(&mut vol, "/unsigned.iso", None),
+            index_entry(&mut vol, "/signed.iso", None),
+            old,
+        ],
+        ..Index::default()
+    };
+    write_index(&mut vol, Slot::A, &index);
+    drop(vol);
+
+    let d = discovery::discover(&mut dev, &Limits::default()).unwrap();
+    let paths: Vec<&str> = d.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/unsigned.iso",
+            "/signed.iso",
+            "/old-index.iso",
+            "/scanned-signed.iso",
+            "/scanned-unsigned.iso"
+        ]
+    );
+    let x64 = Some(ArchSet::from_bits(EfiArch::X64.bit()));
+    let signed_sets: Vec<_> = d.entries.iter().map(|e| e.efi_signed()).collect();
+    assert_eq!(
+        signed_sets,
+        [Some(ArchSet::EMPTY), x64, None, x64, Some(ArchSet::EMPTY)]
+    );
+    assert_eq!(d.entries[3].source, Source::Scanned);
+    let on = Machine {
+        firmware: Firmware::Uefi,
+        secure_boot: true,
+    };
+    let blocked: Vec<_> = d.items(on).into_iter().map(|i| i.blocked).collect();
+    let not_signed = Some(NOT_SIGNED_MESSAGE.to_string());
+    assert_eq!(
+        blocked,
+        [not_signed.clone(), None, None, None, not_signed.clone()]
+    );
+    assert!(d.items(Firmware::Uefi).iter().all(|i| i.blocked.is_none()));
+    // Enter on the dimmed row says why instead of booting.
+    let cfg = d.menu_config("t");
+    let mut m = menu::Menu::new(d.items(on), 10, &cfg);
+    m.key(Key::Home);
+    assert_eq!(m.key(Key::Enter), menu::Action::Redraw);
+    assert_eq!(m.message(), Some(NOT_SIGNED_MESSAGE));
+}

@@ -153,7 +153,14 @@ impl Platform for Uefi {
             extents: &entry.extents,
         };
         let cd = VirtualCd::install(self.disk.0, &iso, overlay)?;
-        let err = cd.boot();
+        let err = match cd.boot() {
+            // The index knows the loader is signed: the signer, not a missing signature,
+            // is what the firmware refuses.
+            VcdError::NotSignedForSecureBoot if entry.native_loader_signed() == Some(true) => {
+                VcdError::SignatureNotTrusted
+            }
+            e => e,
+        };
         cd.remove();
         // What ran may have written to the stick through the firmware.
         self.disk.0.borrow_mut().invalidate_cache();

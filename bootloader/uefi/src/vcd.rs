@@ -20,6 +20,7 @@ use crate::proto;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use blockdev::{BlockReader, Extent, ExtentReader, IoError, ReadAt};
+use bootloader_core::discovery::{NOT_SIGNED_MESSAGE, NOT_TRUSTED_MESSAGE};
 use bootloader_core::overlay::Overlay;
 use core::cell::RefCell;
 use core::ffi::c_void;
@@ -71,6 +72,13 @@ pub enum VcdError {
     /// The firmware's Secure Boot policy (db, or shim's MokList) refused the ISO's boot
     /// loader: `SECURITY_VIOLATION` or `ACCESS_DENIED` from LoadImage.
     NotSignedForSecureBoot,
+    /// The same refusal for a loader the index knows to be signed: the firmware does not
+    /// trust its signer, or revokes it (`BootEntry::native_loader_signed`, main.rs).
+    SignatureNotTrusted,
+    /// The ISO's boot loader started but came back with `SECURITY_VIOLATION` or
+    /// `ACCESS_DENIED`: its own chain refused its next stage under Secure Boot (an ISO's
+    /// shim refusing a GRUB that the machine's SbatLevel revokes, docs/secure-boot.md).
+    RefusedUnderSecureBoot,
     /// The loaded image ran and returned to us.
     Returned(Status),
 }
@@ -85,9 +93,12 @@ impl fmt::Display for VcdError {
                 "this ISO has no UEFI boot image (no El Torito EFI entry with a FAT file system)",
             ),
             VcdError::Load(s) => write!(f, "loading {BOOT_FILE} from the ISO failed: {s:?}"),
-            // One menu line (79 columns): what happened, and what the user can do.
-            VcdError::NotSignedForSecureBoot => f.write_str(
-                "Not signed for Secure Boot. To boot it, turn Secure Boot off in the firmware.",
+            // One menu line, the same as an entry the index knows to be unsigned.
+            VcdError::NotSignedForSecureBoot => f.write_str(NOT_SIGNED_MESSAGE),
+            VcdError::SignatureNotTrusted => f.write_str(NOT_TRUSTED_MESSAGE),
+            // One menu line too: what probably happened, and what the user can do.
+            VcdError::RefusedUnderSecureBoot => f.write_str(
+                "Refused under Secure Boot (revoked by SBAT?). Use a newer release of this ISO.",
             ),
             VcdError::Returned(s) => write!(f, "the ISO's boot loader returned ({s:?})"),
         }
@@ -258,7 +269,10 @@ impl VirtualCd {
             Ok(()) => Status::SUCCESS,
             Err(e) => e.status(),
         };
-        VcdError::Returned(status)
+        match status {
+            Status::SECURITY_VIOLATION | Status::ACCESS_DENIED => VcdError::RefusedUnderSecureBoot,
+            _ => VcdError::Returned(status),
+        }
     }
 
     /// Disconnect the drivers and uninstall the virtual CD (after a failed boot). When the

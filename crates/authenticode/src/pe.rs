@@ -82,9 +82,26 @@ pub struct PeImage<'a> {
     cert_table: (u32, u32),
 }
 
-impl<'a> PeImage<'a> {
-    /// Reads the headers of `bytes`.
-    pub fn parse(bytes: &'a [u8]) -> Result<PeImage<'a>, PeError> {
+/// The fields of a PE image's headers Authenticode needs, read from the start of the file:
+/// [`PeImage::parse`] reads them from the whole image, [`signed_from_headers`] from the
+/// first few KiB of a loader. Offsets are file offsets.
+#[derive(Clone, Copy, Debug)]
+struct Headers {
+    checksum_at: usize,
+    /// `None` when the optional header has no certificate table entry (too few data
+    /// directories): the image cannot carry a signature.
+    security_dir_at: Option<usize>,
+    size_of_headers: usize,
+    /// Section table offset and count.
+    section_table: usize,
+    section_count: u16,
+    /// The certificate table directory entry (file offset, size).
+    cert_dir: (u32, u32),
+}
+
+impl Headers {
+    /// Reads the headers from `bytes`, the start of the file (possibly the whole file).
+    fn parse(bytes: &[u8]) -> Result<Headers, PeError> {
         if bytes.get(0..2) != Some(b"MZ") {
             return Err(PeError::NoDosHeader);
         }
@@ -103,22 +120,100 @@ impl<'a> PeImage<'a> {
             m => return Err(PeError::UnknownOptionalHeader(m)),
         };
         let dir_count = u32_at(bytes, count_at).ok_or(PeError::Truncated("optional header"))?;
-        if dir_count <= SECURITY_DIRECTORY {
-            return Err(PeError::NoSecurityDirectory);
-        }
-        let security_dir_at = dirs_at + 8 * SECURITY_DIRECTORY as usize;
-        if security_dir_at + 8 > opt + opt_size || security_dir_at + 8 > bytes.len() {
-            return Err(PeError::Truncated("optional header"));
-        }
         let size_of_headers =
             u32_at(bytes, opt + 60).ok_or(PeError::Truncated("optional header"))? as usize;
-        if size_of_headers > bytes.len() || size_of_headers < security_dir_at + 8 {
-            return Err(PeError::Truncated("SizeOfHeaders"));
-        }
         if usize::from(section_count) > MAX_SECTIONS {
             return Err(PeError::TooManySections(section_count));
         }
-        let table = opt + opt_size;
+        let (security_dir_at, cert_dir) = if dir_count <= SECURITY_DIRECTORY {
+            (None, (0, 0))
+        } else {
+            let at = dirs_at + 8 * SECURITY_DIRECTORY as usize;
+            if at + 8 > opt + opt_size {
+                return Err(PeError::Truncated("optional header"));
+            }
+            let offset = u32_at(bytes, at).ok_or(PeError::Truncated("optional header"))?;
+            let size = u32_at(bytes, at + 4).ok_or(PeError::Truncated("optional header"))?;
+            (Some(at), (offset, size))
+        };
+        Ok(Headers {
+            checksum_at: opt + 64,
+            security_dir_at,
+            size_of_headers,
+            section_table: opt + opt_size,
+            section_count,
+            cert_dir,
+        })
+    }
+}
+
+/// Most certificate table entries [`signed_from_headers`] looks at (a signed loader has one;
+/// sbsign's `--addcert` style multi-signing a few).
+const MAX_HEADER_ENTRIES: usize = 16;
+
+/// Whether a PE file carries an Authenticode signature, judged from its headers without
+/// reading the whole file: the certificate table directory, then the 8-byte WIN_CERTIFICATE
+/// header of each table entry. `headers` is the start of the file (it must reach past the
+/// optional header's data directories: the first 4 KiB hold them in every loader seen),
+/// `file_len` the file's size, and `read_entry(offset, buf)` reads 8 bytes of the file at
+/// `offset` (`None` when it cannot).
+///
+/// `Some(false)`: no certificate table at all (the directory entry is empty or absent), or
+/// a well-formed table without a PKCS#7 SignedData entry. `Some(true)`: an entry of
+/// revision 2 and type PKCS#7 SignedData, as [`PeImage::is_signed`] asks. `None`: not
+/// known (not a PE image, headers past `headers`, a table outside the file, a malformed
+/// entry, a failed read). As with `is_signed`, who signed it and whether the firmware
+/// trusts the signature is not known here.
+pub fn signed_from_headers(
+    headers: &[u8],
+    file_len: u64,
+    mut read_entry: impl FnMut(u64, &mut [u8; 8]) -> Option<()>,
+) -> Option<bool> {
+    let h = Headers::parse(headers).ok()?;
+    let (offset, size) = h.cert_dir;
+    if h.security_dir_at.is_none() || size == 0 {
+        return Some(false);
+    }
+    let (offset, size) = (u64::from(offset), u64::from(size));
+    if offset < h.size_of_headers as u64 || offset + size > file_len {
+        return None;
+    }
+    let mut at = 0u64;
+    for _ in 0..MAX_HEADER_ENTRIES {
+        if at >= size {
+            return Some(false);
+        }
+        let mut entry = [0u8; 8];
+        read_entry(offset + at, &mut entry)?;
+        let len = u64::from(u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]));
+        if len < 8 || len > size - at {
+            return None;
+        }
+        let revision = u16::from_le_bytes([entry[4], entry[5]]);
+        let kind = u16::from_le_bytes([entry[6], entry[7]]);
+        if revision == CERT_REVISION_2 && kind == CERT_TYPE_PKCS_SIGNED_DATA {
+            return Some(true);
+        }
+        // Entries are 8-byte aligned.
+        at += (len + 7) & !7;
+    }
+    None
+}
+
+impl<'a> PeImage<'a> {
+    /// Reads the headers of `bytes`.
+    pub fn parse(bytes: &'a [u8]) -> Result<PeImage<'a>, PeError> {
+        let h = Headers::parse(bytes)?;
+        let security_dir_at = h.security_dir_at.ok_or(PeError::NoSecurityDirectory)?;
+        if security_dir_at + 8 > bytes.len() {
+            return Err(PeError::Truncated("optional header"));
+        }
+        let size_of_headers = h.size_of_headers;
+        if size_of_headers > bytes.len() || size_of_headers < security_dir_at + 8 {
+            return Err(PeError::Truncated("SizeOfHeaders"));
+        }
+        let section_count = h.section_count;
+        let table = h.section_table;
         let mut sections = [(0u32, 0u32); MAX_SECTIONS];
         let mut used = 0;
         for i in 0..usize::from(section_count) {
@@ -135,8 +230,7 @@ impl<'a> PeImage<'a> {
             used += 1;
         }
         sections[..used].sort_unstable();
-        let offset = u32_at(bytes, security_dir_at).unwrap_or(0);
-        let size = u32_at(bytes, security_dir_at + 4).unwrap_or(0);
+        let (offset, size) = h.cert_dir;
         let cert_table = if size == 0 {
             (0, 0)
         } else {
@@ -156,7 +250,7 @@ impl<'a> PeImage<'a> {
         };
         Ok(PeImage {
             bytes,
-            checksum_at: opt + 64,
+            checksum_at: h.checksum_at,
             security_dir_at,
             size_of_headers,
             sections,

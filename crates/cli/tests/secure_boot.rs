@@ -41,6 +41,45 @@ fn boot_code_is_current(sh: &Bootshelf) {
     assert!(rows.iter().all(|r| r["severity"] == "note"), "{}", o.stdout);
 }
 
+/// Write `bytes` as `path` on s.img's ESP (`None`: delete it), with mtools on a copy of
+/// the ESP written back in place.
+fn put_on_esp(sh: &Bootshelf, path: &str, bytes: Option<&[u8]>) {
+    let img = sh.path("s.img");
+    let layout = testkit::stick::layout(&img);
+    let esp = check_image(&img, &layout, sh.dir());
+    let mut cmd = Command::new(if bytes.is_some() { "mcopy" } else { "mdel" });
+    cmd.env("MTOOLS_SKIP_CHECK", "1");
+    if let Some(bytes) = bytes {
+        let file = sh.path("put-on-esp.bin");
+        std::fs::write(&file, bytes).unwrap();
+        cmd.arg("-o").arg("-i").arg(&esp).arg(&file);
+    } else {
+        cmd.arg("-i").arg(&esp);
+    }
+    assert!(cmd.arg(format!("::{path}")).status().unwrap().success());
+    use std::io::{Seek, SeekFrom, Write};
+    let ss = layout.sector_size;
+    let mut f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.seek(SeekFrom::Start(layout.esp.byte_start(ss))).unwrap();
+    f.write_all(&std::fs::read(&esp).unwrap()).unwrap();
+}
+
+/// `check --json` on s.img: (kind, subject, severity) of each finding, and the output.
+fn findings(sh: &Bootshelf) -> (Vec<(String, String, String)>, String) {
+    let o = sh.run(&["check", "--json", "s.img"]);
+    let rows: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let rows = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("kind"), s("subject"), s("severity"))
+        })
+        .collect();
+    (rows, o.stdout)
+}
+
 #[test]
 fn install_sets_up_shim_and_a_loader_signed_with_the_users_key() {
     let sh = Bootshelf::new("cli-secure-boot");
@@ -130,26 +169,11 @@ fn install_sets_up_shim_and_a_loader_signed_with_the_users_key() {
     // loader), found through its Authenticode digest; update writes this one again.
     sh.ok(&["update", "s.img"]);
     boot_code_is_current(&sh);
-    let esp = check_image(&img, &layout, sh.dir());
-    let other = sh.path("other.efi");
-    std::fs::copy(stick::secure_boot::MOK_MANAGER_SOURCE, &other).unwrap();
-    let put = Command::new("mcopy")
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .arg("-o")
-        .arg("-i")
-        .arg(&esp)
-        .arg(&other)
-        .arg("::/EFI/BOOT/grubx64.efi")
-        .status()
-        .unwrap();
-    assert!(put.success());
-    {
-        use std::io::{Seek, SeekFrom, Write};
-        let ss = layout.sector_size;
-        let mut f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
-        f.seek(SeekFrom::Start(layout.esp.byte_start(ss))).unwrap();
-        f.write_all(&std::fs::read(&esp).unwrap()).unwrap();
-    }
+    put_on_esp(
+        &sh,
+        "/EFI/BOOT/grubx64.efi",
+        Some(&std::fs::read(stick::secure_boot::MOK_MANAGER_SOURCE).unwrap()),
+    );
     let o = sh.run(&["check", "--json", "s.img"]).assert_ok();
     let rows: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert!(
@@ -195,4 +219,156 @@ fn a_key_that_does_not_match_its_certificate_is_refused_before_writing() {
         !sh.path("s.img").exists(),
         "a refused install created the image"
     );
+}
+
+/// Whether each ISO's EFI loader carries an Authenticode signature (index byte 13), as
+/// `inspect` reads it from the ISO and `add` records it: `efi_signed` per EFI entry and
+/// `uefi_signed` in `inspect --json`, `efi_signed` in `list --json`, the SIGNED column of
+/// `list` and the `Secure Boot` line of `inspect`. The ISO signed as Debian ships them
+/// (Microsoft-signed shim) has its x86_64 loader signed; the grub-mkrescue one none.
+#[test]
+fn list_and_inspect_say_which_efi_loaders_are_signed() {
+    let signed = fixtures::uefi::debian_signed_iso().unwrap();
+    let unsigned = fixtures::uefi::marker_iso("sb-unsigned").unwrap();
+    let sh = Bootshelf::new("cli-efi-signed");
+    let (s, u) = (signed.to_str().unwrap(), unsigned.to_str().unwrap());
+
+    let o = sh.ok(&["inspect", "--json", s, u]);
+    let doc: serde_json::Value = serde_json::from_str(&o).unwrap();
+    let isos = doc["isos"].as_array().unwrap();
+    assert_eq!(isos[0]["uefi_signed"], serde_json::json!(["x86_64"]), "{o}");
+    assert_eq!(isos[1]["uefi_signed"], serde_json::json!([]), "{o}");
+    for (iso, want) in isos
+        .iter()
+        .zip([serde_json::json!(["x86_64"]), serde_json::json!([])])
+    {
+        let efi: Vec<&serde_json::Value> = iso["boot_entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["platform"] == "efi")
+            .collect();
+        assert_eq!(efi.len(), 1, "{o}");
+        assert_eq!(efi[0]["efi_signed"], want, "{o}");
+    }
+    let o = sh.ok(&["inspect", s]);
+    assert!(o.contains("Secure Boot  signed loader"), "{o}");
+    let o = sh.ok(&["inspect", u]);
+    assert!(
+        o.contains("Secure Boot  no signed loader: refused with Secure Boot on"),
+        "{o}"
+    );
+
+    sh.ok(&["install", "s.img", "--size", "100M", "--no-secure-boot"]);
+    sh.ok(&["add", "s.img", s, u]);
+    let o = sh.ok(&["list", "--json", "s.img"]);
+    let doc: serde_json::Value = serde_json::from_str(&o).unwrap();
+    let rows = doc["isos"].as_array().unwrap();
+    assert_eq!(rows[0]["efi_signed"], serde_json::json!(["x86_64"]), "{o}");
+    assert_eq!(rows[1]["efi_signed"], serde_json::json!([]), "{o}");
+    let o = sh.ok(&["list", "s.img"]);
+    let line = |name: &str| {
+        o.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {o}"))
+            .to_string()
+    };
+    // SIGNED follows the UEFI ARCH column.
+    let signed_column = |l: String| {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        let at = words.iter().position(|w| w.contains("x86_64")).unwrap();
+        words[at + 1].to_string()
+    };
+    assert!(o.contains(" SIGNED "), "{o}");
+    assert_eq!(
+        signed_column(line("uefi-debian-signed-v1.iso")),
+        "yes",
+        "{o}"
+    );
+    assert_eq!(
+        signed_column(line("uefi-marker-sb-unsigned-v1.iso")),
+        "no",
+        "{o}"
+    );
+}
+
+/// In shim mode `check` compares shim and MokManager on the ESP with the installed
+/// packages' files (`shim-signed`'s `shimx64.efi.signed`, `shim-helpers-amd64-signed`'s
+/// `mmx64.efi.signed`): an older shim (its `.sbat` vendor version) is `shim_outdated`,
+/// a MokManager with other bytes `shim_differs`, both warnings naming the versions; a
+/// missing MokManager is a problem (exit 1). `update` copies the installed files back and
+/// `check` finds nothing again.
+#[test]
+fn check_compares_shim_and_mok_manager_with_the_installed_packages_and_update_refreshes_them() {
+    use stick::secure_boot::{shim_version, MOK_MANAGER_SOURCE, SHIM_SOURCE};
+    let sh = Bootshelf::new("cli-shim-check");
+    sh.ok(&["install", "s.img", "--size", "100M"]);
+    boot_code_is_current(&sh);
+    let shim = std::fs::read(SHIM_SOURCE).unwrap();
+    let mok = std::fs::read(MOK_MANAGER_SOURCE).unwrap();
+    let version = shim_version(&shim).unwrap();
+
+    // An older shim: the installed one with its SBAT vendor version's digits zeroed (same
+    // length, so it stays a signed PE image).
+    let vendor = format!(",shim,{version},");
+    let at = shim
+        .windows(vendor.len())
+        .position(|w| w == vendor.as_bytes())
+        .expect("shim's SBAT vendor line");
+    let mut old = shim.clone();
+    for b in &mut old[at + 6..at + 6 + version.len()] {
+        if b.is_ascii_digit() {
+            *b = b'0';
+        }
+    }
+    let old_version = shim_version(&old).unwrap();
+    put_on_esp(&sh, "/EFI/BOOT/BOOTX64.EFI", Some(&old));
+    // A MokManager of the same version with other bytes (one in the middle of its code).
+    let mut other = mok.clone();
+    let middle = other.len() / 2;
+    other[middle] ^= 0x55;
+    put_on_esp(&sh, "/EFI/BOOT/mmx64.efi", Some(&other));
+    let (rows, out) = findings(&sh);
+    let has = |kind: &str, subject: &str| {
+        rows.iter()
+            .any(|(k, s, sev)| k == kind && s == subject && sev == "warning")
+    };
+    assert!(has("shim_outdated", "\\EFI\\BOOT\\BOOTX64.EFI"), "{out}");
+    assert!(has("shim_differs", "\\EFI\\BOOT\\mmx64.efi"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "shim {old_version} is older than the installed shim-signed's {version}"
+        )),
+        "{out}"
+    );
+    assert!(
+        !rows.iter().any(|(k, _, _)| k == "boot_code_current"),
+        "{out}"
+    );
+    let o = sh.ok(&["check", "s.img"]);
+    assert!(
+        o.contains("`bootshelf update` copies the installed one"),
+        "{o}"
+    );
+
+    sh.ok(&["update", "s.img"]);
+    boot_code_is_current(&sh);
+    let img = sh.path("s.img");
+    let esp = check_image(&img, &testkit::stick::layout(&img), sh.dir());
+    assert!(mtype(&esp, "/EFI/BOOT/BOOTX64.EFI") == shim);
+    assert!(mtype(&esp, "/EFI/BOOT/mmx64.efi") == mok);
+
+    // No MokManager: a machine that does not know the key cannot enroll it.
+    put_on_esp(&sh, "/EFI/BOOT/mmx64.efi", None);
+    let o = sh.run(&["check", "--json", "s.img"]);
+    assert_eq!(o.code(), Some(1), "{}", o.stdout);
+    let (rows, out) = findings(&sh);
+    assert!(
+        rows.iter().any(|(k, s, sev)| k == "boot_code_broken"
+            && s == "\\EFI\\BOOT\\mmx64.efi"
+            && sev == "problem"),
+        "{out}"
+    );
+    sh.ok(&["update", "s.img"]);
+    boot_code_is_current(&sh);
 }

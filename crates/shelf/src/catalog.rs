@@ -6,11 +6,12 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
 use blockdev::{BlockDevice, BlockReader, Extent, ExtentReader, ReadAt, Region};
-use bootshelf_index::{ArchSet, BootEntry, EfiLoaders, Emulation, PlatformId};
+use bootshelf_index::{ArchSet, BootEntry, EfiArch, EfiLoaders, Emulation, PlatformId};
 use exfat::{DirEntry, Volume};
 
 /// What an ISO says about itself.
@@ -149,10 +150,7 @@ pub fn read_iso<R: ReadAt>(r: R) -> Result<IsoFacts, IsoError> {
                 Err(_) => u64::from(b.sector_count) * 512,
             };
             let efi = if b.platform == PlatformId::EFI && b.emulation() == Emulation::NONE {
-                EfiLoaders {
-                    arches: efi_arches(iso.reader(), b.load_rba, file_bytes),
-                    signed: None,
-                }
+                efi_loaders(iso.reader(), b.load_rba, file_bytes)
             } else {
                 EfiLoaders::default()
             };
@@ -219,15 +217,66 @@ pub fn inspect<R: ReadAt>(r: R) -> Result<IsoFacts, InspectError> {
     judge(read_iso(r))
 }
 
-/// The architectures the EFI boot image at 2048-byte sector `load_rba` serves (which
-/// `\EFI\BOOT\BOOT*.EFI` its FAT holds, crates/efi-image), or `None` when its file
-/// system cannot be read (then nothing is assumed: the firmware may still manage). The
-/// image is read up to the end of the ISO, not to the catalog's size, which is often 0 or 1
-/// sector: the FAT's own geometry bounds it, as the firmware's El Torito driver does.
-pub fn efi_arches<R: ReadAt>(r: &mut R, load_rba: u32, file_bytes: u64) -> Option<ArchSet> {
+/// Bytes read from the start of an EFI loader to find its certificate table directory:
+/// the DOS header, `e_lfanew`, the COFF header and the optional header's data directories
+/// lie in the first KiB of every loader seen (GRUB, shim, systemd-boot, bootshelf's); what
+/// lies further is "not known".
+pub const PE_HEADER_BYTES: u32 = 4096;
+
+/// What the EFI boot image at 2048-byte sector `load_rba` holds (index boot entry bytes
+/// 12 to 14): the architectures it serves (which `\EFI\BOOT\BOOT*.EFI` its FAT holds,
+/// crates/efi-image), and which of those loaders carry an Authenticode signature
+/// ([`loader_signed`]). Each is `None` when it cannot be read (then nothing is assumed:
+/// the firmware may still manage). The image is read up to the end of the ISO, not to the
+/// catalog's size, which is often 0 or 1 sector: the FAT's own geometry bounds it, as the
+/// firmware's El Torito driver does.
+pub fn efi_loaders<R: ReadAt>(r: &mut R, load_rba: u32, file_bytes: u64) -> EfiLoaders {
     let start = u64::from(load_rba) * 2048;
-    let region = Region::new(r, start, file_bytes.checked_sub(start)?).ok()?;
-    efi_image::loaders_of(region).ok()
+    let Some(len) = file_bytes.checked_sub(start) else {
+        return EfiLoaders::default();
+    };
+    let Ok(region) = Region::new(r, start, len) else {
+        return EfiLoaders::default();
+    };
+    let Ok(mut fat) = efi_image::FatImage::open(region) else {
+        return EfiLoaders::default();
+    };
+    let Ok(arches) = fat.loaders() else {
+        return EfiLoaders::default();
+    };
+    let mut signed = Some(ArchSet::EMPTY);
+    for arch in arches.iter() {
+        match loader_signed(&mut fat, arch) {
+            Some(true) => {
+                if let Some(s) = signed.as_mut() {
+                    s.insert(arch);
+                }
+            }
+            Some(false) => {}
+            // One loader not read: the whole byte is "not read", never "unsigned".
+            None => signed = None,
+        }
+    }
+    EfiLoaders {
+        arches: Some(arches),
+        signed,
+    }
+}
+
+/// Whether `arch`'s removable-media loader in `fat` carries an Authenticode signature
+/// ([`authenticode::signed_from_headers`]: its first [`PE_HEADER_BYTES`] and the 8-byte
+/// header of each certificate table entry, never the whole file), `None` when that cannot
+/// be read. A signature present says nothing of whether the firmware trusts it.
+pub fn loader_signed<R: ReadAt>(fat: &mut efi_image::FatImage<R>, arch: EfiArch) -> Option<bool> {
+    let file = fat.find(arch.boot_path()).ok()?;
+    if file.is_dir {
+        return None;
+    }
+    let mut head = vec![0u8; file.size.min(PE_HEADER_BYTES) as usize];
+    fat.read(&file, 0, &mut head).ok()?;
+    authenticode::signed_from_headers(&head, u64::from(file.size), |at, buf| {
+        fat.read(&file, at, buf).ok()
+    })
 }
 
 /// The UEFI architectures an ISO with El Torito entries `boot` serves: the union of what
@@ -242,6 +291,25 @@ pub fn efi_arches_of(boot: &[BootEntry]) -> Option<ArchSet> {
     {
         any = true;
         for arch in b.efi.arches?.iter() {
+            set.insert(arch);
+        }
+    }
+    any.then_some(set)
+}
+
+/// The UEFI architectures whose loader carries an Authenticode signature in an ISO with El
+/// Torito entries `boot` (index byte 13): the union over its bootable EFI entries, or `None`
+/// when it has no bootable EFI entry or one of them was not read (an index written before
+/// signatures were recorded, or a loader whose headers could not be read).
+pub fn efi_signed_of(boot: &[BootEntry]) -> Option<ArchSet> {
+    let mut set = ArchSet::EMPTY;
+    let mut any = false;
+    for b in boot
+        .iter()
+        .filter(|b| b.bootable && b.platform == PlatformId::EFI)
+    {
+        any = true;
+        for arch in b.efi.signed?.iter() {
             set.insert(arch);
         }
     }

@@ -50,6 +50,38 @@ impl Firmware {
     }
 }
 
+/// The machine an ISO is to boot on: its firmware and, for UEFI, whether Secure Boot is
+/// enforced (the firmware's `SecureBoot` variable). A bare [`Firmware`] is a machine
+/// without Secure Boot (BIOS, or where it is not known).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// BIOS or UEFI.
+    pub firmware: Firmware,
+    /// The firmware verifies what it loads (UEFI Secure Boot on).
+    pub secure_boot: bool,
+}
+
+impl From<Firmware> for Machine {
+    fn from(firmware: Firmware) -> Machine {
+        Machine {
+            firmware,
+            secure_boot: false,
+        }
+    }
+}
+
+/// Why an ISO cannot boot under Secure Boot: the menu's one line (79 columns) for an ISO
+/// whose loader carries no signature, shown before trying (the index says so) and when the
+/// firmware's LoadImage refuses it (bootloader/uefi/src/vcd.rs).
+pub const NOT_SIGNED_MESSAGE: &str =
+    "Not signed for Secure Boot. To boot it, turn Secure Boot off in the firmware.";
+
+/// Why the firmware refused an ISO whose loader for this machine the index knows to carry
+/// a signature ([`Entry::native_loader_signed`]): its signer is not in db or MokList, or
+/// dbx or SBAT revoke it (one line; bootloader/uefi/src/vcd.rs).
+pub const NOT_TRUSTED_MESSAGE: &str =
+    "Signed, but not by a key this PC trusts (or revoked). Turn Secure Boot off.";
+
 /// Why an ISO cannot boot on a UEFI machine of architecture `arch` whose EFI boot image
 /// serves only `served`: "no aarch64 loader (BOOTAA64.EFI) in this ISO; it boots on
 /// x86_64, ia32" (short: the menu's message row is one line).
@@ -132,6 +164,22 @@ impl Entry {
         crate::catalog::efi_arches_of(&self.boot)
     }
 
+    /// The UEFI architectures whose loader carries an Authenticode signature
+    /// ([`crate::catalog::efi_signed_of`]): `None` when not known.
+    pub fn efi_signed(&self) -> Option<ArchSet> {
+        crate::catalog::efi_signed_of(&self.boot)
+    }
+
+    /// Whether the loader for this machine's architecture (`EfiArch::NATIVE`) carries an
+    /// Authenticode signature, as the index knows it; `None` when not known (or no such
+    /// loader is known).
+    pub fn native_loader_signed(&self) -> Option<bool> {
+        let arch = EfiArch::NATIVE?;
+        self.efi_arches()?
+            .contains(arch)
+            .then(|| Some(self.efi_signed()?.contains(arch)))?
+    }
+
     /// Whether it boots under UEFI (on some architecture).
     pub fn uefi(&self) -> bool {
         self.boot_entry(Firmware::Uefi).is_some()
@@ -155,8 +203,17 @@ impl Entry {
         runs == 1
     }
 
-    /// Why Enter cannot boot it on `fw`, if it cannot.
-    pub fn blocked(&self, fw: Firmware) -> Option<String> {
+    /// Why Enter cannot boot it on `machine` (a [`Machine`], or a bare [`Firmware`]: Secure
+    /// Boot off), if it cannot: it could not be read, it has no entry for the firmware, its
+    /// EFI image has no loader for this architecture, or Secure Boot is on and that loader
+    /// carries no signature at all. Only what the index knows blocks: a loader whose
+    /// signature was not read, or one that is signed by someone the firmware may not
+    /// trust, is tried (the firmware decides, and the menu shows its refusal).
+    pub fn blocked(&self, machine: impl Into<Machine>) -> Option<String> {
+        let Machine {
+            firmware: fw,
+            secure_boot,
+        } = machine.into();
         if let Some(p) = &self.problem {
             return Some(if self.changed {
                 format!("ISO changed since it was indexed, and reading it failed: {p}")
@@ -167,10 +224,15 @@ impl Entry {
         if self.boot_entry(fw).is_none() {
             return Some(String::from(fw.no_entry_message()));
         }
-        match (fw, EfiArch::NATIVE, self.efi_arches()) {
-            (Firmware::Uefi, Some(arch), Some(served)) if !served.contains(arch) => {
-                Some(no_loader_message(arch, served))
-            }
+        let (Firmware::Uefi, Some(arch), Some(served)) = (fw, EfiArch::NATIVE, self.efi_arches())
+        else {
+            return None;
+        };
+        if !served.contains(arch) {
+            return Some(no_loader_message(arch, served));
+        }
+        match self.native_loader_signed() {
+            Some(false) if secure_boot => Some(String::from(NOT_SIGNED_MESSAGE)),
             _ => None,
         }
     }
@@ -604,6 +666,103 @@ mod tests {
             .blocked(Firmware::Uefi)
             .unwrap()
             .contains("no \\EFI\\BOOT\\BOOT*.EFI"));
+    }
+
+    /// Under Secure Boot the UEFI menu (of an x86_64 machine, the host's
+    /// EfiArch::NATIVE) dims an ISO whose loader for this machine the index knows to carry
+    /// no signature, with the message LoadImage's refusal gives; a signed loader (whoever
+    /// signed it), a loader whose signature was not read, and Secure Boot off are tried.
+    #[test]
+    fn unsigned_loaders_are_blocked_under_secure_boot_only_when_known() {
+        use bootshelf_index::{EfiLoaders, Emulation};
+        let efi = |arches: u8, signed: Option<u8>| CatalogEntry {
+            platform: PlatformId::EFI,
+            emulation: Emulation::NONE,
+            bootable: true,
+            system_type: 0,
+            load_segment: 0,
+            sector_count: 1,
+            load_rba: 30,
+            image_size: 4096,
+            efi: EfiLoaders {
+                arches: Some(ArchSet::from_bits(arches)),
+                signed: signed.map(ArchSet::from_bits),
+            },
+        };
+        let entry = |boot: Vec<CatalogEntry>| Entry {
+            title: String::new(),
+            path: String::new(),
+            size: 1 << 20,
+            label: String::new(),
+            extents: vec![Extent {
+                start: 0,
+                len: 1 << 20,
+            }],
+            boot,
+            source: Source::Indexed,
+            changed: false,
+            problem: None,
+            options: None,
+            persistence: None,
+        };
+        let on = Machine {
+            firmware: Firmware::Uefi,
+            secure_boot: true,
+        };
+        let (x64, aa64) = (EfiArch::X64.bit(), EfiArch::Aa64.bit());
+
+        let unsigned = entry(vec![efi(x64 | aa64, Some(0))]);
+        assert_eq!(unsigned.efi_signed(), Some(ArchSet::EMPTY));
+        assert_eq!(unsigned.blocked(on).as_deref(), Some(NOT_SIGNED_MESSAGE));
+        assert!(NOT_SIGNED_MESSAGE.len() <= 79 && NOT_TRUSTED_MESSAGE.len() <= 79);
+        // What the UEFI loader asks when the firmware refuses anyway (a signed loader:
+        // NOT_TRUSTED_MESSAGE, its signer is refused).
+        assert_eq!(unsigned.native_loader_signed(), Some(false));
+        assert_eq!(
+            entry(vec![efi(x64, Some(x64))]).native_loader_signed(),
+            Some(true)
+        );
+        assert_eq!(entry(vec![efi(x64, None)]).native_loader_signed(), None);
+        assert_eq!(
+            entry(vec![efi(aa64, Some(aa64))]).native_loader_signed(),
+            None
+        );
+        // Secure Boot off, or BIOS: tried.
+        assert_eq!(unsigned.blocked(Firmware::Uefi), None);
+        assert_eq!(
+            unsigned.blocked(Machine {
+                firmware: Firmware::Uefi,
+                secure_boot: false
+            }),
+            None
+        );
+        // Only this machine's loader counts: a signed aarch64 loader does not help an
+        // unsigned x86_64 one, an unsigned aarch64 one does not hurt a signed x86_64 one.
+        assert_eq!(
+            entry(vec![efi(x64 | aa64, Some(aa64))])
+                .blocked(on)
+                .as_deref(),
+            Some(NOT_SIGNED_MESSAGE)
+        );
+        assert_eq!(entry(vec![efi(x64 | aa64, Some(x64))]).blocked(on), None);
+        // Not read (an older index, an unreadable loader): never taken as unsigned.
+        let unknown = entry(vec![efi(x64, None)]);
+        assert_eq!(unknown.efi_signed(), None);
+        assert_eq!(unknown.blocked(on), None);
+        // Two EFI entries: the union; one not read makes the whole unknown.
+        assert_eq!(
+            entry(vec![efi(x64, Some(0)), efi(x64, Some(x64))]).efi_signed(),
+            Some(ArchSet::from_bits(x64))
+        );
+        assert_eq!(
+            entry(vec![efi(x64, Some(0)), efi(x64, None)]).blocked(on),
+            None
+        );
+        // No loader for this machine at all: that reason first.
+        assert!(entry(vec![efi(aa64, Some(0))])
+            .blocked(on)
+            .unwrap()
+            .starts_with("no x86_64 loader"));
     }
 
     /// Found by fuzz target shelf_discover (one patched byte in the index's extent length,

@@ -24,10 +24,10 @@ pub mod open;
 pub mod scan;
 pub mod store;
 
-pub use catalog::{efi_arches_of, read_iso, Broken, IsoError, IsoFacts};
+pub use catalog::{efi_arches_of, efi_signed_of, read_iso, Broken, IsoError, IsoFacts};
 pub use discovery::{
     consume_boot_next, discover, discover_volume, human_size, Contents, DiscoverError, Discovery,
-    Entry, Firmware, Source,
+    Entry, Firmware, Machine, Source, NOT_SIGNED_MESSAGE, NOT_TRUSTED_MESSAGE,
 };
 pub use scan::Limits;
 pub use store::IndexStore;

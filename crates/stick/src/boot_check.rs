@@ -1,8 +1,9 @@
 //! `bootshelf check`'s rules on the boot code, against the boot code this bootshelf
 //! carries ([`BootCode`]): the partition table's repairable damage
 //! ([`crate::layout::TableDamage`]), the MBR boot code ([`mbr_code`]), BIOS stage 2
-//! ([`stage2`]), the ESP's file system ([`crate::esp::fsck`]) and the UEFI loader on it
-//! ([`uefi_loader`]). Reads only; the findings are [`Finding`]s, `bootshelf update`
+//! ([`stage2`]), the ESP's file system ([`crate::esp::fsck`]), the UEFI loaders on it
+//! ([`uefi_loaders`]) and, in shim mode, shim and MokManager against the installed Debian
+//! packages' files ([`shim_files`]). Reads only; the findings are [`Finding`]s, `bootshelf update`
 //! repairs each of them (crate::update).
 //!
 //! A piece that is all zero, or cannot work (a loader missing, no `BSH2` signature at
@@ -15,6 +16,7 @@ use crate::check::{BootPiece, Finding};
 use crate::esp;
 use crate::layout::{Error, Layout, Result, TableDamage};
 use crate::partition_write::boot_code_area;
+use crate::secure_boot::{shim_version, ShimFiles};
 use blockdev::BlockDevice;
 
 /// The signature stage 2 carries at byte 4, which the MBR checks before jumping there.
@@ -22,13 +24,15 @@ pub const STAGE2_SIGNATURE: &[u8; 4] = b"BSH2";
 
 /// Every boot code rule on a stick with `layout`, whose table has `damage` (as
 /// [`crate::Stick::table_damage`] says), in order: table damage, MBR code, stage 2, the
-/// ESP's file system, the UEFI loader. A note [`Finding::BootCodeCurrent`] when none finds
-/// anything.
+/// ESP's file system, the UEFI loaders, shim and MokManager (against `installed_shim`, the
+/// installed packages' files, or why there are none). A note [`Finding::BootCodeCurrent`]
+/// when none finds anything but notes.
 pub fn check_boot<D: BlockDevice>(
     dev: &mut D,
     layout: &Layout,
     damage: &[TableDamage],
     boot: &BootCode,
+    installed_shim: std::result::Result<&ShimFiles, &str>,
 ) -> Result<Vec<Finding>> {
     let mut out: Vec<Finding> = damage
         .iter()
@@ -59,12 +63,75 @@ pub fn check_boot<D: BlockDevice>(
         Ok(issues) => {
             out.extend(issues.into_iter().map(|issue| Finding::Esp { issue }));
             out.extend(uefi_loaders(&mut img, boot));
+            out.extend(shim_files(&mut img, installed_shim));
         }
     }
-    if out.is_empty() {
+    if out
+        .iter()
+        .all(|f| f.severity() == crate::check::Severity::Note)
+    {
         out.push(Finding::BootCodeCurrent);
     }
     Ok(out)
+}
+
+/// Rule, in shim mode only (shim's second stage `\EFI\BOOT\grubx64.efi` present): shim
+/// (`BOOTX64.EFI`) and MokManager (`mmx64.efi`) are the installed Debian packages' files
+/// (`installed`: `shim-signed`'s `shimx64.efi.signed`, `shim-helpers-amd64-signed`'s
+/// `mmx64.efi.signed`), byte for byte. A different one is a warning naming both versions
+/// (their `.sbat` vendor lines), outdated when the stick's is older; a missing or broken
+/// MokManager is a problem (a machine that does not know the key cannot enroll it).
+/// Whether shim is a signed PE image is [`uefi_loaders`]' matter. Without the packages
+/// (`Err(why)`), a note says they were not compared.
+pub fn shim_files(
+    img: &mut [u8],
+    installed: std::result::Result<&ShimFiles, &str>,
+) -> Vec<Finding> {
+    let read = |img: &mut [u8], path: &str| esp::read_image_file(img, path).ok().flatten();
+    if read(img, crate::secure_boot::SECOND_STAGE_PATH).is_none() {
+        return Vec::new();
+    }
+    let installed = match installed {
+        Ok(i) => i,
+        Err(why) => {
+            return vec![Finding::ShimNotCompared {
+                reason: why.to_string(),
+            }]
+        }
+    };
+    let mut out = Vec::new();
+    let shim = read(img, esp::LOADER_PATH);
+    if let Some(have) = shim.filter(|h| signed_pe(h)) {
+        if have != installed.shim {
+            out.push(Finding::ShimDiffers {
+                piece: BootPiece::UefiLoader(efi_image::EfiArch::X64),
+                package: "shim-signed",
+                on_stick: shim_version(&have),
+                installed: shim_version(&installed.shim),
+            });
+        }
+    }
+    let mok = read(img, crate::secure_boot::MOK_MANAGER_PATH);
+    let piece = BootPiece::MokManager;
+    match loader_rule(piece, mok.as_deref(), |h| {
+        signed_pe(h)
+            .then_some(())
+            .ok_or_else(|| "not signed (it must be Debian's signed MokManager)".to_string())
+    }) {
+        Some(broken) => out.push(broken),
+        None => {
+            let have = mok.unwrap_or_default();
+            if have != installed.mok_manager {
+                out.push(Finding::ShimDiffers {
+                    piece,
+                    package: "shim-helpers-amd64-signed",
+                    on_stick: shim_version(&have),
+                    installed: shim_version(&installed.mok_manager),
+                });
+            }
+        }
+    }
+    out
 }
 
 fn esp_reason(e: Error) -> String {

@@ -138,7 +138,9 @@ impl<'a> BootCode<'a> {
         files
     }
 
-    /// Check that each piece fits its place in `layout`.
+    /// Check that each piece fits its place in `layout`: the MBR code, stage 2, and every
+    /// ESP file ([`BootCode::esp_files`], shim and MokManager included) within
+    /// 1/[`EFI_MAX_SHARE_OF_ESP`] of the ESP.
     pub fn check_fits(&self, layout: &Layout) -> Result<()> {
         if self.mbr.len() > MBR_CODE_MAX {
             return Err(Error::BootCodeTooLarge {
@@ -154,11 +156,17 @@ impl<'a> BootCode<'a> {
                 max: layout.stage2_capacity(),
             });
         }
-        let efi_bytes: u64 = self.efi.iter().map(|(_, image)| image.len() as u64).sum();
+        // Every file the ESP gets: the loaders, and in a Secure Boot mode shim, MokManager,
+        // the signed loader and the certificate.
+        let efi_bytes: u64 = self
+            .esp_files("")
+            .iter()
+            .map(|(_, bytes)| bytes.len() as u64)
+            .sum();
         let efi_max = layout.esp.byte_len(layout.sector_size) / EFI_MAX_SHARE_OF_ESP;
         if efi_bytes > efi_max {
             return Err(Error::BootCodeTooLarge {
-                what: "the UEFI loaders together",
+                what: "the UEFI loaders together (with shim and MokManager)",
                 len: usize::try_from(efi_bytes).unwrap_or(usize::MAX),
                 max: efi_max,
             });

@@ -89,6 +89,9 @@ pub enum BootPiece {
     /// `\EFI\BOOT\grubx64.efi`: bootshelf's x64 loader signed with the user's key, which
     /// shim starts (Secure Boot via shim, docs/secure-boot.md).
     ShimSecondStage,
+    /// `\EFI\BOOT\mmx64.efi`: MokManager, which shim starts when the loader's key is not
+    /// enrolled (Secure Boot via shim).
+    MokManager,
 }
 
 impl BootPiece {
@@ -100,6 +103,7 @@ impl BootPiece {
             BootPiece::Stage2 => "BIOS stage 2",
             BootPiece::UefiLoader(arch) => arch.boot_path(),
             BootPiece::ShimSecondStage => "\\EFI\\BOOT\\grubx64.efi",
+            BootPiece::MokManager => "\\EFI\\BOOT\\mmx64.efi",
         }
     }
 
@@ -115,6 +119,9 @@ impl BootPiece {
             }
             BootPiece::UefiLoader(efi_image::EfiArch::Aa64) => {
                 "the stick does not boot on ARM64 UEFI"
+            }
+            BootPiece::MokManager => {
+                "with Secure Boot on, a machine that does not know your key cannot enroll it"
             }
         }
     }
@@ -365,6 +372,25 @@ pub enum Finding {
         /// Which.
         piece: BootPiece,
     },
+    /// Shim mode: shim (`piece` `BOOTX64.EFI`) or MokManager (`mmx64.efi`) on the ESP is
+    /// not the installed Debian package's file (warning; `update` copies the package's).
+    /// Outdated when the stick's version is older.
+    ShimDiffers {
+        /// Which.
+        piece: BootPiece,
+        /// The Debian package the file comes from.
+        package: &'static str,
+        /// The version the stick's file gives (its `.sbat` vendor line).
+        on_stick: Option<String>,
+        /// The version the installed package's file gives.
+        installed: Option<String>,
+    },
+    /// Shim mode, but shim and MokManager could not be compared with the installed
+    /// packages' (note): why.
+    ShimNotCompared {
+        /// Why (the packages are not installed here).
+        reason: String,
+    },
     /// The ESP is not a FAT file system bootshelf can read (problem).
     EspUnreadable {
         /// Why, with offsets.
@@ -390,6 +416,7 @@ impl Finding {
             | SlotMissing { .. }
             | NoHashRecorded { .. }
             | UefiLoader { .. }
+            | ShimNotCompared { .. }
             | WindowCovers { .. }
             | DataPartitionHidden
             | PersistenceWindowCovers { .. } => Severity::Note,
@@ -403,6 +430,7 @@ impl Finding {
             | PartialLeftover { .. }
             | SettingNotIndexed { .. }
             | LoaderNotSignedByCurrentKey { .. }
+            | ShimDiffers { .. }
             | UefiLoaderUnreadable { .. }
             | WindowStale { .. }
             | PersistenceOrphan { .. }
@@ -466,10 +494,11 @@ impl Finding {
             LoaderNotSignedByCurrentKey { path, .. } => path,
             PersistenceWindowCovers { .. } | PersistenceWindowStale { .. } => "persistence window",
             TableDamaged { .. } => "partition table",
-            BootCodeZeroed { piece } | BootCodeBroken { piece, .. } | BootCodeDiffers { piece } => {
-                piece.name()
-            }
-            EspUnreadable { .. } | Esp { .. } => "ESP",
+            BootCodeZeroed { piece }
+            | BootCodeBroken { piece, .. }
+            | BootCodeDiffers { piece }
+            | ShimDiffers { piece, .. } => piece.name(),
+            EspUnreadable { .. } | Esp { .. } | ShimNotCompared { .. } => "ESP",
             BootCodeCurrent => "boot code",
         }
     }
@@ -519,6 +548,17 @@ impl Finding {
             BootCodeZeroed { .. } => "boot_code_zeroed",
             BootCodeBroken { .. } => "boot_code_broken",
             BootCodeDiffers { .. } => "boot_code_differs",
+            ShimDiffers {
+                on_stick: Some(have),
+                installed: Some(want),
+                ..
+            } if crate::secure_boot::compare_versions(have, want)
+                == Some(std::cmp::Ordering::Less) =>
+            {
+                "shim_outdated"
+            }
+            ShimDiffers { .. } => "shim_differs",
+            ShimNotCompared { .. } => "shim_not_compared",
             EspUnreadable { .. } => "esp_unreadable",
             Esp { issue } => issue.kind(),
             BootCodeCurrent => "boot_code_current",
@@ -683,6 +723,46 @@ impl fmt::Display for Finding {
                 "differs from the one this bootshelf ({}) carries (another version's, or \
                  changed); `bootshelf update` writes this one",
                 env!("CARGO_PKG_VERSION")
+            ),
+            ShimDiffers {
+                piece,
+                package,
+                on_stick,
+                installed,
+            } => {
+                let what = match piece {
+                    BootPiece::MokManager => "MokManager",
+                    _ => "shim",
+                };
+                let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+                let (have, want) = (version(on_stick), version(installed));
+                let order = on_stick
+                    .as_deref()
+                    .zip(installed.as_deref())
+                    .and_then(|(a, b)| crate::secure_boot::compare_versions(a, b));
+                match order {
+                    Some(std::cmp::Ordering::Less) => write!(
+                        f,
+                        "{what} {have} is older than the installed {package}'s {want}; a \
+                         machine whose SbatLevel revokes it refuses the stick: `bootshelf \
+                         update` copies the installed one"
+                    ),
+                    Some(std::cmp::Ordering::Greater) => write!(
+                        f,
+                        "{what} {have} is newer than the installed {package}'s {want}; \
+                         `bootshelf update` would put the older one back: upgrade {package} \
+                         first"
+                    ),
+                    _ => write!(
+                        f,
+                        "{what} differs from the installed {package}'s (stick: {have}, \
+                         installed: {want}); `bootshelf update` copies the installed one"
+                    ),
+                }
+            }
+            ShimNotCompared { reason } => write!(
+                f,
+                "shim and MokManager not compared with the installed packages: {reason}"
             ),
             EspUnreadable { reason } => write!(
                 f,

@@ -29,6 +29,11 @@ pub struct Row {
     /// The UEFI architectures its EFI boot image serves (`None`: not known, e.g. indexed
     /// before architectures were recorded; run `bootshelf sync`).
     pub efi_arches: Option<bootshelf_index::ArchSet>,
+    /// Those of `efi_arches` whose loader carries an Authenticode signature (index byte
+    /// 13; `None`: not known). Under Secure Boot the menu dims an ISO whose loader for
+    /// the machine has none; a signature present may still be one the firmware does not
+    /// trust.
+    pub efi_signed: Option<bootshelf_index::ArchSet>,
     /// One contiguous run on the device.
     pub contiguous: bool,
     /// Listed in the index (else only found on the file system).
@@ -100,6 +105,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             bios: e.bios(),
             uefi: e.uefi(),
             efi_arches: e.efi_arches(),
+            efi_signed: e.efi_signed(),
             contiguous: e.is_contiguous(),
             indexed: indexed.is_some(),
             present: true,
@@ -135,6 +141,7 @@ pub fn list<D: BlockDevice>(vol: &mut Volume<D>) -> Result<Listing, OpError> {
             bios: i.boots_on(shelf::Firmware::Bios.platform()),
             uefi: i.boots_on(shelf::Firmware::Uefi.platform()),
             efi_arches: shelf::efi_arches_of(&i.boot),
+            efi_signed: shelf::efi_signed_of(&i.boot),
             contiguous: i.is_contiguous(),
             indexed: true,
             present: false,

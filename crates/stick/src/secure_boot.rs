@@ -268,6 +268,35 @@ impl ShimFiles {
     }
 }
 
+/// The header line every `.sbat` section starts with (shim's SBAT.md).
+const SBAT_HEADER: &[u8] = b"sbat,1,SBAT Version,";
+
+/// The version a shim or MokManager binary gives in its `.sbat` section's vendor line
+/// (`shim.debian,1,Debian,shim,16.1,https://...` -> `16.1`: the upstream shim release the
+/// distribution built), `None` when it has no such line. Read from the bytes (the section
+/// is plain text ending in a NUL), so a signed and an unsigned build give the same answer.
+pub fn shim_version(image: &[u8]) -> Option<String> {
+    let at = image
+        .windows(SBAT_HEADER.len())
+        .position(|w| w == SBAT_HEADER)?;
+    let text = &image[at..image.len().min(at + 4096)];
+    let text = &text[..text.iter().position(|&b| b == 0).unwrap_or(text.len())];
+    let text = std::str::from_utf8(text).ok()?;
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(',').collect();
+        // component_name.vendor, generation, vendor name, package, version, url
+        (fields.len() >= 5 && fields[0].contains('.') && !fields[4].is_empty())
+            .then(|| fields[4].trim().to_string())
+    })
+}
+
+/// Orders two dotted version numbers (`15.7` < `15.8` < `16.1`); `None` when either is
+/// not one.
+pub fn compare_versions(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    let parse = |v: &str| -> Option<Vec<u64>> { v.split('.').map(|n| n.parse().ok()).collect() };
+    Some(parse(a)?.cmp(&parse(b)?))
+}
+
 /// The installed version of a Debian package, or "(version unknown)".
 fn package_version(package: &str) -> String {
     std::process::Command::new("dpkg-query")
@@ -455,6 +484,30 @@ mod tests {
             esp_files(&loader, Mode::OwnKeys, None, None),
             Err(Error::Internal(_))
         ));
+    }
+
+    /// The version `check` names comes from the `.sbat` vendor line, the same in
+    /// Debian's signed shim and MokManager as in their unsigned builds.
+    #[test]
+    fn shim_and_mok_manager_versions_come_from_their_sbat_vendor_line() {
+        let text =
+            b"xx\0sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\n\
+            shim,4,UEFI shim,shim,1,https://github.com/rhboot/shim\n\
+            shim.debian,1,Debian,shim,15.7,https://tracker.debian.org/pkg/shim\n\0yy";
+        assert_eq!(shim_version(text).as_deref(), Some("15.7"));
+        assert_eq!(shim_version(b"no sbat here"), None);
+        let installed = |p: &str| shim_version(&std::fs::read(p).unwrap());
+        let signed = installed(SHIM_SOURCE).expect("shim-signed's shim has an SBAT vendor line");
+        assert_eq!(
+            installed("/usr/lib/shim/shimx64.efi").as_deref(),
+            Some(&*signed)
+        );
+        assert_eq!(installed(MOK_MANAGER_SOURCE).as_deref(), Some(&*signed));
+        use std::cmp::Ordering::*;
+        assert_eq!(compare_versions("15.7", "16.1"), Some(Less));
+        assert_eq!(compare_versions("16.1", "16.1"), Some(Equal));
+        assert_eq!(compare_versions("16.10", "16.9"), Some(Greater));
+        assert_eq!(compare_versions("16.1~rc1", "16.1"), None);
     }
 
     /// The smallest PE32+ image `authenticode` signs: headers and one section.

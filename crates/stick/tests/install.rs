@@ -287,3 +287,49 @@ fn boot_code_that_does_not_fit_is_refused_before_writing() {
     assert_eq!(std::fs::metadata(&img).unwrap().len(), SIZE);
     assert!(read_range(&img, 0, 1 << 20).iter().all(|&b| b == 0));
 }
+
+/// The ESP share counts every file the ESP gets: in shim mode shim, MokManager, the signed
+/// loader and the certificate with the other architectures' loaders. A set whose loaders
+/// alone fit but whose shim and MokManager make it more than half the ESP is refused
+/// before anything is written; the same set with a real-sized shim fits.
+#[test]
+fn shim_and_mok_manager_count_in_the_esp_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("stick.img");
+    let layout = Layout::plan(Scheme::Gpt, 512, SIZE / 512).unwrap();
+    let half = layout.esp.byte_len(512) / stick::bootcode::EFI_MAX_SHARE_OF_ESP;
+    let secure = |shim_len: u64| stick::bootcode::SecureEsp {
+        files: vec![
+            (stick::secure_boot::SECOND_STAGE_PATH, b"MZ signed".to_vec()),
+            (
+                stick::secure_boot::MOK_MANAGER_PATH,
+                vec![1u8; (half / 2) as usize],
+            ),
+            (stick::secure_boot::CERT_PATH, b"cert".to_vec()),
+            ("EFI/BOOT/BOOTX64.EFI", vec![2u8; shim_len as usize]),
+        ],
+        info: String::new(),
+    };
+    let too_big = secure(half / 2);
+    let boot = BootCode {
+        secure_esp: Some(&too_big),
+        ..boot_a()
+    };
+    boot_a().check_fits(&layout).unwrap();
+    let err = stick::install(&img, &opts(Scheme::Gpt, 512), &boot).unwrap_err();
+    match &err {
+        Error::BootCodeTooLarge { what, max, .. } => {
+            assert!(what.contains("shim and MokManager"), "{err}");
+            assert_eq!(*max, half);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(!img.exists(), "a refused install created {}", img.display());
+    let fits = secure(1 << 20);
+    BootCode {
+        secure_esp: Some(&fits),
+        ..boot_a()
+    }
+    .check_fits(&layout)
+    .unwrap();
+}

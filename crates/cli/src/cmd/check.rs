@@ -64,7 +64,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let damage = stick.table_damage().to_vec();
     let boot = super::install::boot_code();
-    let mut boot_findings = stick::boot_check::check_boot(stick.device(), &layout, &damage, &boot)?;
+    // shim and MokManager on a stick in shim mode are compared with the installed packages'.
+    let installed_shim = stick::secure_boot::ShimFiles::from_system().map_err(|e| e.to_string());
+    let mut boot_findings = stick::boot_check::check_boot(
+        stick.device(),
+        &layout,
+        &damage,
+        &boot,
+        installed_shim.as_ref().map_err(String::as_str),
+    )?;
     // Which loader and who signed it; an unreadable ESP is said once, by the boot rules.
     if !boot_findings
         .iter()

@@ -86,6 +86,9 @@ pub struct IsoReport {
     /// The UEFI architectures the bootable EFI entries' images serve (`x86_64`, `ia32`,
     /// `aarch64`: which `\EFI\BOOT\BOOT*.EFI` they hold); null without a readable one.
     pub uefi_arches: Option<Vec<&'static str>>,
+    /// Those of them whose loader carries an Authenticode signature (whoever signed it:
+    /// the firmware decides whether it trusts it); null when not known.
+    pub uefi_signed: Option<Vec<&'static str>>,
     pub hybrid: Option<HybridReport>,
     pub hints: Vec<String>,
     /// `error` says the file could not be opened or read (an OS or device error), as
@@ -146,6 +149,9 @@ pub struct EntryReport {
     /// EFI no-emulation entries: the architectures whose `\EFI\BOOT\BOOT*.EFI` the image's
     /// FAT holds; null for other entries or an unreadable image.
     pub efi_arches: Option<Vec<&'static str>>,
+    /// Those of them whose loader carries an Authenticode signature (read from the PE
+    /// headers and the certificate table's entry headers); null when not read.
+    pub efi_signed: Option<Vec<&'static str>>,
     pub selection_criteria_type: u8,
     pub selection_criteria: String,
 }
@@ -342,34 +348,54 @@ pub fn fill<R: ReadAt>(mut reader: R, rep: &mut IsoReport) -> Result<()> {
         .boot_entries
         .iter()
         .any(|e| e.bootable && e.platform_id == PlatformId::EFI.0);
-    let mut uefi_arches: Option<Vec<&'static str>> = None;
-    for e in rep
+    let efi: Vec<&EntryReport> = rep
         .boot_entries
         .iter()
         .filter(|e| e.bootable && e.platform_id == PlatformId::EFI.0)
-    {
-        if let Some(names) = &e.efi_arches {
-            let all = uefi_arches.get_or_insert_with(Vec::new);
-            for n in names {
-                if !all.contains(n) {
-                    all.push(n);
-                }
-            }
-        }
-    }
-    rep.uefi_arches = uefi_arches;
+        .collect();
+    rep.uefi_arches = union_of(efi.iter().map(|e| e.efi_arches.as_ref()), false);
+    rep.uefi_signed = union_of(efi.iter().map(|e| e.efi_signed.as_ref()), true);
     let hints = iso.hints().context("looking for hints")?;
     rep.hints = hints.iter().map(|h| h.name.to_string()).collect();
     Ok(())
 }
 
+/// The union of the entries' architecture lists (in first-seen order); `None` when no
+/// entry has one, or (`all_needed`) when any entry's is not known.
+fn union_of<'a>(
+    lists: impl Iterator<Item = Option<&'a Vec<&'static str>>>,
+    all_needed: bool,
+) -> Option<Vec<&'static str>> {
+    let mut all: Option<Vec<&'static str>> = None;
+    for list in lists {
+        match list {
+            Some(names) => {
+                let all = all.get_or_insert_with(Vec::new);
+                for n in names {
+                    if !all.contains(n) {
+                        all.push(n);
+                    }
+                }
+            }
+            None if all_needed => return None,
+            None => {}
+        }
+    }
+    all
+}
+
 fn entry_report<R: ReadAt>(iso: &mut Iso<R>, e: &iso9660::BootEntry) -> EntryReport {
     let file = image_file(iso, e.load_rba);
     let file_bytes = iso.volume().image_size;
-    let efi_arches = (e.platform == PlatformId::EFI && e.emulation() == iso9660::Emulation::NONE)
-        .then(|| shelf::catalog::efi_arches(iso.reader(), e.load_rba, file_bytes))
-        .flatten()
-        .map(|set| set.iter().map(|a| a.name()).collect());
+    let efi = if e.platform == PlatformId::EFI && e.emulation() == iso9660::Emulation::NONE {
+        shelf::catalog::efi_loaders(iso.reader(), e.load_rba, file_bytes)
+    } else {
+        bootshelf_index::EfiLoaders::default()
+    };
+    let names = |set: Option<bootshelf_index::ArchSet>| {
+        set.map(|set| set.iter().map(|a| a.name()).collect())
+    };
+    let (efi_arches, efi_signed) = (names(efi.arches), names(efi.signed));
     let (image_size, image_size_source, image_size_error) = match iso.image_size(e) {
         Ok(s) => (Some(s.bytes), Some(s.source.name().to_string()), None),
         Err(err) => (None, None, Some(err.to_string())),
@@ -402,6 +428,7 @@ fn entry_report<R: ReadAt>(iso: &mut Iso<R>, e: &iso9660::BootEntry) -> EntryRep
         image_path: file.as_ref().map(|f| f.0.clone()),
         image_file_size: file.map(|f| u64::from(f.1)),
         efi_arches,
+        efi_signed,
         selection_criteria_type: e.selection.kind,
         selection_criteria: hex(e.selection.bytes()),
     }
@@ -590,6 +617,13 @@ fn print_text(r: &IsoReport) {
             ),
             _ => row("UEFI boot", yes(r.uefi_bootable)),
         }
+        if let (true, Some(arches), Some(signed)) =
+            (r.uefi_bootable, &r.uefi_arches, &r.uefi_signed)
+        {
+            if !arches.is_empty() {
+                row("Secure Boot", &secure_boot_line(arches, signed));
+            }
+        }
     }
     if let Some(h) = &r.hybrid {
         let mut what = Vec::new();
@@ -680,5 +714,20 @@ fn print_text(r: &IsoReport) {
     }
     if let Some(e) = &r.error {
         row("error", e);
+    }
+}
+
+/// The `Secure Boot` line of `inspect`: which UEFI loaders carry a signature. Carrying one
+/// is what the index knows; whether the firmware trusts the signer is the firmware's call.
+fn secure_boot_line(arches: &[&str], signed: &[&str]) -> String {
+    if signed.is_empty() {
+        "no signed loader: refused with Secure Boot on".to_string()
+    } else if arches.iter().all(|a| signed.contains(a)) {
+        "signed loader (booting still needs a signer the firmware trusts)".to_string()
+    } else {
+        format!(
+            "signed loader for {} only (booting still needs a signer the firmware trusts)",
+            signed.join(", ")
+        )
     }
 }

@@ -30,6 +30,10 @@ struct JsonRow<'a> {
     /// The UEFI architectures its EFI boot image serves (`x86_64`, `ia32`, `aarch64`);
     /// null when not known (no EFI entry, or indexed before they were recorded).
     efi_arches: Option<Vec<&'static str>>,
+    /// Those of them whose loader carries an Authenticode signature (whoever signed it);
+    /// null when not known. Under Secure Boot the menu dims an ISO whose loader for the
+    /// machine has none.
+    efi_signed: Option<Vec<&'static str>>,
     contiguous: bool,
     indexed: bool,
     present: bool,
@@ -107,8 +111,15 @@ fn legend(l: &stick::list::Listing) -> String {
     if l.rows.iter().any(|r| !r.present) {
         marks.push("! indexed, file gone (`bootshelf sync`)");
     }
+    let mut columns = String::new();
+    if l.rows
+        .iter()
+        .any(|r| signed_column(r.uefi, r.efi_arches, r.efi_signed) == "no")
+    {
+        columns.push_str("; SIGNED no: refused with Secure Boot on");
+    }
     format!(
-        "legend: {}; CONTIG NO: no ISO window at boot (`bootshelf sync --defragment`)",
+        "legend: {}{columns}; CONTIG NO: no ISO window at boot (`bootshelf sync --defragment`)",
         marks.join(", ")
     )
 }
@@ -139,6 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                     bios: r.bios,
                     uefi: r.uefi,
                     efi_arches: r.efi_arches.map(|s| s.iter().map(|a| a.name()).collect()),
+                    efi_signed: r.efi_signed.map(|s| s.iter().map(|a| a.name()).collect()),
                     contiguous: r.contiguous,
                     indexed: r.indexed,
                     present: r.present,
@@ -161,8 +173,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("no ISOs on the stick");
     } else {
         println!(
-            "{:<2}{:<36} {:>10}  {:<9} {:<20} {:<6} {:<18} PATH",
-            "", "TITLE", "SIZE", "BOOTS", "UEFI ARCH", "CONTIG", "LABEL"
+            "{:<2}{:<36} {:>10}  {:<9} {:<20} {:<6} {:<6} {:<18} PATH",
+            "", "TITLE", "SIZE", "BOOTS", "UEFI ARCH", "SIGNED", "CONTIG", "LABEL"
         );
     }
     for r in &l.rows {
@@ -190,8 +202,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             (true, Some(s)) if s.is_empty() => "none".to_string(),
             (true, Some(s)) => s.iter().map(|a| a.name()).collect::<Vec<_>>().join(","),
         };
+        let signed = signed_column(r.uefi, r.efi_arches, r.efi_signed);
         println!(
-            "{mark:<2}{:<36} {:>10}  {boots:<9} {arches:<20} {:<6} {:<18} {}",
+            "{mark:<2}{:<36} {:>10}  {boots:<9} {arches:<20} {signed:<6} {:<6} {:<18} {}",
             r.title,
             human(r.size),
             if r.contiguous { "yes" } else { "NO" },
@@ -249,4 +262,23 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("note: {n}");
     }
     Ok(Outcome::Success)
+}
+
+/// The SIGNED column: whether the UEFI loaders of an ISO serving `arches` carry an
+/// Authenticode signature (`signed`, index byte 13): `yes` (all), `no` (none: refused
+/// under Secure Boot, dimmed in the menu), `partly` (some architectures' only), `?` not
+/// known (indexed by an older bootshelf: `sync` reads it), `-` without UEFI.
+fn signed_column(
+    uefi: bool,
+    arches: Option<bootshelf_index::ArchSet>,
+    signed: Option<bootshelf_index::ArchSet>,
+) -> &'static str {
+    match (uefi, arches, signed) {
+        (false, _, _) => "-",
+        (true, Some(a), Some(_)) if a.is_empty() => "-",
+        (true, Some(a), Some(s)) if s == a => "yes",
+        (true, Some(_), Some(s)) if s.is_empty() => "no",
+        (true, Some(_), Some(_)) => "partly",
+        (true, _, _) => "?",
+    }
 }
