@@ -37,10 +37,9 @@ enum Firmware {
     Bios,
 }
 
-/// Install a stick as `spec` says, add `iso`, save options for it, boot it with
-/// `firmware` and check the kernel command line; then `check --hash`. `note`: how the
-/// loader reports its overlay (the files' placement differs by fixture).
-fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmware, note: &str) {
+/// A stick installed as `spec` says holding `iso` as "Options ISO", with saved options
+/// `--append <append> --remove quiet`.
+fn stick_with_options(spec: StickSpec, iso: &Path, append: &str) -> TestStick {
     let stick = TestStick::install(spec).unwrap();
     stick.add(iso, Some("Options ISO")).unwrap();
     let img = stick.path().to_str().unwrap();
@@ -49,12 +48,18 @@ fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmwar
         img,
         "Options ISO",
         "--append",
-        "bootshelf.saved=yes nomodeset loglevel=1",
+        append,
         "--remove",
         "quiet",
     ])
     .unwrap();
-    let mut q = match firmware {
+    stick
+}
+
+/// Boot `stick` (on USB storage, snapshot mode) with `firmware` and wait for bootshelf's
+/// menu.
+fn boot_to_menu(stick: &TestStick, firmware: Firmware) -> Qemu {
+    match firmware {
         Firmware::Uefi => stick.boot_uefi_to_menu().unwrap(),
         Firmware::Bios => {
             let cfg = Config::bios().drive(Drive::usb(stick.path()).snapshot(true));
@@ -63,7 +68,16 @@ fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmwar
                 .unwrap();
             q
         }
-    };
+    }
+}
+
+/// Install a stick as `spec` says, add `iso`, save options for it, boot it with
+/// `firmware` and check the kernel command line; then `check --hash`. `note`: how the
+/// loader reports its overlay (the files' placement differs by fixture).
+fn saved_options_reach_the_kernel(spec: StickSpec, iso: &Path, firmware: Firmware, note: &str) {
+    let stick = stick_with_options(spec, iso, "bootshelf.saved=yes nomodeset loglevel=1");
+    let img = stick.path().to_str().unwrap();
+    let mut q = boot_to_menu(&stick, firmware);
     select(&mut q, "Options ISO").unwrap();
     q.wait_for(note, Duration::from_secs(60)).unwrap();
     confirm_without_window(&mut q).unwrap();
@@ -150,33 +164,13 @@ fn without_options_the_iso_boots_as_it_is_uefi() {
 /// The menu's editor (`e` on the selected entry, keys typed over serial) starts from the
 /// saved arguments; Enter boots with the line as typed, for this boot only.
 fn typed_arguments_reach_the_kernel(firmware: Firmware) {
-    let stick = TestStick::install(StickSpec::default()).unwrap();
     let iso = match firmware {
         Firmware::Uefi => grub(),
         Firmware::Bios => isolinux(),
     };
-    stick.add(&iso, Some("Options ISO")).unwrap();
+    let stick = stick_with_options(StickSpec::default(), &iso, "bootshelf.saved=yes");
     let img = stick.path().to_str().unwrap();
-    run_bootshelf(&[
-        "options",
-        img,
-        "Options ISO",
-        "--append",
-        "bootshelf.saved=yes",
-        "--remove",
-        "quiet",
-    ])
-    .unwrap();
-    let mut q = match firmware {
-        Firmware::Uefi => stick.boot_uefi_to_menu().unwrap(),
-        Firmware::Bios => {
-            let cfg = Config::bios().drive(Drive::usb(stick.path()).snapshot(true));
-            let mut q = Qemu::start(&cfg).unwrap();
-            q.wait_for("bootshelf: menu drawn", Duration::from_secs(90))
-                .unwrap();
-            q
-        }
-    };
+    let mut q = boot_to_menu(&stick, firmware);
     // Stop the countdown, open the editor, add an argument, boot.
     q.send_serial(b"\x1b[H").unwrap();
     std::thread::sleep(Duration::from_millis(300));
