@@ -283,18 +283,7 @@ pub fn loader_signed<R: ReadAt>(fat: &mut efi_image::FatImage<R>, arch: EfiArch)
 /// its bootable EFI entries' images serve, or `None` when it has no bootable EFI entry or
 /// one of them was not read (an index written before architectures were recorded).
 pub fn efi_arches_of(boot: &[BootEntry]) -> Option<ArchSet> {
-    let mut set = ArchSet::EMPTY;
-    let mut any = false;
-    for b in boot
-        .iter()
-        .filter(|b| b.bootable && b.platform == PlatformId::EFI)
-    {
-        any = true;
-        for arch in b.efi.arches?.iter() {
-            set.insert(arch);
-        }
-    }
-    any.then_some(set)
+    union_over_efi_entries(boot, |l| l.arches)
 }
 
 /// The UEFI architectures whose loader carries an Authenticode signature in an ISO with El
@@ -302,6 +291,15 @@ pub fn efi_arches_of(boot: &[BootEntry]) -> Option<ArchSet> {
 /// when it has no bootable EFI entry or one of them was not read (an index written before
 /// signatures were recorded, or a loader whose headers could not be read).
 pub fn efi_signed_of(boot: &[BootEntry]) -> Option<ArchSet> {
+    union_over_efi_entries(boot, |l| l.signed)
+}
+
+/// The union of `field` over the bootable EFI entries of `boot`; `None` when there is no
+/// such entry or `field` is unknown for one of them.
+fn union_over_efi_entries(
+    boot: &[BootEntry],
+    field: impl Fn(&bootshelf_index::EfiLoaders) -> Option<ArchSet>,
+) -> Option<ArchSet> {
     let mut set = ArchSet::EMPTY;
     let mut any = false;
     for b in boot
@@ -309,7 +307,7 @@ pub fn efi_signed_of(boot: &[BootEntry]) -> Option<ArchSet> {
         .filter(|b| b.bootable && b.platform == PlatformId::EFI)
     {
         any = true;
-        for arch in b.efi.signed?.iter() {
+        for arch in field(&b.efi)?.iter() {
             set.insert(arch);
         }
     }

@@ -576,6 +576,43 @@ mod tests {
     use super::*;
     use bootshelf_index::Settings;
 
+    /// A bootable EFI no-emulation catalog entry whose image serves `arches`, signed for
+    /// `signed`.
+    fn efi_entry(arches: Option<ArchSet>, signed: Option<ArchSet>) -> CatalogEntry {
+        use bootshelf_index::{EfiLoaders, Emulation};
+        CatalogEntry {
+            platform: PlatformId::EFI,
+            emulation: Emulation::NONE,
+            bootable: true,
+            system_type: 0,
+            load_segment: 0,
+            sector_count: 1,
+            load_rba: 30,
+            image_size: 4096,
+            efi: EfiLoaders { arches, signed },
+        }
+    }
+
+    /// An indexed, contiguous 1 MiB entry with El Torito entries `boot`.
+    fn entry_with(boot: Vec<CatalogEntry>) -> Entry {
+        Entry {
+            title: String::new(),
+            path: String::new(),
+            size: 1 << 20,
+            label: String::new(),
+            extents: vec![Extent {
+                start: 0,
+                len: 1 << 20,
+            }],
+            boot,
+            source: Source::Indexed,
+            changed: false,
+            problem: None,
+            options: None,
+            persistence: None,
+        }
+    }
+
     #[test]
     fn sizes() {
         assert_eq!(human_size(0), "0 B");
@@ -613,37 +650,8 @@ mod tests {
     /// the architectures were not read.
     #[test]
     fn uefi_entries_without_a_loader_for_this_machine_are_blocked() {
-        use bootshelf_index::{EfiLoaders, Emulation};
-        let efi = |arches: Option<ArchSet>| CatalogEntry {
-            platform: PlatformId::EFI,
-            emulation: Emulation::NONE,
-            bootable: true,
-            system_type: 0,
-            load_segment: 0,
-            sector_count: 1,
-            load_rba: 30,
-            image_size: 4096,
-            efi: EfiLoaders {
-                arches,
-                signed: None,
-            },
-        };
-        let entry = |boot: Vec<CatalogEntry>| Entry {
-            title: String::new(),
-            path: String::new(),
-            size: 1 << 20,
-            label: String::new(),
-            extents: vec![Extent {
-                start: 0,
-                len: 1 << 20,
-            }],
-            boot,
-            source: Source::Indexed,
-            changed: false,
-            problem: None,
-            options: None,
-            persistence: None,
-        };
+        let efi = |arches: Option<ArchSet>| efi_entry(arches, None);
+        let entry = entry_with;
         let aa64 = ArchSet::from_bits(EfiArch::Aa64.bit() | EfiArch::Ia32.bit());
         let e = entry(vec![efi(Some(aa64))]);
         assert_eq!(e.efi_arches(), Some(aa64));
@@ -674,37 +682,13 @@ mod tests {
     /// signed it), a loader whose signature was not read, and Secure Boot off are tried.
     #[test]
     fn unsigned_loaders_are_blocked_under_secure_boot_only_when_known() {
-        use bootshelf_index::{EfiLoaders, Emulation};
-        let efi = |arches: u8, signed: Option<u8>| CatalogEntry {
-            platform: PlatformId::EFI,
-            emulation: Emulation::NONE,
-            bootable: true,
-            system_type: 0,
-            load_segment: 0,
-            sector_count: 1,
-            load_rba: 30,
-            image_size: 4096,
-            efi: EfiLoaders {
-                arches: Some(ArchSet::from_bits(arches)),
-                signed: signed.map(ArchSet::from_bits),
-            },
+        let efi = |arches: u8, signed: Option<u8>| {
+            efi_entry(
+                Some(ArchSet::from_bits(arches)),
+                signed.map(ArchSet::from_bits),
+            )
         };
-        let entry = |boot: Vec<CatalogEntry>| Entry {
-            title: String::new(),
-            path: String::new(),
-            size: 1 << 20,
-            label: String::new(),
-            extents: vec![Extent {
-                start: 0,
-                len: 1 << 20,
-            }],
-            boot,
-            source: Source::Indexed,
-            changed: false,
-            problem: None,
-            options: None,
-            persistence: None,
-        };
+        let entry = entry_with;
         let on = Machine {
             firmware: Firmware::Uefi,
             secure_boot: true,
