@@ -159,6 +159,16 @@ impl Layout {
             "the exFAT data partition",
             |k| k == data_type(scheme),
         ) {
+            // Never at LBA 0 (where the table itself is; a record there is an isohybrid
+            // ISO's): the same rule as for the emptied record while a window is set, so
+            // what the window writer writes always reads back.
+            Ok(p) if p.first_lba == 0 => {
+                return Err(Error::NotBootshelf {
+                    number: DATA_NUMBER,
+                    expected: "the exFAT data partition, which never starts at LBA 0",
+                    found: found(Some(p.kind), scheme),
+                })
+            }
             Ok(p) => (p, false),
             Err(e) => (hidden_data(table).ok_or(e)?, true),
         };

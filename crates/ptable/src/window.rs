@@ -429,6 +429,30 @@ mod tests {
         assert_eq!(dev.data[..512], installed[..]);
     }
 
+    /// Found by fuzzing (ptable_parse, 600 s): a data record of type 0x07 starting at LBA
+    /// 0 was taken as the data partition, the window writer emptied it, and the emptied
+    /// record (which must start at LBA 1 or later) no longer read as bootshelf's: the
+    /// writer wrote a table it could not read back. Such a record is not bootshelf's at
+    /// all now, and nothing is written.
+    #[test]
+    fn a_data_record_at_lba_0_is_not_bootshelfs_and_gets_no_window() {
+        let mut dev = mbr_stick();
+        let mut s = lba0(&dev);
+        s.partition_record[0].starting_lba = 0;
+        dev.data[..512].copy_from_slice(&s.to_bytes());
+        let before = dev.data.clone();
+        assert!(matches!(
+            read_layout(&mut dev),
+            Err(Error::NotBootshelf { number: 1, .. })
+        ));
+        assert!(set_window(&mut dev, &[ext(20 << 20, 1 << 20)]).is_err());
+        assert!(clear_window(&mut dev).is_err());
+        assert!(
+            dev.data == before,
+            "a table not read as bootshelf's was written"
+        );
+    }
+
     #[test]
     fn an_emptied_data_record_is_bootshelfs_only_with_its_window() {
         let hidden = |edit: &dyn Fn(&mut crate::raw::MbrSector)| {
